@@ -1,0 +1,41 @@
+package io.batchkit;
+
+/**
+ * Hears what happens to batches and jobs on one {@link BatchService}. Every method has a no-op
+ * default, so implement only what you need.
+ *
+ * <p>Methods are called synchronously on batchkit threads (a worker for job events, the caller or
+ * the dispatcher for batch events): keep them short and hand slow work to your own executor, since
+ * a listener that blocks holds up that thread. A listener that throws is logged at WARN and
+ * otherwise ignored: it never changes a job's or a batch's outcome. Batch-finished events are
+ * raised by the node whose step finished the batch.
+ */
+public interface BatchListener {
+  /** A batch was created (not raised for a repeated idempotency key). */
+  default void batchCreated(Batch batch) {}
+
+  /** A batch was started. */
+  default void batchStarted(Batch batch) {}
+
+  /** A batch reached its final status and none of its jobs runs any more. */
+  default void batchFinished(Batch batch) {}
+
+  /** An attempt of a job started on this service. */
+  default void jobStarted(JobContext job) {}
+
+  /** A running job reported progress through {@link JobContext#reportProgress}. */
+  default void jobProgress(JobContext job, double fraction, String message) {}
+
+  /** A job succeeded. */
+  default void jobSucceeded(JobContext job, String result) {}
+
+  /**
+   * An attempt failed.
+   *
+   * @param willRetry whether the job is queued again for another attempt
+   */
+  default void jobFailed(JobContext job, Throwable error, boolean willRetry) {}
+
+  /** A running job ended because its batch was cancelled or aborted. */
+  default void jobCancelled(JobContext job) {}
+}

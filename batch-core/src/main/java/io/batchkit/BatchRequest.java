@@ -1,0 +1,322 @@
+package io.batchkit;
+
+import io.batchkit.internal.util.Checks;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+/**
+ * What to run: a job type, one payload per job, and how the batch should behave. Made by {@link
+ * #builder(String)}; immutable once built.
+ *
+ * <pre>{@code
+ * BatchRequest request = BatchRequest.builder("thumbnail")
+ *     .name("October uploads")
+ *     .items(List.of("img-1.png", "img-2.png"))
+ *     .maxConcurrency(4)
+ *     .autoStart()
+ *     .build();
+ * }</pre>
+ *
+ * <p>Settings left out take the service's defaults when the batch is created.
+ *
+ * @param jobType selects the {@link JobProcessor}
+ * @param name a human-readable name (default: the job type)
+ * @param items one payload per job, in order
+ * @param metadata the caller's key/value pairs, handed to every job
+ * @param priority how urgently the jobs run
+ * @param maxConcurrency jobs of this batch running at once, if set
+ * @param maxAttempts attempts per job, if set
+ * @param jobTimeout time allowed per attempt, if set
+ * @param failurePolicy when the batch is aborted because too many jobs failed
+ * @param idempotencyKey a key that makes creating the batch again return the first one
+ * @param autoStart whether the batch starts as soon as it is created
+ */
+public record BatchRequest(
+    String jobType,
+    String name,
+    List<String> items,
+    Map<String, String> metadata,
+    Priority priority,
+    OptionalInt maxConcurrency,
+    OptionalInt maxAttempts,
+    Optional<Duration> jobTimeout,
+    FailurePolicy failurePolicy,
+    Optional<String> idempotencyKey,
+    boolean autoStart) {
+
+  /** The longest job type, in characters. */
+  public static final int MAX_JOB_TYPE_LENGTH = 100;
+
+  /** The longest name, in characters. */
+  public static final int MAX_NAME_LENGTH = 200;
+
+  /** The longest metadata key, in characters. */
+  public static final int MAX_METADATA_KEY_LENGTH = 100;
+
+  /** The longest metadata value, in characters. */
+  public static final int MAX_METADATA_VALUE_LENGTH = 1_000;
+
+  /** The most metadata entries. */
+  public static final int MAX_METADATA_ENTRIES = 64;
+
+  /** The longest idempotency key, in characters. */
+  public static final int MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+
+  /** The highest per-batch concurrency. */
+  public static final int MAX_CONCURRENCY = 10_000;
+
+  /** The most attempts per job. */
+  public static final int MAX_ATTEMPTS = 100;
+
+  /**
+   * Creates a request; copies the collections. Prefer {@link #builder(String)}, which checks each
+   * setting as it is given.
+   *
+   * @throws NullPointerException if a component or an item is null
+   * @throws BatchValidationException if there are no items
+   */
+  public BatchRequest {
+    Checks.notNull(jobType, "jobType");
+    Checks.notNull(name, "name");
+    items = List.copyOf(Checks.notNull(items, "items"));
+    metadata = Map.copyOf(Checks.notNull(metadata, "metadata"));
+    Checks.notNull(priority, "priority");
+    Checks.notNull(maxConcurrency, "maxConcurrency");
+    Checks.notNull(maxAttempts, "maxAttempts");
+    Checks.notNull(jobTimeout, "jobTimeout");
+    Checks.notNull(failurePolicy, "failurePolicy");
+    Checks.notNull(idempotencyKey, "idempotencyKey");
+    if (items.isEmpty()) {
+      throw new BatchValidationException(
+          List.of(
+              new BatchValidationException.Violation("items", "at least one item is required")));
+    }
+  }
+
+  /**
+   * Starts a request for jobs of {@code jobType}.
+   *
+   * @throws NullPointerException if {@code jobType} is null
+   * @throws IllegalArgumentException if it is blank or longer than {@value #MAX_JOB_TYPE_LENGTH}
+   *     characters
+   */
+  public static Builder builder(String jobType) {
+    return new Builder(jobType);
+  }
+
+  /**
+   * Builds a {@link BatchRequest}. Each setter checks its argument at once; {@link #build()} checks
+   * that there is at least one item. Not thread-safe.
+   */
+  public static final class Builder {
+    private final String jobType;
+    private String name;
+    private final List<String> items = new ArrayList<>();
+    private final Map<String, String> metadata = new LinkedHashMap<>();
+    private Priority priority = Priority.NORMAL;
+    private OptionalInt maxConcurrency = OptionalInt.empty();
+    private OptionalInt maxAttempts = OptionalInt.empty();
+    private Optional<Duration> jobTimeout = Optional.empty();
+    private FailurePolicy failurePolicy = FailurePolicy.never();
+    private Optional<String> idempotencyKey = Optional.empty();
+    private boolean autoStart;
+
+    private Builder(String jobType) {
+      this.jobType = Checks.notBlank(jobType, "jobType", MAX_JOB_TYPE_LENGTH);
+    }
+
+    /**
+     * Sets a human-readable name (default: the job type). The last call wins.
+     *
+     * @throws NullPointerException if {@code name} is null
+     * @throws IllegalArgumentException if it is blank or longer than {@value #MAX_NAME_LENGTH}
+     *     characters
+     */
+    public Builder name(String name) {
+      this.name = Checks.notBlank(name, "name", MAX_NAME_LENGTH);
+      return this;
+    }
+
+    /**
+     * Adds one job whose payload is {@code payload}, stored and handed to the processor verbatim.
+     *
+     * @throws NullPointerException if {@code payload} is null
+     */
+    public Builder item(String payload) {
+      items.add(Checks.notNull(payload, "items[" + items.size() + "]"));
+      return this;
+    }
+
+    /**
+     * Adds one job per payload, in iteration order.
+     *
+     * @throws NullPointerException if {@code payloads} or one of them is null; then none is added
+     */
+    public Builder items(Collection<String> payloads) {
+      Checks.notNull(payloads, "items");
+      int index = items.size();
+      for (String payload : payloads) {
+        Checks.notNull(payload, "items[" + index++ + "]");
+      }
+      items.addAll(payloads);
+      return this;
+    }
+
+    /**
+     * Adds a metadata pair, handed to every job through {@link JobContext#batchMetadata()}.
+     *
+     * @throws NullPointerException if {@code key} or {@code value} is null
+     * @throws IllegalArgumentException if the key is blank or over {@value
+     *     #MAX_METADATA_KEY_LENGTH} characters, the value over {@value #MAX_METADATA_VALUE_LENGTH},
+     *     the key was already given, or there would be more than {@value #MAX_METADATA_ENTRIES}
+     *     entries
+     */
+    public Builder metadata(String key, String value) {
+      Checks.notBlank(key, "metadata key", MAX_METADATA_KEY_LENGTH);
+      Checks.maxLength(value, "metadata[" + key + "]", MAX_METADATA_VALUE_LENGTH);
+      if (metadata.containsKey(key)) {
+        throw new IllegalArgumentException("metadata key '" + key + "' was already given");
+      }
+      if (metadata.size() >= MAX_METADATA_ENTRIES) {
+        throw new IllegalArgumentException(
+            "metadata must have at most " + MAX_METADATA_ENTRIES + " entries");
+      }
+      metadata.put(key, value);
+      return this;
+    }
+
+    /**
+     * Sets the priority (default {@link Priority#NORMAL}).
+     *
+     * @throws NullPointerException if {@code priority} is null
+     */
+    public Builder priority(Priority priority) {
+      this.priority = Checks.notNull(priority, "priority");
+      return this;
+    }
+
+    /**
+     * Sets how many of this batch's jobs may run at once, over all nodes (default: the service's
+     * {@code defaultBatchConcurrency}, 3 unless configured).
+     *
+     * @throws IllegalArgumentException if {@code n} is not between 1 and {@value #MAX_CONCURRENCY}
+     */
+    public Builder maxConcurrency(int n) {
+      this.maxConcurrency = OptionalInt.of(Checks.between(n, 1, MAX_CONCURRENCY, "maxConcurrency"));
+      return this;
+    }
+
+    /**
+     * Sets how many times a job is tried before it fails for good (default: the service's {@code
+     * defaultMaxAttempts}, 3 unless configured).
+     *
+     * @throws IllegalArgumentException if {@code n} is not between 1 and {@value #MAX_ATTEMPTS}
+     */
+    public Builder maxAttempts(int n) {
+      this.maxAttempts = OptionalInt.of(Checks.between(n, 1, MAX_ATTEMPTS, "maxAttempts"));
+      return this;
+    }
+
+    /**
+     * Sets how long one attempt may run before it is interrupted and counted as failed (default:
+     * the service's {@code defaultJobTimeout}).
+     *
+     * @throws NullPointerException if {@code timeout} is null
+     * @throws IllegalArgumentException if it is zero or negative
+     */
+    public Builder jobTimeout(Duration timeout) {
+      this.jobTimeout = Optional.of(Checks.positive(timeout, "jobTimeout"));
+      return this;
+    }
+
+    /**
+     * Sets when to abort the batch because too many jobs failed (default {@link
+     * FailurePolicy#never()}).
+     *
+     * @throws NullPointerException if {@code policy} is null
+     */
+    public Builder failurePolicy(FailurePolicy policy) {
+      this.failurePolicy = Checks.notNull(policy, "failurePolicy");
+      return this;
+    }
+
+    /**
+     * Sets a key that makes this request idempotent: creating a batch with a key that a stored
+     * batch already has returns that batch and creates nothing.
+     *
+     * @throws NullPointerException if {@code key} is null
+     * @throws IllegalArgumentException if it is blank or over {@value #MAX_IDEMPOTENCY_KEY_LENGTH}
+     *     characters
+     */
+    public Builder idempotencyKey(String key) {
+      this.idempotencyKey =
+          Optional.of(Checks.notBlank(key, "idempotencyKey", MAX_IDEMPOTENCY_KEY_LENGTH));
+      return this;
+    }
+
+    /** Makes {@link BatchService#createBatch} start the batch too, in the same atomic step. */
+    public Builder autoStart() {
+      this.autoStart = true;
+      return this;
+    }
+
+    /**
+     * Returns the request.
+     *
+     * @throws BatchValidationException if no item was added
+     */
+    public BatchRequest build() {
+      return new BatchRequest(
+          jobType,
+          name == null ? jobType : name,
+          items,
+          metadata,
+          priority,
+          maxConcurrency,
+          maxAttempts,
+          jobTimeout,
+          failurePolicy,
+          idempotencyKey,
+          autoStart);
+    }
+
+    @Override
+    public String toString() {
+      return "BatchRequest.Builder{jobType="
+          + jobType
+          + ", items="
+          + items.size()
+          + (name == null ? "" : ", name=" + name)
+          + (metadata.isEmpty() ? "" : ", metadata=" + metadata.keySet())
+          + ", priority="
+          + priority
+          + (maxConcurrency.isPresent() ? ", maxConcurrency=" + maxConcurrency.getAsInt() : "")
+          + (maxAttempts.isPresent() ? ", maxAttempts=" + maxAttempts.getAsInt() : "")
+          + jobTimeout.map(t -> ", jobTimeout=" + t).orElse("")
+          + (autoStart ? ", autoStart" : "")
+          + "}";
+    }
+  }
+
+  /** Returns a description without the payloads, which may be large or sensitive. */
+  @Override
+  public String toString() {
+    return "BatchRequest{jobType="
+        + jobType
+        + ", name="
+        + name
+        + ", items="
+        + items.size()
+        + ", priority="
+        + priority
+        + ", autoStart="
+        + autoStart
+        + "}";
+  }
+}

@@ -1,0 +1,517 @@
+package io.batchkit;
+
+import io.batchkit.internal.scheduler.DefaultBatchService;
+import io.batchkit.internal.scheduler.RateLimit;
+import io.batchkit.internal.scheduler.ServiceConfig;
+import io.batchkit.internal.util.Checks;
+import io.batchkit.spi.JobProcessorProvider;
+import io.batchkit.spi.JobStore;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Runs batches of jobs with bounded concurrency, retries, timeouts and rate limits, and tracks
+ * every job and each batch's exact progress in a {@link JobStore}.
+ *
+ * <pre>{@code
+ * try (BatchService service = BatchService.builder()
+ *     .processor("greet", ctx -> "Hello, " + ctx.payload())
+ *     .build()) {
+ *   Batch batch = service.submit(BatchRequest.builder("greet").items(List.of("Ada", "Linus")).build());
+ *   Batch done = service.awaitCompletion(batch.id(), Duration.ofMinutes(1));
+ *   System.out.println(done.status() + " " + done.progress());
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe: every method may be called from any thread, including from inside a {@link
+ * JobProcessor}. {@link #close()} stops it; after that every method but {@code close} throws {@link
+ * IllegalStateException}. Several services may share one store: each claims work in turn, and the
+ * per-batch limits hold across all of them.
+ */
+public interface BatchService extends AutoCloseable {
+
+  /** Returns a builder with the defaults documented on each setter. */
+  static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Validates a request and stores the batch with all its jobs in one atomic step. The batch is
+   * {@link BatchStatus#PENDING} unless the request asked for {@link
+   * BatchRequest.Builder#autoStart()}. A request with an idempotency key that a stored batch
+   * already has returns that batch and creates nothing.
+   *
+   * @throws NullPointerException if {@code request} is null
+   * @throws BatchValidationException listing every problem: no processor for the job type, more
+   *     items than {@code maxItemsPerBatch}, payloads over {@code maxPayloadBytes}
+   * @throws IllegalStateException if the service is closed
+   */
+  Batch createBatch(BatchRequest request);
+
+  /**
+   * Creates and starts a batch in one call, as {@link #createBatch} with {@code autoStart}. If the
+   * idempotency key names an existing batch that is still {@code PENDING}, that batch is started.
+   *
+   * @throws NullPointerException if {@code request} is null
+   * @throws BatchValidationException as {@link #createBatch}
+   * @throws IllegalStateException if the service is closed
+   */
+  Batch submit(BatchRequest request);
+
+  /**
+   * Starts a pending batch: its jobs become eligible to run ({@code PENDING -> PROCESSING}).
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the batch is not {@code PENDING}, or the service is closed
+   */
+  Batch startBatch(BatchId id);
+
+  /**
+   * Returns a snapshot of a batch: status, exact progress, settings, times and, while it runs, the
+   * estimated time remaining. Reads one record; it does not count jobs.
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the service is closed
+   */
+  Batch getBatch(BatchId id);
+
+  /**
+   * Returns one page of a batch's jobs, in the order they were given.
+   *
+   * @throws NullPointerException if an argument is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the service is closed
+   */
+  Page<Job> getJobs(BatchId id, JobQuery query);
+
+  /**
+   * Cancels a batch: queued jobs become {@code CANCELLED} at once; running jobs are told to stop
+   * ({@link JobContext#isCancelled()} turns true and their thread is interrupted, on whichever node
+   * they run, within one heartbeat for other nodes) and end {@code CANCELLED}. The batch is {@code
+   * CANCELLED} at once and {@linkplain Batch#isFinished() finished} once its running jobs stopped.
+   *
+   * @return how many jobs of each kind there were
+   * @throws NullPointerException if {@code id} is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the batch already ended, or the service is closed
+   */
+  CancellationSummary cancelBatch(BatchId id);
+
+  /**
+   * Queues the failed jobs of a finished {@code PARTIAL} or {@code FAILED} batch again, with fresh
+   * attempts. The batch returns to {@code PROCESSING} and gets its final status again when they
+   * end.
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the batch is not a finished {@code PARTIAL} or {@code FAILED}
+   *     batch with failed jobs, or the service is closed
+   */
+  Batch retryFailed(BatchId id);
+
+  /**
+   * Lists batches, newest first.
+   *
+   * @throws NullPointerException if {@code query} is null
+   * @throws IllegalStateException if the service is closed
+   */
+  Page<Batch> listBatches(BatchQuery query);
+
+  /**
+   * Deletes a finished batch and its jobs.
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the batch is not finished, or the service is closed
+   */
+  void deleteBatch(BatchId id);
+
+  /**
+   * Returns a future that completes with the batch's snapshot once it is {@linkplain
+   * Batch#isFinished() finished}, whichever node finishes it. It completes exceptionally with
+   * {@link BatchNotFoundException} if the batch is deleted first, and with {@link
+   * IllegalStateException} if the service is closed first.
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the service is closed
+   */
+  CompletableFuture<Batch> completion(BatchId id);
+
+  /**
+   * Waits until the batch is finished or {@code timeout} has passed, and returns its snapshot:
+   * check {@link Batch#isFinished()} to tell which.
+   *
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code timeout} is negative
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws BatchException if the waiting thread is interrupted (its interrupt flag is set again)
+   * @throws IllegalStateException if the service is closed
+   */
+  Batch awaitCompletion(BatchId id, Duration timeout);
+
+  /**
+   * Returns this service's figures: jobs run, throughput, duration percentiles, running and queued.
+   *
+   * @throws IllegalStateException if the service is closed
+   */
+  BatchStatistics statistics();
+
+  /** Returns this service's node id, stored as the owner of the jobs it runs. */
+  String nodeId();
+
+  /**
+   * Stops the service: it takes no new work, lets running jobs finish for up to the shutdown grace
+   * period, then interrupts them and gives their jobs back to the store (queued again, attempt not
+   * counted) so that another node or the next start runs them. Returns when every thread the
+   * service started has stopped or been abandoned (a processor that ignores interrupts). Calling it
+   * again does nothing.
+   */
+  @Override
+  void close();
+
+  /**
+   * Builds a {@link BatchService}. Setters check their argument at once; {@link #build()} checks
+   * the combination, copies the settings, and starts the service, so reusing a builder never
+   * changes a built service. For a scalar setting the last call wins; keyed settings (a processor
+   * or a rate limit per job type) reject a duplicate key. Not thread-safe.
+   */
+  final class Builder {
+    private JobStore store;
+    private final Map<String, JobProcessor> processors = new LinkedHashMap<>();
+    private boolean discoverProcessors = true;
+    private boolean allowUnknownJobTypes;
+    private int maxConcurrency = 8;
+    private int defaultBatchConcurrency = 3;
+    private int defaultMaxAttempts = 3;
+    private Duration defaultJobTimeout = Duration.ofMinutes(15);
+    private Duration retryInitialDelay = Duration.ofSeconds(1);
+    private Duration retryMaxDelay = Duration.ofMinutes(5);
+    private double retryJitter = 0.2;
+    private final Map<String, RateLimit> rateLimits = new LinkedHashMap<>();
+    private final List<BatchListener> listeners = new ArrayList<>();
+    private Clock clock = Clock.systemUTC();
+    private String nodeId;
+    private Duration leaseDuration = Duration.ofSeconds(30);
+    private Duration pollInterval = Duration.ofSeconds(1);
+    private Duration priorityAging = Duration.ofSeconds(30);
+    private Duration shutdownGracePeriod = Duration.ofSeconds(30);
+    private int maxItemsPerBatch = 100_000;
+    private int maxPayloadBytes = 1024 * 1024;
+
+    Builder() {}
+
+    /**
+     * Sets where batches and jobs are kept (default: a new {@link JobStore#inMemory()} store).
+     *
+     * @throws NullPointerException if {@code store} is null
+     */
+    public Builder store(JobStore store) {
+      this.store = Checks.notNull(store, "store");
+      return this;
+    }
+
+    /**
+     * Registers the processor for a job type.
+     *
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if {@code jobType} is blank, longer than {@value
+     *     BatchRequest#MAX_JOB_TYPE_LENGTH} characters, or already registered
+     */
+    public Builder processor(String jobType, JobProcessor processor) {
+      Checks.notBlank(jobType, "jobType", BatchRequest.MAX_JOB_TYPE_LENGTH);
+      Checks.notNull(processor, "processor");
+      if (processors.containsKey(jobType)) {
+        throw new IllegalArgumentException(
+            "a processor for job type '" + jobType + "' is already registered");
+      }
+      processors.put(jobType, processor);
+      return this;
+    }
+
+    /**
+     * Sets whether {@link JobProcessorProvider}s on the class path are found through {@link
+     * java.util.ServiceLoader} (default true). A provider's job type that is also registered with
+     * {@link #processor} fails {@link #build()}, naming both.
+     */
+    public Builder discoverProcessors(boolean discover) {
+      this.discoverProcessors = discover;
+      return this;
+    }
+
+    /**
+     * Sets whether batches may be created for job types this service has no processor for (default
+     * false): useful when other nodes sharing the store run them.
+     */
+    public Builder allowUnknownJobTypes(boolean allow) {
+      this.allowUnknownJobTypes = allow;
+      return this;
+    }
+
+    /**
+     * Sets how many jobs run at once in this service, over all batches (default 8).
+     *
+     * @throws IllegalArgumentException if {@code n} is not between 1 and 10000
+     */
+    public Builder maxConcurrency(int n) {
+      this.maxConcurrency = Checks.between(n, 1, 10_000, "maxConcurrency");
+      return this;
+    }
+
+    /**
+     * Sets the per-batch concurrency of batches that do not set their own (default 3).
+     *
+     * @throws IllegalArgumentException if {@code n} is not between 1 and {@value
+     *     BatchRequest#MAX_CONCURRENCY}
+     */
+    public Builder defaultBatchConcurrency(int n) {
+      this.defaultBatchConcurrency =
+          Checks.between(n, 1, BatchRequest.MAX_CONCURRENCY, "defaultBatchConcurrency");
+      return this;
+    }
+
+    /**
+     * Sets the attempts per job of batches that do not set their own (default 3).
+     *
+     * @throws IllegalArgumentException if {@code n} is not between 1 and {@value
+     *     BatchRequest#MAX_ATTEMPTS}
+     */
+    public Builder defaultMaxAttempts(int n) {
+      this.defaultMaxAttempts =
+          Checks.between(n, 1, BatchRequest.MAX_ATTEMPTS, "defaultMaxAttempts");
+      return this;
+    }
+
+    /**
+     * Sets the time allowed per attempt for batches that do not set their own (default 15 minutes).
+     *
+     * @throws NullPointerException if {@code timeout} is null
+     * @throws IllegalArgumentException if it is zero or negative
+     */
+    public Builder defaultJobTimeout(Duration timeout) {
+      this.defaultJobTimeout = Checks.positive(timeout, "defaultJobTimeout");
+      return this;
+    }
+
+    /**
+     * Sets the exponential retry backoff: the first retry waits {@code initial}, each later one
+     * twice as long, never more than {@code max} (defaults 1 second and 5 minutes). Retries wait in
+     * the store, not in a thread, so they survive restarts.
+     *
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if {@code initial} is negative or {@code max} is less than
+     *     it
+     */
+    public Builder retryBackoff(Duration initial, Duration max) {
+      Checks.notNegative(initial, "retryBackoff initial");
+      Checks.notNull(max, "retryBackoff max");
+      if (max.compareTo(initial) < 0) {
+        throw new IllegalArgumentException(
+            "retryBackoff max must be at least initial (" + initial + "), was " + max);
+      }
+      this.retryInitialDelay = initial;
+      this.retryMaxDelay = max;
+      return this;
+    }
+
+    /**
+     * Sets the random spread of each retry delay, as a fraction of it (default 0.2: plus or minus
+     * 20%), so that jobs that failed together do not retry together.
+     *
+     * @throws IllegalArgumentException if {@code fraction} is not within {@code [0, 1]}
+     */
+    public Builder retryJitter(double fraction) {
+      this.retryJitter = Checks.between(fraction, 0.0, 1.0, "retryJitter");
+      return this;
+    }
+
+    /**
+     * Limits how many jobs of a type this service starts: at most {@code permits} per {@code per},
+     * spread evenly (a Failsafe smooth rate limiter). The limit is per service.
+     *
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if {@code jobType} is blank or already limited, {@code
+     *     permits} is not positive, or {@code per} is not positive
+     */
+    public Builder rateLimit(String jobType, int permits, Duration per) {
+      Checks.notBlank(jobType, "jobType", BatchRequest.MAX_JOB_TYPE_LENGTH);
+      if (rateLimits.containsKey(jobType)) {
+        throw new IllegalArgumentException(
+            "a rate limit for job type '" + jobType + "' is already set");
+      }
+      rateLimits.put(
+          jobType,
+          new RateLimit(
+              Checks.positive(permits, "rateLimit permits"),
+              Checks.positive(per, "rateLimit per")));
+      return this;
+    }
+
+    /**
+     * Adds a listener; listeners are called in the order they were added.
+     *
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public Builder listener(BatchListener listener) {
+      listeners.add(Checks.notNull(listener, "listener"));
+      return this;
+    }
+
+    /**
+     * Sets the clock for timestamps, retry times and leases (default {@link Clock#systemUTC()}).
+     *
+     * @throws NullPointerException if {@code clock} is null
+     */
+    public Builder clock(Clock clock) {
+      this.clock = Checks.notNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Sets this node's id, stored as the owner of the jobs it runs (default: a random id).
+     *
+     * @throws NullPointerException if {@code nodeId} is null
+     * @throws IllegalArgumentException if it is blank or longer than 100 characters
+     */
+    public Builder nodeId(String nodeId) {
+      this.nodeId = Checks.notBlank(nodeId, "nodeId", 100);
+      return this;
+    }
+
+    /**
+     * Sets how long a claimed job stays leased to this node without a heartbeat (default 30
+     * seconds). Heartbeats run every third of it; a node silent for longer loses its jobs to the
+     * others.
+     *
+     * @throws NullPointerException if {@code lease} is null
+     * @throws IllegalArgumentException if it is shorter than 100 milliseconds
+     */
+    public Builder leaseDuration(Duration lease) {
+      Checks.notNull(lease, "leaseDuration");
+      if (lease.toMillis() < 100) {
+        throw new IllegalArgumentException("leaseDuration must be at least 100ms, was " + lease);
+      }
+      this.leaseDuration = lease;
+      return this;
+    }
+
+    /**
+     * Sets how often the store is asked for work when nothing woke the service (default 1 second):
+     * jobs due for a retry, and work created on other nodes, are seen within it.
+     *
+     * @throws NullPointerException if {@code interval} is null
+     * @throws IllegalArgumentException if it is not positive
+     */
+    public Builder pollInterval(Duration interval) {
+      this.pollInterval = Checks.positive(interval, "pollInterval");
+      return this;
+    }
+
+    /**
+     * Sets how long a waiting batch takes to rise one priority level (default 30 seconds), so that
+     * {@link Priority#LOW} work is never starved by a stream of more urgent batches.
+     *
+     * @throws NullPointerException if {@code step} is null
+     * @throws IllegalArgumentException if it is not positive
+     */
+    public Builder priorityAging(Duration step) {
+      this.priorityAging = Checks.positive(step, "priorityAging");
+      return this;
+    }
+
+    /**
+     * Sets how long {@link #close()} lets running jobs finish before interrupting them (default 30
+     * seconds).
+     *
+     * @throws NullPointerException if {@code grace} is null
+     * @throws IllegalArgumentException if it is negative
+     */
+    public Builder shutdownGracePeriod(Duration grace) {
+      this.shutdownGracePeriod = Checks.notNegative(grace, "shutdownGracePeriod");
+      return this;
+    }
+
+    /**
+     * Sets the most items one batch may have (default 100,000).
+     *
+     * @throws IllegalArgumentException if {@code n} is not between 1 and 10,000,000
+     */
+    public Builder maxItemsPerBatch(int n) {
+      this.maxItemsPerBatch = Checks.between(n, 1, 10_000_000, "maxItemsPerBatch");
+      return this;
+    }
+
+    /**
+     * Sets the largest payload, in UTF-8 bytes (default 1 MiB).
+     *
+     * @throws IllegalArgumentException if {@code bytes} is not between 1 and 64 MiB
+     */
+    public Builder maxPayloadBytes(int bytes) {
+      this.maxPayloadBytes = Checks.between(bytes, 1, 64 * 1024 * 1024, "maxPayloadBytes");
+      return this;
+    }
+
+    /**
+     * Checks the settings together, finds {@link JobProcessorProvider}s (unless turned off), and
+     * starts the service.
+     *
+     * @throws IllegalArgumentException if a rate limit names a job type with no processor, or a
+     *     discovered provider's job type clashes with a registered one or another provider's
+     */
+    public BatchService build() {
+      Map<String, JobProcessor> all = new LinkedHashMap<>(processors);
+      if (discoverProcessors) {
+        DefaultBatchService.discoverProcessors(all);
+      }
+      for (String type : rateLimits.keySet()) {
+        if (!all.containsKey(type)) {
+          throw new IllegalArgumentException(
+              "rateLimit names job type '" + type + "', which has no processor");
+        }
+      }
+      ServiceConfig config =
+          new ServiceConfig(
+              store == null ? JobStore.inMemory() : store,
+              all,
+              allowUnknownJobTypes,
+              maxConcurrency,
+              defaultBatchConcurrency,
+              defaultMaxAttempts,
+              defaultJobTimeout,
+              retryInitialDelay,
+              retryMaxDelay,
+              retryJitter,
+              rateLimits,
+              listeners,
+              clock,
+              nodeId == null ? "node-" + UUID.randomUUID().toString().substring(0, 8) : nodeId,
+              leaseDuration,
+              pollInterval,
+              priorityAging,
+              shutdownGracePeriod,
+              maxItemsPerBatch,
+              maxPayloadBytes);
+      return new DefaultBatchService(config);
+    }
+
+    /** Shows the settings that were set, not the defaults. */
+    @Override
+    public String toString() {
+      StringBuilder b = new StringBuilder("BatchService.Builder{");
+      b.append("processors=").append(processors.keySet());
+      if (store != null) b.append(", store=").append(store.getClass().getSimpleName());
+      if (!rateLimits.isEmpty()) b.append(", rateLimits=").append(rateLimits);
+      if (!listeners.isEmpty()) b.append(", listeners=").append(listeners.size());
+      if (nodeId != null) b.append(", nodeId=").append(nodeId);
+      return b.append(", maxConcurrency=").append(maxConcurrency).append('}').toString();
+    }
+  }
+}

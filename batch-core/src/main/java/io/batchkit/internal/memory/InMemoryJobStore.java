@@ -1,0 +1,679 @@
+package io.batchkit.internal.memory;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchId;
+import io.batchkit.BatchNotFoundException;
+import io.batchkit.BatchQuery;
+import io.batchkit.BatchStatus;
+import io.batchkit.CancellationSummary;
+import io.batchkit.Job;
+import io.batchkit.JobId;
+import io.batchkit.JobQuery;
+import io.batchkit.JobStatus;
+import io.batchkit.Page;
+import io.batchkit.Progress;
+import io.batchkit.internal.util.Checks;
+import io.batchkit.spi.BatchStatusRule;
+import io.batchkit.spi.ClaimRequest;
+import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.CompletionResult;
+import io.batchkit.spi.HeartbeatResult;
+import io.batchkit.spi.InsertResult;
+import io.batchkit.spi.JobOutcome;
+import io.batchkit.spi.JobStore;
+import io.batchkit.spi.NewJob;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The {@link JobStore} that keeps everything on the heap.
+ *
+ * <p>Ownership: every field below is guarded by {@link #lock}, and every public method takes it
+ * once for its whole atomic step. The lock guards only in-memory state; no user code or I/O runs
+ * under it.
+ *
+ * <p>Per batch, jobs that never ran are taken in order through a cursor over the batch's job list,
+ * so a fresh batch costs no queue structure at all; jobs that come back (retries, released or
+ * expired leases) wait in two small heaps: {@code delayed} by due time, then {@code returned} by
+ * their order.
+ */
+public final class InMemoryJobStore implements JobStore {
+  private static final Comparator<JobState> BY_SEQ = Comparator.comparingInt(j -> j.seq);
+  private static final Comparator<JobState> BY_DUE =
+      Comparator.<JobState, Instant>comparing(j -> j.runAt).thenComparingInt(j -> j.seq);
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Map<BatchId, BatchState> batches = new HashMap<>();
+  private final Map<JobId, JobState> jobs = new HashMap<>();
+  private final Map<String, BatchId> idempotencyKeys = new HashMap<>();
+
+  /** PROCESSING batches that still have queued jobs, in the order they were started. */
+  private final Set<BatchState> runnable = new LinkedHashSet<>();
+
+  /** Every job in status PROCESSING, for lease expiry. */
+  private final Set<JobState> processing = new LinkedHashSet<>();
+
+  private long lastToken;
+
+  /** Creates an empty store; use {@link JobStore#inMemory()}. */
+  public InMemoryJobStore() {}
+
+  @Override
+  public InsertResult insertBatch(Batch batch, List<NewJob> newJobs) {
+    Checks.notNull(batch, "batch");
+    Checks.notNull(newJobs, "jobs");
+    if (batch.status() != BatchStatus.PENDING && batch.status() != BatchStatus.PROCESSING) {
+      throw new IllegalArgumentException(
+          "a new batch must be PENDING or PROCESSING, was " + batch.status());
+    }
+    if (!batch.progress().equals(Progress.allQueued(newJobs.size()))) {
+      throw new IllegalArgumentException(
+          "progress must count all " + newJobs.size() + " jobs as queued, was " + batch.progress());
+    }
+    lock.lock();
+    try {
+      Optional<String> key = batch.idempotencyKey();
+      if (key.isPresent() && idempotencyKeys.containsKey(key.get())) {
+        return new InsertResult(batches.get(idempotencyKeys.get(key.get())).snapshot(), false);
+      }
+      if (batches.containsKey(batch.id())) {
+        throw new IllegalArgumentException("batch id " + batch.id() + " is taken");
+      }
+      BatchState state = new BatchState(batch, newJobs.size());
+      for (NewJob newJob : newJobs) {
+        Checks.notNull(newJob, "job");
+        if (jobs.containsKey(newJob.id())) {
+          throw new IllegalArgumentException("job id " + newJob.id() + " is taken");
+        }
+      }
+      for (NewJob newJob : newJobs) {
+        JobState job = new JobState(newJob.id(), state, state.jobs.size(), newJob.payload());
+        job.updatedAt = batch.createdAt();
+        state.jobs.add(job);
+        jobs.put(job.id, job);
+      }
+      batches.put(batch.id(), state);
+      key.ifPresent(k -> idempotencyKeys.put(k, batch.id()));
+      if (state.status == BatchStatus.PROCESSING) {
+        state.lastServedAt = state.startedAt;
+        runnable.add(state);
+      }
+      return new InsertResult(state.snapshot(), true);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public Optional<Batch> findBatch(BatchId id) {
+    Checks.notNull(id, "id");
+    lock.lock();
+    try {
+      BatchState state = batches.get(id);
+      return state == null ? Optional.empty() : Optional.of(state.snapshot());
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public Page<Batch> listBatches(BatchQuery query) {
+    Checks.notNull(query, "query");
+    List<Batch> all = new ArrayList<>();
+    lock.lock();
+    try {
+      for (BatchState state : batches.values()) {
+        Batch batch = state.snapshot();
+        if (query.matches(batch)) {
+          all.add(batch);
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    all.sort(Comparator.comparing(Batch::createdAt).thenComparing(Batch::id).reversed());
+    int from = Math.min(query.offset(), all.size());
+    int to = Math.min(from + query.limit(), all.size());
+    return new Page<>(all.subList(from, to), query.offset(), query.limit(), to < all.size());
+  }
+
+  @Override
+  public Page<Job> listJobs(BatchId id, JobQuery query) {
+    Checks.notNull(id, "id");
+    Checks.notNull(query, "query");
+    lock.lock();
+    try {
+      BatchState state = require(id);
+      List<Job> page = new ArrayList<>();
+      int skipped = 0;
+      boolean hasMore = false;
+      for (JobState job : state.jobs) {
+        if (!query.matches(job.status)) {
+          continue;
+        }
+        if (skipped < query.offset()) {
+          skipped++;
+        } else if (page.size() < query.limit()) {
+          page.add(job.snapshot());
+        } else {
+          hasMore = true;
+          break;
+        }
+      }
+      return new Page<>(page, query.offset(), query.limit(), hasMore);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public Batch startBatch(BatchId id, Instant now) {
+    Checks.notNull(id, "id");
+    Checks.notNull(now, "now");
+    lock.lock();
+    try {
+      BatchState state = require(id);
+      Checks.state(
+          state.status == BatchStatus.PENDING,
+          "batch " + id + " cannot be started: it is " + state.status + ", not PENDING");
+      state.status = BatchStatus.PROCESSING;
+      state.startedAt = now;
+      state.lastServedAt = now;
+      state.updatedAt = now;
+      runnable.add(state);
+      return state.snapshot();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public List<ClaimedJob> claim(ClaimRequest request) {
+    Checks.notNull(request, "request");
+    lock.lock();
+    try {
+      if (runnable.isEmpty()) {
+        return List.of();
+      }
+      List<BatchState> order = new ArrayList<>(runnable);
+      if (order.size() > 1) {
+        order.sort(
+            Comparator.<BatchState>comparingLong(
+                    b -> request.dispatchKey(b.priority(), b.lastServedAt))
+                .thenComparing(b -> b.batch.id()));
+      }
+      List<ClaimedJob> claimed = new ArrayList<>(Math.min(request.maxJobs(), 64));
+      Map<String, Integer> takenPerType = new HashMap<>();
+      for (BatchState state : order) {
+        int room = request.maxJobs() - claimed.size();
+        if (room == 0) {
+          break;
+        }
+        String type = state.batch.jobType();
+        int typeRoom = request.limitFor(type) - takenPerType.getOrDefault(type, 0);
+        int batchRoom =
+            state.batch.maxConcurrency() - (int) state.counts[JobStatus.PROCESSING.ordinal()];
+        int want = Math.min(room, Math.min(typeRoom, batchRoom));
+        int got = 0;
+        while (got < want) {
+          JobState job = state.nextDue(request.now());
+          if (job == null) {
+            break;
+          }
+          lease(job, request);
+          claimed.add(
+              new ClaimedJob(job.id, state.batch.id(), job.payload, job.attempt, job.token));
+          got++;
+        }
+        if (got > 0) {
+          takenPerType.merge(type, got, Integer::sum);
+          state.lastServedAt = request.now();
+          state.updatedAt = request.now();
+          if (state.counts[JobStatus.QUEUED.ordinal()] == 0) {
+            runnable.remove(state);
+          }
+        }
+      }
+      return claimed;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void lease(JobState job, ClaimRequest request) {
+    job.batch.move(JobStatus.QUEUED, JobStatus.PROCESSING);
+    job.status = JobStatus.PROCESSING;
+    job.attempt++;
+    job.token = ++lastToken;
+    job.owner = request.nodeId();
+    job.leaseUntil = request.leaseUntil();
+    job.startedAt = request.now();
+    job.updatedAt = request.now();
+    job.error = null;
+    processing.add(job);
+  }
+
+  @Override
+  public CompletionResult complete(List<JobOutcome> outcomes, Instant now) {
+    Checks.notNull(outcomes, "outcomes");
+    Checks.notNull(now, "now");
+    Set<JobId> rejected = new HashSet<>();
+    Map<BatchId, BatchState> touched = new LinkedHashMap<>();
+    lock.lock();
+    try {
+      for (JobOutcome outcome : outcomes) {
+        Checks.notNull(outcome, "outcome");
+        JobState job = jobs.get(outcome.jobId());
+        if (job == null
+            || job.status != JobStatus.PROCESSING
+            || job.token != outcome.fencingToken()) {
+          rejected.add(outcome.jobId());
+          continue;
+        }
+        apply(job, outcome, now);
+        touched.put(job.batch.batch.id(), job.batch);
+      }
+      return new CompletionResult(rejected, settle(touched.values(), now));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Applies one accepted outcome to a PROCESSING job. */
+  private void apply(JobState job, JobOutcome outcome, Instant now) {
+    BatchState state = job.batch;
+    processing.remove(job);
+    job.leaseUntil = null;
+    job.updatedAt = now;
+    JobOutcome.Kind kind = state.status.isFinal() ? JobOutcome.Kind.CANCELLED : outcome.kind();
+    switch (kind) {
+      case SUCCEEDED -> finish(job, JobStatus.SUCCEEDED, now, outcome.result().orElse(null), null);
+      case FAILED -> finish(job, JobStatus.FAILED, now, null, outcome.error().orElse(null));
+      case CANCELLED -> finish(job, JobStatus.CANCELLED, now, null, null);
+      case RETRY -> {
+        job.error = outcome.error().orElse(null);
+        requeue(job, outcome.retryAt().orElseThrow());
+      }
+      case RELEASED -> {
+        job.attempt--;
+        requeue(job, now);
+      }
+    }
+  }
+
+  private void finish(JobState job, JobStatus status, Instant now, String result, String error) {
+    job.batch.move(JobStatus.PROCESSING, status);
+    job.status = status;
+    job.result = result;
+    job.error = error;
+    job.finishedAt = now;
+  }
+
+  private void requeue(JobState job, Instant due) {
+    BatchState state = job.batch;
+    state.move(JobStatus.PROCESSING, JobStatus.QUEUED);
+    job.status = JobStatus.QUEUED;
+    job.runAt = due;
+    state.delayed.add(job);
+    if (state.status == BatchStatus.PROCESSING) {
+      runnable.add(state);
+    }
+  }
+
+  /**
+   * Applies the batch-level rules to batches whose jobs just changed: the failure policy, then the
+   * final status once nothing is pending. Returns their snapshots.
+   */
+  private List<Batch> settle(Iterable<BatchState> touched, Instant now) {
+    List<Batch> snapshots = new ArrayList<>();
+    for (BatchState state : touched) {
+      state.updatedAt = now;
+      if (state.status == BatchStatus.PROCESSING) {
+        Progress progress = state.progress();
+        if (state.batch.failurePolicy().isTripped(progress)) {
+          cancelQueued(state, now);
+          state.status = BatchStatusRule.finalStatus(progress, false, true);
+          state.completedAt = now;
+        } else if (progress.pending() == 0) {
+          state.status = BatchStatusRule.finalStatus(progress, false, false);
+          state.completedAt = now;
+        }
+      }
+      snapshots.add(state.snapshot());
+    }
+    return snapshots;
+  }
+
+  /** Cancels every queued job of a batch and takes the batch out of the claim order. */
+  private long cancelQueued(BatchState state, Instant now) {
+    long cancelled = 0;
+    for (JobState job : state.jobs) {
+      if (job.status == JobStatus.QUEUED) {
+        state.move(JobStatus.QUEUED, JobStatus.CANCELLED);
+        job.status = JobStatus.CANCELLED;
+        job.finishedAt = now;
+        job.updatedAt = now;
+        cancelled++;
+      }
+    }
+    state.cursor = state.jobs.size();
+    state.delayed.clear();
+    state.returned.clear();
+    runnable.remove(state);
+    return cancelled;
+  }
+
+  @Override
+  public HeartbeatResult heartbeat(String nodeId, Map<JobId, Long> leases, Instant leaseUntil) {
+    Checks.notNull(nodeId, "nodeId");
+    Checks.notNull(leases, "leases");
+    Checks.notNull(leaseUntil, "leaseUntil");
+    Set<JobId> lost = new HashSet<>();
+    Set<JobId> cancelRequested = new HashSet<>();
+    lock.lock();
+    try {
+      leases.forEach(
+          (id, token) -> {
+            JobState job = jobs.get(id);
+            if (job == null
+                || job.status != JobStatus.PROCESSING
+                || job.token != token
+                || !nodeId.equals(job.owner)) {
+              lost.add(id);
+              return;
+            }
+            job.leaseUntil = leaseUntil;
+            if (job.batch.status.isFinal()) {
+              cancelRequested.add(id);
+            }
+          });
+    } finally {
+      lock.unlock();
+    }
+    return new HeartbeatResult(lost, cancelRequested);
+  }
+
+  @Override
+  public CompletionResult requeueExpired(Instant now, int maxJobs) {
+    Checks.notNull(now, "now");
+    Checks.positive(maxJobs, "maxJobs");
+    Map<BatchId, BatchState> touched = new LinkedHashMap<>();
+    lock.lock();
+    try {
+      List<JobState> expired = new ArrayList<>();
+      for (JobState job : processing) {
+        if (job.leaseUntil.isBefore(now)) {
+          expired.add(job);
+          if (expired.size() == maxJobs) {
+            break;
+          }
+        }
+      }
+      for (JobState job : expired) {
+        processing.remove(job);
+        job.leaseUntil = null;
+        job.updatedAt = now;
+        BatchState state = job.batch;
+        if (state.status.isFinal()) {
+          finish(job, JobStatus.CANCELLED, now, null, null);
+        } else if (job.attempt < state.batch.maxAttempts()) {
+          job.error = "lease expired on node " + job.owner;
+          requeue(job, now);
+        } else {
+          finish(
+              job,
+              JobStatus.FAILED,
+              now,
+              null,
+              "lease expired on node " + job.owner + " and no attempt is left");
+        }
+        touched.put(state.batch.id(), state);
+      }
+      return new CompletionResult(Set.of(), settle(touched.values(), now));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public CancellationSummary cancelBatch(BatchId id, Instant now) {
+    Checks.notNull(id, "id");
+    Checks.notNull(now, "now");
+    lock.lock();
+    try {
+      BatchState state = require(id);
+      Checks.state(
+          !state.status.isFinal(),
+          "batch " + id + " cannot be cancelled: it already ended " + state.status);
+      long finished = state.progress().finished();
+      long running = state.counts[JobStatus.PROCESSING.ordinal()];
+      long cancelled = cancelQueued(state, now);
+      state.status = BatchStatusRule.finalStatus(state.progress(), true, false);
+      state.completedAt = now;
+      state.updatedAt = now;
+      return new CancellationSummary(id, cancelled, running, finished);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public Batch retryFailed(BatchId id, Instant now) {
+    Checks.notNull(id, "id");
+    Checks.notNull(now, "now");
+    lock.lock();
+    try {
+      BatchState state = require(id);
+      Progress progress = state.progress();
+      Checks.state(
+          (state.status == BatchStatus.PARTIAL || state.status == BatchStatus.FAILED)
+              && progress.pending() == 0,
+          "batch "
+              + id
+              + " cannot retry failed jobs: it is "
+              + state.status
+              + " with "
+              + progress.pending()
+              + " jobs pending; only a finished PARTIAL or FAILED"
+              + " batch can");
+      Checks.state(progress.failed() > 0, "batch " + id + " has no failed jobs to retry");
+      for (JobState job : state.jobs) {
+        if (job.status == JobStatus.FAILED) {
+          state.move(JobStatus.FAILED, JobStatus.QUEUED);
+          job.status = JobStatus.QUEUED;
+          job.attempt = 0;
+          job.finishedAt = null;
+          job.updatedAt = now;
+          job.runAt = now;
+          state.delayed.add(job);
+        }
+      }
+      state.status = BatchStatus.PROCESSING;
+      state.completedAt = null;
+      state.updatedAt = now;
+      state.lastServedAt = now;
+      runnable.add(state);
+      return state.snapshot();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void deleteBatch(BatchId id) {
+    Checks.notNull(id, "id");
+    lock.lock();
+    try {
+      BatchState state = require(id);
+      Checks.state(
+          state.snapshot().isFinished(),
+          "batch "
+              + id
+              + " cannot be deleted: it is "
+              + state.status
+              + " with "
+              + state.progress().pending()
+              + " jobs pending; only a finished batch can");
+      batches.remove(id);
+      state.batch.idempotencyKey().ifPresent(idempotencyKeys::remove);
+      for (JobState job : state.jobs) {
+        jobs.remove(job.id);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public long countQueuedJobs() {
+    lock.lock();
+    try {
+      long queued = 0;
+      for (BatchState state : runnable) {
+        queued += state.counts[JobStatus.QUEUED.ordinal()];
+      }
+      return queued;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private BatchState require(BatchId id) {
+    BatchState state = batches.get(id);
+    if (state == null) {
+      throw new BatchNotFoundException(id);
+    }
+    return state;
+  }
+
+  /** A batch's mutable state. Guarded by the store's lock. */
+  private static final class BatchState {
+    /** The settings, which never change; status, progress and times live in the fields below. */
+    final Batch batch;
+
+    final List<JobState> jobs;
+    final long[] counts = new long[JobStatus.values().length];
+    final PriorityQueue<JobState> delayed = new PriorityQueue<>(BY_DUE);
+    final PriorityQueue<JobState> returned = new PriorityQueue<>(BY_SEQ);
+    int cursor;
+    BatchStatus status;
+    Instant startedAt;
+    Instant updatedAt;
+    Instant completedAt;
+    Instant lastServedAt;
+
+    BatchState(Batch batch, int size) {
+      this.batch = batch;
+      this.jobs = new ArrayList<>(size);
+      this.counts[JobStatus.QUEUED.ordinal()] = size;
+      this.status = batch.status();
+      this.startedAt = batch.startedAt().orElse(null);
+      this.updatedAt = batch.updatedAt();
+    }
+
+    io.batchkit.Priority priority() {
+      return batch.priority();
+    }
+
+    void move(JobStatus from, JobStatus to) {
+      counts[from.ordinal()]--;
+      counts[to.ordinal()]++;
+    }
+
+    Progress progress() {
+      return new Progress(jobs.size(), counts[0], counts[1], counts[2], counts[3], counts[4]);
+    }
+
+    /** Returns the next due queued job in batch order, or null. */
+    JobState nextDue(Instant now) {
+      while (!delayed.isEmpty() && !delayed.peek().runAt.isAfter(now)) {
+        returned.add(delayed.poll());
+      }
+      while (cursor < jobs.size() && jobs.get(cursor).status != JobStatus.QUEUED) {
+        cursor++;
+      }
+      JobState fresh = cursor < jobs.size() ? jobs.get(cursor) : null;
+      JobState back = returned.peek();
+      if (back != null && (fresh == null || back.seq < fresh.seq)) {
+        return returned.poll();
+      }
+      if (fresh != null) {
+        cursor++;
+      }
+      return fresh;
+    }
+
+    Batch snapshot() {
+      return new Batch(
+          batch.id(),
+          batch.name(),
+          batch.jobType(),
+          batch.priority(),
+          batch.metadata(),
+          batch.maxConcurrency(),
+          batch.maxAttempts(),
+          batch.jobTimeout(),
+          batch.failurePolicy(),
+          batch.idempotencyKey(),
+          status,
+          progress(),
+          batch.createdAt(),
+          Optional.ofNullable(startedAt),
+          updatedAt,
+          Optional.ofNullable(completedAt),
+          Optional.empty());
+    }
+  }
+
+  /** One job's mutable state. Guarded by the store's lock. */
+  private static final class JobState {
+    final JobId id;
+    final BatchState batch;
+    final int seq;
+    final String payload;
+    JobStatus status = JobStatus.QUEUED;
+    int attempt;
+    long token;
+    String owner;
+    Instant leaseUntil;
+    Instant runAt;
+    String result;
+    String error;
+    Instant startedAt;
+    Instant finishedAt;
+    Instant updatedAt;
+
+    JobState(JobId id, BatchState batch, int seq, String payload) {
+      this.id = id;
+      this.batch = batch;
+      this.seq = seq;
+      this.payload = payload;
+    }
+
+    Job snapshot() {
+      return new Job(
+          id,
+          batch.batch.id(),
+          status,
+          attempt,
+          payload,
+          Optional.ofNullable(result),
+          Optional.ofNullable(error),
+          Optional.ofNullable(startedAt),
+          Optional.ofNullable(finishedAt),
+          updatedAt,
+          Optional.ofNullable(owner));
+    }
+  }
+}

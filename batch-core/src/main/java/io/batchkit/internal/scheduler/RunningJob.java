@@ -1,0 +1,137 @@
+package io.batchkit.internal.scheduler;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchId;
+import io.batchkit.JobContext;
+import io.batchkit.JobId;
+import io.batchkit.internal.util.Checks;
+import io.batchkit.spi.ClaimedJob;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One claimed job on this node: the {@link JobContext} its processor sees, and the signals other
+ * threads send it.
+ *
+ * <p>Ownership: {@code claim} and {@code batch} are fixed. {@code stop} is written by whoever stops
+ * the job (a cancellation, a lost lease, shutdown) and read by the worker; {@code thread} is
+ * written by the worker only; {@code reported} is an atomic so that exactly one party (the worker,
+ * or {@code close()} giving up on a worker that ignores interrupts) hands the job's outcome to the
+ * dispatcher.
+ */
+final class RunningJob implements JobContext {
+  /** Why a job was told to stop before it ended by itself. */
+  enum Stop {
+    /** Its batch was cancelled or aborted: it ends CANCELLED. */
+    CANCELLED,
+    /** Another node owns it now: its outcome will be rejected. */
+    LOST,
+    /** This service is closing: the job goes back to the queue. */
+    SHUTDOWN
+  }
+
+  final ClaimedJob claim;
+  final Batch batch;
+  private final Listeners listeners;
+  private volatile Stop stop;
+
+  /** Guarded by this. */
+  private Thread thread;
+
+  private final AtomicBoolean reported = new AtomicBoolean();
+
+  RunningJob(ClaimedJob claim, Batch batch, Listeners listeners) {
+    this.claim = claim;
+    this.batch = batch;
+    this.listeners = listeners;
+  }
+
+  @Override
+  public JobId jobId() {
+    return claim.id();
+  }
+
+  @Override
+  public BatchId batchId() {
+    return claim.batchId();
+  }
+
+  @Override
+  public String jobType() {
+    return batch.jobType();
+  }
+
+  @Override
+  public String payload() {
+    return claim.payload();
+  }
+
+  @Override
+  public int attempt() {
+    return claim.attempt();
+  }
+
+  @Override
+  public Map<String, String> batchMetadata() {
+    return batch.metadata();
+  }
+
+  @Override
+  public void reportProgress(double fraction, String message) {
+    Checks.between(fraction, 0.0, 1.0, "fraction");
+    listeners.fire("jobProgress", claim.id(), l -> l.jobProgress(this, fraction, message));
+  }
+
+  @Override
+  public boolean isCancelled() {
+    return stop != null;
+  }
+
+  Stop stopReason() {
+    return stop;
+  }
+
+  /**
+   * Tells the job to stop: sets the reason (the first one wins) and interrupts its thread if it is
+   * running the job. The interrupt and {@link #detach()} share a lock, so an interrupt never
+   * reaches a pooled thread that has moved on to another job.
+   */
+  void stop(Stop reason) {
+    synchronized (this) {
+      if (stop == null) {
+        stop = reason;
+      }
+      if (thread != null) {
+        thread.interrupt();
+      }
+    }
+  }
+
+  synchronized void attach(Thread current) {
+    thread = current;
+  }
+
+  /** Detaches the worker thread and clears any interrupt meant for this job. */
+  void detach() {
+    synchronized (this) {
+      thread = null;
+    }
+    Thread.interrupted();
+  }
+
+  /** Returns true for the first caller only: it reports the outcome. */
+  boolean claimReport() {
+    return reported.compareAndSet(false, true);
+  }
+
+  @Override
+  public String toString() {
+    return "job "
+        + claim.id()
+        + " of batch "
+        + claim.batchId()
+        + " (attempt "
+        + claim.attempt()
+        + ")";
+  }
+}

@@ -1,0 +1,40 @@
+package io.batchkit.internal.scheduler;
+
+import io.batchkit.BatchListener;
+import io.batchkit.JobProcessor;
+import io.batchkit.spi.JobStore;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/** The immutable settings of one service, copied from its builder. */
+public record ServiceConfig(
+    JobStore store,
+    Map<String, JobProcessor> processors,
+    boolean allowUnknownJobTypes,
+    int maxConcurrency,
+    int defaultBatchConcurrency,
+    int defaultMaxAttempts,
+    Duration defaultJobTimeout,
+    Duration retryInitialDelay,
+    Duration retryMaxDelay,
+    double retryJitter,
+    Map<String, RateLimit> rateLimits,
+    List<BatchListener> listeners,
+    Clock clock,
+    String nodeId,
+    Duration leaseDuration,
+    Duration pollInterval,
+    Duration priorityAging,
+    Duration shutdownGracePeriod,
+    int maxItemsPerBatch,
+    int maxPayloadBytes) {
+
+  /** Copies the collections. */
+  public ServiceConfig {
+    processors = Map.copyOf(processors);
+    rateLimits = Map.copyOf(rateLimits);
+    listeners = List.copyOf(listeners);
+  }
+}

@@ -1,0 +1,125 @@
+package io.batchkit.internal.util;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * Argument checks shared by every public entry point. Each check returns its argument so that
+ * checking and assigning take one line, and each message names the field, the limit and the value
+ * seen.
+ *
+ * <p>Nulls throw {@link NullPointerException}; values out of range throw {@link
+ * IllegalArgumentException}.
+ */
+public final class Checks {
+  private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z][A-Za-z0-9_]*");
+
+  private Checks() {}
+
+  /** Returns {@code value}, or throws NPE naming {@code field} when it is null. */
+  public static <T> T notNull(T value, String field) {
+    return Objects.requireNonNull(value, () -> field + " must not be null");
+  }
+
+  /** Returns {@code value} if it has at least one non-blank character. */
+  public static String notBlank(String value, String field) {
+    notNull(value, field);
+    if (value.isBlank()) {
+      throw new IllegalArgumentException(field + " must not be blank");
+    }
+    return value;
+  }
+
+  /** Returns {@code value} if it is non-blank and at most {@code maxLength} characters long. */
+  public static String notBlank(String value, String field, int maxLength) {
+    notBlank(value, field);
+    return maxLength(value, field, maxLength);
+  }
+
+  /** Returns {@code value} (non-null) if it is at most {@code maxLength} characters long. */
+  public static String maxLength(String value, String field, int maxLength) {
+    notNull(value, field);
+    if (value.length() > maxLength) {
+      throw new IllegalArgumentException(
+          field + " must be at most " + maxLength + " characters, was " + value.length());
+    }
+    return value;
+  }
+
+  /** Returns {@code value} if it is greater than zero. */
+  public static int positive(int value, String field) {
+    if (value <= 0) {
+      throw new IllegalArgumentException(field + " must be positive, was " + value);
+    }
+    return value;
+  }
+
+  /** Returns {@code value} if it lies in {@code [min, max]}. */
+  public static int between(int value, int min, int max, String field) {
+    if (value < min || value > max) {
+      throw new IllegalArgumentException(
+          field + " must be between " + min + " and " + max + ", was " + value);
+    }
+    return value;
+  }
+
+  /** Returns {@code value} if it lies in {@code [min, max]}. */
+  public static double between(double value, double min, double max, String field) {
+    if (!(value >= min && value <= max)) {
+      throw new IllegalArgumentException(
+          field + " must be between " + min + " and " + max + ", was " + value);
+    }
+    return value;
+  }
+
+  /** Returns {@code value} if it is not negative. */
+  public static int notNegative(int value, String field) {
+    if (value < 0) {
+      throw new IllegalArgumentException(field + " must not be negative, was " + value);
+    }
+    return value;
+  }
+
+  /** Returns {@code value} (non-null) if it is longer than zero. */
+  public static Duration positive(Duration value, String field) {
+    notNull(value, field);
+    if (value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(field + " must be positive, was " + value);
+    }
+    return value;
+  }
+
+  /** Returns {@code value} (non-null) if it is zero or longer. */
+  public static Duration notNegative(Duration value, String field) {
+    notNull(value, field);
+    if (value.isNegative()) {
+      throw new IllegalArgumentException(field + " must not be negative, was " + value);
+    }
+    return value;
+  }
+
+  /**
+   * Returns {@code value} if it is an SQL-safe identifier: a letter followed by letters, digits or
+   * underscores, at most {@code maxLength} characters.
+   */
+  public static String identifier(String value, String field, int maxLength) {
+    notNull(value, field);
+    maxLength(value, field, maxLength);
+    if (!IDENTIFIER.matcher(value).matches()) {
+      throw new IllegalArgumentException(
+          field
+              + " must start with a letter and contain only letters, digits and underscores, was '"
+              + value
+              + "'");
+    }
+    return value;
+  }
+
+  /** Throws {@link IllegalStateException} with {@code message} unless {@code condition} holds. */
+  public static void state(boolean condition, String message) {
+    if (!condition) {
+      throw new IllegalStateException(message);
+    }
+  }
+}

@@ -1,0 +1,31 @@
+package io.batchkit.internal.util;
+
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one factory for every thread batchkit starts: daemon threads with a recognisable name, so
+ * that a thread dump shows whose they are and none of them keeps the JVM alive.
+ */
+public final class DaemonThreadFactory implements ThreadFactory {
+  private static final Logger LOG = LoggerFactory.getLogger(DaemonThreadFactory.class);
+
+  private final String prefix;
+  private final AtomicInteger counter = new AtomicInteger();
+
+  /** Creates a factory naming threads {@code prefix-1}, {@code prefix-2} and so on. */
+  public DaemonThreadFactory(String prefix) {
+    this.prefix = Checks.notBlank(prefix, "prefix");
+  }
+
+  @Override
+  public Thread newThread(Runnable runnable) {
+    Thread thread = new Thread(runnable, prefix + "-" + counter.incrementAndGet());
+    thread.setDaemon(true);
+    thread.setUncaughtExceptionHandler(
+        (t, e) -> LOG.error("Uncaught exception in batchkit thread {}", t.getName(), e));
+    return thread;
+  }
+}

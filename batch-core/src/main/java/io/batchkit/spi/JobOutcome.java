@@ -1,0 +1,123 @@
+package io.batchkit.spi;
+
+import io.batchkit.BatchId;
+import io.batchkit.JobId;
+import io.batchkit.internal.util.Checks;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * How one claimed job's attempt ended, handed to {@link JobStore#complete}.
+ *
+ * @param jobId the job
+ * @param batchId its batch
+ * @param fencingToken the token from its claim
+ * @param kind what happened
+ * @param result the processor's result, for {@link Kind#SUCCEEDED}
+ * @param error a description of the failure, for {@link Kind#FAILED} and {@link Kind#RETRY}
+ * @param retryAt when the job is due again, for {@link Kind#RETRY}
+ */
+public record JobOutcome(
+    JobId jobId,
+    BatchId batchId,
+    long fencingToken,
+    Kind kind,
+    Optional<String> result,
+    Optional<String> error,
+    Optional<Instant> retryAt) {
+
+  /** What happened to the attempt. */
+  public enum Kind {
+    /** The processor returned: the job becomes SUCCEEDED. */
+    SUCCEEDED,
+    /** The attempt failed and no attempt remains: the job becomes FAILED. */
+    FAILED,
+    /** The attempt failed and another will follow: the job is QUEUED again, due at retryAt. */
+    RETRY,
+    /** The job stopped because its batch was cancelled: the job becomes CANCELLED. */
+    CANCELLED,
+    /**
+     * The node gave the job back unfinished (it is shutting down): the job is QUEUED again, due at
+     * once, and this attempt is not counted.
+     */
+    RELEASED
+  }
+
+  /**
+   * Creates an outcome.
+   *
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code retryAt} is missing for {@link Kind#RETRY}
+   */
+  public JobOutcome {
+    Checks.notNull(jobId, "jobId");
+    Checks.notNull(batchId, "batchId");
+    Checks.notNull(kind, "kind");
+    Checks.notNull(result, "result");
+    Checks.notNull(error, "error");
+    Checks.notNull(retryAt, "retryAt");
+    if (kind == Kind.RETRY && retryAt.isEmpty()) {
+      throw new IllegalArgumentException("retryAt is required for a RETRY outcome");
+    }
+  }
+
+  /** Returns a {@link Kind#SUCCEEDED} outcome; {@code result} may be null. */
+  public static JobOutcome succeeded(ClaimedJob job, String result) {
+    return new JobOutcome(
+        job.id(),
+        job.batchId(),
+        job.fencingToken(),
+        Kind.SUCCEEDED,
+        Optional.ofNullable(result),
+        Optional.empty(),
+        Optional.empty());
+  }
+
+  /** Returns a {@link Kind#FAILED} outcome. */
+  public static JobOutcome failed(ClaimedJob job, String error) {
+    return new JobOutcome(
+        job.id(),
+        job.batchId(),
+        job.fencingToken(),
+        Kind.FAILED,
+        Optional.empty(),
+        Optional.of(error),
+        Optional.empty());
+  }
+
+  /** Returns a {@link Kind#RETRY} outcome due at {@code retryAt}. */
+  public static JobOutcome retry(ClaimedJob job, String error, Instant retryAt) {
+    return new JobOutcome(
+        job.id(),
+        job.batchId(),
+        job.fencingToken(),
+        Kind.RETRY,
+        Optional.empty(),
+        Optional.of(error),
+        Optional.of(retryAt));
+  }
+
+  /** Returns a {@link Kind#CANCELLED} outcome. */
+  public static JobOutcome cancelled(ClaimedJob job) {
+    return new JobOutcome(
+        job.id(),
+        job.batchId(),
+        job.fencingToken(),
+        Kind.CANCELLED,
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty());
+  }
+
+  /** Returns a {@link Kind#RELEASED} outcome. */
+  public static JobOutcome released(ClaimedJob job) {
+    return new JobOutcome(
+        job.id(),
+        job.batchId(),
+        job.fencingToken(),
+        Kind.RELEASED,
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty());
+  }
+}

@@ -1,0 +1,185 @@
+package io.batchkit.spi;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchId;
+import io.batchkit.BatchNotFoundException;
+import io.batchkit.BatchQuery;
+import io.batchkit.CancellationSummary;
+import io.batchkit.Job;
+import io.batchkit.JobId;
+import io.batchkit.JobQuery;
+import io.batchkit.Page;
+import io.batchkit.internal.memory.InMemoryJobStore;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Where batches and jobs live: the storage contract that every store implements and that {@code
+ * JobStoreContractTest} (in batch-core's test-jar) checks rule by rule.
+ *
+ * <p>Each method is one atomic step: it happens entirely or not at all, and readers never see half
+ * of it. The contract is set-based, so that a database store does one transaction per group of
+ * jobs: one call claims up to N jobs, and one call records the outcomes of many.
+ *
+ * <h2>Rules every method keeps</h2>
+ *
+ * <ul>
+ *   <li>A batch's {@link io.batchkit.Progress} counts every job once, in its current status, and is
+ *       updated in the same step as the job; reading a batch never counts its jobs.
+ *   <li>A claim hands out a fresh <em>fencing token</em>. An outcome or heartbeat for a job is
+ *       accepted only with its current token while the job is {@code PROCESSING}, so a node that
+ *       lost its lease can never overwrite a newer outcome.
+ *   <li>When a step ends a batch's last pending job, the same step gives the batch its final status
+ *       by {@link BatchStatusRule} and sets its completion time.
+ *   <li>When a step makes more jobs fail than the batch's {@link io.batchkit.FailurePolicy} allows,
+ *       the same step cancels its queued jobs, marks it {@code FAILED} and asks its running jobs to
+ *       stop.
+ *   <li>Any outcome for a job whose batch already has a final status (cancelled or aborted) ends
+ *       the job {@code CANCELLED}.
+ * </ul>
+ *
+ * <p>A store fails with {@link JobStoreException} when it cannot do its work (say, the database is
+ * down); arguments are checked as documented on each method. Implementations must be thread-safe
+ * and may be shared by several services, in one JVM or, for a database, on several nodes.
+ */
+public interface JobStore {
+
+  /**
+   * Returns a new, empty store that keeps everything in this JVM's memory: fast, shared by the
+   * services given the same instance, and gone when the JVM ends.
+   */
+  static JobStore inMemory() {
+    return new InMemoryJobStore();
+  }
+
+  /**
+   * Stores a batch and all its jobs, or nothing. If {@code batch} has an idempotency key that a
+   * stored batch already has, stores nothing and returns that batch with {@code created == false}.
+   *
+   * @param batch the batch, in status {@code PENDING} or (when auto-started) {@code PROCESSING},
+   *     with all its jobs counted as queued
+   * @param jobs its jobs, in order; the order is the order they run in
+   * @throws NullPointerException if an argument or a job is null
+   * @throws IllegalArgumentException if the jobs do not match the batch's progress, the batch is in
+   *     another status, or its id is taken
+   */
+  InsertResult insertBatch(Batch batch, List<NewJob> jobs);
+
+  /**
+   * Reads one batch.
+   *
+   * @return the batch, or empty if no batch has this id
+   * @throws NullPointerException if {@code id} is null
+   */
+  Optional<Batch> findBatch(BatchId id);
+
+  /**
+   * Lists the batches that match {@code query}, newest first (by creation time, then id).
+   *
+   * @throws NullPointerException if {@code query} is null
+   */
+  Page<Batch> listBatches(BatchQuery query);
+
+  /**
+   * Lists the jobs of one batch that match {@code query}, in the batch's order.
+   *
+   * @throws NullPointerException if an argument is null
+   * @throws BatchNotFoundException if no batch has this id
+   */
+  Page<Job> listJobs(BatchId id, JobQuery query);
+
+  /**
+   * Moves a batch from {@code PENDING} to {@code PROCESSING}: its jobs become claimable.
+   *
+   * @return the batch after the change
+   * @throws NullPointerException if an argument is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the batch is not {@code PENDING}
+   */
+  Batch startBatch(BatchId id, Instant now);
+
+  /**
+   * Claims up to {@link ClaimRequest#maxJobs()} due jobs and leases them to the requesting node:
+   * each becomes {@code PROCESSING} with the node as owner, the request's lease expiry, its attempt
+   * increased by one and a fresh fencing token. Only jobs of {@code PROCESSING} batches whose retry
+   * time has come are claimed. Per batch, at most {@link Batch#maxConcurrency()} jobs are {@code
+   * PROCESSING} at once, counting every node's; per job type, at most {@link
+   * ClaimRequest#limitFor(String)} jobs are claimed, and none of a type the request does not name.
+   * Batches are served in dispatch-key order (see {@link ClaimRequest}), jobs within a batch in
+   * their order; a batch given jobs is marked served now.
+   *
+   * @return the claimed jobs, possibly none
+   * @throws NullPointerException if {@code request} is null
+   */
+  List<ClaimedJob> claim(ClaimRequest request);
+
+  /**
+   * Records how attempts ended, all in one step. An outcome whose job is not {@code PROCESSING}
+   * with that fencing token is rejected and changes nothing. For the others, see {@link
+   * JobOutcome.Kind}; then the rules above (final status, failure policy, cancelled batches) apply.
+   *
+   * @return the rejected jobs and a snapshot of each batch whose jobs changed
+   * @throws NullPointerException if an argument or an outcome is null
+   */
+  CompletionResult complete(List<JobOutcome> outcomes, Instant now);
+
+  /**
+   * Renews the leases of jobs running on a node. A job whose current token is the one given and
+   * whose owner is {@code nodeId} gets the new lease expiry; every other job is reported lost. Of
+   * the renewed jobs, those whose batch has a final status are reported as cancel-requested.
+   *
+   * @param leases the running jobs with the fencing token of their claim
+   * @throws NullPointerException if an argument is null
+   */
+  HeartbeatResult heartbeat(String nodeId, Map<JobId, Long> leases, Instant leaseUntil);
+
+  /**
+   * Takes back up to {@code maxJobs} jobs whose lease expired before {@code now} (their node died
+   * or stalled): each is queued again, due at once, if it has attempts left, and fails for good
+   * otherwise; its attempt stays counted. Their old tokens stop being accepted.
+   *
+   * @return a snapshot of each batch whose jobs changed (nothing is rejected)
+   * @throws NullPointerException if {@code now} is null
+   * @throws IllegalArgumentException if {@code maxJobs} is not positive
+   */
+  CompletionResult requeueExpired(Instant now, int maxJobs);
+
+  /**
+   * Cancels a batch that has not reached a final status: its queued jobs become {@code CANCELLED},
+   * its running jobs are asked to stop (see {@link #heartbeat}), and the batch becomes {@code
+   * CANCELLED}.
+   *
+   * @return the counts of each kind of job
+   * @throws NullPointerException if an argument is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the batch already has a final status
+   */
+  CancellationSummary cancelBatch(BatchId id, Instant now);
+
+  /**
+   * Queues the failed jobs of a finished {@code PARTIAL} or {@code FAILED} batch again with their
+   * attempts reset to zero, due at once; the batch returns to {@code PROCESSING} with no completion
+   * time.
+   *
+   * @return the batch after the change
+   * @throws NullPointerException if an argument is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the batch is not finished, not {@code PARTIAL} or {@code
+   *     FAILED}, or has no failed job
+   */
+  Batch retryFailed(BatchId id, Instant now);
+
+  /**
+   * Removes a finished batch and its jobs; its idempotency key becomes free.
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the batch is not finished
+   */
+  void deleteBatch(BatchId id);
+
+  /** Returns how many jobs are queued in {@code PROCESSING} batches, over the whole store. */
+  long countQueuedJobs();
+}

@@ -1,0 +1,22 @@
+package io.batchkit.spi;
+
+import io.batchkit.JobId;
+import io.batchkit.internal.util.Checks;
+
+/**
+ * A job to insert with its batch.
+ *
+ * @param id its id, made by the service
+ * @param payload its payload, stored verbatim
+ */
+public record NewJob(JobId id, String payload) {
+  /**
+   * Creates a new job.
+   *
+   * @throws NullPointerException if an argument is null
+   */
+  public NewJob {
+    Checks.notNull(id, "id");
+    Checks.notNull(payload, "payload");
+  }
+}
