@@ -10,11 +10,11 @@ import java.util.Map;
  * Asks {@link JobStore#claim} for up to {@code maxJobs} due jobs.
  *
  * <p>Batches are served in order of their dispatch key, {@link #dispatchKey(Priority, Instant)}:
- * {@code priority.rank() * agingStep + lastServedAt} in milliseconds, lowest first, ties by batch
- * id. A batch's {@code lastServedAt} starts as its start time and becomes {@code now} whenever a
- * claim gives it jobs. So higher priorities run first, batches of equal priority take turns, and a
- * batch that has waited one {@code agingStep} longer than another counts as one priority level
- * higher.
+ * {@code priority.rank() * agingStep + lastServedAt} in milliseconds, lowest first; ties go to the
+ * batch served least recently (then the lower batch id), so turns hold even within one millisecond.
+ * A batch's {@code lastServedAt} starts as its start time and becomes {@code now} whenever a claim
+ * gives it jobs. So higher priorities run first, batches of equal priority take turns, and a batch
+ * that has waited one {@code agingStep} longer than another counts as one priority level higher.
  *
  * @param nodeId the claiming node, stored as the jobs' owner
  * @param maxJobs the most jobs to claim, at least 1

@@ -66,6 +66,9 @@ public final class InMemoryJobStore implements JobStore {
 
   private long lastToken;
 
+  /** Counts serves, so that batches served in the same millisecond still take turns. */
+  private long lastServe;
+
   /** Creates an empty store; use {@link JobStore#inMemory()}. */
   public InMemoryJobStore() {}
 
@@ -211,6 +214,7 @@ public final class InMemoryJobStore implements JobStore {
         order.sort(
             Comparator.<BatchState>comparingLong(
                     b -> request.dispatchKey(b.priority(), b.lastServedAt))
+                .thenComparingLong(b -> b.servedSeq)
                 .thenComparing(b -> b.batch.id()));
       }
       List<ClaimedJob> claimed = new ArrayList<>(Math.min(request.maxJobs(), 64));
@@ -239,6 +243,7 @@ public final class InMemoryJobStore implements JobStore {
         if (got > 0) {
           takenPerType.merge(type, got, Integer::sum);
           state.lastServedAt = request.now();
+          state.servedSeq = ++lastServe;
           state.updatedAt = request.now();
           if (state.counts[JobStatus.QUEUED.ordinal()] == 0) {
             runnable.remove(state);
@@ -572,6 +577,7 @@ public final class InMemoryJobStore implements JobStore {
     Instant updatedAt;
     Instant completedAt;
     Instant lastServedAt;
+    long servedSeq;
 
     BatchState(Batch batch, int size) {
       this.batch = batch;

@@ -136,6 +136,8 @@ public final class DefaultBatchService implements BatchService {
   private long lastSweepNanos;
   private long outageBackoffNanos;
   private boolean inOutage;
+  /** The earliest retry time among the outcomes this node sent, so the retry is not late by a poll. */
+  private Instant nextRetryAt;
 
   /** Starts a service; use {@link BatchService#builder()}. */
   public DefaultBatchService(ServiceConfig config) {
@@ -501,6 +503,7 @@ public final class DefaultBatchService implements BatchService {
         }
         if (state.get() == State.RUNNING) {
           waitNanos = Math.min(waitNanos, claimAndLaunch());
+          waitNanos = Math.min(waitNanos, untilNextRetry());
         }
         waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
         if (inOutage) {
@@ -553,6 +556,9 @@ public final class DefaultBatchService implements BatchService {
         return;
       }
       CompletionResult result = store.complete(List.copyOf(unsent), config.clock().instant());
+      for (JobOutcome outcome : unsent) {
+        outcome.retryAt().ifPresent(this::noteRetry);
+      }
       unsent.clear();
       if (!result.rejected().isEmpty()) {
         LOG.debug(
@@ -561,6 +567,25 @@ public final class DefaultBatchService implements BatchService {
       }
       afterChange(result.batches());
     }
+  }
+
+  private void noteRetry(Instant at) {
+    if (nextRetryAt == null || at.isBefore(nextRetryAt)) {
+      nextRetryAt = at;
+    }
+  }
+
+  /** Returns the nanoseconds until the earliest known retry is due, forgetting it once it is. */
+  private long untilNextRetry() {
+    if (nextRetryAt == null) {
+      return Long.MAX_VALUE;
+    }
+    long nanos = Duration.between(config.clock().instant(), nextRetryAt).toNanos();
+    if (nanos <= 0) {
+      nextRetryAt = null; // the claim that just ran could take it
+      return Long.MAX_VALUE;
+    }
+    return nanos;
   }
 
   /**
