@@ -32,7 +32,12 @@ public record BatchId(UUID value) implements Comparable<BatchId> {
    * @throws IllegalArgumentException if {@code text} is blank or not a UUID
    */
   public static BatchId parse(String text) {
-    return new BatchId(UUID.fromString(Checks.notBlank(text, "id").strip()));
+    String trimmed = Checks.notBlank(text, "id").strip();
+    try {
+      return new BatchId(UUID.fromString(trimmed));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("id must be a UUID, was '" + text + "'", e);
+    }
   }
 
   @Override

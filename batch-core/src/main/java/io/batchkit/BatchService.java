@@ -30,9 +30,9 @@ import java.util.concurrent.CompletableFuture;
  * }</pre>
  *
  * <p>Thread-safe: every method may be called from any thread, including from inside a {@link
- * JobProcessor}. {@link #close()} stops it; after that every method but {@code close} throws {@link
- * IllegalStateException}. Several services may share one store: each claims work in turn, and the
- * per-batch limits hold across all of them.
+ * JobProcessor}. {@link #close()} stops it; after that every method but {@code close} and {@link
+ * #nodeId()} throws {@link IllegalStateException}. Several services may share one store: each
+ * claims work in turn, and the per-batch limits hold across all of them.
  */
 public interface BatchService extends AutoCloseable {
 
@@ -207,7 +207,15 @@ public interface BatchService extends AutoCloseable {
     private int maxItemsPerBatch = 100_000;
     private int maxPayloadBytes = 1024 * 1024;
 
+    /** The scalar settings that were set, for toString: name to value, last call wins. */
+    private final Map<String, Object> set = new LinkedHashMap<>();
+
     Builder() {}
+
+    private <T> T remember(String name, T value) {
+      set.put(name, value);
+      return value;
+    }
 
     /**
      * Sets where batches and jobs are kept (default: a new {@link JobStore#inMemory()} store).
@@ -215,7 +223,7 @@ public interface BatchService extends AutoCloseable {
      * @throws NullPointerException if {@code store} is null
      */
     public Builder store(JobStore store) {
-      this.store = Checks.notNull(store, "store");
+      this.store = remember("store", Checks.notNull(store, "store"));
       return this;
     }
 
@@ -243,7 +251,7 @@ public interface BatchService extends AutoCloseable {
      * {@link #processor} fails {@link #build()}, naming both.
      */
     public Builder discoverProcessors(boolean discover) {
-      this.discoverProcessors = discover;
+      this.discoverProcessors = remember("discoverProcessors", discover);
       return this;
     }
 
@@ -252,7 +260,7 @@ public interface BatchService extends AutoCloseable {
      * false): useful when other nodes sharing the store run them.
      */
     public Builder allowUnknownJobTypes(boolean allow) {
-      this.allowUnknownJobTypes = allow;
+      this.allowUnknownJobTypes = remember("allowUnknownJobTypes", allow);
       return this;
     }
 
@@ -262,7 +270,8 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if {@code n} is not between 1 and 10000
      */
     public Builder maxConcurrency(int n) {
-      this.maxConcurrency = Checks.between(n, 1, 10_000, "maxConcurrency");
+      this.maxConcurrency =
+          remember("maxConcurrency", Checks.between(n, 1, 10_000, "maxConcurrency"));
       return this;
     }
 
@@ -274,7 +283,9 @@ public interface BatchService extends AutoCloseable {
      */
     public Builder defaultBatchConcurrency(int n) {
       this.defaultBatchConcurrency =
-          Checks.between(n, 1, BatchRequest.MAX_CONCURRENCY, "defaultBatchConcurrency");
+          remember(
+              "defaultBatchConcurrency",
+              Checks.between(n, 1, BatchRequest.MAX_CONCURRENCY, "defaultBatchConcurrency"));
       return this;
     }
 
@@ -286,7 +297,9 @@ public interface BatchService extends AutoCloseable {
      */
     public Builder defaultMaxAttempts(int n) {
       this.defaultMaxAttempts =
-          Checks.between(n, 1, BatchRequest.MAX_ATTEMPTS, "defaultMaxAttempts");
+          remember(
+              "defaultMaxAttempts",
+              Checks.between(n, 1, BatchRequest.MAX_ATTEMPTS, "defaultMaxAttempts"));
       return this;
     }
 
@@ -297,7 +310,8 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if it is zero or negative
      */
     public Builder defaultJobTimeout(Duration timeout) {
-      this.defaultJobTimeout = Checks.positive(timeout, "defaultJobTimeout");
+      this.defaultJobTimeout =
+          remember("defaultJobTimeout", Checks.positive(timeout, "defaultJobTimeout"));
       return this;
     }
 
@@ -318,7 +332,8 @@ public interface BatchService extends AutoCloseable {
             "retryBackoff max must be at least initial (" + initial + "), was " + max);
       }
       this.retryInitialDelay = initial;
-      this.retryMaxDelay = max;
+      this.retryMaxDelay = remember("retryBackoff", max);
+      set.put("retryBackoff", initial + ".." + max);
       return this;
     }
 
@@ -329,7 +344,7 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if {@code fraction} is not within {@code [0, 1]}
      */
     public Builder retryJitter(double fraction) {
-      this.retryJitter = Checks.between(fraction, 0.0, 1.0, "retryJitter");
+      this.retryJitter = remember("retryJitter", Checks.between(fraction, 0.0, 1.0, "retryJitter"));
       return this;
     }
 
@@ -371,7 +386,7 @@ public interface BatchService extends AutoCloseable {
      * @throws NullPointerException if {@code clock} is null
      */
     public Builder clock(Clock clock) {
-      this.clock = Checks.notNull(clock, "clock");
+      this.clock = remember("clock", Checks.notNull(clock, "clock"));
       return this;
     }
 
@@ -382,7 +397,7 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if it is blank or longer than 100 characters
      */
     public Builder nodeId(String nodeId) {
-      this.nodeId = Checks.notBlank(nodeId, "nodeId", 100);
+      this.nodeId = remember("nodeId", Checks.notBlank(nodeId, "nodeId", 100));
       return this;
     }
 
@@ -399,7 +414,7 @@ public interface BatchService extends AutoCloseable {
       if (lease.toMillis() < 100) {
         throw new IllegalArgumentException("leaseDuration must be at least 100ms, was " + lease);
       }
-      this.leaseDuration = lease;
+      this.leaseDuration = remember("leaseDuration", lease);
       return this;
     }
 
@@ -411,7 +426,7 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if it is not positive
      */
     public Builder pollInterval(Duration interval) {
-      this.pollInterval = Checks.positive(interval, "pollInterval");
+      this.pollInterval = remember("pollInterval", Checks.positive(interval, "pollInterval"));
       return this;
     }
 
@@ -423,7 +438,7 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if it is not positive
      */
     public Builder priorityAging(Duration step) {
-      this.priorityAging = Checks.positive(step, "priorityAging");
+      this.priorityAging = remember("priorityAging", Checks.positive(step, "priorityAging"));
       return this;
     }
 
@@ -435,7 +450,8 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if it is negative
      */
     public Builder shutdownGracePeriod(Duration grace) {
-      this.shutdownGracePeriod = Checks.notNegative(grace, "shutdownGracePeriod");
+      this.shutdownGracePeriod =
+          remember("shutdownGracePeriod", Checks.notNegative(grace, "shutdownGracePeriod"));
       return this;
     }
 
@@ -445,7 +461,8 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if {@code n} is not between 1 and 10,000,000
      */
     public Builder maxItemsPerBatch(int n) {
-      this.maxItemsPerBatch = Checks.between(n, 1, 10_000_000, "maxItemsPerBatch");
+      this.maxItemsPerBatch =
+          remember("maxItemsPerBatch", Checks.between(n, 1, 10_000_000, "maxItemsPerBatch"));
       return this;
     }
 
@@ -455,7 +472,9 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if {@code bytes} is not between 1 and 64 MiB
      */
     public Builder maxPayloadBytes(int bytes) {
-      this.maxPayloadBytes = Checks.between(bytes, 1, 64 * 1024 * 1024, "maxPayloadBytes");
+      this.maxPayloadBytes =
+          remember(
+              "maxPayloadBytes", Checks.between(bytes, 1, 64 * 1024 * 1024, "maxPayloadBytes"));
       return this;
     }
 
@@ -505,13 +524,23 @@ public interface BatchService extends AutoCloseable {
     /** Shows the settings that were set, not the defaults. */
     @Override
     public String toString() {
-      StringBuilder b = new StringBuilder("BatchService.Builder{");
-      b.append("processors=").append(processors.keySet());
-      if (store != null) b.append(", store=").append(store.getClass().getSimpleName());
-      if (!rateLimits.isEmpty()) b.append(", rateLimits=").append(rateLimits);
-      if (!listeners.isEmpty()) b.append(", listeners=").append(listeners.size());
-      if (nodeId != null) b.append(", nodeId=").append(nodeId);
-      return b.append(", maxConcurrency=").append(maxConcurrency).append('}').toString();
+      List<String> parts = new ArrayList<>();
+      if (!processors.isEmpty()) {
+        parts.add("processors=" + processors.keySet());
+      }
+      if (!rateLimits.isEmpty()) {
+        parts.add("rateLimits=" + rateLimits);
+      }
+      if (!listeners.isEmpty()) {
+        parts.add("listeners=" + listeners.size());
+      }
+      set.forEach(
+          (name, value) ->
+              parts.add(
+                  name
+                      + "="
+                      + (value instanceof JobStore ? value.getClass().getSimpleName() : value)));
+      return "BatchService.Builder{" + String.join(", ", parts) + "}";
     }
   }
 }

@@ -32,7 +32,12 @@ public record JobId(UUID value) implements Comparable<JobId> {
    * @throws IllegalArgumentException if {@code text} is blank or not a UUID
    */
   public static JobId parse(String text) {
-    return new JobId(UUID.fromString(Checks.notBlank(text, "id").strip()));
+    String trimmed = Checks.notBlank(text, "id").strip();
+    try {
+      return new JobId(UUID.fromString(trimmed));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("id must be a UUID, was '" + text + "'", e);
+    }
   }
 
   @Override

@@ -30,7 +30,7 @@ public record Progress(
           "progress counts must not be negative: "
               + describe(total, queued, processing, succeeded, failed, cancelled));
     }
-    if (queued + processing + succeeded + failed + cancelled != total) {
+    if (sumExact(queued, processing, succeeded, failed, cancelled) != total) {
       throw new IllegalArgumentException(
           "progress counts must add up to total: "
               + describe(total, queued, processing, succeeded, failed, cancelled));
@@ -94,6 +94,18 @@ public record Progress(
     c[from.ordinal()] -= count;
     c[to.ordinal()] += count;
     return new Progress(total, c[0], c[1], c[2], c[3], c[4]);
+  }
+
+  /** Returns the sum, or -1 when it overflows (so it never equals a valid total). */
+  private static long sumExact(long... parts) {
+    long sum = 0;
+    for (long part : parts) {
+      sum += part;
+      if (sum < 0) {
+        return -1;
+      }
+    }
+    return sum;
   }
 
   private static String describe(long t, long q, long p, long s, long f, long c) {

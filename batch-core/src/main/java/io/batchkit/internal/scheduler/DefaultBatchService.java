@@ -136,7 +136,10 @@ public final class DefaultBatchService implements BatchService {
   private long lastSweepNanos;
   private long outageBackoffNanos;
   private boolean inOutage;
-  /** The earliest retry time among the outcomes this node sent, so the retry is not late by a poll. */
+
+  /**
+   * The earliest retry time among the outcomes this node sent, so the retry is not late by a poll.
+   */
   private Instant nextRetryAt;
 
   /** Starts a service; use {@link BatchService#builder()}. */
