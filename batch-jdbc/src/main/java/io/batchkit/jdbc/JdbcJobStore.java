@@ -1,0 +1,133 @@
+package io.batchkit.jdbc;
+
+import io.batchkit.internal.util.Checks;
+import io.batchkit.jdbc.internal.Dialect;
+import io.batchkit.jdbc.internal.Schema;
+import io.batchkit.jdbc.internal.SqlJobStore;
+import io.batchkit.spi.JobStore;
+import io.batchkit.spi.JobStoreException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A durable {@link JobStore} on PostgreSQL, MySQL/MariaDB or H2, shared safely by any number of
+ * services on any number of nodes.
+ *
+ * <pre>{@code
+ * JobStore store = JdbcJobStore.builder(dataSource).createSchema(true).build();
+ * BatchService service = BatchService.builder().store(store).processor("email", sender).build();
+ * }</pre>
+ *
+ * <p>Jobs are claimed with {@code SELECT ... FOR UPDATE SKIP LOCKED} under a lease with a fencing
+ * token, outcomes are written in groups, and each batch row keeps exact per-status counters, so
+ * {@code getBatch} reads one row. The store never closes the {@link DataSource}: use a pool
+ * (HikariCP or your container's) for real work. Thread-safe.
+ */
+public interface JdbcJobStore extends JobStore {
+
+  /**
+   * Starts a builder for a store on {@code dataSource}.
+   *
+   * @throws NullPointerException if {@code dataSource} is null
+   */
+  static Builder builder(DataSource dataSource) {
+    return new Builder(dataSource);
+  }
+
+  /** Returns the dialect in use. */
+  SqlDialect dialect();
+
+  /** Returns the table-name prefix in use. */
+  String tablePrefix();
+
+  /** Builds a {@link JdbcJobStore}. Setters check their argument at once. Not thread-safe. */
+  final class Builder {
+    private static final Logger LOG = LoggerFactory.getLogger(JdbcJobStore.class);
+
+    /** The prefix of the shipped schema files, replaced by {@link #tablePrefix(String)}. */
+    public static final String DEFAULT_PREFIX = "batchkit_";
+
+    private final DataSource dataSource;
+    private SqlDialect dialect;
+    private String prefix = DEFAULT_PREFIX;
+    private boolean createSchema;
+
+    private Builder(DataSource dataSource) {
+      this.dataSource = Checks.notNull(dataSource, "dataSource");
+    }
+
+    /**
+     * Sets the dialect instead of detecting it from the connection's metadata.
+     *
+     * @throws NullPointerException if {@code dialect} is null
+     */
+    public Builder dialect(SqlDialect dialect) {
+      this.dialect = Checks.notNull(dialect, "dialect");
+      return this;
+    }
+
+    /**
+     * Sets the prefix of the table names (default {@value #DEFAULT_PREFIX}), so that several
+     * independent stores can share one schema.
+     *
+     * @throws NullPointerException if {@code prefix} is null
+     * @throws IllegalArgumentException unless it is a letter followed by letters, digits or
+     *     underscores, at most 30 characters
+     */
+    public Builder tablePrefix(String prefix) {
+      this.prefix = Checks.identifier(prefix, "tablePrefix", 30);
+      return this;
+    }
+
+    /**
+     * Sets whether {@link #build()} creates the tables and indexes that are missing (default false:
+     * the schema is expected to exist, for example from the files under {@code
+     * META-INF/batchkit/sql/}).
+     */
+    public Builder createSchema(boolean create) {
+      this.createSchema = create;
+      return this;
+    }
+
+    /**
+     * Detects the dialect (unless set), creates the schema if asked, and returns the store.
+     *
+     * @throws JobStoreException if the database cannot be reached or the schema cannot be created
+     * @throws IllegalArgumentException if the database is not one batchkit supports
+     */
+    public JdbcJobStore build() {
+      SqlDialect chosen = dialect;
+      try (Connection connection = dataSource.getConnection()) {
+        String product = connection.getMetaData().getDatabaseProductName();
+        if (chosen == null) {
+          chosen = SqlDialect.forProductName(product);
+        }
+        LOG.info(
+            "batchkit JDBC store on {} {}: dialect {}, table prefix '{}'",
+            product,
+            connection.getMetaData().getDatabaseProductVersion(),
+            chosen,
+            prefix);
+        if (createSchema) {
+          Schema.create(connection, chosen, prefix);
+        }
+      } catch (SQLException e) {
+        throw new JobStoreException(
+            "build", true, "cannot prepare the database: " + e.getMessage(), e);
+      }
+      return new SqlJobStore(dataSource, new Dialect(chosen), prefix);
+    }
+
+    @Override
+    public String toString() {
+      return "JdbcJobStore.Builder{prefix="
+          + prefix
+          + (dialect == null ? "" : ", dialect=" + dialect)
+          + (createSchema ? ", createSchema" : "")
+          + "}";
+    }
+  }
+}

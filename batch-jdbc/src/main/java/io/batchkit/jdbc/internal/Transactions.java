@@ -1,0 +1,100 @@
+package io.batchkit.jdbc.internal;
+
+import io.batchkit.spi.JobStoreException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a unit of work in one transaction: the connection is always returned, any failure rolls back
+ * (a failed rollback is attached as suppressed), and a deadlock or serialization failure reruns the
+ * whole unit a few times before it is reported. SQL failures become {@link JobStoreException}s that
+ * say whether a retry may help; the store's own logic exceptions pass through unchanged.
+ */
+final class Transactions {
+  private static final Logger LOG = LoggerFactory.getLogger(Transactions.class);
+  private static final int MAX_CONFLICT_RETRIES = 5;
+
+  @FunctionalInterface
+  interface Work<T> {
+    T run(Connection connection) throws SQLException;
+  }
+
+  private final DataSource dataSource;
+  private final Dialect dialect;
+
+  Transactions(DataSource dataSource, Dialect dialect) {
+    this.dataSource = dataSource;
+    this.dialect = dialect;
+  }
+
+  <T> T run(String operation, Work<T> work) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return once(work);
+      } catch (SQLException e) {
+        if (dialect.isConflict(e) && attempt < MAX_CONFLICT_RETRIES) {
+          LOG.debug("{} hit a conflict ({}); running it again", operation, e.getMessage());
+          continue;
+        }
+        throw new JobStoreException(
+            operation,
+            dialect.isTransient(e),
+            "SQL failed (SQLState "
+                + e.getSQLState()
+                + ", code "
+                + e.getErrorCode()
+                + "): "
+                + e.getMessage(),
+            e);
+      }
+    }
+  }
+
+  /** Runs {@code work} outside a transaction (auto-commit), for single-statement reads. */
+  <T> T read(String operation, Work<T> work) {
+    try (Connection connection = dataSource.getConnection()) {
+      return work.run(connection);
+    } catch (SQLException e) {
+      throw new JobStoreException(
+          operation,
+          dialect.isTransient(e),
+          "SQL failed (SQLState " + e.getSQLState() + "): " + e.getMessage(),
+          e);
+    }
+  }
+
+  private <T> T once(Work<T> work) throws SQLException {
+    try (Connection connection = dataSource.getConnection()) {
+      boolean autoCommit = connection.getAutoCommit();
+      if (autoCommit) {
+        connection.setAutoCommit(false);
+      }
+      try {
+        if (connection.getTransactionIsolation() != Connection.TRANSACTION_READ_COMMITTED) {
+          connection.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+        }
+        T result = work.run(connection);
+        connection.commit();
+        return result;
+      } catch (SQLException | RuntimeException | Error e) {
+        try {
+          connection.rollback();
+        } catch (SQLException rollbackFailure) {
+          e.addSuppressed(rollbackFailure);
+        }
+        throw e;
+      } finally {
+        if (autoCommit) {
+          try {
+            connection.setAutoCommit(true);
+          } catch (SQLException ignored) {
+            // the connection is being returned anyway; a pool will reset or discard it
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,72 @@
+-- batchkit schema for H2 2.2+.
+-- Table names start with the prefix "batchkit_"; JdbcJobStore.builder().tablePrefix(...) replaces it
+-- when it creates the schema. Take this file as a migration (Flyway, Liquibase) if you manage the
+-- schema yourself. Times are UTC; *_ms columns are Unix milliseconds.
+
+CREATE TABLE IF NOT EXISTS batchkit_batches (
+  id                  UUID PRIMARY KEY,
+  name                VARCHAR(200) NOT NULL,
+  job_type            VARCHAR(100) NOT NULL,
+  priority            SMALLINT NOT NULL,
+  metadata            CHARACTER LARGE OBJECT NOT NULL,
+  max_concurrency     INTEGER NOT NULL,
+  max_attempts        INTEGER NOT NULL,
+  job_timeout_ms      BIGINT NOT NULL,
+  policy_max_failures INTEGER NOT NULL,
+  policy_max_ratio    DOUBLE PRECISION NOT NULL,
+  idempotency_key     VARCHAR(200) UNIQUE,
+  status              VARCHAR(16) NOT NULL,
+  total               BIGINT NOT NULL,
+  queued              BIGINT NOT NULL,
+  processing          BIGINT NOT NULL,
+  succeeded           BIGINT NOT NULL,
+  failed              BIGINT NOT NULL,
+  cancelled           BIGINT NOT NULL,
+  created_at          TIMESTAMP WITH TIME ZONE NOT NULL,
+  started_at          TIMESTAMP WITH TIME ZONE,
+  updated_at          TIMESTAMP WITH TIME ZONE NOT NULL,
+  completed_at        TIMESTAMP WITH TIME ZONE,
+  last_served_ms      BIGINT NOT NULL,
+  served_seq          BIGINT NOT NULL
+);
+
+-- claim: started batches with queued jobs and free slots, in dispatch order
+CREATE INDEX IF NOT EXISTS batchkit_batches_claim ON batchkit_batches (status, job_type);
+-- listBatches: newest first
+CREATE INDEX IF NOT EXISTS batchkit_batches_created ON batchkit_batches (created_at, id);
+
+CREATE TABLE IF NOT EXISTS batchkit_batch_metadata (
+  batch_id   UUID NOT NULL,
+  meta_key   VARCHAR(100) NOT NULL,
+  meta_value VARCHAR(1000) NOT NULL,
+  PRIMARY KEY (batch_id, meta_key)
+);
+
+-- listBatches filtered by a metadata key and value
+CREATE INDEX IF NOT EXISTS batchkit_batch_metadata_kv ON batchkit_batch_metadata (meta_key, meta_value);
+
+CREATE TABLE IF NOT EXISTS batchkit_jobs (
+  id            UUID PRIMARY KEY,
+  batch_id      UUID NOT NULL,
+  seq           INTEGER NOT NULL,
+  payload       CHARACTER LARGE OBJECT NOT NULL,
+  status        VARCHAR(16) NOT NULL,
+  attempt       INTEGER NOT NULL,
+  fencing_token BIGINT NOT NULL,
+  owner         VARCHAR(100),
+  lease_until   TIMESTAMP WITH TIME ZONE,
+  run_at        TIMESTAMP WITH TIME ZONE NOT NULL,
+  result        CHARACTER LARGE OBJECT,
+  error         CHARACTER LARGE OBJECT,
+  started_at    TIMESTAMP WITH TIME ZONE,
+  finished_at   TIMESTAMP WITH TIME ZONE,
+  updated_at    TIMESTAMP WITH TIME ZONE NOT NULL
+);
+
+-- claim (queued jobs of a batch in order), cancel and retryFailed (jobs of a batch in one status),
+-- listJobs with a status filter
+CREATE INDEX IF NOT EXISTS batchkit_jobs_batch_status ON batchkit_jobs (batch_id, status, seq);
+-- listJobs without a filter, deleteBatch
+CREATE UNIQUE INDEX IF NOT EXISTS batchkit_jobs_batch_seq ON batchkit_jobs (batch_id, seq);
+-- requeueExpired: running jobs whose lease ran out
+CREATE INDEX IF NOT EXISTS batchkit_jobs_lease ON batchkit_jobs (status, lease_until);

@@ -1,0 +1,74 @@
+-- batchkit schema for MySQL 8 and MariaDB 10.6+ (InnoDB, utf8mb4).
+-- Table names start with the prefix "batchkit_"; JdbcJobStore.builder().tablePrefix(...) replaces it
+-- when it creates the schema. Take this file as a migration (Flyway, Liquibase) if you manage the
+-- schema yourself. Times are UTC; *_ms columns are Unix milliseconds. Indexes are declared inside
+-- CREATE TABLE because MySQL has no CREATE INDEX IF NOT EXISTS. Texts that are compared (job type,
+-- idempotency key, metadata) are VARBINARY holding UTF-8, because the text collations of MySQL and
+-- MariaDB ignore case or trailing spaces, and batchkit matches these exactly.
+
+CREATE TABLE IF NOT EXISTS batchkit_batches (
+  id                  CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+  name                VARCHAR(200) NOT NULL,
+  job_type            VARBINARY(400) NOT NULL,
+  priority            SMALLINT NOT NULL,
+  metadata            MEDIUMTEXT NOT NULL,
+  max_concurrency     INTEGER NOT NULL,
+  max_attempts        INTEGER NOT NULL,
+  job_timeout_ms      BIGINT NOT NULL,
+  policy_max_failures INTEGER NOT NULL,
+  policy_max_ratio    DOUBLE NOT NULL,
+  idempotency_key     VARBINARY(800),
+  status              VARCHAR(16) NOT NULL,
+  total               BIGINT NOT NULL,
+  queued              BIGINT NOT NULL,
+  processing          BIGINT NOT NULL,
+  succeeded           BIGINT NOT NULL,
+  failed              BIGINT NOT NULL,
+  cancelled           BIGINT NOT NULL,
+  created_at          DATETIME(6) NOT NULL,
+  started_at          DATETIME(6),
+  updated_at          DATETIME(6) NOT NULL,
+  completed_at        DATETIME(6),
+  last_served_ms      BIGINT NOT NULL,
+  served_seq          BIGINT NOT NULL,
+  -- createBatch: one batch per idempotency key
+  UNIQUE KEY batchkit_batches_idempotency (idempotency_key),
+  -- claim: started batches with queued jobs and free slots, in dispatch order
+  KEY batchkit_batches_claim (status, job_type),
+  -- listBatches: newest first
+  KEY batchkit_batches_created (created_at, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS batchkit_batch_metadata (
+  batch_id   CHAR(36) CHARACTER SET ascii NOT NULL,
+  meta_key   VARBINARY(400) NOT NULL,
+  meta_value VARBINARY(4000) NOT NULL,
+  PRIMARY KEY (batch_id, meta_key),
+  -- listBatches filtered by a metadata key and value (a prefix of the value keeps the key short)
+  KEY batchkit_batch_metadata_kv (meta_key, meta_value(1000))
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS batchkit_jobs (
+  id            CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+  batch_id      CHAR(36) CHARACTER SET ascii NOT NULL,
+  seq           INTEGER NOT NULL,
+  payload       LONGTEXT NOT NULL,
+  status        VARCHAR(16) NOT NULL,
+  attempt       INTEGER NOT NULL,
+  fencing_token BIGINT NOT NULL,
+  owner         VARCHAR(100),
+  lease_until   DATETIME(6),
+  run_at        DATETIME(6) NOT NULL,
+  result        LONGTEXT,
+  error         TEXT,
+  started_at    DATETIME(6),
+  finished_at   DATETIME(6),
+  updated_at    DATETIME(6) NOT NULL,
+  -- claim (queued jobs of a batch in order), cancel and retryFailed (jobs of a batch in one status),
+  -- listJobs with a status filter
+  KEY batchkit_jobs_batch_status (batch_id, status, seq),
+  -- listJobs without a filter, deleteBatch
+  UNIQUE KEY batchkit_jobs_batch_seq (batch_id, seq),
+  -- requeueExpired: running jobs whose lease ran out
+  KEY batchkit_jobs_lease (status, lease_until)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
