@@ -201,7 +201,8 @@ public interface BatchService extends AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private String nodeId;
     private Duration leaseDuration = Duration.ofSeconds(30);
-    private Duration pollInterval = Duration.ofSeconds(1);
+    private Duration pollInterval = Duration.ofMillis(500);
+    private Duration maxPollInterval = Duration.ofSeconds(5);
     private Duration priorityAging = Duration.ofSeconds(30);
     private Duration shutdownGracePeriod = Duration.ofSeconds(30);
     private int maxItemsPerBatch = 100_000;
@@ -419,14 +420,30 @@ public interface BatchService extends AutoCloseable {
     }
 
     /**
-     * Sets how often the store is asked for work when nothing woke the service (default 1 second):
-     * jobs due for a retry, and work created on other nodes, are seen within it.
+     * Sets how often the store is asked for work while the service is busy (default 500 ms). When a
+     * round finds nothing, the wait doubles up to {@link #maxPollInterval(Duration)}; work created
+     * through this service, or announced by the store (PostgreSQL {@code LISTEN/NOTIFY}, or another
+     * service on the same in-memory store), wakes it at once.
      *
      * @throws NullPointerException if {@code interval} is null
      * @throws IllegalArgumentException if it is not positive
      */
     public Builder pollInterval(Duration interval) {
       this.pollInterval = remember("pollInterval", Checks.positive(interval, "pollInterval"));
+      return this;
+    }
+
+    /**
+     * Sets the longest wait between two looks at the store while idle (default 5 seconds): work
+     * created on other nodes of a store without notifications, and retries queued by them, are seen
+     * within it. {@link #build()} fails if it was set shorter than the poll interval.
+     *
+     * @throws NullPointerException if {@code interval} is null
+     * @throws IllegalArgumentException if it is not positive
+     */
+    public Builder maxPollInterval(Duration interval) {
+      this.maxPollInterval =
+          remember("maxPollInterval", Checks.positive(interval, "maxPollInterval"));
       return this;
     }
 
@@ -482,13 +499,23 @@ public interface BatchService extends AutoCloseable {
      * Checks the settings together, finds {@link JobProcessorProvider}s (unless turned off), and
      * starts the service.
      *
-     * @throws IllegalArgumentException if a rate limit names a job type with no processor, or a
-     *     discovered provider's job type clashes with a registered one or another provider's
+     * @throws IllegalArgumentException if a rate limit names a job type with no processor, a
+     *     discovered provider's job type clashes with a registered one or another provider's, or
+     *     maxPollInterval was set shorter than pollInterval
      */
     public BatchService build() {
       Map<String, JobProcessor> all = new LinkedHashMap<>(processors);
       if (discoverProcessors) {
         DefaultBatchService.discoverProcessors(all);
+      }
+      Duration maxPoll = maxPollInterval;
+      if (maxPoll.compareTo(pollInterval) < 0) {
+        if (set.containsKey("maxPollInterval")) {
+          throw new IllegalArgumentException(
+              "maxPollInterval (" + maxPoll + ") must not be shorter than pollInterval ("
+                  + pollInterval + ")");
+        }
+        maxPoll = pollInterval; // only pollInterval was raised: idle waits start and stay there
       }
       for (String type : rateLimits.keySet()) {
         if (!all.containsKey(type)) {
@@ -514,6 +541,7 @@ public interface BatchService extends AutoCloseable {
               nodeId == null ? "node-" + UUID.randomUUID().toString().substring(0, 8) : nodeId,
               leaseDuration,
               pollInterval,
+              maxPoll,
               priorityAging,
               shutdownGracePeriod,
               maxItemsPerBatch,

@@ -182,4 +182,18 @@ public interface JobStore {
 
   /** Returns how many jobs are queued in {@code PROCESSING} batches, over the whole store. */
   long countQueuedJobs();
+
+  /**
+   * Asks to be told when claimable work may have appeared: a batch was created started or was
+   * started, a job was queued again (retry, released or expired lease), failed jobs were retried.
+   * Services use it to wake at once instead of waiting for their next poll; it is a hint, so a
+   * store may call it when nothing is claimable, and a store that cannot tell other clients'
+   * changes (it has no notification channel) may report only its own or none. The callback runs on
+   * a store thread or on the thread that made the change, after the change committed; it must be
+   * quick and must not throw (a throwing callback is logged and kept).
+   *
+   * @return a handle that ends the callbacks
+   * @throws NullPointerException if {@code onWork} is null
+   */
+  Subscription subscribe(Runnable onWork);
 }

@@ -22,6 +22,7 @@ import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.NewJob;
+import io.batchkit.spi.Subscription;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -34,7 +35,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@link JobStore} that keeps everything on the heap.
@@ -49,6 +53,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * their order.
  */
 public final class InMemoryJobStore implements JobStore {
+  private static final Logger LOG = LoggerFactory.getLogger(InMemoryJobStore.class);
   private static final Comparator<JobState> BY_SEQ = Comparator.comparingInt(j -> j.seq);
   private static final Comparator<JobState> BY_DUE =
       Comparator.<JobState, Instant>comparing(j -> j.runAt).thenComparingInt(j -> j.seq);
@@ -66,6 +71,9 @@ public final class InMemoryJobStore implements JobStore {
 
   private long lastToken;
 
+  /** Not guarded by the lock: called after it is released. */
+  private final List<Runnable> subscribers = new CopyOnWriteArrayList<>();
+
   /** Counts serves, so that batches served in the same millisecond still take turns. */
   private long lastServe;
 
@@ -76,6 +84,10 @@ public final class InMemoryJobStore implements JobStore {
   public InsertResult insertBatch(Batch batch, List<NewJob> newJobs) {
     Checks.notNull(batch, "batch");
     Checks.notNull(newJobs, "jobs");
+    // every job is checked before anything is looked up, so a null job fails even for a taken key
+    for (NewJob newJob : newJobs) {
+      Checks.notNull(newJob, "job");
+    }
     if (batch.status() != BatchStatus.PENDING && batch.status() != BatchStatus.PROCESSING) {
       throw new IllegalArgumentException(
           "a new batch must be PENDING or PROCESSING, was " + batch.status());
@@ -84,6 +96,7 @@ public final class InMemoryJobStore implements JobStore {
       throw new IllegalArgumentException(
           "progress must count all " + newJobs.size() + " jobs as queued, was " + batch.progress());
     }
+    InsertResult inserted;
     lock.lock();
     try {
       Optional<String> key = batch.idempotencyKey();
@@ -95,7 +108,6 @@ public final class InMemoryJobStore implements JobStore {
       }
       BatchState state = new BatchState(batch, newJobs.size());
       for (NewJob newJob : newJobs) {
-        Checks.notNull(newJob, "job");
         if (jobs.containsKey(newJob.id())) {
           throw new IllegalArgumentException("job id " + newJob.id() + " is taken");
         }
@@ -112,10 +124,14 @@ public final class InMemoryJobStore implements JobStore {
         state.lastServedAt = state.startedAt;
         runnable.add(state);
       }
-      return new InsertResult(state.snapshot(), true);
+      inserted = new InsertResult(state.snapshot(), true);
     } finally {
       lock.unlock();
     }
+    if (inserted.batch().status() == BatchStatus.PROCESSING) {
+      announceWork();
+    }
+    return inserted;
   }
 
   @Override
@@ -184,6 +200,7 @@ public final class InMemoryJobStore implements JobStore {
   public Batch startBatch(BatchId id, Instant now) {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");
+    Batch started;
     lock.lock();
     try {
       BatchState state = require(id);
@@ -195,10 +212,12 @@ public final class InMemoryJobStore implements JobStore {
       state.lastServedAt = now;
       state.updatedAt = now;
       runnable.add(state);
-      return state.snapshot();
+      started = state.snapshot();
     } finally {
       lock.unlock();
     }
+    announceWork();
+    return started;
   }
 
   @Override
@@ -273,12 +292,17 @@ public final class InMemoryJobStore implements JobStore {
   public CompletionResult complete(List<JobOutcome> outcomes, Instant now) {
     Checks.notNull(outcomes, "outcomes");
     Checks.notNull(now, "now");
+    // checked before any outcome is applied, so that a null one leaves the step undone
+    for (JobOutcome outcome : outcomes) {
+      Checks.notNull(outcome, "outcome");
+    }
     Set<JobId> rejected = new HashSet<>();
     Map<BatchId, BatchState> touched = new LinkedHashMap<>();
+    boolean requeued = false;
+    CompletionResult result;
     lock.lock();
     try {
       for (JobOutcome outcome : outcomes) {
-        Checks.notNull(outcome, "outcome");
         JobState job = jobs.get(outcome.jobId());
         if (job == null
             || job.status != JobStatus.PROCESSING
@@ -286,13 +310,21 @@ public final class InMemoryJobStore implements JobStore {
           rejected.add(outcome.jobId());
           continue;
         }
+        requeued |=
+            job.batch.status == BatchStatus.PROCESSING
+                && (outcome.kind() == JobOutcome.Kind.RETRY
+                    || outcome.kind() == JobOutcome.Kind.RELEASED);
         apply(job, outcome, now);
         touched.put(job.batch.batch.id(), job.batch);
       }
-      return new CompletionResult(rejected, settle(touched.values(), now));
+      result = new CompletionResult(rejected, settle(touched.values(), now));
     } finally {
       lock.unlock();
     }
+    if (requeued) {
+      announceWork();
+    }
+    return result;
   }
 
   /** Applies one accepted outcome to a PROCESSING job. */
@@ -414,6 +446,7 @@ public final class InMemoryJobStore implements JobStore {
     Checks.notNull(now, "now");
     Checks.positive(maxJobs, "maxJobs");
     Map<BatchId, BatchState> touched = new LinkedHashMap<>();
+    CompletionResult result;
     lock.lock();
     try {
       List<JobState> expired = new ArrayList<>();
@@ -445,10 +478,14 @@ public final class InMemoryJobStore implements JobStore {
         }
         touched.put(state.batch.id(), state);
       }
-      return new CompletionResult(Set.of(), settle(touched.values(), now));
+      result = new CompletionResult(Set.of(), settle(touched.values(), now));
     } finally {
       lock.unlock();
     }
+    if (!touched.isEmpty()) {
+      announceWork();
+    }
+    return result;
   }
 
   @Override
@@ -477,6 +514,7 @@ public final class InMemoryJobStore implements JobStore {
   public Batch retryFailed(BatchId id, Instant now) {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");
+    Batch retried;
     lock.lock();
     try {
       BatchState state = require(id);
@@ -509,10 +547,12 @@ public final class InMemoryJobStore implements JobStore {
       state.updatedAt = now;
       state.lastServedAt = now;
       runnable.add(state);
-      return state.snapshot();
+      retried = state.snapshot();
     } finally {
       lock.unlock();
     }
+    announceWork();
+    return retried;
   }
 
   @Override
@@ -551,6 +591,24 @@ public final class InMemoryJobStore implements JobStore {
       return queued;
     } finally {
       lock.unlock();
+    }
+  }
+
+  @Override
+  public Subscription subscribe(Runnable onWork) {
+    Checks.notNull(onWork, "onWork");
+    subscribers.add(onWork);
+    return () -> subscribers.remove(onWork);
+  }
+
+  /** Tells subscribers that work may be claimable; called after the lock is released. */
+  private void announceWork() {
+    for (Runnable subscriber : subscribers) {
+      try {
+        subscriber.run();
+      } catch (RuntimeException e) {
+        LOG.warn("a JobStore subscriber threw; ignored", e);
+      }
     }
   }
 

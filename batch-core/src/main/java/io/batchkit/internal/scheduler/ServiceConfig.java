@@ -26,6 +26,7 @@ public record ServiceConfig(
     String nodeId,
     Duration leaseDuration,
     Duration pollInterval,
+    Duration maxPollInterval,
     Duration priorityAging,
     Duration shutdownGracePeriod,
     int maxItemsPerBatch,

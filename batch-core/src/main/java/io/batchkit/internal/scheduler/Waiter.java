@@ -1,6 +1,5 @@
 package io.batchkit.internal.scheduler;
 
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -25,24 +24,25 @@ final class Waiter {
     }
   }
 
-  /** Waits up to {@code nanos} unless woken; returns early on interrupt with the flag set. */
-  void await(long nanos) {
+  /**
+   * Waits up to {@code nanos} unless woken; returns early on interrupt with the flag set. Returns
+   * whether it was woken (rather than timed out).
+   */
+  boolean await(long nanos) {
     lock.lock();
     try {
       long left = nanos;
       while (!pending && left > 0) {
         left = signalled.awaitNanos(left);
       }
+      boolean woken = pending;
       pending = false;
+      return woken;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return false;
     } finally {
       lock.unlock();
     }
-  }
-
-  /** Waits up to {@code amount} of {@code unit}. */
-  void await(long amount, TimeUnit unit) {
-    await(unit.toNanos(amount));
   }
 }

@@ -24,6 +24,7 @@ import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.NewJob;
+import io.batchkit.spi.Subscription;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -57,6 +58,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * as the jobs, so reading a batch is one primary-key lookup whatever its size.
  */
 public final class SqlJobStore implements JdbcJobStore {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SqlJobStore.class);
   private static final int INSERT_ROWS_PER_STATEMENT = 500;
   private static final int INSERT_CHARS_PER_STATEMENT = 4 * 1024 * 1024;
   private static final int IN_LIST_LIMIT = 500;
@@ -77,6 +79,12 @@ public final class SqlJobStore implements JdbcJobStore {
 
   private final String prefix;
 
+  /** Null unless the dialect has notifications (PostgreSQL). */
+  private final PgListener listener;
+
+  /** This store's own subscribers, told about work created through this store instance. */
+  private final List<Runnable> localSubscribers = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   public SqlJobStore(javax.sql.DataSource dataSource, Dialect dialect, String prefix) {
     this.dialect = dialect;
     this.prefix = prefix;
@@ -85,6 +93,19 @@ public final class SqlJobStore implements JdbcJobStore {
     this.jobs = prefix + "jobs";
     this.metadata = prefix + "batch_metadata";
     this.notifyChannel = prefix + "work";
+    this.listener =
+        dialect.kind() == SqlDialect.POSTGRESQL ? new PgListener(dataSource, notifyChannel) : null;
+  }
+
+  @Override
+  public Subscription subscribe(Runnable onWork) {
+    Checks.notNull(onWork, "onWork");
+    if (listener != null) {
+      listener.add(onWork);
+      return () -> listener.remove(onWork);
+    }
+    localSubscribers.add(onWork);
+    return () -> localSubscribers.remove(onWork);
   }
 
   @Override
@@ -118,7 +139,7 @@ public final class SqlJobStore implements JdbcJobStore {
           "progress must count all " + newJobs.size() + " jobs as queued, was " + batch.progress());
     }
     try {
-      return tx.run("insertBatch", c -> insert(c, batch, newJobs));
+      return write("insertBatch", c -> insert(c, batch, newJobs));
     } catch (DuplicateKey e) {
       if (batch.idempotencyKey().isPresent()) {
         Optional<Batch> existing =
@@ -458,7 +479,7 @@ public final class SqlJobStore implements JdbcJobStore {
   public Batch startBatch(BatchId id, Instant now) {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");
-    return tx.run(
+    return write(
         "startBatch",
         c -> {
           BatchRow row = lockBatch(c, id);
@@ -527,7 +548,7 @@ public final class SqlJobStore implements JdbcJobStore {
   public Batch retryFailed(BatchId id, Instant now) {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");
-    return tx.run(
+    return write(
         "retryFailed",
         c -> {
           BatchRow row = lockBatch(c, id);
@@ -759,7 +780,7 @@ public final class SqlJobStore implements JdbcJobStore {
     if (outcomes.isEmpty()) {
       return new CompletionResult(Set.of(), List.of());
     }
-    return tx.run(
+    return write(
         "complete",
         c -> {
           Set<UUID> batchIds = new TreeSet<>();
@@ -1124,7 +1145,7 @@ public final class SqlJobStore implements JdbcJobStore {
   public CompletionResult requeueExpired(Instant now, int maxJobs) {
     Checks.notNull(now, "now");
     Checks.positive(maxJobs, "maxJobs");
-    return tx.run(
+    return write(
         "requeueExpired",
         c -> {
           String find =
@@ -1182,15 +1203,40 @@ public final class SqlJobStore implements JdbcJobStore {
 
   // ------------------------------------------------------------------ helpers
 
-  /** On PostgreSQL, tells listening nodes that claimable work appeared (sent at commit). */
+  /**
+   * Announces claimable work: on PostgreSQL a {@code NOTIFY}, delivered to every listening node at
+   * commit; elsewhere the subscribers of this store instance are told once {@link #write}
+   * committed.
+   */
   private void notifyWork(Connection c) throws SQLException {
     if (dialect.kind() != SqlDialect.POSTGRESQL) {
+      announceAfterCommit.set(Boolean.TRUE);
       return;
     }
     try (PreparedStatement ps = c.prepareStatement("SELECT pg_notify(?, '')")) {
       ps.setString(1, notifyChannel);
       ps.execute();
     }
+  }
+
+  /** Set by {@link #notifyWork} inside a transaction; read by {@link #write} after it commits. */
+  private final ThreadLocal<Boolean> announceAfterCommit = ThreadLocal.withInitial(() -> false);
+
+  /** Runs a changing transaction, then tells local subscribers if it created claimable work. */
+  private <T> T write(String operation, Transactions.Work<T> work) {
+    announceAfterCommit.set(Boolean.FALSE);
+    T result = tx.run(operation, work);
+    if (announceAfterCommit.get()) {
+      announceAfterCommit.set(Boolean.FALSE);
+      for (Runnable subscriber : localSubscribers) {
+        try {
+          subscriber.run();
+        } catch (RuntimeException e) {
+          LOG.warn("a JobStore subscriber threw; ignored", e);
+        }
+      }
+    }
+    return result;
   }
 
   /** Returns a stamp greater than {@code previous} and than every stamp returned before. */
