@@ -512,8 +512,11 @@ public interface BatchService extends AutoCloseable {
       if (maxPoll.compareTo(pollInterval) < 0) {
         if (set.containsKey("maxPollInterval")) {
           throw new IllegalArgumentException(
-              "maxPollInterval (" + maxPoll + ") must not be shorter than pollInterval ("
-                  + pollInterval + ")");
+              "maxPollInterval ("
+                  + maxPoll
+                  + ") must not be shorter than pollInterval ("
+                  + pollInterval
+                  + ")");
         }
         maxPoll = pollInterval; // only pollInterval was raised: idle waits start and stay there
       }

@@ -449,4 +449,20 @@ class BatchRequestTest {
     assertTrue(text.contains("items=3"), text);
     assertTrue(text.contains("token"), text);
   }
+
+  @Test
+  void textsWithNul_areRefusedNamingTheField() {
+    BatchRequest.Builder builder = BatchRequest.builder("t");
+
+    IllegalArgumentException name =
+        assertThrows(IllegalArgumentException.class, () -> builder.name("a\u0000b"));
+    IllegalArgumentException value =
+        assertThrows(IllegalArgumentException.class, () -> builder.metadata("k", "v\u0000"));
+    IllegalArgumentException type =
+        assertThrows(IllegalArgumentException.class, () -> BatchRequest.builder("\u0000t"));
+
+    assertTrue(name.getMessage().startsWith("name must not contain the NUL"), name.getMessage());
+    assertTrue(value.getMessage().startsWith("metadata[k] must not contain"), value.getMessage());
+    assertTrue(type.getMessage().startsWith("jobType must not contain"), type.getMessage());
+  }
 }

@@ -548,6 +548,32 @@ class BatchServiceBuilderTest {
   }
 
   @Test
+  void createBatch_payloadWithNul_namesTheItemAndStoresNothing() {
+    try (BatchService service = builder().build()) {
+      BatchValidationException e =
+          assertThrows(
+              BatchValidationException.class,
+              () -> service.createBatch(request("t", "fine", "bad\u0000byte")));
+
+      assertEquals(1, e.violations().size());
+      assertEquals("items[1]", e.violations().get(0).field());
+      assertTrue(e.violations().get(0).message().contains("NUL"), e.getMessage());
+      assertNothingStored(service);
+    }
+  }
+
+  @Test
+  void maxPollInterval_shorterThanPollInterval_failsBuildNamingBoth() {
+    BatchService.Builder builder =
+        builder().pollInterval(Duration.ofSeconds(2)).maxPollInterval(Duration.ofSeconds(1));
+
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);
+
+    assertTrue(e.getMessage().contains("maxPollInterval (PT1S)"), e.getMessage());
+    assertTrue(e.getMessage().contains("pollInterval (PT2S)"), e.getMessage());
+  }
+
+  @Test
   void createBatch_unknownJobTypeWhenAllowed_isStored() {
     try (BatchService service = builder().allowUnknownJobTypes(true).build()) {
       Batch batch = service.createBatch(request("resize", "p"));

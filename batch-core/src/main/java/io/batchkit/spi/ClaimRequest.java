@@ -37,7 +37,7 @@ public record ClaimRequest(
    * Creates a request; copies {@code jobTypes}.
    *
    * @throws NullPointerException if an argument is null
-   * @throws IllegalArgumentException if {@code maxJobs} is not positive, a limit is negative,, or
+   * @throws IllegalArgumentException if {@code maxJobs} is not positive, a limit is negative, or
    *     {@code agingStep} is not positive
    */
   public ClaimRequest {

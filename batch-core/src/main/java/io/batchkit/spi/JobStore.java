@@ -62,8 +62,9 @@ public interface JobStore {
    *     with all its jobs counted as queued
    * @param jobs its jobs, in order; the order is the order they run in
    * @throws NullPointerException if an argument or a job is null
-   * @throws IllegalArgumentException if the jobs do not match the batch's progress, the batch is in
-   *     another status, or its id is taken
+   * @throws IllegalArgumentException if there are no jobs, they do not match the batch's progress,
+   *     two share an id, the batch is in another status (or PROCESSING without a start time), or
+   *     its id or a job's id is taken
    */
   InsertResult insertBatch(Batch batch, List<NewJob> jobs);
 

@@ -7,7 +7,7 @@ import io.batchkit.internal.util.Checks;
  * A job to insert with its batch.
  *
  * @param id its id, made by the service
- * @param payload its payload, stored verbatim
+ * @param payload its payload, stored verbatim; the service never passes a NUL character (U+0000)
  */
 public record NewJob(JobId id, String payload) {
   /**

@@ -13,6 +13,7 @@ import io.batchkit.JobStatus;
 import io.batchkit.Page;
 import io.batchkit.Progress;
 import io.batchkit.internal.util.Checks;
+import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.spi.BatchStatusRule;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
@@ -36,6 +37,7 @@ import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -82,20 +84,7 @@ public final class InMemoryJobStore implements JobStore {
 
   @Override
   public InsertResult insertBatch(Batch batch, List<NewJob> newJobs) {
-    Checks.notNull(batch, "batch");
-    Checks.notNull(newJobs, "jobs");
-    // every job is checked before anything is looked up, so a null job fails even for a taken key
-    for (NewJob newJob : newJobs) {
-      Checks.notNull(newJob, "job");
-    }
-    if (batch.status() != BatchStatus.PENDING && batch.status() != BatchStatus.PROCESSING) {
-      throw new IllegalArgumentException(
-          "a new batch must be PENDING or PROCESSING, was " + batch.status());
-    }
-    if (!batch.progress().equals(Progress.allQueued(newJobs.size()))) {
-      throw new IllegalArgumentException(
-          "progress must count all " + newJobs.size() + " jobs as queued, was " + batch.progress());
-    }
+    StoreChecks.newBatch(batch, newJobs);
     InsertResult inserted;
     lock.lock();
     try {
@@ -598,7 +587,13 @@ public final class InMemoryJobStore implements JobStore {
   public Subscription subscribe(Runnable onWork) {
     Checks.notNull(onWork, "onWork");
     subscribers.add(onWork);
-    return () -> subscribers.remove(onWork);
+    // a second close must not remove another subscription of the same callback
+    AtomicBoolean open = new AtomicBoolean(true);
+    return () -> {
+      if (open.compareAndSet(true, false)) {
+        subscribers.remove(onWork);
+      }
+    };
   }
 
   /** Tells subscribers that work may be claimable; called after the lock is released. */

@@ -285,6 +285,14 @@ public final class DefaultBatchService implements BatchService {
     int oversized = 0;
     for (int i = 0; i < items; i++) {
       String payload = request.items().get(i);
+      if (payload.indexOf('\u0000') >= 0) {
+        violations.add(
+            new Violation(
+                "items[" + i + "]",
+                "a payload must not contain the NUL character (U+0000), found at index "
+                    + payload.indexOf('\u0000')));
+        continue;
+      }
       long bytes = utf8Length(payload, config.maxPayloadBytes());
       if (bytes > config.maxPayloadBytes()) {
         if (++oversized <= 10) {

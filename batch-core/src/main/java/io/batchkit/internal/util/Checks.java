@@ -31,9 +31,13 @@ public final class Checks {
     return value;
   }
 
-  /** Returns {@code value} if it is non-blank and at most {@code maxLength} characters long. */
+  /**
+   * Returns {@code value} if it is non-blank, has no NUL character and is at most {@code maxLength}
+   * characters long.
+   */
   public static String notBlank(String value, String field, int maxLength) {
     notBlank(value, field);
+    noNul(value, field);
     return maxLength(value, field, maxLength);
   }
 
@@ -43,6 +47,21 @@ public final class Checks {
     if (value.length() > maxLength) {
       throw new IllegalArgumentException(
           field + " must be at most " + maxLength + " characters, was " + value.length());
+    }
+    return value;
+  }
+
+  /**
+   * Returns {@code value} (non-null) if it has no NUL character (U+0000), which PostgreSQL cannot
+   * store in text; batchkit refuses it everywhere so that a batch valid on one store is valid on
+   * all.
+   */
+  public static String noNul(String value, String field) {
+    notNull(value, field);
+    int at = value.indexOf('\u0000');
+    if (at >= 0) {
+      throw new IllegalArgumentException(
+          field + " must not contain the NUL character (U+0000), found at index " + at);
     }
     return value;
   }

@@ -13,6 +13,7 @@ import io.batchkit.JobStatus;
 import io.batchkit.Page;
 import io.batchkit.Progress;
 import io.batchkit.internal.util.Checks;
+import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.jdbc.JdbcJobStore;
 import io.batchkit.jdbc.SqlDialect;
 import io.batchkit.spi.BatchStatusRule;
@@ -100,12 +101,23 @@ public final class SqlJobStore implements JdbcJobStore {
   @Override
   public Subscription subscribe(Runnable onWork) {
     Checks.notNull(onWork, "onWork");
+    // a second close must not remove another subscription of the same callback
+    java.util.concurrent.atomic.AtomicBoolean open =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
     if (listener != null) {
       listener.add(onWork);
-      return () -> listener.remove(onWork);
+      return () -> {
+        if (open.compareAndSet(true, false)) {
+          listener.remove(onWork);
+        }
+      };
     }
     localSubscribers.add(onWork);
-    return () -> localSubscribers.remove(onWork);
+    return () -> {
+      if (open.compareAndSet(true, false)) {
+        localSubscribers.remove(onWork);
+      }
+    };
   }
 
   @Override
@@ -127,17 +139,7 @@ public final class SqlJobStore implements JdbcJobStore {
 
   @Override
   public InsertResult insertBatch(Batch batch, List<NewJob> newJobs) {
-    Checks.notNull(batch, "batch");
-    Checks.notNull(newJobs, "jobs");
-    newJobs.forEach(j -> Checks.notNull(j, "job"));
-    if (batch.status() != BatchStatus.PENDING && batch.status() != BatchStatus.PROCESSING) {
-      throw new IllegalArgumentException(
-          "a new batch must be PENDING or PROCESSING, was " + batch.status());
-    }
-    if (!batch.progress().equals(Progress.allQueued(newJobs.size()))) {
-      throw new IllegalArgumentException(
-          "progress must count all " + newJobs.size() + " jobs as queued, was " + batch.progress());
-    }
+    StoreChecks.newBatch(batch, newJobs);
     try {
       return write("insertBatch", c -> insert(c, batch, newJobs));
     } catch (DuplicateKey e) {
