@@ -84,17 +84,19 @@ import org.slf4j.LoggerFactory;
  *
  * Each round the dispatcher (1) sends every queued outcome to the store in one {@code complete}
  * call, (2) renews leases every third of the lease duration and takes back expired leases every
- * poll interval, (3) claims up to the number of free slots in one {@code claim} call and hands each
- * job to a worker, then (4) sleeps until a worker finishes, a caller creates or starts work, or the
- * next timer is due. Priority order, ageing and the per-batch limit are applied by the store in
+ * half lease (at most every max poll interval), (3) claims up to the number of free slots in one
+ * {@code claim} call and hands each job to a worker, then (4) sleeps until a worker finishes, a
+ * caller or the store (through {@code JobStore.subscribe}) announces work, a retry falls due, or the
+ * next timer is due. A round that found nothing doubles the next sleep, from the poll interval up
+ * to the max poll interval, so an idle service leaves the store alone. Priority order, ageing and the per-batch limit are applied by the store in
  * {@code claim}, so they hold across every node that shares it. Rate limits are per service: before
  * a claim, the dispatcher takes permits from each type's Failsafe limiter (up to the free slots)
  * and passes them as that type's claim limit; permits not used stay banked for the next round.
  *
  * <h2>Failures</h2>
  *
- * A store that fails is logged at WARN once per outage; the dispatcher backs off (doubling up to
- * the poll interval, at least 100 ms apart) and keeps unsent outcomes until the store takes them,
+ * A store that fails is logged at WARN once per outage; the dispatcher backs off (doubling from
+ * 100 ms up to the max poll interval) and keeps unsent outcomes until the store takes them,
  * so no outcome is lost. Leases run out on their own if the outage outlasts them; the store then
  * requeues those jobs, and their late outcomes are rejected by the fencing token.
  */
@@ -540,9 +542,9 @@ public final class DefaultBatchService implements BatchService {
     }
   }
 
-  private long onStoreFailure(RuntimeException e, long pollNanos) {
+  private long onStoreFailure(RuntimeException e, long maxNanos) {
     long min = TimeUnit.MILLISECONDS.toNanos(100);
-    outageBackoffNanos = Math.min(Math.max(min, pollNanos), Math.max(min, outageBackoffNanos * 2));
+    outageBackoffNanos = Math.min(Math.max(min, maxNanos), Math.max(min, outageBackoffNanos * 2));
     if (!inOutage) {
       inOutage = true;
       LOG.warn(
