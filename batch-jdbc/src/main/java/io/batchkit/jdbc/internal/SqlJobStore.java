@@ -52,8 +52,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Locking: a step that changes jobs first locks the rows of their batches ({@code SELECT ... FOR
  * UPDATE}, in id order), then the job rows (in id order), so two steps never wait on each other in
  * a cycle, and a batch's counters are read and written under its row lock: that is what makes the
- * per-batch concurrency limit and the counters exact across nodes. Claims lock batch rows with
- * {@code SKIP LOCKED}, so a node never waits for another node's claim.
+ * per-batch concurrency limit and the counters exact across nodes. A claim reads the candidate
+ * batches in dispatch order without locks, then locks them the same way and checks them again; it
+ * waits for a batch row held by another node's step rather than skipping it, because skipping would
+ * hand out lower-priority work while a higher-priority batch is busy for a moment. Job rows are
+ * claimed with {@code SKIP LOCKED}.
  *
  * <p>Counters: each batch row keeps its count of jobs per status, changed in the same transaction
  * as the jobs, so reading a batch is one primary-key lookup whatever its size.
@@ -647,8 +650,9 @@ public final class SqlJobStore implements JdbcJobStore {
 
   private List<ClaimedJob> claimIn(Connection c, ClaimRequest request, List<String> types)
       throws SQLException {
+    // 1. the candidates in dispatch order, read without locks
     String pick =
-        "SELECT id, job_type, max_concurrency, processing FROM "
+        "SELECT id FROM "
             + batches
             + " WHERE status = 'PROCESSING' AND queued > 0 AND processing < max_concurrency"
             + " AND job_type IN ("
@@ -657,8 +661,8 @@ public final class SqlJobStore implements JdbcJobStore {
             + " ORDER BY priority * "
             + dialect.bigintParam()
             + " + last_served_ms, served_seq, id"
-            + " LIMIT ? FOR UPDATE SKIP LOCKED";
-    List<Object[]> candidates = new ArrayList<>();
+            + " LIMIT ?";
+    List<UUID> order = new ArrayList<>();
     try (PreparedStatement ps = c.prepareStatement(pick)) {
       int i = 0;
       for (String type : types) {
@@ -668,13 +672,26 @@ public final class SqlJobStore implements JdbcJobStore {
       ps.setInt(++i, request.maxJobs());
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          candidates.add(
-              new Object[] {
-                dialect.getUuid(rs, "id"),
-                dialect.getKey(rs, "job_type"),
-                rs.getInt("max_concurrency") - rs.getInt("processing")
-              });
+          order.add(dialect.getUuid(rs, "id"));
         }
+      }
+    }
+    if (order.isEmpty()) {
+      return List.of();
+    }
+    // 2. lock them in id order, like every other step, and wait rather than skip: skipping a batch
+    // whose row another node holds for a moment would hand out lower-priority work first
+    Map<UUID, BatchRow> locked = lockBatches(c, order);
+    List<Object[]> candidates = new ArrayList<>();
+    for (UUID id : order) {
+      BatchRow row = locked.get(id);
+      int free = row == null ? 0 : row.maxConcurrency - (int) row.count(JobStatus.PROCESSING);
+      // 3. the row may have changed between the read and the lock
+      if (row != null
+          && row.status == BatchStatus.PROCESSING
+          && row.count(JobStatus.QUEUED) > 0
+          && free > 0) {
+        candidates.add(new Object[] {id, row.jobType, free});
       }
     }
     List<ClaimedJob> claimed = new ArrayList<>();

@@ -1,0 +1,327 @@
+package io.batchkit.jdbc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.batchkit.Batch;
+import io.batchkit.BatchId;
+import io.batchkit.BatchRequest;
+import io.batchkit.BatchService;
+import io.batchkit.BatchStatus;
+import io.batchkit.Job;
+import io.batchkit.JobId;
+import io.batchkit.JobProcessor;
+import io.batchkit.JobQuery;
+import io.batchkit.JobStatus;
+import io.batchkit.Page;
+import io.batchkit.Priority;
+import io.batchkit.Progress;
+import io.batchkit.testkit.ConcurrencyProbe;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestReporter;
+
+/**
+ * Three services, each with a connection pool and a store of its own as on three machines, share
+ * one PostgreSQL database: the per-batch limit and the priority order hold across all of them.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class MultiNodeIT {
+  private static final List<String> NODES = List.of("a", "b", "c");
+
+  private final String prefix = TestDatabases.uniquePrefix();
+  private HikariDataSource admin;
+  private JdbcJobStore store;
+  private final List<BatchService> services = new ArrayList<>();
+  private final List<HikariDataSource> pools = new ArrayList<>();
+
+  @BeforeAll
+  void createTables() {
+    admin = TestDatabases.postgres(4);
+    store = JdbcJobStore.builder(admin).tablePrefix(prefix).createSchema(true).build();
+  }
+
+  @BeforeEach
+  void emptyTables() throws Exception {
+    TestDatabases.clear(admin, prefix);
+  }
+
+  @AfterEach
+  void stopNodes() {
+    services.forEach(BatchService::close);
+    services.clear();
+    pools.forEach(HikariDataSource::close);
+    pools.clear();
+  }
+
+  @AfterAll
+  void dropTables() throws Exception {
+    if (admin != null) {
+      TestDatabases.drop(admin, prefix);
+      admin.close();
+    }
+  }
+
+  @Test
+  void threeNodes_runEveryJobExactlyOnce_neverMoreThanTheBatchLimitAtOnce(TestReporter reporter) {
+    int jobs = 20_000;
+    int limit = 12;
+    ConcurrencyProbe probe = new ConcurrencyProbe();
+    Map<JobId, AtomicInteger> runs = new ConcurrentHashMap<>();
+    JobProcessor counted =
+        ctx -> {
+          probe.enter(ctx);
+          try {
+            runs.computeIfAbsent(ctx.jobId(), k -> new AtomicInteger()).incrementAndGet();
+            Thread.sleep(2); // the job's work: long enough for jobs to overlap
+            return null;
+          } finally {
+            probe.exit(ctx);
+          }
+        };
+    List<BatchService> nodes = new ArrayList<>();
+    for (String node : NODES) {
+      nodes.add(node(node, 8, "counted", counted, Duration.ofSeconds(30)));
+    }
+    List<String> payloads = new ArrayList<>(jobs);
+    for (int i = 0; i < jobs; i++) {
+      payloads.add(Integer.toString(i));
+    }
+
+    Batch batch =
+        nodes
+            .get(0)
+            .submit(BatchRequest.builder("counted").items(payloads).maxConcurrency(limit).build());
+    Batch done = nodes.get(1).awaitCompletion(batch.id(), Duration.ofMinutes(10));
+
+    assertTrue(done.isFinished(), "the batch did not finish: " + done);
+    assertEquals(BatchStatus.COMPLETED, done.status());
+    assertEquals(new Progress(jobs, 0, 0, jobs, 0, 0), done.progress());
+    List<Job> stored = allJobs(batch.id());
+    assertEquals(jobs, stored.size());
+    Set<JobId> ids = stored.stream().map(Job::id).collect(Collectors.toSet());
+    assertEquals(ids, runs.keySet(), "the jobs that ran are the batch's jobs");
+    Map<JobId, Integer> repeated = new TreeMap<>();
+    runs.forEach(
+        (id, count) -> {
+          if (count.get() != 1) {
+            repeated.put(id, count.get());
+          }
+        });
+    assertEquals(Map.of(), repeated, "jobs that ran more than once");
+    assertEquals(0, probe.overlaps(), "a job ran twice at the same time");
+    assertTrue(
+        probe.peak(batch.id()) <= limit,
+        "at most " + limit + " jobs of the batch ran at once, saw " + probe.peak(batch.id()));
+    List<Job> unexpected =
+        stored.stream()
+            .filter(
+                j ->
+                    j.status() != JobStatus.SUCCEEDED
+                        || j.attempt() != 1
+                        || j.nodeId().isEmpty()
+                        || !NODES.contains(j.nodeId().get()))
+            .limit(10)
+            .toList();
+    assertEquals(List.of(), unexpected, "jobs that did not succeed at once on a known node");
+    Map<String, Long> perNode =
+        stored.stream()
+            .collect(
+                Collectors.groupingBy(
+                    j -> j.nodeId().orElseThrow(), TreeMap::new, Collectors.counting()));
+    assertTrue(perNode.size() > 1, "more than one node did work: " + perNode);
+    reporter.publishEntry("jobs per node", perNode.toString());
+    reporter.publishEntry("peak of the batch", Integer.toString(probe.peak(batch.id())));
+  }
+
+  /**
+   * Every node runs one job at a time, and each job waits for a permit from the test, so the test
+   * lets exactly one job end at a time: only that job's node has a free slot, so claims happen one
+   * after another and their order is the store's dispatch order, nothing else. Blockers fill all
+   * three slots while a LOW batch and then an URGENT batch are started; from then on every URGENT
+   * job starts, in order, before any LOW job.
+   */
+  @Test
+  void threeNodes_startEveryUrgentJobBeforeAnyLowJob() {
+    int perBatch = 12;
+    List<String> starts = Collections.synchronizedList(new ArrayList<>());
+    Semaphore permits = new Semaphore(0);
+    JobProcessor gated =
+        ctx -> {
+          starts.add(ctx.payload());
+          if (!permits.tryAcquire(2, TimeUnit.MINUTES)) {
+            throw new IllegalStateException("the test never let " + ctx.payload() + " end");
+          }
+          return null;
+        };
+    // ageing far beyond the test's length, so that waiting never lifts LOW over URGENT
+    List<BatchService> nodes = new ArrayList<>();
+    for (String node : NODES) {
+      nodes.add(node(node, 1, "gated", gated, Duration.ofHours(1)));
+    }
+    Batch blockers =
+        nodes.get(0).submit(request(Priority.NORMAL, "B", NODES.size(), NODES.size() * 4));
+    awaitUntil("every node runs a blocker", () -> starts.size() == NODES.size());
+    Set<Optional<String>> owners = new HashSet<>();
+    allJobs(blockers.id()).forEach(j -> owners.add(j.nodeId()));
+    assertEquals(NODES.size(), owners.size(), "one blocker per node: " + owners);
+
+    // a batch limit well above the slots, so that a finished job whose outcome is not yet written
+    // (it still counts as running) never keeps the URGENT batch at its limit
+    Batch low = nodes.get(0).submit(request(Priority.LOW, "L", perBatch, NODES.size() * 4));
+    Batch urgent = nodes.get(1).submit(request(Priority.URGENT, "U", perBatch, NODES.size() * 4));
+    for (int step = 1; step <= 2 * perBatch; step++) {
+      int expected = NODES.size() + step;
+      permits.release();
+      awaitUntil("job " + expected + " started", () -> starts.size() >= expected);
+    }
+    permits.release(NODES.size());
+
+    for (Batch batch : List.of(blockers, low, urgent)) {
+      Batch done = nodes.get(2).awaitCompletion(batch.id(), Duration.ofMinutes(2));
+      assertEquals(BatchStatus.COMPLETED, done.status(), "batch " + done);
+    }
+    List<String> expectedOrder = new ArrayList<>();
+    for (String name : List.of("U", "L")) {
+      for (int i = 0; i < perBatch; i++) {
+        expectedOrder.add(String.format("%s%02d", name, i));
+      }
+    }
+    List<String> started = List.copyOf(starts);
+    assertEquals(
+        expectedOrder,
+        started.subList(NODES.size(), started.size()),
+        "start order after the blockers: " + started);
+  }
+
+  /**
+   * The same order while the nodes compete: the blockers end together and the jobs run freely, so
+   * the three nodes claim and complete at the same time. Claims still follow the dispatch order, so
+   * a LOW job can only start before the last URGENT one while that URGENT job is claimed but its
+   * processor has not yet recorded its start: a few at most, bounded here by the number of nodes.
+   */
+  @Test
+  void threeNodes_competingForWork_startEveryUrgentJobBeforeAnyLowJob() {
+    int perBatch = 100;
+    List<String> starts = Collections.synchronizedList(new ArrayList<>());
+    CountDownLatch blockersEnd = new CountDownLatch(1);
+    JobProcessor work =
+        ctx -> {
+          starts.add(ctx.payload());
+          if (ctx.payload().startsWith("B")) {
+            if (!blockersEnd.await(2, TimeUnit.MINUTES)) {
+              throw new IllegalStateException("the test never let the blockers end");
+            }
+          } else {
+            Thread.sleep(2); // the job's work
+          }
+          return null;
+        };
+    List<BatchService> nodes = new ArrayList<>();
+    for (String node : NODES) {
+      nodes.add(node(node, 1, "gated", work, Duration.ofHours(1)));
+    }
+    Batch blockers = nodes.get(0).submit(request(Priority.NORMAL, "B", NODES.size(), 12));
+    awaitUntil("every node runs a blocker", () -> starts.size() == NODES.size());
+    Batch low = nodes.get(0).submit(request(Priority.LOW, "L", perBatch, 12));
+    Batch urgent = nodes.get(1).submit(request(Priority.URGENT, "U", perBatch, 12));
+
+    blockersEnd.countDown();
+
+    for (Batch batch : List.of(blockers, low, urgent)) {
+      Batch done = nodes.get(2).awaitCompletion(batch.id(), Duration.ofMinutes(2));
+      assertEquals(BatchStatus.COMPLETED, done.status(), "batch " + done);
+    }
+    List<String> started = List.copyOf(starts);
+    assertEquals(NODES.size() + 2 * perBatch, started.size(), "every job started once");
+    int lastUrgent = 0;
+    for (int i = 0; i < started.size(); i++) {
+      if (started.get(i).startsWith("U")) {
+        lastUrgent = i;
+      }
+    }
+    List<String> lowFirst =
+        started.subList(0, lastUrgent).stream().filter(p -> p.startsWith("L")).toList();
+    assertTrue(
+        lowFirst.size() <= NODES.size(),
+        lowFirst.size()
+            + " LOW jobs started before the last URGENT one: "
+            + lowFirst
+            + "; start order: "
+            + started);
+  }
+
+  private static BatchRequest request(
+      Priority priority, String name, int jobs, int maxConcurrency) {
+    BatchRequest.Builder request =
+        BatchRequest.builder("gated").name(name).priority(priority).maxConcurrency(maxConcurrency);
+    for (int i = 0; i < jobs; i++) {
+      request.item(String.format("%s%02d", name, i));
+    }
+    return request.build();
+  }
+
+  /** Starts a service with a pool and a store of its own. */
+  private BatchService node(
+      String nodeId, int maxConcurrency, String jobType, JobProcessor processor, Duration aging) {
+    HikariDataSource pool = TestDatabases.postgres(10);
+    pools.add(pool);
+    BatchService service =
+        BatchService.builder()
+            .store(JdbcJobStore.builder(pool).tablePrefix(prefix).build())
+            .discoverProcessors(false)
+            .nodeId(nodeId)
+            .maxConcurrency(maxConcurrency)
+            .pollInterval(Duration.ofMillis(100))
+            .priorityAging(aging)
+            .shutdownGracePeriod(Duration.ofSeconds(5))
+            .processor(jobType, processor)
+            .build();
+    services.add(service);
+    return service;
+  }
+
+  private List<Job> allJobs(BatchId id) {
+    List<Job> all = new ArrayList<>();
+    Page<Job> page;
+    do {
+      page = store.listJobs(id, JobQuery.all().page(all.size(), JobQuery.MAX_LIMIT));
+      all.addAll(page.items());
+    } while (page.hasMore());
+    return all;
+  }
+
+  /** Polls {@code condition} every 5 ms until it holds; fails after a minute. */
+  private static void awaitUntil(String what, BooleanSupplier condition) {
+    Duration timeout = Duration.ofMinutes(1);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out after " + timeout + " waiting until " + what);
+      }
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+    }
+  }
+}
