@@ -9,6 +9,11 @@ package io.batchkit;
  * a listener that blocks holds up that thread. A listener that throws is logged at WARN and
  * otherwise ignored: it never changes a job's or a batch's outcome. Batch-finished events are
  * raised by the node whose step finished the batch.
+ *
+ * <p>Job events are raised on the worker as the attempt ends, just before its outcome is stored, so
+ * the stored status can still differ: a job that succeeded while its batch was being cancelled is
+ * stored {@code CANCELLED}, and the outcome of a job whose lease was lost is refused (the job runs
+ * again elsewhere). Read {@link BatchService#getJobs} for what was stored.
  */
 public interface BatchListener {
   /** A batch was created (not raised for a repeated idempotency key). */

@@ -333,8 +333,8 @@ public interface BatchService extends AutoCloseable {
             "retryBackoff max must be at least initial (" + initial + "), was " + max);
       }
       this.retryInitialDelay = initial;
-      this.retryMaxDelay = remember("retryBackoff", max);
-      set.put("retryBackoff", initial + ".." + max);
+      this.retryMaxDelay = max;
+      remember("retryBackoff", initial + ".." + max);
       return this;
     }
 

@@ -219,6 +219,32 @@ class BatchServiceTest {
   }
 
   @Test
+  void sharedStore_wakesAnIdleServiceAtOnceWhenAnotherCreatesWork() {
+    JobStore store = JobStore.inMemory();
+    AtomicInteger runs = new AtomicInteger();
+    // polls only once a minute: without the store's announcement it would not see the work in time
+    BatchService worker =
+        BatchService.builder()
+            .store(store)
+            .nodeId("sleepy")
+            .discoverProcessors(false)
+            .pollInterval(Duration.ofMinutes(1))
+            .processor("t", ctx -> "" + runs.incrementAndGet())
+            .build();
+    services.add(worker);
+    BatchService front =
+        start(BatchService.builder().store(store).nodeId("front").allowUnknownJobTypes(true));
+    Batch idle = front.submit(BatchRequest.builder("t").item("warm-up").build());
+    assertEquals(BatchStatus.COMPLETED, front.awaitCompletion(idle.id(), WAIT).status());
+
+    Batch batch = front.submit(BatchRequest.builder("t").items(items(3)).build());
+
+    Batch done = front.awaitCompletion(batch.id(), Duration.ofSeconds(20));
+    assertEquals(BatchStatus.COMPLETED, done.status(), done.toString());
+    assertEquals(4, runs.get());
+  }
+
+  @Test
   void priority_urgentRunsFirstAndEqualPrioritiesTakeTurns() throws Exception {
     List<String> order = Collections.synchronizedList(new ArrayList<>());
     CountDownLatch gate = gate();

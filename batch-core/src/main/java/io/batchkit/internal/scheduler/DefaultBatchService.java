@@ -37,6 +37,7 @@ import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobProcessorProvider;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.NewJob;
+import io.batchkit.spi.Subscription;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -86,19 +87,20 @@ import org.slf4j.LoggerFactory;
  * call, (2) renews leases every third of the lease duration and takes back expired leases every
  * half lease (at most every max poll interval), (3) claims up to the number of free slots in one
  * {@code claim} call and hands each job to a worker, then (4) sleeps until a worker finishes, a
- * caller or the store (through {@code JobStore.subscribe}) announces work, a retry falls due, or the
- * next timer is due. A round that found nothing doubles the next sleep, from the poll interval up
- * to the max poll interval, so an idle service leaves the store alone. Priority order, ageing and the per-batch limit are applied by the store in
- * {@code claim}, so they hold across every node that shares it. Rate limits are per service: before
- * a claim, the dispatcher takes permits from each type's Failsafe limiter (up to the free slots)
- * and passes them as that type's claim limit; permits not used stay banked for the next round.
+ * caller or the store (through {@code JobStore.subscribe}) announces work, a retry falls due, or
+ * the next timer is due. A round that found nothing doubles the next sleep, from the poll interval
+ * up to the max poll interval, so an idle service leaves the store alone. Priority order, ageing
+ * and the per-batch limit are applied by the store in {@code claim}, so they hold across every node
+ * that shares it. Rate limits are per service: before a claim, the dispatcher takes permits from
+ * each type's Failsafe limiter (up to the free slots) and passes them as that type's claim limit;
+ * permits not used stay banked for the next round.
  *
  * <h2>Failures</h2>
  *
- * A store that fails is logged at WARN once per outage; the dispatcher backs off (doubling from
- * 100 ms up to the max poll interval) and keeps unsent outcomes until the store takes them,
- * so no outcome is lost. Leases run out on their own if the outage outlasts them; the store then
- * requeues those jobs, and their late outcomes are rejected by the fencing token.
+ * A store that fails is logged at WARN once per outage; the dispatcher backs off (doubling from 100
+ * ms up to the max poll interval) and keeps unsent outcomes until the store takes them, so no
+ * outcome is lost. Leases run out on their own if the outage outlasts them; the store then requeues
+ * those jobs, and their late outcomes are rejected by the fencing token.
  */
 public final class DefaultBatchService implements BatchService {
   private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);
@@ -130,12 +132,15 @@ public final class DefaultBatchService implements BatchService {
   private final Thread dispatcher;
   private final AtomicReference<State> state = new AtomicReference<>(State.RUNNING);
   private volatile boolean stopDispatcher;
+  private final Subscription subscription;
 
   // dispatcher-owned
   private final List<JobOutcome> unsent = new ArrayList<>();
   private final Map<String, Integer> bankedPermits = new HashMap<>();
   private long lastHeartbeatNanos;
   private long lastSweepNanos;
+  private long lastAwaitPollNanos;
+  private long rateLimitWaitNanos;
   private long outageBackoffNanos;
   private boolean inOutage;
 
@@ -171,6 +176,7 @@ public final class DefaultBatchService implements BatchService {
         new DaemonThreadFactory("batchkit-dispatcher-" + config.nodeId())
             .newThread(this::dispatchLoop);
     dispatcher.start();
+    this.subscription = store.subscribe(waiter::wake);
     LOG.info(
         "batchkit service {} started: maxConcurrency={}, store={}, job types={}",
         config.nodeId(),
@@ -497,38 +503,56 @@ public final class DefaultBatchService implements BatchService {
 
   private void dispatchLoop() {
     long pollNanos = config.pollInterval().toNanos();
+    long maxPollNanos = config.maxPollInterval().toNanos();
     long heartbeatNanos =
         Math.max(config.leaseDuration().toNanos() / 3, TimeUnit.MILLISECONDS.toNanos(10));
-    lastHeartbeatNanos = lastSweepNanos = System.nanoTime();
+    long sweepNanos =
+        Math.max(pollNanos, Math.min(config.leaseDuration().toNanos() / 2, maxPollNanos));
+    long idleNanos = pollNanos;
+    lastHeartbeatNanos = lastSweepNanos = lastAwaitPollNanos = System.nanoTime();
     while (!stopDispatcher) {
-      long waitNanos = pollNanos;
+      long waitNanos;
       try {
-        flushOutcomes();
+        int flushed = flushOutcomes();
         long now = System.nanoTime();
         if (now - lastHeartbeatNanos >= heartbeatNanos) {
           lastHeartbeatNanos = now;
           heartbeat();
         }
-        if (now - lastSweepNanos >= pollNanos) {
+        if (now - lastSweepNanos >= sweepNanos) {
           lastSweepNanos = now;
           recoverExpiredLeases();
+        }
+        if (!awaited.isEmpty() && now - lastAwaitPollNanos >= pollNanos) {
+          lastAwaitPollNanos = now;
           pollAwaited();
         }
-        if (state.get() == State.RUNNING) {
-          waitNanos = Math.min(waitNanos, claimAndLaunch());
-          waitNanos = Math.min(waitNanos, untilNextRetry());
+        rateLimitWaitNanos = Long.MAX_VALUE;
+        int claimed = state.get() == State.RUNNING ? claimAndLaunch() : 0;
+        if (flushed > 0 || claimed > 0) {
+          idleNanos = pollNanos;
+          waitNanos = pollNanos;
+        } else {
+          // nothing happened: look at the store less and less often, until something wakes us
+          waitNanos = idleNanos;
+          idleNanos = Math.min(maxPollNanos, idleNanos * 2);
         }
+        waitNanos = Math.min(waitNanos, rateLimitWaitNanos);
+        waitNanos = Math.min(waitNanos, untilNextRetry());
         waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
+        if (!awaited.isEmpty()) {
+          waitNanos = Math.min(waitNanos, pollNanos);
+        }
         if (inOutage) {
           inOutage = false;
           outageBackoffNanos = 0;
           LOG.warn("job store is reachable again; service {} carries on", config.nodeId());
         }
       } catch (RuntimeException e) {
-        waitNanos = onStoreFailure(e, pollNanos);
+        waitNanos = onStoreFailure(e, maxPollNanos);
       }
-      if (outcomes.isEmpty() && !stopDispatcher) {
-        waiter.await(Math.max(waitNanos, 0));
+      if (outcomes.isEmpty() && !stopDispatcher && waiter.await(Math.max(waitNanos, 0))) {
+        idleNanos = pollNanos;
       }
     }
     try {
@@ -559,15 +583,17 @@ public final class DefaultBatchService implements BatchService {
   }
 
   /** Sends every queued outcome to the store; keeps them in {@link #unsent} if the store fails. */
-  private void flushOutcomes() {
+  private int flushOutcomes() {
+    int sent = 0;
     while (true) {
       JobOutcome next;
       while (unsent.size() < MAX_OUTCOMES_PER_CALL && (next = outcomes.poll()) != null) {
         unsent.add(next);
       }
       if (unsent.isEmpty()) {
-        return;
+        return sent;
       }
+      sent += unsent.size();
       CompletionResult result = store.complete(List.copyOf(unsent), config.clock().instant());
       for (JobOutcome outcome : unsent) {
         outcome.retryAt().ifPresent(this::noteRetry);
@@ -670,14 +696,18 @@ public final class DefaultBatchService implements BatchService {
   }
 
   /**
-   * Claims up to the free slots and starts the jobs. Returns how long the dispatcher may sleep
-   * before a rate-limited type has permits again, or the poll interval.
+   * Claims up to the free slots and starts the jobs; returns how many. Sets {@link
+   * #rateLimitWaitNanos} when a rate-limited type had no permit, so that the dispatcher looks again
+   * when the next one is due.
+   *
+   * <p>Rate limits: before the claim, permits are taken from each type's limiter up to the free
+   * slots and passed as the type's claim limit. Of the permits a claim leaves unused, at most one
+   * is kept for the next round, so a service that was idle cannot start a burst.
    */
-  private long claimAndLaunch() {
-    long wait = config.pollInterval().toNanos();
+  private int claimAndLaunch() {
     int free = config.maxConcurrency() - runningCount.get();
     if (free <= 0 || config.processors().isEmpty()) {
-      return wait;
+      return 0;
     }
     Map<String, Integer> types = new HashMap<>();
     for (String type : config.processors().keySet()) {
@@ -694,7 +724,8 @@ public final class DefaultBatchService implements BatchService {
       types.put(type, banked);
       if (banked == 0) {
         RateLimit limit = config.rateLimits().get(type);
-        wait = Math.min(wait, Math.max(1, limit.per().toNanos() / limit.permits()));
+        rateLimitWaitNanos =
+            Math.min(rateLimitWaitNanos, Math.max(1, limit.per().toNanos() / limit.permits()));
       }
     }
     Instant now = config.clock().instant();
@@ -710,7 +741,8 @@ public final class DefaultBatchService implements BatchService {
     for (ClaimedJob claim : claimed) {
       launch(claim);
     }
-    return wait;
+    bankedPermits.replaceAll((type, banked) -> Math.min(banked, 1));
+    return claimed.size();
   }
 
   private void launch(ClaimedJob claim) {
@@ -838,6 +870,7 @@ public final class DefaultBatchService implements BatchService {
       return;
     }
     LOG.info("closing batchkit service {}: {} jobs running", config.nodeId(), runningCount.get());
+    subscription.close();
     waiter.wake();
     workers.shutdown();
     if (!awaitWorkers(config.shutdownGracePeriod())) {
