@@ -4,6 +4,7 @@ import io.batchkit.Batch;
 import io.batchkit.BatchRequest;
 import io.batchkit.BatchService;
 import io.batchkit.Job;
+import io.batchkit.JobContext;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
 import java.io.PrintStream;
@@ -21,13 +22,13 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class QuickStart {
   private QuickStart() {}
 
-  public static void main(String[] args) throws InterruptedException {
+  public static void main(String[] args) {
     Batch done = run(System.out, 50, ProgressLine.isTerminal());
     System.exit(done.isFinished() ? 0 : 1);
   }
 
   /** Runs the quick start with {@code items} items and returns the finished batch. */
-  static Batch run(PrintStream out, int items, boolean terminal) throws InterruptedException {
+  static Batch run(PrintStream out, int items, boolean terminal) {
     try (BatchService service =
         BatchService.builder()
             .processor("resize-image", QuickStart::resize)
@@ -47,15 +48,7 @@ public final class QuickStart {
                   .build());
       out.println("Submitted batch " + batch.id() + ": " + batch.name());
 
-      long start = System.nanoTime();
-      ProgressLine progress = new ProgressLine(out, terminal);
-      Duration every = terminal ? Duration.ofMillis(100) : Duration.ofSeconds(1);
-      Batch now = batch;
-      while (!now.isFinished()) {
-        now = service.awaitCompletion(batch.id(), every);
-        progress.show(now, Duration.ofNanos(System.nanoTime() - start));
-      }
-      progress.end();
+      Batch now = new ProgressLine(out, terminal).follow(service, batch.id());
 
       out.println("Finished " + now.status() + ": " + now.progress());
       out.println("Failed jobs (each tried " + now.maxAttempts() + " times):");
@@ -73,7 +66,7 @@ public final class QuickStart {
   }
 
   /** Pretends to resize an image: 20 to 60 ms of work, and corrupt files fail every time. */
-  private static String resize(io.batchkit.JobContext ctx) throws Exception {
+  private static String resize(JobContext ctx) throws Exception {
     Thread.sleep(ThreadLocalRandom.current().nextInt(20, 60));
     if (ctx.payload().startsWith("corrupt")) {
       throw new IllegalArgumentException("not a PNG file: " + ctx.payload());
