@@ -23,10 +23,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Jobs are claimed with {@code SELECT ... FOR UPDATE SKIP LOCKED} under a lease with a fencing
  * token, outcomes are written in groups, and each batch row keeps exact per-status counters, so
- * {@code getBatch} reads one row. The store never closes the {@link DataSource}: use a pool (HikariCP
- * or your container's) for real work. With an H2 file database that the service is closed from a
- * shutdown hook, add {@code ;DB_CLOSE_ON_EXIT=FALSE} to the URL, or H2 closes the database first.
- * Thread-safe.
+ * {@code getBatch} reads one row. The store never closes the {@link DataSource}: use a pool
+ * (HikariCP or your container's) for real work. With an H2 file database that the service is closed
+ * from a shutdown hook, add {@code ;DB_CLOSE_ON_EXIT=FALSE} to the URL, or H2 closes the database
+ * first. Thread-safe.
  */
 public interface JdbcJobStore extends JobStore {
 

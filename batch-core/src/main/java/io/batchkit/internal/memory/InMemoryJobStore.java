@@ -193,9 +193,7 @@ public final class InMemoryJobStore implements JobStore {
     lock.lock();
     try {
       BatchState state = require(id);
-      Checks.state(
-          state.status == BatchStatus.PENDING,
-          "batch " + id + " cannot be started: it is " + state.status + ", not PENDING");
+      StoreChecks.canStart(id, state.status);
       state.status = BatchStatus.PROCESSING;
       state.startedAt = now;
       state.lastServedAt = now;
@@ -484,9 +482,7 @@ public final class InMemoryJobStore implements JobStore {
     lock.lock();
     try {
       BatchState state = require(id);
-      Checks.state(
-          !state.status.isFinal(),
-          "batch " + id + " cannot be cancelled: it already ended " + state.status);
+      StoreChecks.canCancel(id, state.status);
       long finished = state.progress().finished();
       long running = state.counts[JobStatus.PROCESSING.ordinal()];
       long cancelled = cancelQueued(state, now);
@@ -508,18 +504,8 @@ public final class InMemoryJobStore implements JobStore {
     try {
       BatchState state = require(id);
       Progress progress = state.progress();
-      Checks.state(
-          (state.status == BatchStatus.PARTIAL || state.status == BatchStatus.FAILED)
-              && progress.pending() == 0,
-          "batch "
-              + id
-              + " cannot retry failed jobs: it is "
-              + state.status
-              + " with "
-              + progress.pending()
-              + " jobs pending; only a finished PARTIAL or FAILED"
-              + " batch can");
-      Checks.state(progress.failed() > 0, "batch " + id + " has no failed jobs to retry");
+      StoreChecks.canRetryFailed(id, state.status, progress);
+
       for (JobState job : state.jobs) {
         if (job.status == JobStatus.FAILED) {
           state.move(JobStatus.FAILED, JobStatus.QUEUED);
@@ -550,15 +536,7 @@ public final class InMemoryJobStore implements JobStore {
     lock.lock();
     try {
       BatchState state = require(id);
-      Checks.state(
-          state.snapshot().isFinished(),
-          "batch "
-              + id
-              + " cannot be deleted: it is "
-              + state.status
-              + " with "
-              + state.progress().pending()
-              + " jobs pending; only a finished batch can");
+      StoreChecks.canDelete(id, state.status, state.progress());
       batches.remove(id);
       state.batch.idempotencyKey().ifPresent(idempotencyKeys::remove);
       for (JobState job : state.jobs) {

@@ -1,6 +1,7 @@
 package io.batchkit.internal.util;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
 import io.batchkit.JobId;
 import io.batchkit.Progress;
@@ -47,5 +48,45 @@ public final class StoreChecks {
         throw new IllegalArgumentException("job id " + job.id() + " appears twice");
       }
     }
+  }
+
+  /** The state rule of {@code startBatch}: only a PENDING batch starts. */
+  public static void canStart(BatchId id, BatchStatus status) {
+    Checks.state(
+        status == BatchStatus.PENDING,
+        "batch " + id + " cannot be started: it is " + status + ", not PENDING");
+  }
+
+  /** The state rule of {@code cancelBatch}: a batch that already ended cannot be cancelled. */
+  public static void canCancel(BatchId id, BatchStatus status) {
+    Checks.state(
+        !status.isFinal(), "batch " + id + " cannot be cancelled: it already ended " + status);
+  }
+
+  /** The state rule of {@code retryFailed}: a finished PARTIAL or FAILED batch with failed jobs. */
+  public static void canRetryFailed(BatchId id, BatchStatus status, Progress progress) {
+    Checks.state(
+        (status == BatchStatus.PARTIAL || status == BatchStatus.FAILED) && progress.pending() == 0,
+        "batch "
+            + id
+            + " cannot retry failed jobs: it is "
+            + status
+            + " with "
+            + progress.pending()
+            + " jobs pending; only a finished PARTIAL or FAILED batch can");
+    Checks.state(progress.failed() > 0, "batch " + id + " has no failed jobs to retry");
+  }
+
+  /** The state rule of {@code deleteBatch}: only a finished batch is deleted. */
+  public static void canDelete(BatchId id, BatchStatus status, Progress progress) {
+    Checks.state(
+        status.isFinal() && progress.pending() == 0,
+        "batch "
+            + id
+            + " cannot be deleted: it is "
+            + status
+            + " with "
+            + progress.pending()
+            + " jobs pending; only a finished batch can");
   }
 }

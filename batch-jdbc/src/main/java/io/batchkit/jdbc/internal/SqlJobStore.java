@@ -488,9 +488,7 @@ public final class SqlJobStore implements JdbcJobStore {
         "startBatch",
         c -> {
           BatchRow row = lockBatch(c, id);
-          Checks.state(
-              row.status == BatchStatus.PENDING,
-              "batch " + id + " cannot be started: it is " + row.status + ", not PENDING");
+          StoreChecks.canStart(id, row.status);
           String sql =
               "UPDATE "
                   + batches
@@ -519,9 +517,7 @@ public final class SqlJobStore implements JdbcJobStore {
         "cancelBatch",
         c -> {
           BatchRow row = lockBatch(c, id);
-          Checks.state(
-              !row.status.isFinal(),
-              "batch " + id + " cannot be cancelled: it already ended " + row.status);
+          StoreChecks.canCancel(id, row.status);
           long finished = row.progress().finished();
           long running = row.count(JobStatus.PROCESSING);
           long cancelled = cancelQueued(c, row, now);
@@ -558,17 +554,8 @@ public final class SqlJobStore implements JdbcJobStore {
         c -> {
           BatchRow row = lockBatch(c, id);
           Progress progress = row.progress();
-          Checks.state(
-              (row.status == BatchStatus.PARTIAL || row.status == BatchStatus.FAILED)
-                  && progress.pending() == 0,
-              "batch "
-                  + id
-                  + " cannot retry failed jobs: it is "
-                  + row.status
-                  + " with "
-                  + progress.pending()
-                  + " jobs pending; only a finished PARTIAL or FAILED batch can");
-          Checks.state(progress.failed() > 0, "batch " + id + " has no failed jobs to retry");
+          StoreChecks.canRetryFailed(id, row.status, progress);
+
           String sql =
               "UPDATE "
                   + jobs
@@ -602,15 +589,7 @@ public final class SqlJobStore implements JdbcJobStore {
         "deleteBatch",
         c -> {
           BatchRow row = lockBatch(c, id);
-          Checks.state(
-              row.toBatch().isFinished(),
-              "batch "
-                  + id
-                  + " cannot be deleted: it is "
-                  + row.status
-                  + " with "
-                  + row.progress().pending()
-                  + " jobs pending; only a finished batch can");
+          StoreChecks.canDelete(id, row.status, row.progress());
           for (String table : List.of(jobs, metadata)) {
             try (PreparedStatement ps =
                 c.prepareStatement("DELETE FROM " + table + " WHERE batch_id = ?")) {
@@ -970,29 +949,16 @@ public final class SqlJobStore implements JdbcJobStore {
 
   private Map<UUID, BatchRow> lockBatches(Connection c, Collection<UUID> ids) throws SQLException {
     Map<UUID, BatchRow> rows = new LinkedHashMap<>();
-    List<UUID> sorted = new ArrayList<>(new TreeSet<>(ids));
-    for (int from = 0; from < sorted.size(); from += IN_LIST_LIMIT) {
-      List<UUID> part = sorted.subList(from, Math.min(sorted.size(), from + IN_LIST_LIMIT));
-      String sql =
-          "SELECT "
-              + BatchRow.COLUMNS
-              + " FROM "
-              + batches
-              + " WHERE id IN ("
-              + params(part.size())
-              + ") ORDER BY id FOR UPDATE";
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
-        for (int i = 0; i < part.size(); i++) {
-          dialect.setUuid(ps, i + 1, part.get(i));
-        }
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            BatchRow row = new BatchRow(rs, dialect);
-            rows.put(row.id, row);
-          }
-        }
-      }
-    }
+    selectIn(
+        c,
+        new ArrayList<>(new TreeSet<>(ids)),
+        "SELECT " + BatchRow.COLUMNS + " FROM " + batches + " WHERE id IN (",
+        ") ORDER BY id FOR UPDATE",
+        List.of(),
+        rs -> {
+          BatchRow row = new BatchRow(rs, dialect);
+          rows.put(row.id, row);
+        });
     return rows;
   }
 
@@ -1000,27 +966,17 @@ public final class SqlJobStore implements JdbcJobStore {
   private Map<UUID, JobLock> lockJobs(Connection c, Collection<UUID> ids, Instant expiredBefore)
       throws SQLException {
     Map<UUID, JobLock> locked = new HashMap<>();
-    List<UUID> sorted = new ArrayList<>(new TreeSet<>(ids));
-    for (int from = 0; from < sorted.size(); from += IN_LIST_LIMIT) {
-      List<UUID> part = sorted.subList(from, Math.min(sorted.size(), from + IN_LIST_LIMIT));
-      String sql =
-          "SELECT id, batch_id, status, fencing_token, attempt, owner FROM "
-              + jobs
-              + " WHERE id IN ("
-              + params(part.size())
-              + ")"
-              + (expiredBefore == null ? "" : " AND status = 'PROCESSING' AND lease_until < ?")
-              + " ORDER BY id FOR UPDATE";
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
-        int i = 0;
-        for (UUID id : part) {
-          dialect.setUuid(ps, ++i, id);
-        }
-        if (expiredBefore != null) {
-          dialect.setInstant(ps, ++i, expiredBefore);
-        }
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
+    selectIn(
+        c,
+        new ArrayList<>(new TreeSet<>(ids)),
+        "SELECT id, batch_id, status, fencing_token, attempt, owner FROM "
+            + jobs
+            + " WHERE id IN (",
+        ")"
+            + (expiredBefore == null ? "" : " AND status = 'PROCESSING' AND lease_until < ?")
+            + " ORDER BY id FOR UPDATE",
+        expiredBefore == null ? List.of() : List.of(expiredBefore),
+        rs ->
             locked.put(
                 dialect.getUuid(rs, "id"),
                 new JobLock(
@@ -1028,11 +984,7 @@ public final class SqlJobStore implements JdbcJobStore {
                     rs.getString("status"),
                     rs.getLong("fencing_token"),
                     rs.getInt("attempt"),
-                    rs.getString("owner")));
-          }
-        }
-      }
-    }
+                    rs.getString("owner"))));
     return locked;
   }
 
@@ -1120,39 +1072,31 @@ public final class SqlJobStore implements JdbcJobStore {
           Set<JobId> lost = new HashSet<>();
           Set<JobId> cancel = new HashSet<>();
           List<UUID> ids = new ArrayList<>(sorted.keySet());
-          Map<UUID, String[]> state = new HashMap<>();
-          for (int from = 0; from < ids.size(); from += IN_LIST_LIMIT) {
-            List<UUID> part = ids.subList(from, Math.min(ids.size(), from + IN_LIST_LIMIT));
-            String sql =
-                "SELECT j.id, j.fencing_token, j.owner, j.status, b.status AS batch_status FROM "
-                    + jobs
-                    + " j JOIN "
-                    + batches
-                    + " b ON b.id = j.batch_id WHERE j.id IN ("
-                    + params(part.size())
-                    + ")";
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-              for (int i = 0; i < part.size(); i++) {
-                dialect.setUuid(ps, i + 1, part.get(i));
-              }
-              try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                  UUID id = dialect.getUuid(rs, "id");
-                  boolean held =
-                      "PROCESSING".equals(rs.getString("status"))
-                          && rs.getLong("fencing_token") == sorted.get(id)
-                          && nodeId.equals(rs.getString("owner"));
-                  state.put(
-                      id, new String[] {held ? "held" : "lost", rs.getString("batch_status")});
+          // renewed jobs still held by this node, and whether their batch has a final status
+          Map<UUID, Boolean> held = new HashMap<>();
+          selectIn(
+              c,
+              ids,
+              "SELECT j.id, j.fencing_token, j.owner, j.status, b.status AS batch_status FROM "
+                  + jobs
+                  + " j JOIN "
+                  + batches
+                  + " b ON b.id = j.batch_id WHERE j.id IN (",
+              ")",
+              List.of(),
+              rs -> {
+                UUID id = dialect.getUuid(rs, "id");
+                if ("PROCESSING".equals(rs.getString("status"))
+                    && rs.getLong("fencing_token") == sorted.get(id)
+                    && nodeId.equals(rs.getString("owner"))) {
+                  held.put(id, BatchStatus.valueOf(rs.getString("batch_status")).isFinal());
                 }
-              }
-            }
-          }
+              });
           for (UUID id : ids) {
-            String[] s = state.get(id);
-            if (s == null || s[0].equals("lost")) {
+            Boolean batchFinal = held.get(id);
+            if (batchFinal == null) {
               lost.add(new JobId(id));
-            } else if (BatchStatus.valueOf(s[1]).isFinal()) {
+            } else if (batchFinal) {
               cancel.add(new JobId(id));
             }
           }
@@ -1256,6 +1200,34 @@ public final class SqlJobStore implements JdbcJobStore {
       }
     }
     return result;
+  }
+
+  @FunctionalInterface
+  private interface RowReader {
+    void read(ResultSet rs) throws SQLException;
+  }
+
+  /**
+   * Runs {@code head + "?, ?, ..." + tail} for the ids, in chunks of at most {@value
+   * #IN_LIST_LIMIT} ids, with {@code extra} bound after the ids, and hands every row to {@code
+   * reader}.
+   */
+  private void selectIn(
+      Connection c, List<UUID> ids, String head, String tail, List<Object> extra, RowReader reader)
+      throws SQLException {
+    for (int from = 0; from < ids.size(); from += IN_LIST_LIMIT) {
+      List<UUID> part = ids.subList(from, Math.min(ids.size(), from + IN_LIST_LIMIT));
+      List<Object> args = new ArrayList<>(part);
+      args.addAll(extra);
+      try (PreparedStatement ps = c.prepareStatement(head + params(part.size()) + tail)) {
+        bind(ps, args);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            reader.read(rs);
+          }
+        }
+      }
+    }
   }
 
   /** Returns a stamp greater than {@code previous} and than every stamp returned before. */
