@@ -1,5 +1,6 @@
 package io.batchkit.jdbc.internal;
 
+import io.batchkit.jdbc.SqlDialect;
 import io.batchkit.spi.JobStoreException;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -73,7 +74,9 @@ final class Transactions {
         connection.setAutoCommit(false);
       }
       try {
-        if (connection.getTransactionIsolation() != Connection.TRANSACTION_READ_COMMITTED) {
+        if (dialect.kind() == SqlDialect.MYSQL) {
+          // InnoDB defaults to REPEATABLE READ, whose gap locks the store does not need; PostgreSQL
+          // and H2 default to READ COMMITTED, and asking them costs a round trip per transaction
           connection.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
         }
         T result = work.run(connection);
