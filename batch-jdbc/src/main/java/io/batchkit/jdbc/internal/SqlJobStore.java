@@ -56,7 +56,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * batches in dispatch order without locks, then locks them the same way and checks them again; it
  * waits for a batch row held by another node's step rather than skipping it, because skipping would
  * hand out lower-priority work while a higher-priority batch is busy for a moment. Job rows are
- * claimed with {@code SKIP LOCKED}.
+ * read under their batch's row lock and then updated.
  *
  * <p>Counters: each batch row keeps its count of jobs per status, changed in the same transaction
  * as the jobs, so reading a batch is one primary-key lookup whatever its size.
@@ -673,13 +673,16 @@ public final class SqlJobStore implements JdbcJobStore {
         candidates.add(new Object[] {id, row.jobType, free});
       }
     }
+    // 4. the due jobs of each batch in order: no row locks needed, since every step that changes a
+    // batch's queued jobs holds the batch row, which this claim holds too (a FOR UPDATE here would
+    // make H2 lock every queued job of the batch, not just the ones returned)
     List<ClaimedJob> claimed = new ArrayList<>();
     Map<String, Integer> takenPerType = new HashMap<>();
     String select =
         "SELECT id, payload, attempt, fencing_token FROM "
             + jobs
             + " WHERE batch_id = ? AND status = 'QUEUED' AND run_at <= ?"
-            + " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED";
+            + " ORDER BY seq LIMIT ?";
     for (Object[] candidate : candidates) {
       UUID batchId = (UUID) candidate[0];
       String type = (String) candidate[1];
