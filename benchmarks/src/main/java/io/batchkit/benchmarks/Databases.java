@@ -1,0 +1,133 @@
+package io.batchkit.benchmarks;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Locale;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The databases the durable benchmarks run on: {@code h2} (in memory, in the benchmark's JVM) and
+ * {@code postgres}, a server whose URL comes from the system property {@value #POSTGRES_URL} or the
+ * environment variable {@value #POSTGRES_URL_ENV}, else {@value #POSTGRES_DEFAULT}.
+ *
+ * <p>JMH has no notion of an unavailable parameter: an unreachable PostgreSQL makes the trial's
+ * setup throw {@link Unavailable}, JMH reports that one parameter combination as failed and goes on
+ * with the next. Pass {@code -p db=h2} (or {@code -p store=memory,h2}) to leave PostgreSQL out.
+ */
+final class Databases {
+  static final String POSTGRES_URL = "batchkit.bench.postgres.url";
+  static final String POSTGRES_URL_ENV = "BATCHKIT_BENCH_POSTGRES_URL";
+  static final String POSTGRES_DEFAULT = "jdbc:postgresql://127.0.0.1:5432/test?user=root";
+
+  private static final Logger LOG = LoggerFactory.getLogger(Databases.class);
+
+  private Databases() {}
+
+  /** Thrown by a trial's setup when its database cannot be reached: the parameter is skipped. */
+  static final class Unavailable extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Unavailable(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /**
+   * Returns the JDBC URL of a database, {@code h2} or {@code postgres}: for H2 a fresh in-memory
+   * database, for PostgreSQL the configured server after checking that it answers.
+   *
+   * @throws Unavailable if PostgreSQL does not answer
+   */
+  static String url(String db) {
+    switch (db) {
+      case "h2":
+        return "jdbc:h2:mem:bench"
+            + UUID.randomUUID().toString().replace("-", "")
+            + ";DB_CLOSE_DELAY=-1";
+      case "postgres":
+        String url = System.getProperty(POSTGRES_URL, System.getenv(POSTGRES_URL_ENV));
+        if (url == null || url.isBlank()) {
+          url = POSTGRES_DEFAULT;
+        }
+        try (Connection ignored = DriverManager.getConnection(url)) {
+          return url;
+        } catch (SQLException e) {
+          String message =
+              "SKIPPED: PostgreSQL is not reachable at "
+                  + url
+                  + " ("
+                  + e.getMessage()
+                  + "); start it, set -D"
+                  + POSTGRES_URL
+                  + "=<jdbc url>, or leave it out with -p db=h2 / -p store=memory,h2";
+          LOG.warn(message);
+          throw new Unavailable(message);
+        }
+      default:
+        throw new IllegalArgumentException("unknown database '" + db + "'");
+    }
+  }
+
+  /** A HikariCP pool of {@code size} connections. */
+  static HikariDataSource pool(String url, int size, String name) {
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(url);
+    config.setMaximumPoolSize(size);
+    config.setMinimumIdle(size);
+    config.setPoolName(name);
+    return new HikariDataSource(config);
+  }
+
+  /** A table prefix no other run uses, so runs sharing a server never meet. */
+  static String uniquePrefix() {
+    return "bench" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT) + "_";
+  }
+
+  /** Runs one statement outside a transaction. */
+  static void execute(DataSource ds, String sql) {
+    try (Connection c = ds.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute(sql);
+    } catch (SQLException e) {
+      throw new IllegalStateException(sql + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Empties tables (the store's or the baseline's) between invocations, untimed. */
+  static void truncate(DataSource ds, String... tables) {
+    for (String table : tables) {
+      execute(ds, "TRUNCATE TABLE " + table);
+    }
+  }
+
+  /**
+   * Drops tables; an H2 database is shut down as well, which frees its memory. Close the pool
+   * afterwards.
+   */
+  static void drop(DataSource ds, String url, String... tables) {
+    for (String table : tables) {
+      execute(ds, "DROP TABLE IF EXISTS " + table);
+    }
+    if (url.startsWith("jdbc:h2:")) {
+      // on a connection of its own: SHUTDOWN closes it, which a pool would report as an error
+      try (Connection c = DriverManager.getConnection(url);
+          Statement s = c.createStatement()) {
+        s.execute("SHUTDOWN");
+      } catch (SQLException e) {
+        throw new IllegalStateException("H2 SHUTDOWN failed: " + e.getMessage(), e);
+      }
+    }
+  }
+
+  /** The tables of a {@code JdbcJobStore} with this prefix. */
+  static String[] storeTables(String prefix) {
+    return new String[] {prefix + "jobs", prefix + "batch_metadata", prefix + "batches"};
+  }
+}

@@ -1,0 +1,157 @@
+package io.batchkit.benchmarks;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
+
+/**
+ * The durable baseline: what a user writes by hand instead of a job library. One plain jobs table
+ * with the same job columns batchkit stores, a primary key and one index for the claim; a batched
+ * insert to create the jobs; and workers that each take 50 queued rows with {@code SELECT ... FOR
+ * UPDATE SKIP LOCKED}, run them, mark them done and commit, until none is left.
+ */
+final class PlainSqlQueue {
+  static final int GROUP = 50;
+  private static final int INSERT_BATCH = 1_000;
+
+  private final DataSource dataSource;
+  private final String table;
+  private final String markDone;
+
+  PlainSqlQueue(DataSource dataSource, String table) {
+    this.dataSource = dataSource;
+    this.table = table;
+    this.markDone =
+        "UPDATE "
+            + table
+            + " SET status = 'DONE', attempt = attempt + 1, finished_at = ?, updated_at = ?"
+            + " WHERE id IN ("
+            + String.join(", ", Collections.nCopies(GROUP, "?"))
+            + ")";
+  }
+
+  /** Creates the table and its claim index. */
+  void create() {
+    Databases.execute(
+        dataSource,
+        "CREATE TABLE "
+            + table
+            + " (id UUID PRIMARY KEY, batch_id UUID NOT NULL, seq INTEGER NOT NULL,"
+            + " payload TEXT NOT NULL, status VARCHAR(16) NOT NULL, attempt INTEGER NOT NULL,"
+            + " run_at TIMESTAMP WITH TIME ZONE NOT NULL, finished_at TIMESTAMP WITH TIME ZONE,"
+            + " updated_at TIMESTAMP WITH TIME ZONE NOT NULL)");
+    Databases.execute(
+        dataSource, "CREATE INDEX " + table + "_claim ON " + table + " (status, seq)");
+  }
+
+  /** Inserts {@code n} queued rows in one transaction, as JDBC batches of 1,000. */
+  void insert(int n) {
+    String sql =
+        "INSERT INTO "
+            + table
+            + " (id, batch_id, seq, payload, status, attempt, run_at, updated_at)"
+            + " VALUES (?, ?, ?, ?, 'QUEUED', 0, ?, ?)";
+    UUID batchId = UUID.randomUUID();
+    OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        for (int seq = 0; seq < n; seq++) {
+          ps.setObject(1, UUID.randomUUID());
+          ps.setObject(2, batchId);
+          ps.setInt(3, seq);
+          ps.setString(4, Fixtures.PAYLOAD);
+          ps.setObject(5, now);
+          ps.setObject(6, now);
+          ps.addBatch();
+          if ((seq + 1) % INSERT_BATCH == 0) {
+            ps.executeBatch();
+          }
+        }
+        ps.executeBatch();
+      }
+      c.commit();
+      c.setAutoCommit(true);
+    } catch (SQLException e) {
+      throw new IllegalStateException("plain insert failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Runs every queued row on {@code workers} threads of {@code executor}; returns how many ran. */
+  int runAll(ExecutorService executor, int workers)
+      throws InterruptedException, ExecutionException {
+    AtomicInteger done = new AtomicInteger();
+    List<Future<?>> running = new ArrayList<>();
+    for (int i = 0; i < workers; i++) {
+      running.add(
+          executor.submit(
+              () -> {
+                work(done);
+                return null;
+              }));
+    }
+    for (Future<?> worker : running) {
+      worker.get();
+    }
+    return done.get();
+  }
+
+  private void work(AtomicInteger done) throws SQLException {
+    String claim =
+        "SELECT id, payload FROM "
+            + table
+            + " WHERE status = 'QUEUED' ORDER BY seq LIMIT "
+            + GROUP
+            + " FOR UPDATE SKIP LOCKED";
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      try (PreparedStatement select = c.prepareStatement(claim);
+          PreparedStatement update = c.prepareStatement(markDone)) {
+        while (true) {
+          List<UUID> ids = new ArrayList<>(GROUP);
+          try (ResultSet rs = select.executeQuery()) {
+            while (rs.next()) {
+              ids.add(rs.getObject(1, UUID.class));
+              noop(rs.getString(2));
+            }
+          }
+          if (ids.isEmpty()) {
+            c.commit();
+            break;
+          }
+          OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+          update.setObject(1, now);
+          update.setObject(2, now);
+          for (int i = 0; i < GROUP; i++) {
+            // a short last group repeats its first id: the statement stays one prepared shape
+            update.setObject(3 + i, ids.get(i < ids.size() ? i : 0));
+          }
+          update.executeUpdate();
+          c.commit();
+          done.addAndGet(ids.size());
+        }
+      } finally {
+        c.setAutoCommit(true);
+      }
+    }
+  }
+
+  /** The job: takes its payload, does nothing. */
+  private static void noop(String payload) {
+    if (payload == null) {
+      throw new IllegalStateException("payload is NOT NULL");
+    }
+  }
+}
