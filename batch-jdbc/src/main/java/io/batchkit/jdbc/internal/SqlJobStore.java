@@ -530,17 +530,33 @@ public final class SqlJobStore implements JdbcJobStore {
   }
 
   private long cancelQueued(Connection c, BatchRow row, Instant now) throws SQLException {
+    return moveAll(c, row, JobStatus.QUEUED, JobStatus.CANCELLED, "finished_at = ?", now);
+  }
+
+  /**
+   * Moves every job of a batch in status {@code from} to {@code to} in one statement and keeps the
+   * row's counters in step. {@code set} holds the other assignments, with one {@code ?} for now.
+   */
+  private long moveAll(
+      Connection c, BatchRow row, JobStatus from, JobStatus to, String set, Instant now)
+      throws SQLException {
     String sql =
         "UPDATE "
             + jobs
-            + " SET status = 'CANCELLED', finished_at = ?, updated_at = ?"
-            + " WHERE batch_id = ? AND status = 'QUEUED'";
+            + " SET status = '"
+            + to.name()
+            + "', "
+            + set
+            + ", updated_at = ?"
+            + " WHERE batch_id = ? AND status = '"
+            + from.name()
+            + "'";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       dialect.setInstant(ps, 1, now);
       dialect.setInstant(ps, 2, now);
       dialect.setUuid(ps, 3, row.id);
       long n = ps.executeUpdate();
-      row.move(JobStatus.QUEUED, JobStatus.CANCELLED, n);
+      row.move(from, to, n);
       return n;
     }
   }
@@ -556,17 +572,13 @@ public final class SqlJobStore implements JdbcJobStore {
           Progress progress = row.progress();
           StoreChecks.canRetryFailed(id, row.status, progress);
 
-          String sql =
-              "UPDATE "
-                  + jobs
-                  + " SET status = 'QUEUED', attempt = 0, finished_at = NULL,"
-                  + " run_at = ?, updated_at = ? WHERE batch_id = ? AND status = 'FAILED'";
-          try (PreparedStatement ps = c.prepareStatement(sql)) {
-            dialect.setInstant(ps, 1, now);
-            dialect.setInstant(ps, 2, now);
-            dialect.setUuid(ps, 3, row.id);
-            row.move(JobStatus.FAILED, JobStatus.QUEUED, ps.executeUpdate());
-          }
+          moveAll(
+              c,
+              row,
+              JobStatus.FAILED,
+              JobStatus.QUEUED,
+              "attempt = 0, finished_at = NULL, run_at = ?",
+              now);
           row.status = BatchStatus.PROCESSING;
           row.completedAt = null;
           row.updatedAt = now;
