@@ -205,6 +205,7 @@ public interface BatchService extends AutoCloseable {
     private Duration maxPollInterval = Duration.ofSeconds(5);
     private Duration priorityAging = Duration.ofSeconds(30);
     private Duration shutdownGracePeriod = Duration.ofSeconds(30);
+    private Duration interruptGracePeriod = Duration.ofSeconds(5);
     private int maxItemsPerBatch = 100_000;
     private int maxPayloadBytes = 1024 * 1024;
 
@@ -473,6 +474,21 @@ public interface BatchService extends AutoCloseable {
     }
 
     /**
+     * Sets how long a job that was interrupted (its timeout passed, or it was cancelled) may take
+     * to stop (default 5 seconds). A processor that ignores the interrupt longer has its job ended
+     * anyway (failed or retried after a timeout, cancelled after a cancellation) and its slot given
+     * back; its thread is abandoned to finish on its own, and whatever it returns is ignored.
+     *
+     * @throws NullPointerException if {@code grace} is null
+     * @throws IllegalArgumentException if it is negative
+     */
+    public Builder interruptGracePeriod(Duration grace) {
+      this.interruptGracePeriod =
+          remember("interruptGracePeriod", Checks.notNegative(grace, "interruptGracePeriod"));
+      return this;
+    }
+
+    /**
      * Sets the most items one batch may have (default 100,000).
      *
      * @throws IllegalArgumentException if {@code n} is not between 1 and 10,000,000
@@ -547,6 +563,7 @@ public interface BatchService extends AutoCloseable {
               maxPoll,
               priorityAging,
               shutdownGracePeriod,
+              interruptGracePeriod,
               maxItemsPerBatch,
               maxPayloadBytes);
       return new DefaultBatchService(config);

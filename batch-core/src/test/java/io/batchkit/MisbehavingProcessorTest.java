@@ -109,4 +109,58 @@ class MisbehavingProcessorTest {
     assertEquals(new Progress(4, 0, 0, 0, 0, 4), done.progress());
     assertEquals(0, service.statistics().running());
   }
+
+  @Test
+  void aProcessorIgnoringItsTimeoutInterrupt_losesItsSlotAfterTheGracePeriod() throws Exception {
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch returned = new java.util.concurrent.CountDownLatch(1);
+    BatchService service =
+        BatchService.builder()
+            .discoverProcessors(false)
+            .maxConcurrency(1)
+            .interruptGracePeriod(Duration.ofMillis(200))
+            .processor(
+                "stubborn",
+                ctx -> {
+                  try {
+                    while (true) {
+                      try {
+                        if (release.await(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                          return "late";
+                        }
+                      } catch (InterruptedException ignored) {
+                        // a badly behaved processor swallows the interrupt and carries on
+                      }
+                    }
+                  } finally {
+                    returned.countDown();
+                  }
+                })
+            .processor("fine", ctx -> "ok")
+            .build();
+    services.add(service);
+    Batch stuck =
+        service.submit(
+            BatchRequest.builder("stubborn")
+                .item("x")
+                .maxAttempts(1)
+                .jobTimeout(Duration.ofMillis(100))
+                .build());
+
+    Batch done = service.awaitCompletion(stuck.id(), WAIT);
+
+    assertEquals(BatchStatus.FAILED, done.status());
+    Job job = onlyJob(service, stuck.id());
+    assertTrue(job.error().orElseThrow().contains("ignored its interrupt"), job.toString());
+    // the only slot is free again although the stubborn thread still runs
+    Batch after = service.submit(BatchRequest.builder("fine").item("y").build());
+    assertEquals(BatchStatus.COMPLETED, service.awaitCompletion(after.id(), WAIT).status());
+    assertEquals(1, returned.getCount(), "the stubborn processor is still running");
+    release.countDown();
+    assertTrue(returned.await(30, java.util.concurrent.TimeUnit.SECONDS));
+    service.awaitCompletion(after.id(), WAIT);
+    assertEquals(
+        JobStatus.FAILED, onlyJob(service, stuck.id()).status(), "its late result is ignored");
+    assertEquals(Optional.empty(), onlyJob(service, stuck.id()).result());
+  }
 }

@@ -528,6 +528,7 @@ public final class DefaultBatchService implements BatchService {
           pollAwaited();
         }
         rateLimitWaitNanos = Long.MAX_VALUE;
+        long untilAbandon = abandonStuckJobs();
         int claimed = state.get() == State.RUNNING ? claimAndLaunch() : 0;
         if (flushed > 0 || claimed > 0) {
           idleNanos = pollNanos;
@@ -538,6 +539,7 @@ public final class DefaultBatchService implements BatchService {
           idleNanos = Math.min(maxPollNanos, idleNanos * 2);
         }
         waitNanos = Math.min(waitNanos, rateLimitWaitNanos);
+        waitNanos = Math.min(waitNanos, untilAbandon);
         waitNanos = Math.min(waitNanos, untilNextRetry());
         waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
         if (!awaited.isEmpty()) {
@@ -606,6 +608,39 @@ public final class DefaultBatchService implements BatchService {
       }
       afterChange(result.batches());
     }
+  }
+
+  /**
+   * Gives back the slots of jobs whose processor ignored its interrupt past the grace period: the
+   * job ends as its stop reason says (timed out: failed or retried), and its thread is abandoned.
+   * Returns the nanoseconds until the next such deadline.
+   */
+  private long abandonStuckJobs() {
+    long grace = config.interruptGracePeriod().toNanos();
+    long now = System.nanoTime();
+    long next = Long.MAX_VALUE;
+    for (RunningJob job : running.values()) {
+      long at = job.abandonAtNanos(grace);
+      if (at - now > 0) {
+        next = Math.min(next, at - now);
+        continue;
+      }
+      LOG.warn(
+          "{} ignored its interrupt for longer than {}; ending it and giving its slot back (its"
+              + " thread is abandoned)",
+          job,
+          config.interruptGracePeriod());
+      report(
+          job,
+          null,
+          new TimeoutException(
+              "attempt timed out after "
+                  + job.batch.jobTimeout()
+                  + " and ignored its interrupt for "
+                  + config.interruptGracePeriod()),
+          now - job.launchedNanos);
+    }
+    return next;
   }
 
   private void noteRetry(Instant at) {

@@ -40,6 +40,12 @@ final class RunningJob implements JobContext {
 
   private final AtomicBoolean reported = new AtomicBoolean();
 
+  /** When the dispatcher launched the job (System.nanoTime). */
+  final long launchedNanos = System.nanoTime();
+
+  /** When the job was first told to stop, or 0; written under this. */
+  private volatile long stopRequestedNanos;
+
   RunningJob(ClaimedJob claim, Batch batch, Listeners listeners) {
     this.claim = claim;
     this.batch = batch;
@@ -92,6 +98,16 @@ final class RunningJob implements JobContext {
   }
 
   /**
+   * Returns when the job's slot is given back even if its thread has not returned: its timeout or
+   * its stop request, plus the grace period (System.nanoTime).
+   */
+  long abandonAtNanos(long graceNanos) {
+    long timedOut = launchedNanos + batch.jobTimeout().toNanos() + graceNanos;
+    long stopped = stopRequestedNanos;
+    return stopped == 0 ? timedOut : Math.min(timedOut, stopped + graceNanos);
+  }
+
+  /**
    * Tells the job to stop: sets the reason (the first one wins) and interrupts its thread if it is
    * running the job. The interrupt and {@link #detach()} share a lock, so an interrupt never
    * reaches a pooled thread that has moved on to another job.
@@ -100,6 +116,7 @@ final class RunningJob implements JobContext {
     synchronized (this) {
       if (stop == null) {
         stop = reason;
+        stopRequestedNanos = System.nanoTime();
       }
       if (thread != null) {
         thread.interrupt();

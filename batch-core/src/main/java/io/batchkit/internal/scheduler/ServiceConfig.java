@@ -29,6 +29,7 @@ public record ServiceConfig(
     Duration maxPollInterval,
     Duration priorityAging,
     Duration shutdownGracePeriod,
+    Duration interruptGracePeriod,
     int maxItemsPerBatch,
     int maxPayloadBytes) {
 
