@@ -22,6 +22,7 @@ import io.batchkit.Page;
 import io.batchkit.Priority;
 import io.batchkit.Progress;
 import io.batchkit.spi.JobOutcome.Kind;
+import io.batchkit.testkit.Stores;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -2235,13 +2236,7 @@ public abstract class JobStoreContractTest {
 
   /** Reads every job of a batch, in order. */
   protected List<Job> allJobs(BatchId id) {
-    List<Job> all = new ArrayList<>();
-    Page<Job> page;
-    do {
-      page = store.listJobs(id, JobQuery.all().page(all.size(), JobQuery.MAX_LIMIT));
-      all.addAll(page.items());
-    } while (page.hasMore());
-    return all;
+    return Stores.allJobs(store, id);
   }
 
   /** Reads one job of a batch. */

@@ -12,12 +12,12 @@ import io.batchkit.BatchStatus;
 import io.batchkit.Job;
 import io.batchkit.JobId;
 import io.batchkit.JobProcessor;
-import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
-import io.batchkit.Page;
 import io.batchkit.Priority;
 import io.batchkit.Progress;
+import io.batchkit.testkit.Await;
 import io.batchkit.testkit.ConcurrencyProbe;
+import io.batchkit.testkit.Stores;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -32,8 +32,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -183,7 +181,8 @@ class MultiNodeIT {
     }
     Batch blockers =
         nodes.get(0).submit(request(Priority.NORMAL, "B", NODES.size(), NODES.size() * 4));
-    awaitUntil("every node runs a blocker", () -> starts.size() == NODES.size());
+    Await.until(
+        "every node runs a blocker", Duration.ofMinutes(1), () -> starts.size() == NODES.size());
     Set<Optional<String>> owners = new HashSet<>();
     allJobs(blockers.id()).forEach(j -> owners.add(j.nodeId()));
     assertEquals(NODES.size(), owners.size(), "one blocker per node: " + owners);
@@ -195,7 +194,8 @@ class MultiNodeIT {
     for (int step = 1; step <= 2 * perBatch; step++) {
       int expected = NODES.size() + step;
       permits.release();
-      awaitUntil("job " + expected + " started", () -> starts.size() >= expected);
+      Await.until(
+          "job " + expected + " started", Duration.ofMinutes(1), () -> starts.size() >= expected);
     }
     permits.release(NODES.size());
 
@@ -244,7 +244,8 @@ class MultiNodeIT {
       nodes.add(node(node, 1, "gated", work, Duration.ofHours(1)));
     }
     Batch blockers = nodes.get(0).submit(request(Priority.NORMAL, "B", NODES.size(), 12));
-    awaitUntil("every node runs a blocker", () -> starts.size() == NODES.size());
+    Await.until(
+        "every node runs a blocker", Duration.ofMinutes(1), () -> starts.size() == NODES.size());
     Batch low = nodes.get(0).submit(request(Priority.LOW, "L", perBatch, 12));
     Batch urgent = nodes.get(1).submit(request(Priority.URGENT, "U", perBatch, 12));
 
@@ -304,24 +305,6 @@ class MultiNodeIT {
   }
 
   private List<Job> allJobs(BatchId id) {
-    List<Job> all = new ArrayList<>();
-    Page<Job> page;
-    do {
-      page = store.listJobs(id, JobQuery.all().page(all.size(), JobQuery.MAX_LIMIT));
-      all.addAll(page.items());
-    } while (page.hasMore());
-    return all;
-  }
-
-  /** Polls {@code condition} every 5 ms until it holds; fails after a minute. */
-  private static void awaitUntil(String what, BooleanSupplier condition) {
-    Duration timeout = Duration.ofMinutes(1);
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out after " + timeout + " waiting until " + what);
-      }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
-    }
+    return Stores.allJobs(store, id);
   }
 }

@@ -11,11 +11,10 @@ import io.batchkit.BatchService;
 import io.batchkit.BatchStatus;
 import io.batchkit.Job;
 import io.batchkit.JobId;
-import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
-import io.batchkit.Page;
 import io.batchkit.Progress;
 import io.batchkit.jdbc.RestartChild.Execution;
+import io.batchkit.testkit.Stores;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -24,7 +23,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -256,13 +254,7 @@ class RestartIT {
   }
 
   private List<Job> allJobs(BatchId id) {
-    List<Job> all = new ArrayList<>();
-    Page<Job> page;
-    do {
-      page = store.listJobs(id, JobQuery.all().page(all.size(), JobQuery.MAX_LIMIT));
-      all.addAll(page.items());
-    } while (page.hasMore());
-    return all;
+    return Stores.allJobs(store, id);
   }
 
   /** Polls {@code condition} every 10 ms until it holds; fails after {@code timeout}. */
