@@ -467,6 +467,60 @@ class BatchServiceTest {
     assertTrue(error.contains("timed out after PT0.05S"), error);
   }
 
+  /**
+   * The job that times out is not started by the dispatcher: a worker finishes the job before it
+   * and claims it for itself, while the dispatcher sleeps for a minute (poll interval and lease
+   * long enough that no timer wakes it). The timeout still holds: the worker wakes the dispatcher,
+   * which watches timeouts. Without that wake-up the batch would still be running when the wait
+   * ends.
+   */
+  @Test
+  void timeout_holdsForAJobAWorkerClaimedWhileTheDispatcherSleeps() {
+    CountDownLatch firstRunning = new CountDownLatch(1);
+    CountDownLatch releaseFirst = gate();
+    CountDownLatch never = gate();
+    BatchService service =
+        BatchService.builder()
+            .maxConcurrency(1)
+            .pollInterval(Duration.ofMinutes(1))
+            .maxPollInterval(Duration.ofMinutes(1))
+            .leaseDuration(Duration.ofMinutes(30))
+            .processor(
+                "first",
+                ctx -> {
+                  firstRunning.countDown();
+                  releaseFirst.await();
+                  return "done";
+                })
+            .processor(
+                "hangs",
+                ctx -> {
+                  never.await();
+                  return "unreachable";
+                })
+            .build();
+    services.add(service);
+    Batch first =
+        service.submit(
+            BatchRequest.builder("first").item("a").jobTimeout(Duration.ofHours(1)).build());
+    Await.until("the first job to start", WAIT, () -> firstRunning.getCount() == 0);
+    Batch second =
+        service.submit(
+            BatchRequest.builder("hangs")
+                .item("b")
+                .maxAttempts(1)
+                .jobTimeout(Duration.ofMillis(200))
+                .build());
+    releaseFirst.countDown();
+
+    Batch done = service.awaitCompletion(second.id(), WAIT);
+
+    assertEquals(BatchStatus.COMPLETED, service.awaitCompletion(first.id(), WAIT).status());
+    assertEquals(BatchStatus.FAILED, done.status(), done.toString());
+    String error = onlyJob(service, second.id()).error().orElseThrow();
+    assertTrue(error.contains("timed out after PT0.2S"), error);
+  }
+
   @Test
   void cancel_queuedJobsCancelAtOnceAndRunningJobsAreToldToStop() throws Exception {
     CountDownLatch twoRunning = new CountDownLatch(2);

@@ -14,16 +14,18 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * threads send it.
  *
  * <p>Ownership: {@code claim} and {@code batch} are fixed. {@code stop} is written by whoever stops
- * the job (a cancellation, a lost lease, shutdown) and read by the worker; {@code thread} is
- * written by the worker only; {@code reported} is an atomic so that exactly one party (the worker,
- * or {@code close()} giving up on a worker that ignores interrupts) hands the job's outcome to the
- * dispatcher.
+ * the job (a cancellation, a lost lease, shutdown, the dispatcher's timeout watch) and read by the
+ * worker; {@code thread} is written by the worker only; {@code reported} is an atomic so that
+ * exactly one party (the worker, or {@code close()} giving up on a worker that ignores interrupts)
+ * hands the job's outcome to the dispatcher.
  */
 final class RunningJob implements JobContext {
   /** Why a job was told to stop before it ended by itself. */
   enum Stop {
     /** Its batch was cancelled or aborted: it ends CANCELLED. */
     CANCELLED,
+    /** Its attempt ran past the batch's job timeout: it fails (or is retried). */
+    TIMED_OUT,
     /** Another node owns it now: its outcome will be rejected. */
     LOST,
     /** This service is closing: the job goes back to the queue. */
@@ -97,12 +99,17 @@ final class RunningJob implements JobContext {
     return stop;
   }
 
+  /** Returns when the attempt times out (System.nanoTime). */
+  long deadlineNanos() {
+    return launchedNanos + batch.jobTimeout().toNanos();
+  }
+
   /**
    * Returns when the job's slot is given back even if its thread has not returned: its timeout or
    * its stop request, plus the grace period (System.nanoTime).
    */
   long abandonAtNanos(long graceNanos) {
-    long timedOut = launchedNanos + batch.jobTimeout().toNanos() + graceNanos;
+    long timedOut = deadlineNanos() + graceNanos;
     long stopped = stopRequestedNanos;
     return stopped == 0 ? timedOut : Math.min(timedOut, stopped + graceNanos);
   }
