@@ -190,6 +190,7 @@ public interface BatchService extends AutoCloseable {
     private boolean discoverProcessors = true;
     private boolean allowUnknownJobTypes;
     private int maxConcurrency = 8;
+    private int claimAhead;
     private int defaultBatchConcurrency = 3;
     private int defaultMaxAttempts = 3;
     private Duration defaultJobTimeout = Duration.ofMinutes(15);
@@ -274,6 +275,27 @@ public interface BatchService extends AutoCloseable {
     public Builder maxConcurrency(int n) {
       this.maxConcurrency =
           remember("maxConcurrency", Checks.between(n, 1, 10_000, "maxConcurrency"));
+      return this;
+    }
+
+    /**
+     * Sets how many jobs this service may claim beyond its free slots (default 0: it claims only
+     * what it can start at once). A worker that finishes a job then takes one of these at once, and
+     * the service records outcomes and claims in larger groups, so a durable store sees far fewer
+     * transactions per job: use it for many short jobs on a database.
+     *
+     * <p>The price: claimed jobs waiting on this service count as {@code processing} in {@link
+     * Progress} and against their batch's {@code maxConcurrency} (set it to at least this service's
+     * {@code maxConcurrency} plus {@code n}, or the claim-ahead is capped by it); a batch of higher
+     * priority that arrives meanwhile waits until they have started; and if this node dies, they
+     * wait for their lease to expire like the running ones. Jobs waiting here do not run down their
+     * timeout, are cancelled at once with their batch, and go back to the queue (their attempt not
+     * counted) when the service closes. Rate-limited job types are never claimed ahead.
+     *
+     * @throws IllegalArgumentException if {@code n} is not between 0 and 10000
+     */
+    public Builder claimAhead(int n) {
+      this.claimAhead = remember("claimAhead", Checks.between(n, 0, 10_000, "claimAhead"));
       return this;
     }
 
@@ -548,6 +570,7 @@ public interface BatchService extends AutoCloseable {
               all,
               allowUnknownJobTypes,
               maxConcurrency,
+              claimAhead,
               defaultBatchConcurrency,
               defaultMaxAttempts,
               defaultJobTimeout,

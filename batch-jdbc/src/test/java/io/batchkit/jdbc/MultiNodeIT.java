@@ -40,6 +40,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestReporter;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Three services, each with a connection pool and a store of its own as on three machines, share
@@ -82,10 +84,15 @@ class MultiNodeIT {
     }
   }
 
-  @Test
-  void threeNodes_runEveryJobExactlyOnce_neverMoreThanTheBatchLimitAtOnce(TestReporter reporter) {
+  /**
+   * Also with {@code claimAhead}: then each node claims up to 100 jobs beyond its 8 slots, and the
+   * batch limit (which counts the jobs claimed ahead) is raised so that it does not cap them.
+   */
+  @ParameterizedTest(name = "claimAhead {0}, batch limit {1}")
+  @CsvSource({"0, 12", "100, 300"})
+  void threeNodes_runEveryJobExactlyOnce_neverMoreThanTheBatchLimitAtOnce(
+      int claimAhead, int limit, TestReporter reporter) {
     int jobs = 20_000;
-    int limit = 12;
     ConcurrencyProbe probe = new ConcurrencyProbe();
     Map<JobId, AtomicInteger> runs = new ConcurrentHashMap<>();
     JobProcessor counted =
@@ -101,7 +108,7 @@ class MultiNodeIT {
         };
     List<BatchService> nodes = new ArrayList<>();
     for (String node : NODES) {
-      nodes.add(node(node, 8, "counted", counted, Duration.ofSeconds(30)));
+      nodes.add(node(node, 8, claimAhead, "counted", counted, Duration.ofSeconds(30)));
     }
     List<String> payloads = new ArrayList<>(jobs);
     for (int i = 0; i < jobs; i++) {
@@ -177,7 +184,7 @@ class MultiNodeIT {
     // ageing far beyond the test's length, so that waiting never lifts LOW over URGENT
     List<BatchService> nodes = new ArrayList<>();
     for (String node : NODES) {
-      nodes.add(node(node, 1, "gated", gated, Duration.ofHours(1)));
+      nodes.add(node(node, 1, 0, "gated", gated, Duration.ofHours(1)));
     }
     Batch blockers =
         nodes.get(0).submit(request(Priority.NORMAL, "B", NODES.size(), NODES.size() * 4));
@@ -241,7 +248,7 @@ class MultiNodeIT {
         };
     List<BatchService> nodes = new ArrayList<>();
     for (String node : NODES) {
-      nodes.add(node(node, 1, "gated", work, Duration.ofHours(1)));
+      nodes.add(node(node, 1, 0, "gated", work, Duration.ofHours(1)));
     }
     Batch blockers = nodes.get(0).submit(request(Priority.NORMAL, "B", NODES.size(), 12));
     Await.until(
@@ -286,7 +293,12 @@ class MultiNodeIT {
 
   /** Starts a service with a pool and a store of its own. */
   private BatchService node(
-      String nodeId, int maxConcurrency, String jobType, JobProcessor processor, Duration aging) {
+      String nodeId,
+      int maxConcurrency,
+      int claimAhead,
+      String jobType,
+      JobProcessor processor,
+      Duration aging) {
     HikariDataSource pool = TestDatabases.postgres(10);
     pools.add(pool);
     BatchService service =
@@ -295,6 +307,7 @@ class MultiNodeIT {
             .discoverProcessors(false)
             .nodeId(nodeId)
             .maxConcurrency(maxConcurrency)
+            .claimAhead(claimAhead)
             .pollInterval(Duration.ofMillis(100))
             .priorityAging(aging)
             .shutdownGracePeriod(Duration.ofSeconds(5))

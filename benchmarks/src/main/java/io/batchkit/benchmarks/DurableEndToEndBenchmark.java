@@ -38,9 +38,9 @@ import org.slf4j.LoggerFactory;
  *       plain jobs table.
  *   <li>{@code runBatchkit}: a stored, pending batch is started and awaited; it runs on {@code
  *       nodes} services that share the database, each with its own HikariCP pool of 10, {@code
- *       maxConcurrency} 8, and a batch limit high enough never to bind. {@code runPlainSql}: the
- *       baseline, 8 plain JDBC workers over one pool of 10 taking 50 rows at a time with {@code FOR
- *       UPDATE SKIP LOCKED} and marking them done.
+ *       maxConcurrency} 8, {@code claimAhead} 0 (the default) or 200, and a batch limit high enough
+ *       never to bind. {@code runPlainSql}: the baseline, 8 plain JDBC workers over one pool of 10
+ *       taking 50 rows at a time with {@code FOR UPDATE SKIP LOCKED} and marking them done.
  * </ul>
  *
  * Every trial uses fresh tables and drops them at the end; rows are stored before each timed run
@@ -142,6 +142,10 @@ public class DurableEndToEndBenchmark {
     @Param({"1", "3"})
     public int nodes;
 
+    /** The services' {@code claimAhead}: 0 is the default, 200 lets them claim in groups. */
+    @Param({"0", "200"})
+    public int claimAhead;
+
     HikariDataSource[] pools;
     BatchService[] services;
     JdbcJobStore first;
@@ -165,7 +169,7 @@ public class DurableEndToEndBenchmark {
         if (i == 0) {
           first = store;
         }
-        services[i] = Fixtures.service(store, WORKERS);
+        services[i] = Fixtures.service(store, WORKERS, claimAhead);
       }
     }
 

@@ -84,11 +84,17 @@ final class Fixtures {
 
   /** A service that runs {@link #NOOP} jobs on {@code store}, {@code maxConcurrency} at once. */
   static BatchService service(JobStore store, int maxConcurrency) {
+    return service(store, maxConcurrency, 0);
+  }
+
+  /** A service running no-op jobs that claims up to {@code claimAhead} jobs beyond its slots. */
+  static BatchService service(JobStore store, int maxConcurrency, int claimAhead) {
     return BatchService.builder()
         .store(store)
         .processor(NOOP, NOOP_PROCESSOR)
         .discoverProcessors(false)
         .maxConcurrency(maxConcurrency)
+        .claimAhead(claimAhead)
         .build();
   }
 

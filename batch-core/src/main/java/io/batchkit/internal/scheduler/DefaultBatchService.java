@@ -114,6 +114,12 @@ public final class DefaultBatchService implements BatchService {
   private static final int MAX_EXPIRED_PER_CALL = 500;
   private static final Duration INTERRUPT_GRACE = Duration.ofSeconds(1);
 
+  /**
+   * A job shorter than this, followed on its worker by a job claimed ahead, leaves its outcome for
+   * the dispatcher's next round instead of waking it: short jobs are recorded in groups.
+   */
+  private static final long GROUPED_OUTCOME_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
   private enum State {
     RUNNING,
     CLOSING,
@@ -130,6 +136,14 @@ public final class DefaultBatchService implements BatchService {
   private final Map<JobId, RunningJob> running = new ConcurrentHashMap<>();
   private final AtomicInteger runningCount = new AtomicInteger();
   private final ConcurrentLinkedQueue<JobOutcome> outcomes = new ConcurrentLinkedQueue<>();
+
+  /**
+   * Jobs claimed ahead ({@code claimAhead}), not started, in claim order; each is in {@link
+   * #running} too, so its lease is renewed, but holds no slot. The dispatcher adds; a worker taking
+   * its next job, a cancellation, a lost lease or shutdown removes (whoever removes a job owns it).
+   */
+  private final ConcurrentLinkedQueue<RunningJob> ready = new ConcurrentLinkedQueue<>();
+
   private final Map<BatchId, CompletableFuture<Batch>> awaited = new ConcurrentHashMap<>();
   private final Waiter waiter = new Waiter();
   private final ThreadPoolExecutor workers;
@@ -421,11 +435,7 @@ public final class DefaultBatchService implements BatchService {
     ensureOpen();
     CancellationSummary summary =
         store.cancelBatch(Checks.notNull(id, "id"), config.clock().instant());
-    for (RunningJob job : running.values()) {
-      if (job.claim.batchId().equals(id)) {
-        job.stop(RunningJob.Stop.CANCELLED);
-      }
-    }
+    stopJobsOf(id);
     LOG.info(
         "cancelled batch {}: {} queued jobs cancelled, {} running told to stop, {} already finished",
         id,
@@ -516,7 +526,7 @@ public final class DefaultBatchService implements BatchService {
         p[0],
         p[1],
         p[2],
-        running.size(),
+        Math.max(0, running.size() - ready.size()),
         store.countQueuedJobs());
   }
 
@@ -595,6 +605,7 @@ public final class DefaultBatchService implements BatchService {
         }
       }
     }
+    releaseClaimedAhead(); // those a round claimed while close() began
     try {
       flushOutcomes();
     } catch (RuntimeException e) {
@@ -659,6 +670,9 @@ public final class DefaultBatchService implements BatchService {
     long now = System.nanoTime();
     long next = Long.MAX_VALUE;
     for (RunningJob job : running.values()) {
+      if (!job.isStarted()) {
+        continue; // claimed ahead: neither its timeout nor a grace period runs yet
+      }
       if (!job.isCancelled()) {
         long untilTimeout = job.deadlineNanos() - now;
         if (untilTimeout > 0) {
@@ -716,12 +730,53 @@ public final class DefaultBatchService implements BatchService {
       if (batch.isFinished()) {
         finished(batch);
       } else if (batch.status().isFinal()) {
-        for (RunningJob job : running.values()) {
-          if (job.claim.batchId().equals(batch.id())) {
-            job.stop(RunningJob.Stop.CANCELLED);
-          }
-        }
+        stopJobsOf(batch.id());
       }
+    }
+  }
+
+  /** Tells this node's jobs of a cancelled or aborted batch to stop. */
+  private void stopJobsOf(BatchId id) {
+    for (RunningJob job : running.values()) {
+      if (job.claim.batchId().equals(id)) {
+        stop(job, RunningJob.Stop.CANCELLED);
+      }
+    }
+  }
+
+  /**
+   * Tells a job to stop; a job claimed ahead and not started ends here at once (cancelled, or
+   * dropped if its lease was lost), without a slot.
+   */
+  private void stop(RunningJob job, RunningJob.Stop reason) {
+    job.stop(reason);
+    if (!job.isStarted() && ready.remove(job)) {
+      endUnstarted(job, new InterruptedException("stopped before it started"));
+    }
+  }
+
+  /** Ends a job this thread took out of {@link #ready}: it never ran, and holds no slot. */
+  private void endUnstarted(RunningJob job, Throwable reason) {
+    if (!job.claimReport()) {
+      return;
+    }
+    JobOutcome outcome =
+        job.stopReason() == RunningJob.Stop.SHUTDOWN || job.stopReason() == null
+            ? JobOutcome.released(job.claim)
+            : conclude(job, new Attempt(null, reason), 0);
+    if (outcome != null) {
+      outcomes.add(outcome);
+    }
+    running.remove(job.claim.id());
+    waiter.wake();
+  }
+
+  /** Gives every job claimed ahead back to the store; for shutdown. */
+  private void releaseClaimedAhead() {
+    RunningJob job;
+    while ((job = ready.poll()) != null) {
+      job.stop(RunningJob.Stop.SHUTDOWN);
+      endUnstarted(job, new InterruptedException("the service is closing"));
     }
   }
 
@@ -747,13 +802,13 @@ public final class DefaultBatchService implements BatchService {
       RunningJob job = running.get(id);
       if (job != null) {
         LOG.warn("{} lost its lease (another node may run it now); stopping it here", job);
-        job.stop(RunningJob.Stop.LOST);
+        stop(job, RunningJob.Stop.LOST);
       }
     }
     for (JobId id : result.cancelRequested()) {
       RunningJob job = running.get(id);
       if (job != null) {
-        job.stop(RunningJob.Stop.CANCELLED);
+        stop(job, RunningJob.Stop.CANCELLED);
       }
     }
   }
@@ -787,14 +842,20 @@ public final class DefaultBatchService implements BatchService {
    */
   private int claimAndLaunch() {
     int free = config.maxConcurrency() - runningCount.get();
-    if (free <= 0 || config.processors().isEmpty()) {
+    RunningJob waiting;
+    while (free > 0 && (waiting = ready.poll()) != null) {
+      launch(waiting); // claimed ahead: they go first
+      free--;
+    }
+    int ahead = Math.max(0, config.claimAhead() - ready.size());
+    if (free + ahead <= 0 || config.processors().isEmpty()) {
       return 0;
     }
     Map<String, Integer> types = new HashMap<>();
     for (String type : config.processors().keySet()) {
       RateLimiter<Object> limiter = rateLimiters.get(type);
       if (limiter == null) {
-        types.put(type, free);
+        types.put(type, free + ahead);
         continue;
       }
       int banked = bankedPermits.getOrDefault(type, 0);
@@ -802,7 +863,7 @@ public final class DefaultBatchService implements BatchService {
         banked++;
       }
       bankedPermits.put(type, banked);
-      types.put(type, banked);
+      types.put(type, Math.min(banked, free));
       if (banked == 0) {
         RateLimit limit = config.rateLimits().get(type);
         rateLimitWaitNanos =
@@ -814,31 +875,51 @@ public final class DefaultBatchService implements BatchService {
         store.claim(
             new ClaimRequest(
                 config.nodeId(),
-                free,
+                free + ahead,
                 now,
                 now.plus(config.leaseDuration()),
                 config.priorityAging(),
                 types));
+    List<RunningJob> jobs = new ArrayList<>(claimed.size());
     for (ClaimedJob claim : claimed) {
-      launch(claim);
+      RunningJob job = track(claim);
+      if (job != null) {
+        jobs.add(job);
+      }
+    }
+    // rate-limited jobs start now, whatever their place in the claim: their permits are spent
+    for (RunningJob job : jobs) {
+      if (rateLimiters.containsKey(job.batch.jobType())) {
+        bankedPermits.computeIfPresent(
+            job.batch.jobType(), (type, banked) -> Math.max(0, banked - 1));
+        launch(job);
+        free--;
+      }
+    }
+    for (RunningJob job : jobs) {
+      if (!rateLimiters.containsKey(job.batch.jobType())) {
+        if (free > 0) {
+          launch(job);
+          free--;
+        } else {
+          ready.add(job);
+        }
+      }
     }
     bankedPermits.replaceAll((type, banked) -> Math.min(banked, 1));
     return claimed.size();
   }
 
-  private void launch(ClaimedJob claim) {
-    RunningJob job = track(claim);
-    if (job == null) {
-      return;
-    }
-    bankedPermits.computeIfPresent(job.batch.jobType(), (type, banked) -> Math.max(0, banked - 1));
+  /** Gives a tracked job a slot and a worker. */
+  private void launch(RunningJob job) {
+    job.markStarted();
     runningCount.incrementAndGet();
     try {
       workers.execute(() -> work(job));
     } catch (RejectedExecutionException e) {
-      running.remove(claim.id());
+      running.remove(job.claim.id());
       runningCount.decrementAndGet();
-      outcomes.add(JobOutcome.released(claim));
+      outcomes.add(JobOutcome.released(job.claim));
     }
   }
 
@@ -880,7 +961,7 @@ public final class DefaultBatchService implements BatchService {
       }
       JobOutcome outcome = conclude(job, attempt, System.nanoTime() - started);
       running.remove(job.claim.id());
-      job = next(outcome);
+      job = next(outcome, job.nanosSinceStart());
     }
   }
 
@@ -927,14 +1008,17 @@ public final class DefaultBatchService implements BatchService {
   }
 
   /**
-   * Hands {@code outcome} on and finds the worker its next job. While the service runs and the
-   * store is healthy, the worker records the outcome itself (unless it is a retry, whose time the
-   * dispatcher must know) and claims one due job for its slot; otherwise, or if the store fails,
-   * the outcome goes to the dispatcher, which retries it. Returns the next job, or null after
-   * giving the slot back.
+   * Hands {@code outcome} on and finds the worker its next job, keeping its slot: first a job
+   * claimed ahead; else, on the in-memory store, one the worker claims itself. On the in-memory
+   * store, while the service runs and the store is healthy, the worker also records the outcome
+   * itself (unless it is a retry, whose time the dispatcher must know). Otherwise the outcome goes
+   * to the dispatcher, which records it (and retries if the store fails); the outcome of a short
+   * job taken over by another claimed-ahead job waits for the dispatcher's next round, so that
+   * outcomes are recorded in groups. Returns the next job, or null after giving the slot back.
    */
-  private RunningJob next(JobOutcome outcome) {
-    boolean selfServe = state.get() == State.RUNNING && !inOutage && !workerClaimTypes.isEmpty();
+  private RunningJob next(JobOutcome outcome, long jobNanos) {
+    boolean open = state.get() == State.RUNNING;
+    boolean selfServe = open && !inOutage && !workerClaimTypes.isEmpty();
     JobOutcome queued = outcome;
     if (selfServe && outcome != null && outcome.retryAt().isEmpty()) {
       try {
@@ -946,11 +1030,16 @@ public final class DefaultBatchService implements BatchService {
         selfServe = false;
       }
     }
+    boolean wake = false;
     if (queued != null) {
       outcomes.add(queued);
-      waiter.wake();
+      wake = jobNanos >= GROUPED_OUTCOME_NANOS || queued.retryAt().isPresent();
     }
-    if (selfServe) {
+    RunningJob next = open ? ready.poll() : null;
+    if (next != null && ready.size() <= config.claimAhead() / 2) {
+      wake = true; // time to claim more ahead
+    }
+    if (next == null && selfServe) {
       try {
         Instant now = config.clock().instant();
         List<ClaimedJob> claimed =
@@ -962,16 +1051,17 @@ public final class DefaultBatchService implements BatchService {
                     now.plus(config.leaseDuration()),
                     config.priorityAging(),
                     workerClaimTypes));
-        RunningJob next = claimed.isEmpty() ? null : track(claimed.get(0));
-        if (next != null) {
-          if (!dispatcherAsleep || next.deadlineNanos() - sleepUntilNanos < 0) {
-            waiter.wake(); // the dispatcher must watch this job's timeout sooner than it planned
-          }
-          return next;
-        }
+        next = claimed.isEmpty() ? null : track(claimed.get(0));
       } catch (RuntimeException e) {
         LOG.debug("a worker could not claim its next job; the dispatcher will", e);
       }
+    }
+    if (next != null) {
+      next.markStarted();
+      if (wake || !dispatcherAsleep || next.deadlineNanos() - sleepUntilNanos < 0) {
+        waiter.wake(); // also when the dispatcher must watch this job's timeout sooner than planned
+      }
+      return next;
     }
     runningCount.decrementAndGet();
     waiter.wake();
@@ -1026,8 +1116,7 @@ public final class DefaultBatchService implements BatchService {
     if (!job.claimReport()) {
       return;
     }
-    JobOutcome outcome =
-        conclude(job, new Attempt(null, failure), System.nanoTime() - job.launchedNanos);
+    JobOutcome outcome = conclude(job, new Attempt(null, failure), job.nanosSinceStart());
     if (outcome != null) {
       outcomes.add(outcome);
     }
@@ -1053,13 +1142,14 @@ public final class DefaultBatchService implements BatchService {
     }
     LOG.info("closing batchkit service {}: {} jobs running", config.nodeId(), runningCount.get());
     subscription.close();
+    releaseClaimedAhead();
     waiter.wake();
     workers.shutdown();
     if (!awaitWorkers(config.shutdownGracePeriod())) {
       running.values().forEach(job -> job.stop(RunningJob.Stop.SHUTDOWN));
       if (!awaitWorkers(INTERRUPT_GRACE)) {
         for (RunningJob job : running.values()) {
-          if (job.claimReport()) {
+          if (job.isStarted() && job.claimReport()) {
             LOG.warn("{} ignored its interrupt; giving its job back to the store", job);
             outcomes.add(JobOutcome.released(job.claim));
             running.remove(job.claim.id());

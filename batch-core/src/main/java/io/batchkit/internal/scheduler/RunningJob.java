@@ -42,8 +42,11 @@ final class RunningJob implements JobContext {
 
   private final AtomicBoolean reported = new AtomicBoolean();
 
-  /** When the dispatcher launched the job (System.nanoTime). */
-  final long launchedNanos = System.nanoTime();
+  /**
+   * When the job was given to a worker (System.nanoTime), or 0 while it waits, claimed ahead;
+   * written once, by the thread that gives it to a worker.
+   */
+  private volatile long startedNanos;
 
   /** When the job was first told to stop, or 0; written under this. */
   private volatile long stopRequestedNanos;
@@ -99,9 +102,24 @@ final class RunningJob implements JobContext {
     return stop;
   }
 
-  /** Returns when the attempt times out (System.nanoTime). */
+  /** Marks the job as given to a worker: its timeout starts now. */
+  void markStarted() {
+    long now = System.nanoTime();
+    startedNanos = now == 0 ? 1 : now;
+  }
+
+  boolean isStarted() {
+    return startedNanos != 0;
+  }
+
+  /** Returns how long ago the job was given to a worker, in nanoseconds. */
+  long nanosSinceStart() {
+    return System.nanoTime() - startedNanos;
+  }
+
+  /** Returns when the attempt times out (System.nanoTime); only for a started job. */
   long deadlineNanos() {
-    return launchedNanos + batch.jobTimeout().toNanos();
+    return startedNanos + batch.jobTimeout().toNanos();
   }
 
   /**

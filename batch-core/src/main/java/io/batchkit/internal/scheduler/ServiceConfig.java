@@ -14,6 +14,7 @@ public record ServiceConfig(
     Map<String, JobProcessor> processors,
     boolean allowUnknownJobTypes,
     int maxConcurrency,
+    int claimAhead,
     int defaultBatchConcurrency,
     int defaultMaxAttempts,
     Duration defaultJobTimeout,
