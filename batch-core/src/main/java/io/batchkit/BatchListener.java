@@ -4,11 +4,17 @@ package io.batchkit;
  * Hears what happens to batches and jobs on one {@link BatchService}. Every method has a no-op
  * default, so implement only what you need.
  *
- * <p>Methods are called synchronously on batchkit threads (a worker for job events, the caller or
- * the dispatcher for batch events): keep them short and hand slow work to your own executor, since
- * a listener that blocks holds up that thread. A listener that throws is logged at WARN and
- * otherwise ignored: it never changes a job's or a batch's outcome. Batch-finished events are
- * raised by the node whose step finished the batch.
+ * <p>Methods are called synchronously on batchkit threads (the job's worker for job events; the
+ * caller, the dispatcher or, on the in-memory store, a worker for batch events): keep them short
+ * and hand slow work to your own executor, since a listener that blocks holds up that thread. A
+ * job-event listener that blocks keeps the job's slot busy and the job {@code PROCESSING} (its
+ * lease is renewed); time spent in {@link #jobStarted} counts against the job's timeout, and if the
+ * timeout and the service's {@code interruptGracePeriod} pass before the listener returns, the
+ * attempt ends timed out and the processor is not called. A batch-event listener that blocks on the
+ * dispatcher stops the whole service from starting jobs until it returns. A listener that throws
+ * (anything but an {@link OutOfMemoryError}) is logged at WARN and otherwise ignored: it never
+ * changes a job's or a batch's outcome. Batch-finished events are raised by the node whose step
+ * finished the batch.
  *
  * <p>Job events are raised on the worker as the attempt ends, just before its outcome is stored, so
  * the stored status can still differ: a job that succeeded while its batch was being cancelled is

@@ -180,7 +180,7 @@ public record BatchRequest(
     public Builder metadata(String key, String value) {
       Checks.notBlank(key, "metadata key", MAX_METADATA_KEY_LENGTH);
       Checks.maxLength(value, "metadata[" + key + "]", MAX_METADATA_VALUE_LENGTH);
-      Checks.noNul(value, "metadata[" + key + "]");
+      Checks.storable(value, "metadata[" + key + "]");
       if (metadata.containsKey(key)) {
         throw new IllegalArgumentException("metadata key '" + key + "' was already given");
       }

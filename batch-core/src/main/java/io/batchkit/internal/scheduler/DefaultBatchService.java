@@ -337,14 +337,15 @@ public final class DefaultBatchService implements BatchService {
               "a batch may have at most " + config.maxItemsPerBatch() + " items, had " + items));
     }
     int oversized = 0;
+    int unstorable = 0;
     for (int i = 0; i < items; i++) {
       String payload = request.items().get(i);
-      if (payload.indexOf('\u0000') >= 0) {
-        violations.add(
-            new Violation(
-                "items[" + i + "]",
-                "a payload must not contain the NUL character (U+0000), found at index "
-                    + payload.indexOf('\u0000')));
+      String problem = Checks.unstorable(payload);
+      if (problem != null) {
+        if (++unstorable <= 10) {
+          violations.add(
+              new Violation("items[" + i + "]", "a payload must not contain " + problem));
+        }
         continue;
       }
       long bytes = utf8Length(payload, config.maxPayloadBytes());
@@ -359,6 +360,12 @@ public final class DefaultBatchService implements BatchService {
                       + bytes));
         }
       }
+    }
+    if (unstorable > 10) {
+      violations.add(
+          new Violation(
+              "items",
+              (unstorable - 10) + " more payloads hold a NUL character or an unpaired surrogate"));
     }
     if (oversized > 10) {
       violations.add(
@@ -594,6 +601,10 @@ public final class DefaultBatchService implements BatchService {
         }
       } catch (RuntimeException e) {
         waitNanos = onStoreFailure(e, maxPollNanos);
+      } catch (Error e) {
+        // e.g. an OutOfMemoryError: the dispatcher must outlive it, or the service stops silently
+        LOG.error("dispatcher of service {} caught an error; it carries on", config.nodeId(), e);
+        waitNanos = pollNanos;
       }
       if (outcomes.isEmpty() && !stopDispatcher) {
         sleepUntilNanos = System.nanoTime() + Math.max(waitNanos, 0);
@@ -670,8 +681,8 @@ public final class DefaultBatchService implements BatchService {
     long now = System.nanoTime();
     long next = Long.MAX_VALUE;
     for (RunningJob job : running.values()) {
-      if (!job.isStarted()) {
-        continue; // claimed ahead: neither its timeout nor a grace period runs yet
+      if (!job.isStarted() || job.isReported()) {
+        continue; // claimed ahead (nothing runs yet), or ended (its listeners are being told)
       }
       if (!job.isCancelled()) {
         long untilTimeout = job.deadlineNanos() - now;
@@ -687,18 +698,7 @@ public final class DefaultBatchService implements BatchService {
         next = Math.min(next, at - now);
         continue;
       }
-      LOG.warn(
-          "{} ignored its interrupt for longer than {}; ending it and giving its slot back (its"
-              + " thread is abandoned)",
-          job,
-          config.interruptGracePeriod());
-      giveUp(
-          job,
-          new TimeoutException(
-              "attempt timed out after "
-                  + job.batch.jobTimeout()
-                  + " and ignored its interrupt for "
-                  + config.interruptGracePeriod()));
+      giveUp(job);
     }
     return next;
   }
@@ -959,7 +959,14 @@ public final class DefaultBatchService implements BatchService {
       if (!job.claimReport()) {
         return; // the dispatcher gave up on this job and its slot; this thread was abandoned
       }
-      JobOutcome outcome = conclude(job, attempt, System.nanoTime() - started);
+      JobOutcome outcome;
+      try {
+        outcome = conclude(job, attempt, System.nanoTime() - started);
+      } catch (RuntimeException | Error e) {
+        // the last guard: the slot and the job must be handed on whatever happened
+        LOG.error("could not conclude {}; giving the job back to the store", job, e);
+        outcome = JobOutcome.released(job.claim);
+      }
       running.remove(job.claim.id());
       job = next(outcome, job.nanosSinceStart());
     }
@@ -978,9 +985,19 @@ public final class DefaultBatchService implements BatchService {
         failure = new InterruptedException("stopped before it started");
       } else {
         listeners.fire("jobStarted", job.claim.id(), l -> l.jobStarted(job));
+        if (job.isCancelled()) {
+          // stopped while a listener held the thread: the attempt has ended, so do not begin it
+          throw new InterruptedException("stopped before the processor was called");
+        }
         result = processor.process(job);
         long bytes = result == null ? 0 : utf8Length(result, config.maxPayloadBytes());
-        if (bytes > config.maxPayloadBytes()) {
+        String unstorable = result == null ? null : Checks.unstorable(result);
+        if (unstorable != null) {
+          failure =
+              new IllegalStateException(
+                  "result must not contain " + unstorable + "; it was not stored");
+          result = null;
+        } else if (bytes > config.maxPayloadBytes()) {
           failure =
               new IllegalStateException(
                   "result of "
@@ -1109,13 +1126,26 @@ public final class DefaultBatchService implements BatchService {
   }
 
   /**
-   * Ends a job on behalf of a worker that does not return (it ignored its interrupt): the first
-   * report wins, so a late return of the worker is ignored. Gives the slot back.
+   * Ends a job on behalf of a worker that did not return within the grace period after it was told
+   * to stop (its processor, or a listener, ignored the interrupt): the first report wins, so a late
+   * return of the worker is ignored. Gives the slot back.
    */
-  private void giveUp(RunningJob job, Throwable failure) {
+  private void giveUp(RunningJob job) {
     if (!job.claimReport()) {
       return;
     }
+    LOG.warn(
+        "{} did not return within {} of being told to stop (its processor or a listener ignored"
+            + " the interrupt); ending it and giving its slot back (its thread is abandoned)",
+        job,
+        config.interruptGracePeriod());
+    TimeoutException failure =
+        new TimeoutException(
+            "attempt timed out after "
+                + job.batch.jobTimeout()
+                + " and did not return within "
+                + config.interruptGracePeriod()
+                + " of its interrupt");
     JobOutcome outcome = conclude(job, new Attempt(null, failure), job.nanosSinceStart());
     if (outcome != null) {
       outcomes.add(outcome);
@@ -1125,12 +1155,47 @@ public final class DefaultBatchService implements BatchService {
     waiter.wake();
   }
 
-  private static String describe(Throwable failure) {
+  /**
+   * Returns the error text stored for a failure: its class and message, cut at {@link
+   * #MAX_ERROR_LENGTH} characters (never inside a surrogate pair), with any character a store
+   * cannot keep replaced by U+FFFD. Never throws, even if the failure's {@code getMessage} does.
+   */
+  static String describe(Throwable failure) {
+    String message;
+    try {
+      message = failure.getMessage();
+    } catch (Throwable e) {
+      message = "(its getMessage() threw " + e.getClass().getName() + ")";
+    }
     String text =
-        failure.getMessage() == null
+        message == null
             ? failure.getClass().getName()
-            : failure.getClass().getName() + ": " + failure.getMessage();
-    return text.length() <= MAX_ERROR_LENGTH ? text : text.substring(0, MAX_ERROR_LENGTH) + "...";
+            : failure.getClass().getName() + ": " + message;
+    if (text.length() > MAX_ERROR_LENGTH) {
+      int end = MAX_ERROR_LENGTH;
+      if (Character.isHighSurrogate(text.charAt(end - 1))) {
+        end--;
+      }
+      text = text.substring(0, end) + "...";
+    }
+    return Checks.unstorable(text) == null ? text : replaceUnstorable(text);
+  }
+
+  private static String replaceUnstorable(String text) {
+    StringBuilder out = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (Character.isHighSurrogate(c)
+          && i + 1 < text.length()
+          && Character.isLowSurrogate(text.charAt(i + 1))) {
+        out.append(c).append(text.charAt(++i));
+      } else if (c == '\u0000' || Character.isSurrogate(c)) {
+        out.append('\uFFFD');
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
   }
 
   // ---------------------------------------------------------------- shutdown

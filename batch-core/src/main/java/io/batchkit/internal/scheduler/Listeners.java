@@ -16,14 +16,19 @@ final class Listeners {
     this.listeners = listeners;
   }
 
-  /** Calls {@code event} on each listener; a listener that throws is logged and skipped. */
+  /**
+   * Calls {@code event} on each listener; a listener that throws anything but an {@link
+   * OutOfMemoryError} is logged and skipped.
+   */
   void fire(String event, Object id, Consumer<BatchListener> call) {
     for (BatchListener listener : listeners) {
       try {
         call.accept(listener);
-      } catch (VirtualMachineError e) {
+      } catch (OutOfMemoryError e) {
         throw e;
       } catch (Throwable e) {
+        // even a StackOverflowError: it unwound the listener's own frames, and scheduling must go
+        // on
         LOG.warn("BatchListener {} threw from {} for {}; ignored", listener, event, id, e);
       }
     }

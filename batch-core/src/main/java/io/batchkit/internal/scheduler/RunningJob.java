@@ -161,6 +161,11 @@ final class RunningJob implements JobContext {
     Thread.interrupted();
   }
 
+  /** Returns whether a party has claimed the report: the attempt has ended. */
+  boolean isReported() {
+    return reported.get();
+  }
+
   /** Returns true for the first caller only: it reports the outcome. */
   boolean claimReport() {
     return reported.compareAndSet(false, true);

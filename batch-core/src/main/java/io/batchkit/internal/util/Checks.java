@@ -32,12 +32,12 @@ public final class Checks {
   }
 
   /**
-   * Returns {@code value} if it is non-blank, has no NUL character and is at most {@code maxLength}
+   * Returns {@code value} if it is non-blank, {@link #storable} and at most {@code maxLength}
    * characters long.
    */
   public static String notBlank(String value, String field, int maxLength) {
     notBlank(value, field);
-    noNul(value, field);
+    storable(value, field);
     return maxLength(value, field, maxLength);
   }
 
@@ -52,18 +52,44 @@ public final class Checks {
   }
 
   /**
-   * Returns {@code value} (non-null) if it has no NUL character (U+0000), which PostgreSQL cannot
-   * store in text; batchkit refuses it everywhere so that a batch valid on one store is valid on
-   * all.
+   * Returns {@code value} (non-null) if every store keeps it exactly as given, i.e. {@link
+   * #unstorable} finds nothing; batchkit refuses such text everywhere so that a batch valid on one
+   * store is valid on all.
+   *
+   * @throws IllegalArgumentException naming {@code field} and what was found where
    */
-  public static String noNul(String value, String field) {
+  public static String storable(String value, String field) {
     notNull(value, field);
-    int at = value.indexOf('\u0000');
-    if (at >= 0) {
-      throw new IllegalArgumentException(
-          field + " must not contain the NUL character (U+0000), found at index " + at);
+    String problem = unstorable(value);
+    if (problem != null) {
+      throw new IllegalArgumentException(field + " must not contain " + problem);
     }
     return value;
+  }
+
+  /**
+   * Returns what in {@code text} a store cannot keep as given, or null: a NUL character (U+0000),
+   * which PostgreSQL text cannot hold, or an unpaired surrogate, which is not valid UTF-8 and which
+   * JDBC drivers silently replace with '?'.
+   */
+  public static String unstorable(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '\u0000') {
+        return "the NUL character (U+0000), found at index " + i;
+      }
+      if (Character.isSurrogate(c)) {
+        if (Character.isHighSurrogate(c)
+            && i + 1 < text.length()
+            && Character.isLowSurrogate(text.charAt(i + 1))) {
+          i++;
+          continue;
+        }
+        return String.format(
+            "an unpaired surrogate (U+%04X, not valid UTF-8), found at index %d", (int) c, i);
+      }
+    }
+    return null;
   }
 
   /** Returns {@code value} if it is greater than zero. */
