@@ -13,6 +13,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -82,7 +83,7 @@ public final class RestartChild {
   }
 
   /** Returns when {@code in} ends, which is when the parent closes it or dies. */
-  private static void drain(InputStream in) throws IOException {
+  static void drain(InputStream in) throws IOException {
     byte[] buffer = new byte[256];
     while (in.read(buffer) >= 0) {
       // nothing is expected on stdin; the parent never writes
@@ -102,7 +103,7 @@ public final class RestartChild {
               + executionTable(prefix)
               + " (run_id VARCHAR(36) PRIMARY KEY, job_id VARCHAR(36) NOT NULL,"
               + " node VARCHAR(100) NOT NULL, attempt INT NOT NULL, started_ms BIGINT NOT NULL,"
-              + " ended_ms BIGINT)");
+              + " ended_ms BIGINT, lease_until_ms BIGINT)");
     }
   }
 
@@ -118,23 +119,48 @@ public final class RestartChild {
    * when it ends), working {@link #WORK} in between. A run whose JVM was killed keeps no end time.
    */
   static JobProcessor recorder(DataSource dataSource, String prefix, String node) {
+    return recorder(dataSource, prefix, node, WORK);
+  }
+
+  /**
+   * As {@link #recorder(DataSource, String, String)}, working {@code work} per job. The row also
+   * keeps the lease the job held when the run started, read from the store's job row (PostgreSQL):
+   * the store may hand the job to another run only after that lease, or a later renewal of it,
+   * expired.
+   */
+  static JobProcessor recorder(DataSource dataSource, String prefix, String node, Duration work) {
     String table = executionTable(prefix);
+    String jobs = prefix + "jobs";
     return ctx -> {
       String run = UUID.randomUUID().toString();
-      try (Connection c = dataSource.getConnection();
-          PreparedStatement ps =
-              c.prepareStatement(
-                  "INSERT INTO "
-                      + table
-                      + " (run_id, job_id, node, attempt, started_ms) VALUES (?, ?, ?, ?, ?)")) {
-        ps.setString(1, run);
-        ps.setString(2, ctx.jobId().toString());
-        ps.setString(3, node);
-        ps.setInt(4, ctx.attempt());
-        ps.setLong(5, System.currentTimeMillis());
-        ps.executeUpdate();
+      long started = System.currentTimeMillis();
+      try (Connection c = dataSource.getConnection()) {
+        Long leaseUntil = null;
+        try (PreparedStatement ps =
+            c.prepareStatement("SELECT lease_until FROM " + jobs + " WHERE id = ?")) {
+          ps.setObject(1, ctx.jobId().value());
+          try (ResultSet rs = ps.executeQuery()) {
+            if (rs.next() && rs.getTimestamp(1) != null) {
+              leaseUntil = rs.getTimestamp(1).getTime();
+            }
+          }
+        }
+        try (PreparedStatement ps =
+            c.prepareStatement(
+                "INSERT INTO "
+                    + table
+                    + " (run_id, job_id, node, attempt, started_ms, lease_until_ms)"
+                    + " VALUES (?, ?, ?, ?, ?, ?)")) {
+          ps.setString(1, run);
+          ps.setString(2, ctx.jobId().toString());
+          ps.setString(3, node);
+          ps.setInt(4, ctx.attempt());
+          ps.setLong(5, started);
+          ps.setObject(6, leaseUntil, Types.BIGINT);
+          ps.executeUpdate();
+        }
       }
-      Thread.sleep(WORK.toMillis()); // the job's work, not a wait for the test
+      Thread.sleep(work.toMillis()); // the job's work, not a wait for the test
       try (Connection c = dataSource.getConnection();
           PreparedStatement ps =
               c.prepareStatement("UPDATE " + table + " SET ended_ms = ? WHERE run_id = ?")) {
@@ -146,8 +172,12 @@ public final class RestartChild {
     };
   }
 
-  /** One recorded run of a job. */
-  record Execution(String jobId, String node, int attempt, long startedMs, Long endedMs) {
+  /**
+   * One recorded run of a job; {@code endedMs} is null if its JVM died first, {@code leaseUntilMs}
+   * the lease its job held when it started.
+   */
+  record Execution(
+      String jobId, String node, int attempt, long startedMs, Long endedMs, Long leaseUntilMs) {
     boolean ended() {
       return endedMs != null;
     }
@@ -159,17 +189,17 @@ public final class RestartChild {
         Statement s = c.createStatement();
         ResultSet rs =
             s.executeQuery(
-                "SELECT job_id, node, attempt, started_ms, ended_ms FROM "
+                "SELECT job_id, node, attempt, started_ms, ended_ms, lease_until_ms FROM "
                     + executionTable(prefix))) {
       while (rs.next()) {
-        long ended = rs.getLong("ended_ms");
         all.add(
             new Execution(
                 rs.getString("job_id"),
                 rs.getString("node"),
                 rs.getInt("attempt"),
                 rs.getLong("started_ms"),
-                rs.wasNull() ? null : ended));
+                rs.getObject("ended_ms", Long.class),
+                rs.getObject("lease_until_ms", Long.class)));
       }
     }
     return all;

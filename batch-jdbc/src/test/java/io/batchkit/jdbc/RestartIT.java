@@ -15,24 +15,12 @@ import io.batchkit.JobStatus;
 import io.batchkit.Progress;
 import io.batchkit.jdbc.RestartChild.Execution;
 import io.batchkit.testkit.Stores;
-import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -53,8 +41,7 @@ class RestartIT {
   private final String prefix = TestDatabases.uniquePrefix();
   private HikariDataSource dataSource;
   private JdbcJobStore store;
-  private Process child;
-  private Path childLog;
+  private ChildJvm child;
   private BatchService service;
 
   @BeforeEach
@@ -67,9 +54,8 @@ class RestartIT {
   @AfterEach
   void cleanUp() throws Exception {
     try {
-      if (child != null && child.isAlive()) {
-        child.destroyForcibly();
-        child.waitFor(30, TimeUnit.SECONDS);
+      if (child != null) {
+        child.close();
       }
       if (service != null) {
         service.close();
@@ -80,9 +66,6 @@ class RestartIT {
         RestartChild.dropExecutionTable(dataSource, prefix);
         dataSource.close();
       }
-      if (childLog != null) {
-        Files.deleteIfExists(childLog);
-      }
     }
   }
 
@@ -90,7 +73,7 @@ class RestartIT {
   void killedNode_itsRunningJobsRunAgainAfterTheirLeaseExpires_andTheBatchCompletesExactly(
       TestReporter reporter) throws Exception {
     BatchId id = startChild();
-    awaitUntil(
+    child.awaitUntil(
         "the child has finished some jobs and runs others",
         CHILD_START,
         () -> {
@@ -98,8 +81,7 @@ class RestartIT {
           return p.succeeded() >= 20 && p.processing() > 0;
         });
 
-    child.destroyForcibly();
-    assertTrue(child.waitFor(1, TimeUnit.MINUTES), "the killed child has not ended");
+    child.kill();
 
     Batch atKill = batch(id);
     List<Job> jobsAtKill = allJobs(id);
@@ -194,59 +176,9 @@ class RestartIT {
   }
 
   /** Starts the child JVM and returns the id of the batch it submitted. */
-  private BatchId startChild() throws IOException, InterruptedException {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    // under failsafe java.class.path may be just a booter jar; the test class path is kept here
-    String classPath =
-        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    childLog = Files.createTempFile("batchkit-restart-child-", ".log");
-    ProcessBuilder builder =
-        new ProcessBuilder(
-            java,
-            "-Xmx256m",
-            "-cp",
-            classPath,
-            RestartChild.class.getName(),
-            dataSource.getJdbcUrl(),
-            prefix);
-    builder.redirectError(ProcessBuilder.Redirect.to(childLog.toFile()));
-    builder.directory(new File(System.getProperty("user.dir")));
-    child = builder.start();
-    CompletableFuture<String> batchLine = new CompletableFuture<>();
-    Thread reader =
-        new Thread(
-            () -> {
-              try (BufferedReader out =
-                  new BufferedReader(
-                      new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = out.readLine()) != null) {
-                  if (line.startsWith(RestartChild.BATCH_LINE)) {
-                    batchLine.complete(line.substring(RestartChild.BATCH_LINE.length()).strip());
-                  }
-                }
-                batchLine.completeExceptionally(
-                    new IllegalStateException("the child ended without printing its batch id"));
-              } catch (IOException e) {
-                batchLine.completeExceptionally(e);
-              }
-            },
-            "restart-child-stdout");
-    reader.setDaemon(true);
-    reader.start();
-    try {
-      return BatchId.parse(batchLine.get(CHILD_START.toSeconds(), TimeUnit.SECONDS));
-    } catch (ExecutionException | TimeoutException e) {
-      throw new AssertionError("the child did not submit its batch; its log:\n" + childLog(), e);
-    }
-  }
-
-  private String childLog() {
-    try {
-      return Files.readString(childLog);
-    } catch (IOException e) {
-      return "(unreadable: " + e + ")";
-    }
+  private BatchId startChild() throws IOException {
+    child = ChildJvm.start(RestartChild.class, List.of(), dataSource.getJdbcUrl(), prefix);
+    return BatchId.parse(child.awaitLine(RestartChild.BATCH_LINE, CHILD_START));
   }
 
   private Batch batch(BatchId id) {
@@ -255,26 +187,5 @@ class RestartIT {
 
   private List<Job> allJobs(BatchId id) {
     return Stores.allJobs(store, id);
-  }
-
-  /** Polls {@code condition} every 10 ms until it holds; fails after {@code timeout}. */
-  private void awaitUntil(String what, Duration timeout, BooleanSupplier condition) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError(
-            "timed out after "
-                + timeout
-                + " waiting until "
-                + what
-                + "; child log:\n"
-                + childLog());
-      }
-      if (child != null && !child.isAlive()) {
-        throw new AssertionError(
-            "the child ended (exit " + child.exitValue() + ") before " + what + ":\n" + childLog());
-      }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
-    }
   }
 }

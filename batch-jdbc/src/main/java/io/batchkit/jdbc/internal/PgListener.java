@@ -103,10 +103,14 @@ final class PgListener {
           return;
         }
         if (!failing) {
+          Throwable cause =
+              e instanceof java.lang.reflect.InvocationTargetException && e.getCause() != null
+                  ? e.getCause()
+                  : e;
           LOG.warn(
               "lost the PostgreSQL LISTEN connection for {} ({}); services poll until it is back",
               channel,
-              e.toString());
+              cause.toString());
           failing = true;
         }
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoffMillis));

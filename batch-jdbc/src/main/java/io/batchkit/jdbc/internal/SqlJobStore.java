@@ -38,6 +38,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -97,7 +98,9 @@ public final class SqlJobStore implements JdbcJobStore {
     this.batches = prefix + "batches";
     this.jobs = prefix + "jobs";
     this.metadata = prefix + "batch_metadata";
-    this.notifyChannel = prefix + "work";
+    // LISTEN takes the channel unquoted, which PostgreSQL folds to lower case, while pg_notify
+    // takes it as given: a prefix with capitals would send where nobody listens
+    this.notifyChannel = (prefix + "work").toLowerCase(Locale.ROOT);
     this.listener =
         dialect.kind() == SqlDialect.POSTGRESQL ? new PgListener(dataSource, notifyChannel) : null;
   }

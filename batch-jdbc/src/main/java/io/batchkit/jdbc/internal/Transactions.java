@@ -40,16 +40,7 @@ final class Transactions {
           LOG.debug("{} hit a conflict ({}); running it again", operation, e.getMessage());
           continue;
         }
-        throw new JobStoreException(
-            operation,
-            dialect.isTransient(e),
-            "SQL failed (SQLState "
-                + e.getSQLState()
-                + ", code "
-                + e.getErrorCode()
-                + "): "
-                + e.getMessage(),
-            e);
+        throw new JobStoreException(operation, dialect.isTransient(e), describe(e), e);
       }
     }
   }
@@ -59,12 +50,33 @@ final class Transactions {
     try (Connection connection = dataSource.getConnection()) {
       return work.run(connection);
     } catch (SQLException e) {
-      throw new JobStoreException(
-          operation,
-          dialect.isTransient(e),
-          "SQL failed (SQLState " + e.getSQLState() + "): " + e.getMessage(),
-          e);
+      throw new JobStoreException(operation, dialect.isTransient(e), describe(e), e);
     }
+  }
+
+  /**
+   * Describes a failure without the driver's message, which may quote the statement with its bound
+   * values or the failing row, i.e. payloads and results: those stay in the cause, for DEBUG logs.
+   */
+  static String describe(SQLException e) {
+    SQLException first = e;
+    if (e.getSQLState() == null && e.getNextException() != null) {
+      first = e.getNextException(); // a batch update reports the statement's failure as the next
+    }
+    String state = first.getSQLState();
+    String text =
+        "SQL failed ("
+            + e.getClass().getSimpleName()
+            + ", SQLState "
+            + state
+            + ", vendor code "
+            + first.getErrorCode()
+            + ")";
+    if (state != null && (state.startsWith("08") || state.startsWith("57"))) {
+      // connection failures and operator intervention quote no statement or row: say what it was
+      text += ": " + first.getMessage();
+    }
+    return text;
   }
 
   private <T> T once(Work<T> work) throws SQLException {
