@@ -17,8 +17,9 @@ import java.util.List;
  * #BATCH_LINE} and the batch id on stdout, then runs the batch until it is killed, or until its
  * stdin closes, when it closes its service and ends.
  *
- * <p>Arguments: the JDBC URL, the table prefix and the node id of this life. The tables and the
- * execution table ({@link RestartChild#createExecutionTable}) must exist.
+ * <p>Arguments: the JDBC URL, the table prefix, the node id of this life and its {@code claimAhead}
+ * (the batch's limit is {@value #CONCURRENCY} plus it, so that it never caps it). The tables and
+ * the execution table ({@link RestartChild#createExecutionTable}) must exist.
  */
 public final class CrashLoopChild {
   static final String JOB_TYPE = "crash-loop-recorded";
@@ -42,11 +43,13 @@ public final class CrashLoopChild {
   private CrashLoopChild() {}
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 3) {
-      throw new IllegalArgumentException("usage: CrashLoopChild <jdbc url> <table prefix> <node>");
+    if (args.length != 4) {
+      throw new IllegalArgumentException(
+          "usage: CrashLoopChild <jdbc url> <table prefix> <node> <claimAhead>");
     }
     String prefix = args[1];
     String node = args[2];
+    int claimAhead = Integer.parseInt(args[3]);
     HikariConfig config = new HikariConfig();
     config.setJdbcUrl(args[0]);
     config.setMaximumPoolSize(CONCURRENCY + 4);
@@ -59,6 +62,7 @@ public final class CrashLoopChild {
               .discoverProcessors(false)
               .nodeId(node)
               .maxConcurrency(CONCURRENCY)
+              .claimAhead(claimAhead)
               .leaseDuration(LEASE)
               .pollInterval(Duration.ofMillis(100))
               .maxPollInterval(Duration.ofMillis(500))
@@ -73,7 +77,7 @@ public final class CrashLoopChild {
                 BatchRequest.builder(JOB_TYPE)
                     .name("crash loop")
                     .items(payloads)
-                    .maxConcurrency(CONCURRENCY)
+                    .maxConcurrency(CONCURRENCY + claimAhead)
                     .maxAttempts(MAX_ATTEMPTS)
                     .idempotencyKey(IDEMPOTENCY_KEY)
                     .build());

@@ -30,9 +30,10 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestReporter;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Crash loop: one node runs a PostgreSQL-backed batch of {@value CrashLoopChild#JOBS} jobs in a JVM
@@ -71,6 +72,7 @@ class CrashLoopIT {
   private HikariDataSource dataSource;
   private JdbcJobStore store;
   private ChildJvm child;
+  private int claimAhead;
 
   @BeforeEach
   void createTables() throws Exception {
@@ -97,9 +99,15 @@ class CrashLoopIT {
   /** One kill: which life, when, and what the batch looked like just after it. */
   private record Kill(int life, long delayMs, long target, Progress afterKill) {}
 
-  @Test
-  void nodeKilledTenTimes_losesNoJob_andNoTwoRunsOfAJobOverlap(TestReporter reporter)
-      throws Exception {
+  /**
+   * Also with {@code claimAhead}: then each life also holds up to 40 jobs it claimed and has not
+   * started when it is killed; they must come back like the running ones.
+   */
+  @ParameterizedTest(name = "claimAhead {0}")
+  @ValueSource(ints = {0, 40})
+  void nodeKilledTenTimes_losesNoJob_andNoTwoRunsOfAJobOverlap(
+      int claimAhead, TestReporter reporter) throws Exception {
+    this.claimAhead = claimAhead;
     long seed = Long.getLong("batchkit.test.seed", System.nanoTime());
     reporter.publishEntry("seed", Long.toString(seed));
     Random random = new Random(seed);
@@ -211,6 +219,7 @@ class CrashLoopIT {
     int maxAttempt = stored.stream().mapToInt(Job::attempt).max().orElse(0);
     Map<String, String> figures = new LinkedHashMap<>();
     figures.put("seed", Long.toString(seed));
+    figures.put("claimAhead", Integer.toString(claimAhead));
     figures.put("jobs", Integer.toString(jobs));
     figures.put("kills", Integer.toString(kills.size()));
     figures.put("lives", Integer.toString(KILLS + 1));
@@ -281,7 +290,14 @@ class CrashLoopIT {
 
   /** Starts a life of the node and returns the id of the batch it submitted. */
   private BatchId startLife(String node) throws Exception {
-    child = ChildJvm.start(CrashLoopChild.class, List.of(), dataSource.getJdbcUrl(), prefix, node);
+    child =
+        ChildJvm.start(
+            CrashLoopChild.class,
+            List.of(),
+            dataSource.getJdbcUrl(),
+            prefix,
+            node,
+            Integer.toString(claimAhead));
     return BatchId.parse(child.awaitLine(CrashLoopChild.BATCH_LINE, CHILD_START));
   }
 
