@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Processors that throw checked exceptions, Errors or stranger Throwables, return nothing or too
@@ -114,6 +115,30 @@ class MisbehavingProcessorTest {
     assertEquals(Optional.empty(), job.result());
     assertTrue(job.error().orElseThrow().contains("1200 bytes"), job.toString());
     assertTrue(job.error().orElseThrow().contains("1024"), job.toString());
+  }
+
+  /**
+   * A result no store can keep as given (PostgreSQL refuses NUL in text; drivers turn an unpaired
+   * surrogate into '?') fails the attempt here, rather than failing, on the store, the whole group
+   * of outcomes it would be written with.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"before\u0000after", "lone \uD800 high", "lone \uDC00 low"})
+  void aResultAStoreCannotKeep_failsTheAttemptAndIsNotStored(String result) {
+    BatchService service = start("t", ctx -> ctx.payload().equals("bad") ? result : "fine");
+    Batch batch =
+        service.submit(
+            BatchRequest.builder("t").items(List.of("ok-1", "bad", "ok-2")).maxAttempts(1).build());
+
+    Batch done = service.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(new Progress(3, 0, 0, 2, 1, 0), done.progress(), done.toString());
+    Job bad = service.getJobs(batch.id(), JobQuery.withStatus(JobStatus.FAILED)).items().get(0);
+    assertEquals("bad", bad.payload());
+    assertEquals(Optional.empty(), bad.result());
+    String error = bad.error().orElseThrow();
+    assertTrue(error.contains("NUL") || error.contains("unpaired surrogate"), error);
+    assertTrue(error.contains("not stored"), error);
   }
 
   @Test
