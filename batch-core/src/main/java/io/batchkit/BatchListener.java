@@ -9,12 +9,13 @@ package io.batchkit;
  * and hand slow work to your own executor, since a listener that blocks holds up that thread. A
  * job-event listener that blocks keeps the job's slot busy and the job {@code PROCESSING} (its
  * lease is renewed); time spent in {@link #jobStarted} counts against the job's timeout, and if the
- * timeout and the service's {@code interruptGracePeriod} pass before the listener returns, the
- * attempt ends timed out and the processor is not called. A batch-event listener that blocks on the
- * dispatcher stops the whole service from starting jobs until it returns. A listener that throws
- * (anything but an {@link OutOfMemoryError}) is logged at WARN and otherwise ignored: it never
- * changes a job's or a batch's outcome. Batch-finished events are raised by the node whose step
- * finished the batch.
+ * timeout passes before the listener returns, the attempt ends timed out and the processor is not
+ * called. A batch-event listener that blocks on the dispatcher stops the whole service from
+ * starting jobs, and delays its timeouts and lease renewals, until it returns. A listener that
+ * throws (even an {@link Error}) is logged at WARN and otherwise ignored: it never changes a job's
+ * or a batch's outcome. Batch-finished events are raised by the node whose step finished the batch.
+ * A job claimed ahead ({@code BatchService.Builder.claimAhead}) that is cancelled before it started
+ * gets {@link #jobCancelled} without {@link #jobStarted}, on the thread that cancelled it.
  *
  * <p>Job events are raised on the worker as the attempt ends, just before its outcome is stored, so
  * the stored status can still differ: a job that succeeded while its batch was being cancelled is

@@ -68,6 +68,12 @@ public record BatchRequest(
   /** The longest idempotency key, in characters. */
   public static final int MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 
+  /** The shortest job timeout: 1 millisecond, the precision durable stores keep. */
+  public static final Duration MIN_JOB_TIMEOUT = Duration.ofMillis(1);
+
+  /** The longest job timeout: 365 days (longer ones would overflow timers or stored columns). */
+  public static final Duration MAX_JOB_TIMEOUT = Duration.ofDays(365);
+
   /** The highest per-batch concurrency. */
   public static final int MAX_CONCURRENCY = 10_000;
 
@@ -229,10 +235,12 @@ public record BatchRequest(
      * the service's {@code defaultJobTimeout}).
      *
      * @throws NullPointerException if {@code timeout} is null
-     * @throws IllegalArgumentException if it is zero or negative
+     * @throws IllegalArgumentException if it is not between {@link #MIN_JOB_TIMEOUT} (1 ms) and
+     *     {@link #MAX_JOB_TIMEOUT} (365 days)
      */
     public Builder jobTimeout(Duration timeout) {
-      this.jobTimeout = Optional.of(Checks.positive(timeout, "jobTimeout"));
+      this.jobTimeout =
+          Optional.of(Checks.between(timeout, MIN_JOB_TIMEOUT, MAX_JOB_TIMEOUT, "jobTimeout"));
       return this;
     }
 

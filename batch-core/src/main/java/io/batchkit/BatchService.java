@@ -289,8 +289,9 @@ public interface BatchService extends AutoCloseable {
      * {@code maxConcurrency} plus {@code n}, or the claim-ahead is capped by it); a batch of higher
      * priority that arrives meanwhile waits until they have started; and if this node dies, they
      * wait for their lease to expire like the running ones. Jobs waiting here do not run down their
-     * timeout, are cancelled at once with their batch, and go back to the queue (their attempt not
-     * counted) when the service closes. Rate-limited job types are never claimed ahead.
+     * timeout, are cancelled at once with their batch (a cancel made on another node reaches them
+     * with the next lease renewal), and go back to the queue (their attempt not counted) when the
+     * service closes. Rate-limited job types are never claimed ahead.
      *
      * @throws IllegalArgumentException if {@code n} is not between 0 and 10000
      */
@@ -331,11 +332,18 @@ public interface BatchService extends AutoCloseable {
      * Sets the time allowed per attempt for batches that do not set their own (default 15 minutes).
      *
      * @throws NullPointerException if {@code timeout} is null
-     * @throws IllegalArgumentException if it is zero or negative
+     * @throws IllegalArgumentException if it is not between {@link BatchRequest#MIN_JOB_TIMEOUT} (1
+     *     ms) and {@link BatchRequest#MAX_JOB_TIMEOUT} (365 days)
      */
     public Builder defaultJobTimeout(Duration timeout) {
       this.defaultJobTimeout =
-          remember("defaultJobTimeout", Checks.positive(timeout, "defaultJobTimeout"));
+          remember(
+              "defaultJobTimeout",
+              Checks.between(
+                  timeout,
+                  BatchRequest.MIN_JOB_TIMEOUT,
+                  BatchRequest.MAX_JOB_TIMEOUT,
+                  "defaultJobTimeout"));
       return this;
     }
 

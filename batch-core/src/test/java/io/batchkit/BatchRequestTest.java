@@ -268,22 +268,36 @@ class BatchRequestTest {
     assertEquals(OptionalInt.of(value), kept);
   }
 
+  /**
+   * Below a millisecond a durable store would keep 0; past 365 days timers and stored milliseconds
+   * overflow (a "no timeout" of {@code Long.MAX_VALUE} seconds among them).
+   */
   @ParameterizedTest(name = "[{index}] {0}")
-  @ValueSource(strings = {"PT0S", "PT-1S", "PT-0.001S", "-P1D"})
-  void jobTimeout_notPositive_namesTheFieldAndTheValue(String timeout) {
+  @ValueSource(
+      strings = {"PT0S", "PT-1S", "PT-0.001S", "-P1D", "PT0.000999999S", "P365DT0.001S", "P3650D"})
+  void jobTimeout_outOfRange_namesTheFieldTheBoundsAndTheValue(String timeout) {
     Duration value = Duration.parse(timeout);
 
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> builder().jobTimeout(value));
 
-    assertEquals("jobTimeout must be positive, was " + value, e.getMessage());
+    assertEquals("jobTimeout must be between PT0.001S and PT8760H, was " + value, e.getMessage());
   }
 
   @Test
-  void jobTimeout_oneNanosecond_isAccepted() {
-    BatchRequest request = builder().jobTimeout(Duration.ofNanos(1)).item("p").build();
+  void jobTimeout_noTimeoutAtAll_isRefusedNotOverflowed() {
+    Duration forever = Duration.ofSeconds(Long.MAX_VALUE);
 
-    assertEquals(Optional.of(Duration.ofNanos(1)), request.jobTimeout());
+    assertThrows(IllegalArgumentException.class, () -> builder().jobTimeout(forever));
+  }
+
+  @ParameterizedTest(name = "[{index}] {0}")
+  @ValueSource(strings = {"PT0.001S", "P365D"})
+  void jobTimeout_atTheBounds_isAccepted(String timeout) {
+    Duration value = Duration.parse(timeout);
+    BatchRequest request = builder().jobTimeout(value).item("p").build();
+
+    assertEquals(Optional.of(value), request.jobTimeout());
   }
 
   // ---------------------------------------------------------------- build

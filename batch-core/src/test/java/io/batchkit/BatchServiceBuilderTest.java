@@ -123,8 +123,9 @@ class BatchServiceBuilderTest {
 
   @ParameterizedTest(name = "[{index}] {0}({1})")
   @CsvSource({
-    "defaultJobTimeout,   PT0S,    must be positive",
-    "defaultJobTimeout,   PT-1S,   must be positive",
+    "defaultJobTimeout,   PT0S,    must be between PT0.001S and PT8760H",
+    "defaultJobTimeout,   PT-1S,   must be between PT0.001S and PT8760H",
+    "defaultJobTimeout,   P366D,   must be between PT0.001S and PT8760H",
     "pollInterval,        PT0S,    must be positive",
     "pollInterval,        PT-1S,   must be positive",
     "priorityAging,       PT0S,    must be positive",

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyInt;
 import static org.mockito.ArgumentMatchers.eq;
+import static org.mockito.Mockito.doAnswer;
 import static org.mockito.Mockito.doThrow;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.mockingDetails;
@@ -13,6 +15,7 @@ import static org.mockito.Mockito.times;
 import static org.mockito.Mockito.verify;
 
 import io.batchkit.spi.JobStore;
+import io.batchkit.spi.JobStoreException;
 import io.batchkit.testkit.Await;
 import io.batchkit.testkit.ConcurrencyProbe;
 import io.batchkit.testkit.EchoProcessorProvider;
@@ -36,6 +39,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.mockito.AdditionalAnswers;
 
 /** The scheduler and the status rules, through the public API with the in-memory store. */
 @Timeout(60)
@@ -519,6 +523,103 @@ class BatchServiceTest {
     assertEquals(BatchStatus.FAILED, done.status(), done.toString());
     String error = onlyJob(service, second.id()).error().orElseThrow();
     assertTrue(error.contains("timed out after PT0.2S"), error);
+  }
+
+  /**
+   * On the in-memory store workers keep their slots while they find work, so a rate-limited type
+   * (which workers never claim) would wait until every other job was done. The dispatcher asks for
+   * a slot instead: the urgent rate-limited batch ends while the big unlimited one still runs.
+   */
+  @Test
+  void rateLimit_aLimitedTypeGetsSlotsWhileAnUnlimitedBacklogRuns() {
+    BatchService service =
+        start(
+            BatchService.builder()
+                .maxConcurrency(2)
+                .rateLimit("limited", 50, Duration.ofSeconds(1))
+                .processor(
+                    "backlog",
+                    ctx -> {
+                      Thread.sleep(1); // 10,000 of these through 2 slots: at least 5 s
+                      return null;
+                    })
+                .processor("limited", ctx -> null));
+    Batch backlog =
+        service.submit(
+            BatchRequest.builder("backlog").items(items(10_000)).maxConcurrency(2).build());
+    Await.until(
+        "the backlog to run",
+        WAIT,
+        () -> service.getBatch(backlog.id()).progress().succeeded() > 0);
+
+    Batch limited =
+        service.submit(
+            BatchRequest.builder("limited").items(items(5)).priority(Priority.HIGH).build());
+    Batch done = service.awaitCompletion(limited.id(), WAIT);
+
+    assertEquals(BatchStatus.COMPLETED, done.status(), done.toString());
+    Batch meanwhile = service.getBatch(backlog.id());
+    assertFalse(
+        meanwhile.isFinished(), "the rate-limited batch waited for the backlog: " + meanwhile);
+    service.cancelBatch(backlog.id());
+  }
+
+  /**
+   * Timeouts are watched by the dispatcher, which also talks to the store: while the store fails, a
+   * hanging job must still be interrupted at its timeout, and its outcome recorded once the store
+   * is back.
+   */
+  @Test
+  void timeout_holdsWhileTheStoreIsDown() throws Exception {
+    JobStore memory = JobStore.inMemory();
+    AtomicBoolean down = new AtomicBoolean();
+    JobStore store = mock(JobStore.class, AdditionalAnswers.delegatesTo(memory));
+    org.mockito.stubbing.Answer<Object> failWhileDown =
+        invocation -> {
+          if (down.get()) {
+            throw new JobStoreException(
+                invocation.getMethod().getName(), true, "the database is down", null);
+          }
+          return invocation.getMethod().invoke(memory, invocation.getArguments());
+        };
+    doAnswer(failWhileDown).when(store).claim(any());
+    doAnswer(failWhileDown).when(store).complete(any(), any());
+    doAnswer(failWhileDown).when(store).heartbeat(any(), any(), any());
+    doAnswer(failWhileDown).when(store).requeueExpired(any(), anyInt());
+    CountDownLatch interrupted = new CountDownLatch(1);
+    BatchService service =
+        start(
+            BatchService.builder()
+                .store(store)
+                .maxConcurrency(2) // a free slot: every round tries to claim, and fails
+                .processor(
+                    "t",
+                    ctx -> {
+                      down.set(true);
+                      try {
+                        new CountDownLatch(1).await();
+                      } catch (InterruptedException e) {
+                        interrupted.countDown();
+                        throw e;
+                      }
+                      return "unreachable";
+                    }));
+    Batch batch =
+        service.submit(
+            BatchRequest.builder("t")
+                .item("x")
+                .maxAttempts(1)
+                .jobTimeout(Duration.ofMillis(300))
+                .build());
+
+    assertTrue(
+        interrupted.await(WAIT.toSeconds(), TimeUnit.SECONDS),
+        "the job was not interrupted at its timeout while the store was down");
+    down.set(false);
+    Batch done = service.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(BatchStatus.FAILED, done.status(), done.toString());
+    assertTrue(onlyJob(service, batch.id()).error().orElseThrow().contains("timed out"));
   }
 
   @Test

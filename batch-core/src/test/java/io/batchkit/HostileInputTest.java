@@ -239,7 +239,7 @@ class HostileInputTest {
             "jobTimeout(-1s)",
             b -> b.jobTimeout(Duration.ofSeconds(-1)),
             iae,
-            "jobTimeout must be positive, was PT-1S"),
+            "jobTimeout must be between PT0.001S and PT8760H, was PT-1S"),
         refusal(
             "failurePolicy(null)",
             b -> b.failurePolicy(null),

@@ -36,6 +36,7 @@ import io.batchkit.spi.NewJob;
 import io.batchkit.spi.Subscription;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -52,6 +53,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
@@ -68,37 +70,43 @@ import org.slf4j.LoggerFactory;
  *       invalidated on delete).
  *   <li>The <b>dispatcher thread</b> owns the fields marked "dispatcher-owned": outcomes it has not
  *       sent yet, the rate-limit permits it has banked, its timers, and the earliest retry time. It
- *       alone claims for free slots, renews leases, takes back expired ones, enforces timeouts and
- *       records the outcomes queued in {@link #outcomes}.
- *   <li>A <b>worker thread</b> owns one slot while it runs. On the in-memory store, when its job
- *       ends it records the outcome and claims its next job itself (one store call each, no thread
- *       hand-off), as long as the service runs, the store is healthy and the outcome is not a
- *       retry. Otherwise (and always on other stores, see {@link #workerClaimTypes}) it queues the
- *       outcome in {@link #outcomes}, a lock-free queue, for the dispatcher, gives the slot back
- *       and wakes the dispatcher.
- *   <li>{@link #running} (job id to {@link RunningJob}) and {@link #runningCount} are shared: the
- *       dispatcher or a worker that claimed the job adds it; the worker that ran it, the dispatcher
- *       giving up on it, or {@code close()} removes it. {@code runningCount} is the number of slots
- *       taken and never exceeds {@code maxConcurrency}: only the dispatcher increments it, up to
- *       the free slots it computed, and a worker that claims its next job keeps the slot it had.
+ *       claims for free slots and ahead ({@code claimAhead}), renews leases, takes back expired
+ *       ones, enforces timeouts and records the outcomes queued in {@link #outcomes}.
+ *   <li>A <b>worker thread</b> owns one slot while it runs. When its job ends it takes its next
+ *       job, keeping the slot: first one claimed ahead from {@link #ready}; else, on the in-memory
+ *       store only, one it claims itself (see {@link #workerClaimTypes}), after recording the
+ *       outcome itself. Otherwise it queues the outcome in {@link #outcomes}, a lock-free queue,
+ *       gives the slot back and wakes the dispatcher. It also gives the slot back when the
+ *       dispatcher asks for one ({@link #slotWanted}) for a rate-limited type.
+ *   <li>{@link #running} (job id to {@link RunningJob}) and {@link #runningCount} are shared.
+ *       Whoever claims a job adds it to {@code running}; whoever ends it removes it (by id and
+ *       instance): the worker that ran it, the dispatcher or {@code close()} giving up on it, or,
+ *       for a job claimed ahead and never started, the caller of {@code cancelBatch}, the
+ *       dispatcher or {@code close()}. {@code runningCount} is the number of slots taken and never
+ *       exceeds {@code maxConcurrency}: only the dispatcher increments it, up to the free slots it
+ *       computed; a worker that takes its next job keeps the slot it had; jobs claimed ahead hold
+ *       no slot until started.
  * </ul>
  *
  * <h2>The dispatch round</h2>
  *
  * Each round the dispatcher (1) sends every queued outcome to the store in one {@code complete}
  * call, (2) renews leases every third of the lease duration and takes back expired leases every
- * half lease (at most every max poll interval), (3) claims up to the number of free slots in one
- * {@code claim} call and hands each job to a worker, (4) interrupts jobs past their timeout and
- * gives up on those that ignored the interrupt for the grace period, then (5) sleeps until a worker
- * gives a slot back or queues an outcome, a caller or the store (through {@code
- * JobStore.subscribe}) announces work, a retry or a timeout falls due, or the next timer is due. A
- * worker that starts a job due to time out before the dispatcher's planned wake-up wakes it. A
- * round that found nothing doubles the next sleep, from the poll interval up to the max poll
- * interval, so an idle service leaves the store alone. Priority order, ageing and the per-batch
- * limit are applied by the store in {@code claim}, so they hold across every node that shares it,
- * whichever thread claims. Rate limits are per service: before a claim, the dispatcher takes
- * permits from each type's Failsafe limiter (up to the free slots) and passes them as that type's
- * claim limit; workers never claim rate-limited types.
+ * half lease (at most every max poll interval), (3) claims up to the free slots plus what {@code
+ * claimAhead} allows in one {@code claim} call and starts jobs in the free slots, (4) interrupts
+ * jobs past their timeout and gives up on those that did not return for the grace period (this step
+ * needs no store, so it runs during an outage too), then (5) sleeps until a worker gives a slot
+ * back, queues an outcome it wants recorded soon or takes the last jobs claimed ahead down to half,
+ * a caller or the store (through {@code JobStore.subscribe}) announces work, a retry or a timeout
+ * falls due, or the next timer is due. The outcome of a short job followed by a job claimed ahead
+ * waits for the next round, so outcomes are recorded in groups. A worker that starts a job due to
+ * time out before the dispatcher's planned wake-up wakes it. A round that found nothing doubles the
+ * next sleep, from the poll interval up to the max poll interval, so an idle service leaves the
+ * store alone. Priority order, ageing and the per-batch limit are applied by the store in {@code
+ * claim}, so they hold across every node that shares it, whichever thread claims. Rate limits are
+ * per service: before a claim, the dispatcher takes permits from each type's Failsafe limiter (up
+ * to the free slots) and passes them as that type's claim limit; rate-limited types are never
+ * claimed ahead or by workers.
  *
  * <h2>Failures</h2>
  *
@@ -144,6 +152,15 @@ public final class DefaultBatchService implements BatchService {
    */
   private final ConcurrentLinkedQueue<RunningJob> ready = new ConcurrentLinkedQueue<>();
 
+  /** The size of {@link #ready} (its own {@code size()} walks the queue), kept beside it. */
+  private final AtomicInteger readyCount = new AtomicInteger();
+
+  /**
+   * Set by the dispatcher when a rate-limited type has a permit but no slot is free (workers keep
+   * their slots while they find work); the next worker to finish clears it and gives its slot back.
+   */
+  private final AtomicBoolean slotWanted = new AtomicBoolean();
+
   private final Map<BatchId, CompletableFuture<Batch>> awaited = new ConcurrentHashMap<>();
   private final Waiter waiter = new Waiter();
   private final ThreadPoolExecutor workers;
@@ -184,6 +201,14 @@ public final class DefaultBatchService implements BatchService {
   private long outageBackoffNanos;
 
   /**
+   * Rate-limited types a claim found no due job of, with when: no slot is asked for them for a poll
+   * interval after that, so that an idle rate-limited type does not take slots from busy ones.
+   */
+  private final Map<String, Long> noJobsOfTypeSince = new HashMap<>();
+
+  private final long idleCheckNanos;
+
+  /**
    * The earliest retry time among the outcomes this node sent, so the retry is not late by a poll.
    */
   private Instant nextRetryAt;
@@ -210,6 +235,7 @@ public final class DefaultBatchService implements BatchService {
           .forEach(type -> selfClaim.put(type, 1));
     }
     this.workerClaimTypes = Map.copyOf(selfClaim);
+    this.idleCheckNanos = config.pollInterval().toNanos();
     this.workers =
         new ThreadPoolExecutor(
             0,
@@ -533,7 +559,7 @@ public final class DefaultBatchService implements BatchService {
         p[0],
         p[1],
         p[2],
-        Math.max(0, running.size() - ready.size()),
+        Math.max(0, running.size() - readyCount.get()),
         store.countQueuedJobs());
   }
 
@@ -578,7 +604,6 @@ public final class DefaultBatchService implements BatchService {
         }
         rateLimitWaitNanos = Long.MAX_VALUE;
         int claimed = state.get() == State.RUNNING ? claimAndLaunch() : 0;
-        long untilDeadline = watchRunningJobs();
         if (flushed > 0 || claimed > 0) {
           idleNanos = pollNanos;
           waitNanos = pollNanos;
@@ -588,7 +613,6 @@ public final class DefaultBatchService implements BatchService {
           idleNanos = Math.min(maxPollNanos, idleNanos * 2);
         }
         waitNanos = Math.min(waitNanos, rateLimitWaitNanos);
-        waitNanos = Math.min(waitNanos, untilDeadline);
         waitNanos = Math.min(waitNanos, untilNextRetry());
         waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
         if (!awaited.isEmpty()) {
@@ -606,6 +630,8 @@ public final class DefaultBatchService implements BatchService {
         LOG.error("dispatcher of service {} caught an error; it carries on", config.nodeId(), e);
         waitNanos = pollNanos;
       }
+      // timeouts hold while the store is down too: this needs no store
+      waitNanos = Math.min(waitNanos, watchRunningJobs());
       if (outcomes.isEmpty() && !stopDispatcher) {
         sleepUntilNanos = System.nanoTime() + Math.max(waitNanos, 0);
         dispatcherAsleep = true;
@@ -750,7 +776,7 @@ public final class DefaultBatchService implements BatchService {
    */
   private void stop(RunningJob job, RunningJob.Stop reason) {
     job.stop(reason);
-    if (!job.isStarted() && ready.remove(job)) {
+    if (!job.isStarted() && removeReady(job)) {
       endUnstarted(job, new InterruptedException("stopped before it started"));
     }
   }
@@ -760,21 +786,24 @@ public final class DefaultBatchService implements BatchService {
     if (!job.claimReport()) {
       return;
     }
-    JobOutcome outcome =
-        job.stopReason() == RunningJob.Stop.SHUTDOWN || job.stopReason() == null
-            ? JobOutcome.released(job.claim)
-            : conclude(job, new Attempt(null, reason), 0);
-    if (outcome != null) {
-      outcomes.add(outcome);
+    JobOutcome outcome = JobOutcome.released(job.claim);
+    try {
+      if (job.stopReason() != RunningJob.Stop.SHUTDOWN && job.stopReason() != null) {
+        outcome = conclude(job, new Attempt(null, reason), 0);
+      }
+    } finally {
+      if (outcome != null) {
+        outcomes.add(outcome);
+      }
+      running.remove(job.claim.id(), job);
+      waiter.wake();
     }
-    running.remove(job.claim.id());
-    waiter.wake();
   }
 
   /** Gives every job claimed ahead back to the store; for shutdown. */
   private void releaseClaimedAhead() {
     RunningJob job;
-    while ((job = ready.poll()) != null) {
+    while ((job = pollReady()) != null) {
       job.stop(RunningJob.Stop.SHUTDOWN);
       endUnstarted(job, new InterruptedException("the service is closing"));
     }
@@ -832,25 +861,24 @@ public final class DefaultBatchService implements BatchService {
   }
 
   /**
-   * Claims up to the free slots and starts the jobs; returns how many. Sets {@link
-   * #rateLimitWaitNanos} when a rate-limited type had no permit, so that the dispatcher looks again
-   * when the next one is due.
+   * Claims up to the free slots plus what {@code claimAhead} allows, and starts jobs in the free
+   * slots; returns how many it claimed. Sets {@link #rateLimitWaitNanos} when a rate-limited type
+   * had no permit, so that the dispatcher looks again when the next one is due.
    *
    * <p>Rate limits: before the claim, permits are taken from each type's limiter up to the free
-   * slots and passed as the type's claim limit. Of the permits a claim leaves unused, at most one
-   * is kept for the next round, so a service that was idle cannot start a burst.
+   * slots (at least one) and passed as the type's claim limit (at most the free slots: a
+   * rate-limited job is never claimed ahead). Of the permits a claim leaves unused, at most one is
+   * kept for the next round, so a service that was idle cannot start a burst. When a type has a
+   * permit but no slot is free, because workers keep their slots for the next job, {@link
+   * #slotWanted} asks the next worker that finishes to give its slot back.
    */
   private int claimAndLaunch() {
     int free = config.maxConcurrency() - runningCount.get();
-    RunningJob waiting;
-    while (free > 0 && (waiting = ready.poll()) != null) {
-      launch(waiting); // claimed ahead: they go first
-      free--;
-    }
-    int ahead = Math.max(0, config.claimAhead() - ready.size());
-    if (free + ahead <= 0 || config.processors().isEmpty()) {
+    int ahead = Math.max(0, config.claimAhead() - readyCount.get());
+    if (config.processors().isEmpty()) {
       return 0;
     }
+    long nowNanos = System.nanoTime();
     Map<String, Integer> types = new HashMap<>();
     for (String type : config.processors().keySet()) {
       RateLimiter<Object> limiter = rateLimiters.get(type);
@@ -859,55 +887,100 @@ public final class DefaultBatchService implements BatchService {
         continue;
       }
       int banked = bankedPermits.getOrDefault(type, 0);
-      while (banked < free && limiter.tryAcquirePermit()) {
+      while (banked < Math.max(free, 1) && limiter.tryAcquirePermit()) {
         banked++;
       }
       bankedPermits.put(type, banked);
-      types.put(type, Math.min(banked, free));
+      types.put(type, Math.min(banked, Math.max(free, 0)));
       if (banked == 0) {
         RateLimit limit = config.rateLimits().get(type);
         rateLimitWaitNanos =
             Math.min(rateLimitWaitNanos, Math.max(1, limit.per().toNanos() / limit.permits()));
+      } else if (free <= 0
+          && nowNanos - noJobsOfTypeSince.getOrDefault(type, nowNanos - idleCheckNanos)
+              >= idleCheckNanos) {
+        slotWanted.set(true);
       }
+    }
+    if (free + ahead <= 0) {
+      return 0;
     }
     Instant now = config.clock().instant();
     List<ClaimedJob> claimed =
         store.claim(
             new ClaimRequest(
                 config.nodeId(),
-                free + ahead,
+                Math.max(free, 0) + ahead,
                 now,
                 now.plus(config.leaseDuration()),
                 config.priorityAging(),
                 types));
-    List<RunningJob> jobs = new ArrayList<>(claimed.size());
-    for (ClaimedJob claim : claimed) {
-      RunningJob job = track(claim);
-      if (job != null) {
-        jobs.add(job);
-      }
-    }
-    // rate-limited jobs start now, whatever their place in the claim: their permits are spent
-    for (RunningJob job : jobs) {
-      if (rateLimiters.containsKey(job.batch.jobType())) {
-        bankedPermits.computeIfPresent(
-            job.batch.jobType(), (type, banked) -> Math.max(0, banked - 1));
-        launch(job);
-        free--;
-      }
-    }
-    for (RunningJob job : jobs) {
-      if (!rateLimiters.containsKey(job.batch.jobType())) {
-        if (free > 0) {
+    Map<String, Integer> claimedPerType = new HashMap<>();
+    ArrayDeque<ClaimedJob> pending = new ArrayDeque<>(claimed);
+    try {
+      ClaimedJob claim;
+      while ((claim = pending.peek()) != null) {
+        RunningJob job = track(claim);
+        pending.poll();
+        if (job == null) {
+          continue;
+        }
+        String type = job.batch.jobType();
+        claimedPerType.merge(type, 1, Integer::sum);
+        if (rateLimiters.containsKey(type)) {
+          // its permit is spent: it starts now, whatever its place in the claim
+          bankedPermits.computeIfPresent(type, (t, banked) -> Math.max(0, banked - 1));
           launch(job);
           free--;
         } else {
-          ready.add(job);
+          addReady(job);
+        }
+      }
+    } finally {
+      // a failure half-way (the batch settings could not be read) gives back what was not tracked
+      pending.forEach(c -> outcomes.add(JobOutcome.released(c)));
+    }
+    RunningJob waiting;
+    while (free > 0 && (waiting = pollReady()) != null) {
+      launch(waiting); // in claim order: jobs claimed ahead earlier go first
+      free--;
+    }
+    for (Map.Entry<String, Integer> offered : types.entrySet()) {
+      if (rateLimiters.containsKey(offered.getKey())) {
+        if (offered.getValue() > 0 && !claimedPerType.containsKey(offered.getKey())) {
+          noJobsOfTypeSince.put(offered.getKey(), nowNanos); // none due: stop asking for a slot
+        } else if (claimedPerType.containsKey(offered.getKey())) {
+          noJobsOfTypeSince.remove(offered.getKey());
         }
       }
     }
     bankedPermits.replaceAll((type, banked) -> Math.min(banked, 1));
     return claimed.size();
+  }
+
+  /** Queues a job claimed ahead; a cancellation that came as it was queued ends it at once. */
+  private void addReady(RunningJob job) {
+    ready.add(job);
+    readyCount.incrementAndGet();
+    if (job.isCancelled() && removeReady(job)) {
+      endUnstarted(job, new InterruptedException("stopped before it started"));
+    }
+  }
+
+  private RunningJob pollReady() {
+    RunningJob job = ready.poll();
+    if (job != null) {
+      readyCount.decrementAndGet();
+    }
+    return job;
+  }
+
+  private boolean removeReady(RunningJob job) {
+    if (ready.remove(job)) {
+      readyCount.decrementAndGet();
+      return true;
+    }
+    return false;
   }
 
   /** Gives a tracked job a slot and a worker. */
@@ -916,10 +989,14 @@ public final class DefaultBatchService implements BatchService {
     runningCount.incrementAndGet();
     try {
       workers.execute(() -> work(job));
-    } catch (RejectedExecutionException e) {
-      running.remove(job.claim.id());
+    } catch (RejectedExecutionException | OutOfMemoryError e) {
+      // a closing pool, or no thread to be had: the job goes back to the queue
+      running.remove(job.claim.id(), job);
       runningCount.decrementAndGet();
       outcomes.add(JobOutcome.released(job.claim));
+      if (e instanceof OutOfMemoryError) {
+        LOG.error("could not start a worker thread for {}; gave the job back", job, e);
+      }
     }
   }
 
@@ -967,7 +1044,7 @@ public final class DefaultBatchService implements BatchService {
         LOG.error("could not conclude {}; giving the job back to the store", job, e);
         outcome = JobOutcome.released(job.claim);
       }
-      running.remove(job.claim.id());
+      running.remove(job.claim.id(), job);
       job = next(outcome, job.nanosSinceStart());
     }
   }
@@ -1052,8 +1129,14 @@ public final class DefaultBatchService implements BatchService {
       outcomes.add(queued);
       wake = jobNanos >= GROUPED_OUTCOME_NANOS || queued.retryAt().isPresent();
     }
-    RunningJob next = open ? ready.poll() : null;
-    if (next != null && ready.size() <= config.claimAhead() / 2) {
+    if (open && slotWanted.get() && slotWanted.compareAndSet(true, false)) {
+      // the dispatcher has a rate-limit permit and no slot: this one goes back to it
+      runningCount.decrementAndGet();
+      waiter.wake();
+      return null;
+    }
+    RunningJob next = open ? pollReady() : null;
+    if (next != null && readyCount.get() <= config.claimAhead() / 2) {
       wake = true; // time to claim more ahead
     }
     if (next == null && selfServe) {
@@ -1146,13 +1229,17 @@ public final class DefaultBatchService implements BatchService {
                 + " and did not return within "
                 + config.interruptGracePeriod()
                 + " of its interrupt");
-    JobOutcome outcome = conclude(job, new Attempt(null, failure), job.nanosSinceStart());
-    if (outcome != null) {
-      outcomes.add(outcome);
+    JobOutcome outcome = JobOutcome.released(job.claim);
+    try {
+      outcome = conclude(job, new Attempt(null, failure), job.nanosSinceStart());
+    } finally {
+      if (outcome != null) {
+        outcomes.add(outcome);
+      }
+      running.remove(job.claim.id(), job);
+      runningCount.decrementAndGet();
+      waiter.wake();
     }
-    running.remove(job.claim.id());
-    runningCount.decrementAndGet();
-    waiter.wake();
   }
 
   /**
@@ -1217,7 +1304,7 @@ public final class DefaultBatchService implements BatchService {
           if (job.isStarted() && job.claimReport()) {
             LOG.warn("{} ignored its interrupt; giving its job back to the store", job);
             outcomes.add(JobOutcome.released(job.claim));
-            running.remove(job.claim.id());
+            running.remove(job.claim.id(), job);
             runningCount.decrementAndGet();
           }
         }

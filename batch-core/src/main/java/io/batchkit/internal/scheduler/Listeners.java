@@ -16,20 +16,18 @@ final class Listeners {
     this.listeners = listeners;
   }
 
-  /**
-   * Calls {@code event} on each listener; a listener that throws anything but an {@link
-   * OutOfMemoryError} is logged and skipped.
-   */
+  /** Calls {@code event} on each listener; a listener that throws is logged and skipped. */
   void fire(String event, Object id, Consumer<BatchListener> call) {
     for (BatchListener listener : listeners) {
       try {
         call.accept(listener);
-      } catch (OutOfMemoryError e) {
-        throw e;
       } catch (Throwable e) {
-        // even a StackOverflowError: it unwound the listener's own frames, and scheduling must go
-        // on
-        LOG.warn("BatchListener {} threw from {} for {}; ignored", listener, event, id, e);
+        // even an Error: scheduling must go on, and the caller's bookkeeping must finish
+        try {
+          LOG.warn("BatchListener {} threw from {} for {}; ignored", listener, event, id, e);
+        } catch (Throwable unloggable) {
+          // e.g. an exception whose getMessage() throws: the logger could not print it
+        }
       }
     }
   }

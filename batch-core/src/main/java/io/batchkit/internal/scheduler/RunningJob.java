@@ -6,6 +6,7 @@ import io.batchkit.JobContext;
 import io.batchkit.JobId;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.spi.ClaimedJob;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -13,11 +14,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * One claimed job on this node: the {@link JobContext} its processor sees, and the signals other
  * threads send it.
  *
- * <p>Ownership: {@code claim} and {@code batch} are fixed. {@code stop} is written by whoever stops
- * the job (a cancellation, a lost lease, shutdown, the dispatcher's timeout watch) and read by the
- * worker; {@code thread} is written by the worker only; {@code reported} is an atomic so that
- * exactly one party (the worker, or {@code close()} giving up on a worker that ignores interrupts)
- * hands the job's outcome to the dispatcher.
+ * <p>Ownership: {@code claim} and {@code batch} are fixed. {@code startedNanos} is written once, by
+ * the thread that gives the job to a worker. {@code stop} is written by whoever stops the job (a
+ * cancellation, a lost lease, shutdown, the dispatcher's timeout watch) and read by the worker;
+ * {@code thread} is written by the worker only; {@code reported} is an atomic so that exactly one
+ * party ends the job and hands on its outcome: the worker; the dispatcher or {@code close()} giving
+ * up on a worker that ignores its interrupt; or, for a job claimed ahead and never started, whoever
+ * takes it out of the service's queue to cancel or release it.
  */
 final class RunningJob implements JobContext {
   /** Why a job was told to stop before it ended by itself. */
@@ -117,9 +120,20 @@ final class RunningJob implements JobContext {
     return System.nanoTime() - startedNanos;
   }
 
+  /**
+   * Timeouts beyond this (about 73 years, e.g. a "no timeout" of Long.MAX_VALUE seconds) count as
+   * this.
+   */
+  private static final long LONGEST_TIMEOUT_NANOS = Long.MAX_VALUE / 4;
+
   /** Returns when the attempt times out (System.nanoTime); only for a started job. */
   long deadlineNanos() {
-    return startedNanos + batch.jobTimeout().toNanos();
+    Duration timeout = batch.jobTimeout();
+    long nanos =
+        timeout.compareTo(Duration.ofNanos(LONGEST_TIMEOUT_NANOS)) >= 0
+            ? LONGEST_TIMEOUT_NANOS
+            : timeout.toNanos();
+    return startedNanos + nanos;
   }
 
   /**

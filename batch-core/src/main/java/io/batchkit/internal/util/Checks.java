@@ -135,6 +135,16 @@ public final class Checks {
     return value;
   }
 
+  /** Returns {@code value} (non-null) if it is between {@code min} and {@code max}, inclusive. */
+  public static Duration between(Duration value, Duration min, Duration max, String field) {
+    notNull(value, field);
+    if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+      throw new IllegalArgumentException(
+          field + " must be between " + min + " and " + max + ", was " + value);
+    }
+    return value;
+  }
+
   /** Returns {@code value} (non-null) if it is zero or longer. */
   public static Duration notNegative(Duration value, String field) {
     notNull(value, field);

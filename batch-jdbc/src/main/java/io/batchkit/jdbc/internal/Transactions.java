@@ -72,7 +72,9 @@ final class Transactions {
             + ", vendor code "
             + first.getErrorCode()
             + ")";
-    if (state != null && (state.startsWith("08") || state.startsWith("57"))) {
+    if ((state != null && (state.startsWith("08") || state.startsWith("57")))
+        || first instanceof java.sql.SQLTransientConnectionException
+        || first instanceof java.sql.SQLRecoverableException) {
       // connection failures and operator intervention quote no statement or row: say what it was
       text += ": " + first.getMessage();
     }
