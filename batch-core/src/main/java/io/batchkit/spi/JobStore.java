@@ -10,6 +10,7 @@ import io.batchkit.JobId;
 import io.batchkit.JobQuery;
 import io.batchkit.Page;
 import io.batchkit.internal.memory.InMemoryJobStore;
+import io.batchkit.internal.util.Checks;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -125,6 +126,24 @@ public interface JobStore {
    * @throws NullPointerException if an argument or an outcome is null
    */
   CompletionResult complete(List<JobOutcome> outcomes, Instant now);
+
+  /**
+   * Records outcomes, then claims: what {@link #complete} followed by {@link #claim} does, so that
+   * the slots the outcomes free in a batch can be claimed by the same call. A service calls it once
+   * per round; a store that can should do both in one step (one transaction, one commit). The
+   * default calls the two methods in turn; if the claim then fails, the outcomes stay recorded, and
+   * sending them again is harmless (their fencing tokens are spent, so they are rejected).
+   *
+   * @param outcomes the outcomes to record first, possibly none
+   * @return what the completion changed and the claimed jobs
+   * @throws NullPointerException if an argument or an outcome is null
+   */
+  default CompleteAndClaimResult completeAndClaim(
+      List<JobOutcome> outcomes, Instant now, ClaimRequest request) {
+    Checks.notNull(request, "request");
+    CompletionResult completion = complete(outcomes, now);
+    return new CompleteAndClaimResult(completion, claim(request));
+  }
 
   /**
    * Renews the leases of jobs running on a node. A job whose current token is the one given and

@@ -1022,6 +1022,91 @@ public abstract class JobStoreContractTest {
     assertEquals(Optional.of("fresh"), jobOf(stored.id(), old.id()).result());
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // completeAndClaim
+
+  @Test
+  void completeAndClaim_claimsTheSlotItsOutcomeFreed() {
+    Stored stored = insert(batch(3).maxConcurrency(1));
+    ClaimedJob first = claim(NODE_A, 5, at(1)).get(0);
+
+    CompleteAndClaimResult result =
+        store.completeAndClaim(
+            List.of(JobOutcome.succeeded(first, "ok")), at(2), request(NODE_A, 5, at(2)));
+
+    assertEquals(Set.of(), result.completion().rejected());
+    assertEquals(List.of(stored.jobId(1)), claimedIds(result.claimed()), "the next job, at once");
+    assertEquals(new Progress(3, 1, 1, 1, 0, 0), batchOf(stored.id()).progress());
+    assertEquals(Optional.of("ok"), jobOf(stored.id(), first.id()).result());
+    Job next = jobOf(stored.id(), stored.jobId(1));
+    assertEquals(JobStatus.PROCESSING, next.status());
+    assertEquals(Optional.of(NODE_A), next.nodeId());
+  }
+
+  @Test
+  void completeAndClaim_returnsWhatCompleteReturns_andRejectsStaleOutcomes() {
+    Stored stored = insert(batch(2));
+    List<ClaimedJob> claimed = claim(NODE_A, 2, at(1));
+    ClaimedJob stale =
+        new ClaimedJob(
+            claimed.get(1).id(),
+            stored.id(),
+            claimed.get(1).payload(),
+            1,
+            claimed.get(1).fencingToken() + 1);
+
+    CompleteAndClaimResult result =
+        store.completeAndClaim(
+            List.of(JobOutcome.succeeded(claimed.get(0), "ok"), JobOutcome.succeeded(stale, "x")),
+            at(2),
+            request(NODE_A, 5, at(2)));
+
+    assertEquals(Set.of(stale.id()), result.completion().rejected());
+    assertEquals(1, result.completion().batches().size());
+    assertEquals(stored.id(), result.completion().batches().get(0).id());
+    assertEquals(new Progress(2, 0, 1, 1, 0, 0), result.completion().batches().get(0).progress());
+    assertEquals(List.of(), result.claimed(), "nothing is left to claim");
+    assertEquals(JobStatus.PROCESSING, jobOf(stored.id(), stale.id()).status());
+  }
+
+  @Test
+  void completeAndClaim_withNoOutcomes_onlyClaims_andWithNothingDue_onlyCompletes() {
+    Stored stored = insert(batch(2));
+
+    CompleteAndClaimResult claimOnly =
+        store.completeAndClaim(List.of(), at(1), request(NODE_A, 1, at(1)));
+    assertEquals(new CompletionResult(Set.of(), List.of()), claimOnly.completion());
+    assertEquals(List.of(stored.jobId(0)), claimedIds(claimOnly.claimed()));
+
+    ClaimedJob job = claimOnly.claimed().get(0);
+    CompleteAndClaimResult completeOnly =
+        store.completeAndClaim(
+            List.of(JobOutcome.succeeded(job, "ok")),
+            at(2),
+            request(NODE_A, 5, at(2), Map.of("other type", 5)));
+    assertEquals(List.of(), completeOnly.claimed(), "no job of the named type");
+    assertEquals(new Progress(2, 1, 0, 1, 0, 0), batchOf(stored.id()).progress());
+  }
+
+  @Test
+  void completeAndClaim_withANullArgumentOrOutcome_changesNothing() {
+    Stored stored = insert(batch(2));
+    List<ClaimedJob> claimed = claim(NODE_A, 1, at(1));
+    Batch before = batchOf(stored.id());
+    List<JobOutcome> ok = List.of(JobOutcome.succeeded(claimed.get(0), "ok"));
+    List<JobOutcome> withNull = Arrays.asList(JobOutcome.succeeded(claimed.get(0), "ok"), null);
+    ClaimRequest request = request(NODE_A, 5, at(2));
+
+    assertThrows(NullPointerException.class, () -> store.completeAndClaim(null, at(2), request));
+    assertThrows(NullPointerException.class, () -> store.completeAndClaim(ok, null, request));
+    assertThrows(NullPointerException.class, () -> store.completeAndClaim(ok, at(2), null));
+    assertThrows(
+        NullPointerException.class, () -> store.completeAndClaim(withNull, at(2), request));
+
+    assertEquals(before, batchOf(stored.id()));
+    assertEquals(JobStatus.PROCESSING, jobOf(stored.id(), claimed.get(0).id()).status());
+  }
+
   @Test
   void complete_isAtomic_appliesNothingWhenAnOutcomeIsNull() {
     Stored stored = insert(batch(2));

@@ -20,6 +20,7 @@ import io.batchkit.Priority;
 import io.batchkit.Progress;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.CompleteAndClaimResult;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.HeartbeatResult;
 import io.batchkit.spi.JobOutcome;
@@ -490,10 +491,17 @@ class FencingIT {
               } catch (InvocationTargetException e) {
                 throw e.getCause();
               }
+              // outcomes reach the store through complete, or with a claim in completeAndClaim
               if (method.getName().equals("complete")) {
                 calls.add(
                     new CompleteCall(
                         List.copyOf((List<JobOutcome>) args[0]), (CompletionResult) result));
+              } else if (method.getName().equals("completeAndClaim")
+                  && !((List<?>) args[0]).isEmpty()) {
+                calls.add(
+                    new CompleteCall(
+                        List.copyOf((List<JobOutcome>) args[0]),
+                        ((CompleteAndClaimResult) result).completion()));
               }
               return result;
             });

@@ -17,6 +17,7 @@ import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.spi.BatchStatusRule;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.CompleteAndClaimResult;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.HeartbeatResult;
 import io.batchkit.spi.InsertResult;
@@ -212,54 +213,82 @@ public final class InMemoryJobStore implements JobStore {
     Checks.notNull(request, "request");
     lock.lock();
     try {
-      if (runnable.isEmpty()) {
-        return List.of();
-      }
-      List<BatchState> order = new ArrayList<>(runnable);
-      if (order.size() > 1) {
-        order.sort(
-            Comparator.<BatchState>comparingLong(
-                    b -> request.dispatchKey(b.priority(), b.lastServedAt))
-                .thenComparingLong(b -> b.servedSeq)
-                .thenComparing(b -> b.batch.id()));
-      }
-      List<ClaimedJob> claimed = new ArrayList<>(Math.min(request.maxJobs(), 64));
-      Map<String, Integer> takenPerType = new HashMap<>();
-      for (BatchState state : order) {
-        int room = request.maxJobs() - claimed.size();
-        if (room == 0) {
-          break;
-        }
-        String type = state.batch.jobType();
-        int typeRoom = request.limitFor(type) - takenPerType.getOrDefault(type, 0);
-        int batchRoom =
-            state.batch.maxConcurrency() - (int) state.counts[JobStatus.PROCESSING.ordinal()];
-        int want = Math.min(room, Math.min(typeRoom, batchRoom));
-        int got = 0;
-        while (got < want) {
-          JobState job = state.nextDue(request.now());
-          if (job == null) {
-            break;
-          }
-          lease(job, request);
-          claimed.add(
-              new ClaimedJob(job.id, state.batch.id(), job.payload, job.attempt, job.token));
-          got++;
-        }
-        if (got > 0) {
-          takenPerType.merge(type, got, Integer::sum);
-          state.lastServedAt = request.now();
-          state.servedSeq = ++lastServe;
-          state.updatedAt = request.now();
-          if (state.counts[JobStatus.QUEUED.ordinal()] == 0) {
-            runnable.remove(state);
-          }
-        }
-      }
-      return claimed;
+      return claimLocked(request);
     } finally {
       lock.unlock();
     }
+  }
+
+  /** One lock for both steps: the service's worker calls this once per job. */
+  @Override
+  public CompleteAndClaimResult completeAndClaim(
+      List<JobOutcome> outcomes, Instant now, ClaimRequest request) {
+    checkOutcomes(outcomes, now);
+    Checks.notNull(request, "request");
+    CompletionResult completion;
+    List<ClaimedJob> claimed;
+    boolean requeued;
+    lock.lock();
+    try {
+      Set<JobId> rejected = new HashSet<>();
+      Map<BatchId, BatchState> touched = new LinkedHashMap<>();
+      requeued = applyLocked(outcomes, now, rejected, touched);
+      completion = new CompletionResult(rejected, settle(touched.values(), now));
+      claimed = claimLocked(request);
+    } finally {
+      lock.unlock();
+    }
+    if (requeued) {
+      announceWork();
+    }
+    return new CompleteAndClaimResult(completion, claimed);
+  }
+
+  private List<ClaimedJob> claimLocked(ClaimRequest request) {
+    if (runnable.isEmpty()) {
+      return List.of();
+    }
+    List<BatchState> order = new ArrayList<>(runnable);
+    if (order.size() > 1) {
+      order.sort(
+          Comparator.<BatchState>comparingLong(
+                  b -> request.dispatchKey(b.priority(), b.lastServedAt))
+              .thenComparingLong(b -> b.servedSeq)
+              .thenComparing(b -> b.batch.id()));
+    }
+    List<ClaimedJob> claimed = new ArrayList<>(Math.min(request.maxJobs(), 64));
+    Map<String, Integer> takenPerType = new HashMap<>();
+    for (BatchState state : order) {
+      int room = request.maxJobs() - claimed.size();
+      if (room == 0) {
+        break;
+      }
+      String type = state.batch.jobType();
+      int typeRoom = request.limitFor(type) - takenPerType.getOrDefault(type, 0);
+      int batchRoom =
+          state.batch.maxConcurrency() - (int) state.counts[JobStatus.PROCESSING.ordinal()];
+      int want = Math.min(room, Math.min(typeRoom, batchRoom));
+      int got = 0;
+      while (got < want) {
+        JobState job = state.nextDue(request.now());
+        if (job == null) {
+          break;
+        }
+        lease(job, request);
+        claimed.add(new ClaimedJob(job.id, state.batch.id(), job.payload, job.attempt, job.token));
+        got++;
+      }
+      if (got > 0) {
+        takenPerType.merge(type, got, Integer::sum);
+        state.lastServedAt = request.now();
+        state.servedSeq = ++lastServe;
+        state.updatedAt = request.now();
+        if (state.counts[JobStatus.QUEUED.ordinal()] == 0) {
+          runnable.remove(state);
+        }
+      }
+    }
+    return claimed;
   }
 
   private void lease(JobState job, ClaimRequest request) {
@@ -277,33 +306,14 @@ public final class InMemoryJobStore implements JobStore {
 
   @Override
   public CompletionResult complete(List<JobOutcome> outcomes, Instant now) {
-    Checks.notNull(outcomes, "outcomes");
-    Checks.notNull(now, "now");
-    // checked before any outcome is applied, so that a null one leaves the step undone
-    for (JobOutcome outcome : outcomes) {
-      Checks.notNull(outcome, "outcome");
-    }
+    checkOutcomes(outcomes, now);
     Set<JobId> rejected = new HashSet<>();
     Map<BatchId, BatchState> touched = new LinkedHashMap<>();
-    boolean requeued = false;
+    boolean requeued;
     CompletionResult result;
     lock.lock();
     try {
-      for (JobOutcome outcome : outcomes) {
-        JobState job = jobs.get(outcome.jobId());
-        if (job == null
-            || job.status != JobStatus.PROCESSING
-            || job.token != outcome.fencingToken()) {
-          rejected.add(outcome.jobId());
-          continue;
-        }
-        requeued |=
-            job.batch.status == BatchStatus.PROCESSING
-                && (outcome.kind() == JobOutcome.Kind.RETRY
-                    || outcome.kind() == JobOutcome.Kind.RELEASED);
-        apply(job, outcome, now);
-        touched.put(job.batch.batch.id(), job.batch);
-      }
+      requeued = applyLocked(outcomes, now, rejected, touched);
       result = new CompletionResult(rejected, settle(touched.values(), now));
     } finally {
       lock.unlock();
@@ -312,6 +322,44 @@ public final class InMemoryJobStore implements JobStore {
       announceWork();
     }
     return result;
+  }
+
+  /** Checked before any outcome is applied, so that a null one leaves the step undone. */
+  private static void checkOutcomes(List<JobOutcome> outcomes, Instant now) {
+    Checks.notNull(outcomes, "outcomes");
+    Checks.notNull(now, "now");
+    for (JobOutcome outcome : outcomes) {
+      Checks.notNull(outcome, "outcome");
+    }
+  }
+
+  /**
+   * Applies the accepted outcomes, adding the rejected ones to {@code rejected} and the batches
+   * they changed to {@code touched}; returns whether a job went back to the queue of a running
+   * batch. Call under the lock.
+   */
+  private boolean applyLocked(
+      List<JobOutcome> outcomes,
+      Instant now,
+      Set<JobId> rejected,
+      Map<BatchId, BatchState> touched) {
+    boolean requeued = false;
+    for (JobOutcome outcome : outcomes) {
+      JobState job = jobs.get(outcome.jobId());
+      if (job == null
+          || job.status != JobStatus.PROCESSING
+          || job.token != outcome.fencingToken()) {
+        rejected.add(outcome.jobId());
+        continue;
+      }
+      requeued |=
+          job.batch.status == BatchStatus.PROCESSING
+              && (outcome.kind() == JobOutcome.Kind.RETRY
+                  || outcome.kind() == JobOutcome.Kind.RELEASED);
+      apply(job, outcome, now);
+      touched.put(job.batch.batch.id(), job.batch);
+    }
+    return requeued;
   }
 
   /** Applies one accepted outcome to a PROCESSING job. */

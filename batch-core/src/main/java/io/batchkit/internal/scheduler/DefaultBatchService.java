@@ -26,6 +26,7 @@ import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.DaemonThreadFactory;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.CompleteAndClaimResult;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.HeartbeatResult;
 import io.batchkit.spi.InsertResult;
@@ -588,7 +589,12 @@ public final class DefaultBatchService implements BatchService {
     while (!stopDispatcher) {
       long waitNanos;
       try {
-        int flushed = flushOutcomes();
+        // outcomes first (with the claim when there is one), so that no lease this node still
+        // holds an outcome for is taken back by the sweep below
+        boolean hadOutcomes = !unsent.isEmpty() || !outcomes.isEmpty();
+        rateLimitWaitNanos = Long.MAX_VALUE;
+        int claimed = state.get() == State.RUNNING ? claimAndLaunch() : 0;
+        flushOutcomes();
         long now = System.nanoTime();
         if (now - lastHeartbeatNanos >= heartbeatNanos) {
           lastHeartbeatNanos = now;
@@ -602,9 +608,7 @@ public final class DefaultBatchService implements BatchService {
           lastAwaitPollNanos = now;
           pollAwaited();
         }
-        rateLimitWaitNanos = Long.MAX_VALUE;
-        int claimed = state.get() == State.RUNNING ? claimAndLaunch() : 0;
-        if (flushed > 0 || claimed > 0) {
+        if (hadOutcomes || claimed > 0) {
           idleNanos = pollNanos;
           waitNanos = pollNanos;
         } else {
@@ -673,27 +677,36 @@ public final class DefaultBatchService implements BatchService {
   /** Sends every queued outcome to the store; keeps them in {@link #unsent} if the store fails. */
   private int flushOutcomes() {
     int sent = 0;
-    while (true) {
-      JobOutcome next;
-      while (unsent.size() < MAX_OUTCOMES_PER_CALL && (next = outcomes.poll()) != null) {
-        unsent.add(next);
-      }
-      if (unsent.isEmpty()) {
-        return sent;
-      }
+    while (drainOutcomes()) {
       sent += unsent.size();
-      CompletionResult result = store.complete(List.copyOf(unsent), config.clock().instant());
-      for (JobOutcome outcome : unsent) {
-        outcome.retryAt().ifPresent(this::noteRetry);
-      }
-      unsent.clear();
-      if (!result.rejected().isEmpty()) {
-        LOG.debug(
-            "store rejected the outcomes of {} jobs whose lease was lost",
-            result.rejected().size());
-      }
-      afterChange(result.batches());
+      recorded(store.complete(List.copyOf(unsent), config.clock().instant()));
     }
+    return sent;
+  }
+
+  /**
+   * Moves queued outcomes to {@link #unsent}, up to one call's worth; returns whether any are there
+   * to send.
+   */
+  private boolean drainOutcomes() {
+    JobOutcome next;
+    while (unsent.size() < MAX_OUTCOMES_PER_CALL && (next = outcomes.poll()) != null) {
+      unsent.add(next);
+    }
+    return !unsent.isEmpty();
+  }
+
+  /** Acts on what the store did with the outcomes in {@link #unsent}, which it has now. */
+  private void recorded(CompletionResult result) {
+    for (JobOutcome outcome : unsent) {
+      outcome.retryAt().ifPresent(this::noteRetry);
+    }
+    unsent.clear();
+    if (!result.rejected().isEmpty()) {
+      LOG.debug(
+          "store rejected the outcomes of {} jobs whose lease was lost", result.rejected().size());
+    }
+    afterChange(result.batches());
   }
 
   /**
@@ -905,9 +918,14 @@ public final class DefaultBatchService implements BatchService {
     if (free + ahead <= 0) {
       return 0;
     }
+    // the queued outcomes go with the claim: the slots they free in a batch can be claimed at once,
+    // and a durable store does both in one transaction
+    drainOutcomes();
     Instant now = config.clock().instant();
-    List<ClaimedJob> claimed =
-        store.claim(
+    CompleteAndClaimResult round =
+        store.completeAndClaim(
+            List.copyOf(unsent),
+            now,
             new ClaimRequest(
                 config.nodeId(),
                 Math.max(free, 0) + ahead,
@@ -915,6 +933,8 @@ public final class DefaultBatchService implements BatchService {
                 now.plus(config.leaseDuration()),
                 config.priorityAging(),
                 types));
+    recorded(round.completion());
+    List<ClaimedJob> claimed = round.claimed();
     Map<String, Integer> claimedPerType = new HashMap<>();
     ArrayDeque<ClaimedJob> pending = new ArrayDeque<>(claimed);
     try {
@@ -1105,56 +1125,55 @@ public final class DefaultBatchService implements BatchService {
    * Hands {@code outcome} on and finds the worker its next job, keeping its slot: first a job
    * claimed ahead; else, on the in-memory store, one the worker claims itself. On the in-memory
    * store, while the service runs and the store is healthy, the worker also records the outcome
-   * itself (unless it is a retry, whose time the dispatcher must know). Otherwise the outcome goes
-   * to the dispatcher, which records it (and retries if the store fails); the outcome of a short
-   * job taken over by another claimed-ahead job waits for the dispatcher's next round, so that
-   * outcomes are recorded in groups. Returns the next job, or null after giving the slot back.
+   * itself, in the same store call as the claim (unless it is a retry, whose time the dispatcher
+   * must know). Otherwise the outcome goes to the dispatcher, which records it (and retries if the
+   * store fails); the outcome of a short job taken over by another claimed-ahead job waits for the
+   * dispatcher's next round, so that outcomes are recorded in groups. Returns the next job, or null
+   * after giving the slot back.
    */
   private RunningJob next(JobOutcome outcome, long jobNanos) {
     boolean open = state.get() == State.RUNNING;
     boolean selfServe = open && !inOutage && !workerClaimTypes.isEmpty();
+    // the dispatcher has a rate-limit permit and no slot: then this slot goes back to it
+    boolean giveSlot = open && slotWanted.get() && slotWanted.compareAndSet(true, false);
+    RunningJob next = open && !giveSlot ? pollReady() : null;
+    boolean wake = next != null && readyCount.get() <= config.claimAhead() / 2; // claim more
+    boolean record = selfServe && outcome != null && outcome.retryAt().isEmpty();
+    boolean claim = selfServe && !giveSlot && next == null;
     JobOutcome queued = outcome;
-    if (selfServe && outcome != null && outcome.retryAt().isEmpty()) {
-      try {
-        CompletionResult result = store.complete(List.of(outcome), config.clock().instant());
-        queued = null;
-        afterChange(result.batches());
-      } catch (RuntimeException e) {
-        LOG.debug("a worker could not record an outcome; the dispatcher will retry it", e);
-        selfServe = false;
-      }
-    }
-    boolean wake = false;
-    if (queued != null) {
-      outcomes.add(queued);
-      wake = jobNanos >= GROUPED_OUTCOME_NANOS || queued.retryAt().isPresent();
-    }
-    if (open && slotWanted.get() && slotWanted.compareAndSet(true, false)) {
-      // the dispatcher has a rate-limit permit and no slot: this one goes back to it
-      runningCount.decrementAndGet();
-      waiter.wake();
-      return null;
-    }
-    RunningJob next = open ? pollReady() : null;
-    if (next != null && readyCount.get() <= config.claimAhead() / 2) {
-      wake = true; // time to claim more ahead
-    }
-    if (next == null && selfServe) {
+    if (record || claim) {
       try {
         Instant now = config.clock().instant();
-        List<ClaimedJob> claimed =
-            store.claim(
-                new ClaimRequest(
-                    config.nodeId(),
-                    1,
-                    now,
-                    now.plus(config.leaseDuration()),
-                    config.priorityAging(),
-                    workerClaimTypes));
-        next = claimed.isEmpty() ? null : track(claimed.get(0));
+        List<JobOutcome> sending = record ? List.of(outcome) : List.of();
+        CompletionResult completion;
+        if (claim) {
+          CompleteAndClaimResult result =
+              store.completeAndClaim(
+                  sending,
+                  now,
+                  new ClaimRequest(
+                      config.nodeId(),
+                      1,
+                      now,
+                      now.plus(config.leaseDuration()),
+                      config.priorityAging(),
+                      workerClaimTypes));
+          completion = result.completion();
+          next = result.claimed().isEmpty() ? null : track(result.claimed().get(0));
+        } else {
+          completion = store.complete(sending, now);
+        }
+        if (record) {
+          queued = null;
+        }
+        afterChange(completion.batches());
       } catch (RuntimeException e) {
-        LOG.debug("a worker could not claim its next job; the dispatcher will", e);
+        LOG.debug("a worker could not record its outcome or claim; the dispatcher will", e);
       }
+    }
+    if (queued != null) {
+      outcomes.add(queued);
+      wake |= next == null || jobNanos >= GROUPED_OUTCOME_NANOS || queued.retryAt().isPresent();
     }
     if (next != null) {
       next.markStarted();

@@ -19,6 +19,7 @@ import io.batchkit.jdbc.SqlDialect;
 import io.batchkit.spi.BatchStatusRule;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.CompleteAndClaimResult;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.HeartbeatResult;
 import io.batchkit.spi.InsertResult;
@@ -627,6 +628,15 @@ public final class SqlJobStore implements JdbcJobStore {
   @Override
   public List<ClaimedJob> claim(ClaimRequest request) {
     Checks.notNull(request, "request");
+    List<String> types = claimableTypes(request);
+    if (types.isEmpty()) {
+      return List.of();
+    }
+    return tx.run("claim", c -> claimIn(c, request, types));
+  }
+
+  /** The job types the request may claim any of, sorted. */
+  private static List<String> claimableTypes(ClaimRequest request) {
     List<String> types = new ArrayList<>();
     request
         .jobTypes()
@@ -636,16 +646,13 @@ public final class SqlJobStore implements JdbcJobStore {
                 types.add(type);
               }
             });
-    if (types.isEmpty()) {
-      return List.of();
-    }
     Collections.sort(types);
-    return tx.run("claim", c -> claimIn(c, request, types));
+    return types;
   }
 
-  private List<ClaimedJob> claimIn(Connection c, ClaimRequest request, List<String> types)
+  /** The batches a claim may take jobs from, in dispatch order, read without locks. */
+  private List<UUID> candidates(Connection c, ClaimRequest request, List<String> types)
       throws SQLException {
-    // 1. the candidates in dispatch order, read without locks
     String pick =
         "SELECT id FROM "
             + batches
@@ -671,6 +678,13 @@ public final class SqlJobStore implements JdbcJobStore {
         }
       }
     }
+    return order;
+  }
+
+  private List<ClaimedJob> claimIn(Connection c, ClaimRequest request, List<String> types)
+      throws SQLException {
+    // 1. the candidates in dispatch order, read without locks
+    List<UUID> order = candidates(c, request, types);
     if (order.isEmpty()) {
       return List.of();
     }
@@ -791,59 +805,91 @@ public final class SqlJobStore implements JdbcJobStore {
 
   @Override
   public CompletionResult complete(List<JobOutcome> outcomes, Instant now) {
-    Checks.notNull(outcomes, "outcomes");
-    Checks.notNull(now, "now");
-    outcomes.forEach(o -> Checks.notNull(o, "outcome"));
+    checkOutcomes(outcomes, now);
     if (outcomes.isEmpty()) {
       return new CompletionResult(Set.of(), List.of());
     }
+    return write("complete", c -> completeIn(c, outcomes, now));
+  }
+
+  /**
+   * Both steps in one transaction: one commit, and the batch rows locked once. The rows of the
+   * batches the outcomes touch and of the claim's likely candidates are locked first, together and
+   * in id order, so that this step and others lock in the same order.
+   */
+  @Override
+  public CompleteAndClaimResult completeAndClaim(
+      List<JobOutcome> outcomes, Instant now, ClaimRequest request) {
+    checkOutcomes(outcomes, now);
+    Checks.notNull(request, "request");
+    List<String> types = claimableTypes(request);
+    if (types.isEmpty()) {
+      return new CompleteAndClaimResult(complete(outcomes, now), List.of());
+    }
+    if (outcomes.isEmpty()) {
+      return new CompleteAndClaimResult(new CompletionResult(Set.of(), List.of()), claim(request));
+    }
     return write(
-        "complete",
+        "complete and claim",
         c -> {
-          Set<UUID> batchIds = new TreeSet<>();
-          Set<UUID> jobIds = new TreeSet<>();
-          for (JobOutcome o : outcomes) {
-            batchIds.add(o.batchId().value());
-            jobIds.add(o.jobId().value());
-          }
-          Map<UUID, BatchRow> rows = lockBatches(c, batchIds);
-          Map<UUID, JobLock> locked = lockJobs(c, jobIds, null);
-          Set<JobId> rejected = new HashSet<>();
-          Transitions transitions = new Transitions(now);
-          Map<UUID, BatchRow> touched = new LinkedHashMap<>();
-          boolean requeued = false;
-          for (JobOutcome o : outcomes) {
-            JobLock job = locked.get(o.jobId().value());
-            BatchRow row = job == null ? null : rows.get(job.batchId);
-            if (job == null
-                || row == null
-                || !"PROCESSING".equals(job.status)
-                || job.token != o.fencingToken()) {
-              rejected.add(o.jobId());
-              continue;
-            }
-            JobOutcome.Kind kind = row.status.isFinal() ? JobOutcome.Kind.CANCELLED : o.kind();
-            UUID id = o.jobId().value();
-            switch (kind) {
-              case SUCCEEDED -> transitions.succeeded(id, o.result().orElse(null));
-              case FAILED -> transitions.failed(id, o.error().orElse(null));
-              case CANCELLED -> transitions.cancelled(id);
-              case RETRY ->
-                  transitions.retry(id, o.error().orElse(null), o.retryAt().orElseThrow());
-              case RELEASED -> transitions.released(id);
-            }
-            row.move(JobStatus.PROCESSING, target(kind), 1);
-            requeued |= kind == JobOutcome.Kind.RETRY || kind == JobOutcome.Kind.RELEASED;
-            job.status = target(kind).name();
-            touched.put(row.id, row);
-          }
-          transitions.execute(c);
-          List<Batch> snapshots = settle(c, touched.values(), now);
-          if (requeued) {
-            notifyWork(c);
-          }
-          return new CompletionResult(rejected, snapshots);
+          Set<UUID> rows = new TreeSet<>(candidates(c, request, types));
+          outcomes.forEach(o -> rows.add(o.batchId().value()));
+          lockBatches(c, rows);
+          CompletionResult completion = completeIn(c, outcomes, now);
+          return new CompleteAndClaimResult(completion, claimIn(c, request, types));
         });
+  }
+
+  private static void checkOutcomes(List<JobOutcome> outcomes, Instant now) {
+    Checks.notNull(outcomes, "outcomes");
+    Checks.notNull(now, "now");
+    outcomes.forEach(o -> Checks.notNull(o, "outcome"));
+  }
+
+  private CompletionResult completeIn(Connection c, List<JobOutcome> outcomes, Instant now)
+      throws SQLException {
+    Set<UUID> batchIds = new TreeSet<>();
+    Set<UUID> jobIds = new TreeSet<>();
+    for (JobOutcome o : outcomes) {
+      batchIds.add(o.batchId().value());
+      jobIds.add(o.jobId().value());
+    }
+    Map<UUID, BatchRow> rows = lockBatches(c, batchIds);
+    Map<UUID, JobLock> locked = lockJobs(c, jobIds, null);
+    Set<JobId> rejected = new HashSet<>();
+    Transitions transitions = new Transitions(now);
+    Map<UUID, BatchRow> touched = new LinkedHashMap<>();
+    boolean requeued = false;
+    for (JobOutcome o : outcomes) {
+      JobLock job = locked.get(o.jobId().value());
+      BatchRow row = job == null ? null : rows.get(job.batchId);
+      if (job == null
+          || row == null
+          || !"PROCESSING".equals(job.status)
+          || job.token != o.fencingToken()) {
+        rejected.add(o.jobId());
+        continue;
+      }
+      JobOutcome.Kind kind = row.status.isFinal() ? JobOutcome.Kind.CANCELLED : o.kind();
+      UUID id = o.jobId().value();
+      switch (kind) {
+        case SUCCEEDED -> transitions.succeeded(id, o.result().orElse(null));
+        case FAILED -> transitions.failed(id, o.error().orElse(null));
+        case CANCELLED -> transitions.cancelled(id);
+        case RETRY -> transitions.retry(id, o.error().orElse(null), o.retryAt().orElseThrow());
+        case RELEASED -> transitions.released(id);
+      }
+      row.move(JobStatus.PROCESSING, target(kind), 1);
+      requeued |= kind == JobOutcome.Kind.RETRY || kind == JobOutcome.Kind.RELEASED;
+      job.status = target(kind).name();
+      touched.put(row.id, row);
+    }
+    transitions.execute(c);
+    List<Batch> snapshots = settle(c, touched.values(), now);
+    if (requeued) {
+      notifyWork(c);
+    }
+    return new CompletionResult(rejected, snapshots);
   }
 
   private static JobStatus target(JobOutcome.Kind kind) {
