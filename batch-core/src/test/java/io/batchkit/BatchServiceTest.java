@@ -19,6 +19,7 @@ import io.batchkit.spi.JobStoreException;
 import io.batchkit.testkit.Await;
 import io.batchkit.testkit.ConcurrencyProbe;
 import io.batchkit.testkit.EchoProcessorProvider;
+import io.batchkit.testkit.TestServices;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -46,18 +47,11 @@ import org.mockito.AdditionalAnswers;
 class BatchServiceTest {
   private static final Duration WAIT = Duration.ofSeconds(30);
 
-  private final List<BatchService> services = new ArrayList<>();
-  private final List<CountDownLatch> gates = new ArrayList<>();
+  private final TestServices services = new TestServices();
 
   @AfterEach
   void closeAll() {
-    gates.forEach(
-        g -> {
-          while (g.getCount() > 0) {
-            g.countDown();
-          }
-        });
-    services.forEach(BatchService::close);
+    services.closeAll();
   }
 
   private BatchService start(BatchService.Builder builder) {
@@ -67,9 +61,7 @@ class BatchServiceTest {
   }
 
   private CountDownLatch gate() {
-    CountDownLatch gate = new CountDownLatch(1);
-    gates.add(gate);
-    return gate;
+    return services.gate();
   }
 
   private static List<String> items(int n) {

@@ -8,8 +8,8 @@ import io.batchkit.spi.JobStore;
 import io.batchkit.testkit.Await;
 import io.batchkit.testkit.ConcurrencyProbe;
 import io.batchkit.testkit.Stores;
+import io.batchkit.testkit.TestServices;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -29,18 +29,11 @@ import org.junit.jupiter.api.Timeout;
 class ClaimAheadTest {
   private static final Duration WAIT = Duration.ofSeconds(30);
 
-  private final List<BatchService> services = new ArrayList<>();
-  private final List<CountDownLatch> gates = new ArrayList<>();
+  private final TestServices services = new TestServices();
 
   @AfterEach
   void closeAll() {
-    gates.forEach(
-        g -> {
-          while (g.getCount() > 0) {
-            g.countDown();
-          }
-        });
-    services.forEach(BatchService::close);
+    services.closeAll();
   }
 
   private BatchService start(BatchService.Builder builder) {
@@ -50,9 +43,7 @@ class ClaimAheadTest {
   }
 
   private CountDownLatch gate() {
-    CountDownLatch gate = new CountDownLatch(1);
-    gates.add(gate);
-    return gate;
+    return services.gate();
   }
 
   private static List<String> items(int n) {

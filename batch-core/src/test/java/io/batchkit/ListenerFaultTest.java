@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchkit.testkit.Await;
 import io.batchkit.testkit.ConcurrencyProbe;
+import io.batchkit.testkit.TestServices;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -55,18 +56,11 @@ class ListenerFaultTest {
           "jobFailed",
           "jobCancelled");
 
-  private final List<BatchService> services = new ArrayList<>();
-  private final List<CountDownLatch> gates = new ArrayList<>();
+  private final TestServices services = new TestServices();
 
   @AfterEach
   void closeAll() {
-    gates.forEach(
-        g -> {
-          while (g.getCount() > 0) {
-            g.countDown();
-          }
-        });
-    services.forEach(BatchService::close);
+    services.closeAll();
   }
 
   private BatchService start(BatchService.Builder builder) {
@@ -82,9 +76,7 @@ class ListenerFaultTest {
   }
 
   private CountDownLatch gate() {
-    CountDownLatch gate = new CountDownLatch(1);
-    gates.add(gate);
-    return gate;
+    return services.gate();
   }
 
   private static List<String> items(String prefix, int n) {

@@ -1,0 +1,39 @@
+package io.batchkit.testkit;
+
+import io.batchkit.BatchService;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The services and gates one test opens. {@link #closeAll()}, called from {@code @AfterEach}, first
+ * opens every gate, so that no processor is left waiting on one, then closes every service.
+ */
+public final class TestServices {
+  private final List<BatchService> services = new ArrayList<>();
+  private final List<CountDownLatch> gates = new ArrayList<>();
+
+  /** Remembers {@code service} to close it after the test; returns it. */
+  public <S extends BatchService> S add(S service) {
+    services.add(service);
+    return service;
+  }
+
+  /** A latch of one that processors wait on until the test, or {@link #closeAll()}, opens it. */
+  public CountDownLatch gate() {
+    CountDownLatch gate = new CountDownLatch(1);
+    gates.add(gate);
+    return gate;
+  }
+
+  /** Opens every gate, then closes every service. */
+  public void closeAll() {
+    gates.forEach(
+        g -> {
+          while (g.getCount() > 0) {
+            g.countDown();
+          }
+        });
+    services.forEach(BatchService::close);
+  }
+}
