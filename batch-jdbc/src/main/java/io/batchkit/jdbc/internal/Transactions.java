@@ -2,8 +2,10 @@ package io.batchkit.jdbc.internal;
 
 import io.batchkit.jdbc.SqlDialect;
 import io.batchkit.spi.JobStoreException;
+import java.sql.BatchUpdateException;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,29 +58,52 @@ final class Transactions {
 
   /**
    * Describes a failure without the driver's message, which may quote the statement with its bound
-   * values or the failing row, i.e. payloads and results: those stay in the cause, for DEBUG logs.
+   * values or the failing row, i.e. payloads and results (PostgreSQL's batch updates do so even
+   * when the connection was cut): those stay in the cause, for DEBUG logs. Names the SQLState's
+   * class instead.
    */
   static String describe(SQLException e) {
     SQLException first = e;
-    if (e.getSQLState() == null && e.getNextException() != null) {
+    if ((e.getSQLState() == null || e instanceof BatchUpdateException)
+        && e.getNextException() != null) {
       first = e.getNextException(); // a batch update reports the statement's failure as the next
     }
     String state = first.getSQLState();
-    String text =
-        "SQL failed ("
-            + e.getClass().getSimpleName()
-            + ", SQLState "
-            + state
-            + ", vendor code "
-            + first.getErrorCode()
-            + ")";
-    if ((state != null && (state.startsWith("08") || state.startsWith("57")))
-        || first instanceof java.sql.SQLTransientConnectionException
-        || first instanceof java.sql.SQLRecoverableException) {
-      // connection failures and operator intervention quote no statement or row: say what it was
-      text += ": " + first.getMessage();
+    return "SQL failed ("
+        + e.getClass().getSimpleName()
+        + ", SQLState "
+        + state
+        + ", vendor code "
+        + first.getErrorCode()
+        + ")"
+        + kindOf(first, state);
+  }
+
+  private static String kindOf(SQLException e, String state) {
+    if (state == null) {
+      return e instanceof SQLTransientConnectionException
+          ? ": no connection available (the pool timed out)"
+          : "";
     }
-    return text;
+    if (state.startsWith("08")) {
+      return ": connection failure";
+    }
+    if (state.startsWith("57")) {
+      return ": operator intervention (e.g. the server ended the connection or is shutting down)";
+    }
+    if (state.startsWith("40")) {
+      return ": transaction rolled back (conflict or deadlock)";
+    }
+    if (state.startsWith("53")) {
+      return ": insufficient resources on the server";
+    }
+    if (state.startsWith("23")) {
+      return ": integrity constraint violation";
+    }
+    if (state.equals("HYT00")) {
+      return ": timeout";
+    }
+    return "";
   }
 
   private <T> T once(Work<T> work) throws SQLException {
