@@ -286,7 +286,8 @@ public interface BatchService extends AutoCloseable {
      *
      * <p>The price: claimed jobs waiting on this service count as {@code processing} in {@link
      * Progress} and against their batch's {@code maxConcurrency} (set it to at least this service's
-     * {@code maxConcurrency} plus {@code n}, or the claim-ahead is capped by it); a batch of higher
+     * {@code maxConcurrency} plus {@code n}, or the claim-ahead is capped by it; on a database,
+     * jobs that ended and whose outcome waits for the next round count too); a batch of higher
      * priority that arrives meanwhile waits until they have started; and if this node dies, they
      * wait for their lease to expire like the running ones. Jobs waiting here do not run down their
      * timeout, are cancelled at once with their batch (a cancel made on another node reaches them

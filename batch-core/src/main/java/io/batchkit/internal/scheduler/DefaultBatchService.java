@@ -1136,39 +1136,41 @@ public final class DefaultBatchService implements BatchService {
     boolean selfServe = open && !inOutage && !workerClaimTypes.isEmpty();
     // the dispatcher has a rate-limit permit and no slot: then this slot goes back to it
     boolean giveSlot = open && slotWanted.get() && slotWanted.compareAndSet(true, false);
-    RunningJob next = open && !giveSlot ? pollReady() : null;
-    boolean wake = next != null && readyCount.get() <= config.claimAhead() / 2; // claim more
-    boolean record = selfServe && outcome != null && outcome.retryAt().isEmpty();
-    boolean claim = selfServe && !giveSlot && next == null;
+    boolean mayClaim = selfServe && !giveSlot;
     JobOutcome queued = outcome;
-    if (record || claim) {
+    RunningJob next = null;
+    boolean claimed = false;
+    if (selfServe && outcome != null && outcome.retryAt().isEmpty()) {
+      // recorded before the next job starts, so that this worker never holds two leased jobs
       try {
         Instant now = config.clock().instant();
-        List<JobOutcome> sending = record ? List.of(outcome) : List.of();
         CompletionResult completion;
-        if (claim) {
+        if (mayClaim && readyCount.get() == 0) {
           CompleteAndClaimResult result =
-              store.completeAndClaim(
-                  sending,
-                  now,
-                  new ClaimRequest(
-                      config.nodeId(),
-                      1,
-                      now,
-                      now.plus(config.leaseDuration()),
-                      config.priorityAging(),
-                      workerClaimTypes));
+              store.completeAndClaim(List.of(outcome), now, selfClaim(now));
           completion = result.completion();
+          claimed = true;
           next = result.claimed().isEmpty() ? null : track(result.claimed().get(0));
         } else {
-          completion = store.complete(sending, now);
+          completion = store.complete(List.of(outcome), now);
         }
-        if (record) {
-          queued = null;
-        }
+        queued = null;
         afterChange(completion.batches());
       } catch (RuntimeException e) {
-        LOG.debug("a worker could not record its outcome or claim; the dispatcher will", e);
+        LOG.debug("a worker could not record its outcome; the dispatcher will", e);
+      }
+    }
+    boolean wake = false;
+    if (next == null && open && !giveSlot) {
+      next = pollReady();
+      wake = next != null && readyCount.get() <= config.claimAhead() / 2; // time to claim more
+    }
+    if (next == null && mayClaim && !claimed) {
+      try {
+        List<ClaimedJob> got = store.claim(selfClaim(config.clock().instant()));
+        next = got.isEmpty() ? null : track(got.get(0));
+      } catch (RuntimeException e) {
+        LOG.debug("a worker could not claim its next job; the dispatcher will", e);
       }
     }
     if (queued != null) {
@@ -1185,6 +1187,17 @@ public final class DefaultBatchService implements BatchService {
     runningCount.decrementAndGet();
     waiter.wake();
     return null;
+  }
+
+  /** A worker's claim for its own slot: one job of a type without a rate limit. */
+  private ClaimRequest selfClaim(Instant now) {
+    return new ClaimRequest(
+        config.nodeId(),
+        1,
+        now,
+        now.plus(config.leaseDuration()),
+        config.priorityAging(),
+        workerClaimTypes);
   }
 
   /**
