@@ -11,6 +11,7 @@ import static org.mockito.Mockito.doAnswer;
 import static org.mockito.Mockito.doThrow;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.mockingDetails;
+import static org.mockito.Mockito.spy;
 import static org.mockito.Mockito.times;
 import static org.mockito.Mockito.verify;
 
@@ -612,6 +613,36 @@ class BatchServiceTest {
 
     assertEquals(BatchStatus.FAILED, done.status(), done.toString());
     assertTrue(onlyJob(service, batch.id()).error().orElseThrow().contains("timed out"));
+  }
+
+  /**
+   * On the in-memory store a worker calls the store itself between jobs. If that call throws an
+   * Error, the worker must still give its slot back and its outcome to the dispatcher: with one
+   * slot, a lost slot would stop the service for good.
+   */
+  @Test
+  void aStoreErrorInAWorker_givesTheSlotBackAndLosesNoOutcome() {
+    JobStore store = spy(JobStore.inMemory());
+    AtomicInteger workerErrors = new AtomicInteger();
+    doAnswer(
+            invocation -> {
+              if (Thread.currentThread().getName().startsWith("batchkit-worker")
+                  && workerErrors.compareAndSet(0, 1)) {
+                throw new StackOverflowError("a store bug");
+              }
+              return invocation.callRealMethod();
+            })
+        .when(store)
+        .completeAndClaim(any(), any(), any());
+    BatchService service =
+        start(BatchService.builder().store(store).maxConcurrency(1).processor("t", ctx -> "ok"));
+    Batch batch = service.submit(BatchRequest.builder("t").items(items(3)).build());
+
+    Batch done = service.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(new Progress(3, 0, 0, 3, 0, 0), done.progress(), done.toString());
+    assertEquals(1, workerErrors.get(), "a worker's call threw");
+    assertEquals(0, service.statistics().running());
   }
 
   @Test

@@ -1065,7 +1065,19 @@ public final class DefaultBatchService implements BatchService {
         outcome = JobOutcome.released(job.claim);
       }
       running.remove(job.claim.id(), job);
-      job = next(outcome, job.nanosSinceStart());
+      try {
+        job = next(outcome, job.nanosSinceStart());
+      } catch (RuntimeException | Error e) {
+        // e.g. an Error from the store: hand the outcome to the dispatcher (sending it twice is
+        // harmless, its token is spent once stored) and the slot back, or the service shrinks
+        LOG.error("a worker failed while taking its next job; it gives its slot back", e);
+        if (outcome != null) {
+          outcomes.add(outcome);
+        }
+        runningCount.decrementAndGet();
+        waiter.wake();
+        return;
+      }
     }
   }
 
