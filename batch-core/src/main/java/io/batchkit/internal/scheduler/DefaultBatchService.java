@@ -148,8 +148,9 @@ public final class DefaultBatchService implements BatchService {
 
   /**
    * Jobs claimed ahead ({@code claimAhead}), not started, in claim order; each is in {@link
-   * #running} too, so its lease is renewed, but holds no slot. The dispatcher adds; a worker taking
-   * its next job, a cancellation, a lost lease or shutdown removes (whoever removes a job owns it).
+   * #running} too, so its lease is renewed, but holds no slot. The dispatcher adds, and takes jobs
+   * for free slots; a worker taking its next job, a cancellation, a lost lease or shutdown removes
+   * (whoever removes a job owns it).
    */
   private final ConcurrentLinkedQueue<RunningJob> ready = new ConcurrentLinkedQueue<>();
 
