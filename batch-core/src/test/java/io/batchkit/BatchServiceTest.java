@@ -37,7 +37,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
-import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -55,20 +54,6 @@ class BatchServiceTest {
     services.closeAll();
   }
 
-  private BatchService start(BatchService.Builder builder) {
-    BatchService service = builder.pollInterval(Duration.ofMillis(20)).build();
-    services.add(service);
-    return service;
-  }
-
-  private CountDownLatch gate() {
-    return services.gate();
-  }
-
-  private static List<String> items(int n) {
-    return IntStream.range(0, n).mapToObj(i -> "item-" + i).collect(Collectors.toList());
-  }
-
   private static Job onlyJob(BatchService service, BatchId id) {
     List<Job> jobs = service.getJobs(id, JobQuery.all()).items();
     assertEquals(1, jobs.size());
@@ -78,7 +63,7 @@ class BatchServiceTest {
   @Test
   void submit_someJobsFail_endsPartialWithExactProgress() {
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .processor(
                     "t",
@@ -121,8 +106,9 @@ class BatchServiceTest {
   void createBatch_staysPendingUntilStarted() {
     AtomicInteger runs = new AtomicInteger();
     BatchService service =
-        start(BatchService.builder().processor("t", ctx -> "" + runs.incrementAndGet()));
-    Batch batch = service.createBatch(BatchRequest.builder("t").items(items(3)).build());
+        services.start(BatchService.builder().processor("t", ctx -> "" + runs.incrementAndGet()));
+    Batch batch =
+        service.createBatch(BatchRequest.builder("t").items(TestServices.items(3)).build());
     assertEquals(BatchStatus.PENDING, batch.status());
     assertEquals(
         BatchStatus.PENDING, service.awaitCompletion(batch.id(), Duration.ofMillis(100)).status());
@@ -142,10 +128,10 @@ class BatchServiceTest {
   @Test
   void concurrency_neverExceedsServiceOrBatchLimits() throws Exception {
     ConcurrencyProbe probe = new ConcurrencyProbe();
-    CountDownLatch gate = gate();
+    CountDownLatch gate = services.gate();
     CountDownLatch fourStarted = new CountDownLatch(4);
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .maxConcurrency(4)
                 .processor(
@@ -160,8 +146,12 @@ class BatchServiceTest {
                         probe.exit(ctx);
                       }
                     }));
-    Batch a = service.submit(BatchRequest.builder("t").items(items(20)).build()); // default 3
-    Batch b = service.submit(BatchRequest.builder("t").items(items(20)).maxConcurrency(10).build());
+    Batch a =
+        service.submit(
+            BatchRequest.builder("t").items(TestServices.items(20)).build()); // default 3
+    Batch b =
+        service.submit(
+            BatchRequest.builder("t").items(TestServices.items(20)).maxConcurrency(10).build());
 
     assertTrue(fourStarted.await(20, TimeUnit.SECONDS));
     assertEquals(4, service.statistics().running());
@@ -193,9 +183,11 @@ class BatchServiceTest {
           }
         };
     BatchService one =
-        start(BatchService.builder().store(store).nodeId("one").processor("t", probed));
-    start(BatchService.builder().store(store).nodeId("two").processor("t", probed));
-    Batch batch = one.submit(BatchRequest.builder("t").items(items(500)).maxConcurrency(2).build());
+        services.start(BatchService.builder().store(store).nodeId("one").processor("t", probed));
+    services.start(BatchService.builder().store(store).nodeId("two").processor("t", probed));
+    Batch batch =
+        one.submit(
+            BatchRequest.builder("t").items(TestServices.items(500)).maxConcurrency(2).build());
 
     Batch done = one.awaitCompletion(batch.id(), WAIT);
 
@@ -230,11 +222,12 @@ class BatchServiceTest {
             .build();
     services.add(worker);
     BatchService front =
-        start(BatchService.builder().store(store).nodeId("front").allowUnknownJobTypes(true));
+        services.start(
+            BatchService.builder().store(store).nodeId("front").allowUnknownJobTypes(true));
     Batch idle = front.submit(BatchRequest.builder("t").item("warm-up").build());
     assertEquals(BatchStatus.COMPLETED, front.awaitCompletion(idle.id(), WAIT).status());
 
-    Batch batch = front.submit(BatchRequest.builder("t").items(items(3)).build());
+    Batch batch = front.submit(BatchRequest.builder("t").items(TestServices.items(3)).build());
 
     Batch done = front.awaitCompletion(batch.id(), Duration.ofSeconds(20));
     assertEquals(BatchStatus.COMPLETED, done.status(), done.toString());
@@ -244,10 +237,10 @@ class BatchServiceTest {
   @Test
   void priority_urgentRunsFirstAndEqualPrioritiesTakeTurns() throws Exception {
     List<String> order = Collections.synchronizedList(new ArrayList<>());
-    CountDownLatch gate = gate();
+    CountDownLatch gate = services.gate();
     CountDownLatch blockerRunning = new CountDownLatch(1);
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .maxConcurrency(1)
                 .processor(
@@ -290,10 +283,10 @@ class BatchServiceTest {
   void priority_waitingLowBatchAgesPastAStreamOfUrgentWork() throws Exception {
     MutableClock clock = new MutableClock();
     List<String> order = Collections.synchronizedList(new ArrayList<>());
-    CountDownLatch gate = gate();
+    CountDownLatch gate = services.gate();
     CountDownLatch blockerRunning = new CountDownLatch(1);
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .maxConcurrency(1)
                 .clock(clock)
@@ -340,7 +333,7 @@ class BatchServiceTest {
     List<Boolean> willRetry = Collections.synchronizedList(new ArrayList<>());
     List<Integer> seenAttempts = Collections.synchronizedList(new ArrayList<>());
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .retryBackoff(Duration.ofMillis(1), Duration.ofMillis(5))
                 .listener(
@@ -380,7 +373,7 @@ class BatchServiceTest {
     MutableClock clock = new MutableClock();
     AtomicInteger runs = new AtomicInteger();
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .clock(clock)
                 .retryBackoff(Duration.ofMinutes(5), Duration.ofMinutes(5))
@@ -410,7 +403,7 @@ class BatchServiceTest {
   @Test
   void retry_exhaustedAttemptsFailTheJobWithTheLastError() {
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .retryBackoff(Duration.ZERO, Duration.ZERO)
                 .processor(
@@ -418,7 +411,9 @@ class BatchServiceTest {
                     ctx -> {
                       throw new IllegalStateException("broken on attempt " + ctx.attempt());
                     }));
-    Batch batch = service.submit(BatchRequest.builder("t").items(items(2)).maxAttempts(2).build());
+    Batch batch =
+        service.submit(
+            BatchRequest.builder("t").items(TestServices.items(2)).maxAttempts(2).build());
 
     Batch done = service.awaitCompletion(batch.id(), WAIT);
 
@@ -433,9 +428,9 @@ class BatchServiceTest {
   @Test
   void timeout_attemptOverItsTimeIsInterruptedAndFails() {
     AtomicBoolean interrupted = new AtomicBoolean();
-    CountDownLatch never = gate();
+    CountDownLatch never = services.gate();
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .processor(
                     "t",
@@ -474,8 +469,8 @@ class BatchServiceTest {
   @Test
   void timeout_holdsForAJobAWorkerClaimedWhileTheDispatcherSleeps() {
     CountDownLatch firstRunning = new CountDownLatch(1);
-    CountDownLatch releaseFirst = gate();
-    CountDownLatch never = gate();
+    CountDownLatch releaseFirst = services.gate();
+    CountDownLatch never = services.gate();
     BatchService service =
         BatchService.builder()
             .maxConcurrency(1)
@@ -526,7 +521,7 @@ class BatchServiceTest {
   @Test
   void rateLimit_aLimitedTypeGetsSlotsWhileAnUnlimitedBacklogRuns() {
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .maxConcurrency(2)
                 .rateLimit("limited", 50, Duration.ofSeconds(1))
@@ -539,7 +534,10 @@ class BatchServiceTest {
                 .processor("limited", ctx -> null));
     Batch backlog =
         service.submit(
-            BatchRequest.builder("backlog").items(items(10_000)).maxConcurrency(2).build());
+            BatchRequest.builder("backlog")
+                .items(TestServices.items(10_000))
+                .maxConcurrency(2)
+                .build());
     Await.until(
         "the backlog to run",
         WAIT,
@@ -547,7 +545,10 @@ class BatchServiceTest {
 
     Batch limited =
         service.submit(
-            BatchRequest.builder("limited").items(items(5)).priority(Priority.HIGH).build());
+            BatchRequest.builder("limited")
+                .items(TestServices.items(5))
+                .priority(Priority.HIGH)
+                .build());
     Batch done = service.awaitCompletion(limited.id(), WAIT);
 
     assertEquals(BatchStatus.COMPLETED, done.status(), done.toString());
@@ -581,7 +582,7 @@ class BatchServiceTest {
     doAnswer(failWhileDown).when(store).requeueExpired(any(), anyInt());
     CountDownLatch interrupted = new CountDownLatch(1);
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .store(store)
                 .maxConcurrency(2) // a free slot: every round tries to claim, and fails
@@ -635,8 +636,9 @@ class BatchServiceTest {
         .when(store)
         .completeAndClaim(any(), any(), any());
     BatchService service =
-        start(BatchService.builder().store(store).maxConcurrency(1).processor("t", ctx -> "ok"));
-    Batch batch = service.submit(BatchRequest.builder("t").items(items(3)).build());
+        services.start(
+            BatchService.builder().store(store).maxConcurrency(1).processor("t", ctx -> "ok"));
+    Batch batch = service.submit(BatchRequest.builder("t").items(TestServices.items(3)).build());
 
     Batch done = service.awaitCompletion(batch.id(), WAIT);
 
@@ -650,9 +652,9 @@ class BatchServiceTest {
     CountDownLatch twoRunning = new CountDownLatch(2);
     List<JobContext> contexts = Collections.synchronizedList(new ArrayList<>());
     AtomicInteger interrupts = new AtomicInteger();
-    CountDownLatch never = gate();
+    CountDownLatch never = services.gate();
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .processor(
                     "t",
@@ -668,7 +670,8 @@ class BatchServiceTest {
                       return "unreachable";
                     }));
     Batch batch =
-        service.submit(BatchRequest.builder("t").items(items(20)).maxConcurrency(2).build());
+        service.submit(
+            BatchRequest.builder("t").items(TestServices.items(20)).maxConcurrency(2).build());
     assertTrue(twoRunning.await(20, TimeUnit.SECONDS));
 
     CancellationSummary summary = service.cancelBatch(batch.id());
@@ -690,7 +693,7 @@ class BatchServiceTest {
   void cancel_pendingBatchFinishesAtOnce() {
     List<BatchId> finished = Collections.synchronizedList(new ArrayList<>());
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .processor("t", ctx -> "ok")
                 .listener(
@@ -700,7 +703,8 @@ class BatchServiceTest {
                         finished.add(batch.id());
                       }
                     }));
-    Batch batch = service.createBatch(BatchRequest.builder("t").items(items(3)).build());
+    Batch batch =
+        service.createBatch(BatchRequest.builder("t").items(TestServices.items(3)).build());
 
     CancellationSummary summary = service.cancelBatch(batch.id());
 
@@ -715,7 +719,7 @@ class BatchServiceTest {
   void retryFailed_requeuesFailedJobsAndTheBatchEndsAgain() {
     AtomicBoolean healed = new AtomicBoolean();
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .processor(
                     "t",
@@ -744,7 +748,7 @@ class BatchServiceTest {
   @Test
   void failurePolicy_tripsAndCancelsTheRest() {
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .processor(
                     "t",
@@ -754,7 +758,7 @@ class BatchServiceTest {
     Batch batch =
         service.submit(
             BatchRequest.builder("t")
-                .items(items(20))
+                .items(TestServices.items(20))
                 .maxAttempts(1)
                 .maxConcurrency(1)
                 .failurePolicy(FailurePolicy.maxFailures(2))
@@ -770,7 +774,7 @@ class BatchServiceTest {
   void idempotencyKey_secondCreateReturnsTheFirstBatch() {
     AtomicInteger created = new AtomicInteger();
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .processor("t", ctx -> "ok")
                 .listener(
@@ -781,7 +785,7 @@ class BatchServiceTest {
                       }
                     }));
     BatchRequest request =
-        BatchRequest.builder("t").items(items(3)).idempotencyKey("order-42").build();
+        BatchRequest.builder("t").items(TestServices.items(3)).idempotencyKey("order-42").build();
 
     Batch first = service.createBatch(request);
     Batch second = service.createBatch(request);
@@ -802,8 +806,8 @@ class BatchServiceTest {
     doThrow(boom).when(broken).jobSucceeded(any(), any());
     doThrow(boom).when(broken).batchFinished(any());
     BatchService service =
-        start(BatchService.builder().listener(broken).processor("t", ctx -> "ok"));
-    Batch batch = service.submit(BatchRequest.builder("t").items(items(5)).build());
+        services.start(BatchService.builder().listener(broken).processor("t", ctx -> "ok"));
+    Batch batch = service.submit(BatchRequest.builder("t").items(TestServices.items(5)).build());
 
     Batch done = service.awaitCompletion(batch.id(), WAIT);
 
@@ -821,7 +825,7 @@ class BatchServiceTest {
     List<String> progress = Collections.synchronizedList(new ArrayList<>());
     List<Throwable> badProgress = Collections.synchronizedList(new ArrayList<>());
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .listener(
                     new BatchListener() {
@@ -860,7 +864,7 @@ class BatchServiceTest {
 
   @Test
   void discovery_findsProcessorProvidersOnTheClassPath() {
-    BatchService service = start(BatchService.builder());
+    BatchService service = services.start(BatchService.builder());
     Batch batch =
         service.submit(BatchRequest.builder(EchoProcessorProvider.JOB_TYPE).item("hi").build());
 
@@ -880,7 +884,7 @@ class BatchServiceTest {
     assertTrue(e.getMessage().contains("Builder.processor"), e.getMessage());
     assertTrue(e.getMessage().contains(EchoProcessorProvider.class.getName()), e.getMessage());
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .discoverProcessors(false)
                 .processor(EchoProcessorProvider.JOB_TYPE, ctx -> "mine"));
@@ -894,13 +898,13 @@ class BatchServiceTest {
   void rateLimit_holdsJobsOfItsTypeBackUntilPermitsCome() {
     AtomicInteger runs = new AtomicInteger();
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .rateLimit("t", 1, Duration.ofMinutes(10))
                 .processor("t", ctx -> "" + runs.incrementAndGet())
                 .processor("free", ctx -> "ok"));
-    Batch limited = service.submit(BatchRequest.builder("t").items(items(3)).build());
-    Batch free = service.submit(BatchRequest.builder("free").items(items(10)).build());
+    Batch limited = service.submit(BatchRequest.builder("t").items(TestServices.items(3)).build());
+    Batch free = service.submit(BatchRequest.builder("free").items(TestServices.items(10)).build());
 
     assertEquals(BatchStatus.COMPLETED, service.awaitCompletion(free.id(), WAIT).status());
     Await.until(
@@ -918,7 +922,7 @@ class BatchServiceTest {
     List<BatchId> children = Collections.synchronizedList(new ArrayList<>());
     AtomicReferenceHolder holder = new AtomicReferenceHolder();
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .processor("child", ctx -> "child-ok")
                 .processor(
@@ -930,7 +934,8 @@ class BatchServiceTest {
                       return "spawned";
                     }));
     holder.service = service;
-    Batch parent = service.submit(BatchRequest.builder("parent").items(items(3)).build());
+    Batch parent =
+        service.submit(BatchRequest.builder("parent").items(TestServices.items(3)).build());
 
     assertEquals(BatchStatus.COMPLETED, service.awaitCompletion(parent.id(), WAIT).status());
     assertEquals(3, children.size());
@@ -945,9 +950,9 @@ class BatchServiceTest {
 
   @Test
   void completion_completesOnFinishAndDeleteNeedsAFinishedBatch() throws Exception {
-    CountDownLatch gate = gate();
+    CountDownLatch gate = services.gate();
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .processor(
                     "t",
@@ -955,7 +960,7 @@ class BatchServiceTest {
                       gate.await();
                       return "ok";
                     }));
-    Batch batch = service.submit(BatchRequest.builder("t").items(items(2)).build());
+    Batch batch = service.submit(BatchRequest.builder("t").items(TestServices.items(2)).build());
     CompletableFuture<Batch> future = service.completion(batch.id());
     assertFalse(future.isDone());
     assertFalse(service.awaitCompletion(batch.id(), Duration.ZERO).isFinished());
@@ -974,7 +979,7 @@ class BatchServiceTest {
   @Test
   void statistics_countWhatThisServiceRan() {
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .processor(
                     "t",
@@ -984,7 +989,9 @@ class BatchServiceTest {
                       }
                       return "ok";
                     }));
-    Batch batch = service.submit(BatchRequest.builder("t").items(items(10)).maxAttempts(1).build());
+    Batch batch =
+        service.submit(
+            BatchRequest.builder("t").items(TestServices.items(10)).maxAttempts(1).build());
     service.awaitCompletion(batch.id(), WAIT);
 
     BatchStatistics stats = service.statistics();
@@ -1001,7 +1008,8 @@ class BatchServiceTest {
   @Test
   void listBatches_filtersAndPagesNewestFirst() {
     BatchService service =
-        start(BatchService.builder().processor("t", ctx -> "ok").processor("u", ctx -> "ok"));
+        services.start(
+            BatchService.builder().processor("t", ctx -> "ok").processor("u", ctx -> "ok"));
     Batch first =
         service.createBatch(BatchRequest.builder("t").item("1").metadata("tenant", "a").build());
     Batch second =
@@ -1031,7 +1039,7 @@ class BatchServiceTest {
   void close_releasesRunningJobsSoTheNextServiceFinishesThem() throws Exception {
     JobStore store = JobStore.inMemory();
     CountDownLatch twoRunning = new CountDownLatch(2);
-    CountDownLatch never = gate();
+    CountDownLatch never = services.gate();
     BatchService first =
         BatchService.builder()
             .store(store)
@@ -1047,7 +1055,8 @@ class BatchServiceTest {
                 })
             .build();
     Batch batch =
-        first.submit(BatchRequest.builder("t").items(items(10)).maxConcurrency(2).build());
+        first.submit(
+            BatchRequest.builder("t").items(TestServices.items(10)).maxConcurrency(2).build());
     assertTrue(twoRunning.await(20, TimeUnit.SECONDS));
 
     first.close();
@@ -1056,7 +1065,8 @@ class BatchServiceTest {
     assertEquals(
         new Progress(10, 10, 0, 0, 0, 0), store.findBatch(batch.id()).orElseThrow().progress());
     BatchService second =
-        start(BatchService.builder().store(store).nodeId("second").processor("t", ctx -> "ok"));
+        services.start(
+            BatchService.builder().store(store).nodeId("second").processor("t", ctx -> "ok"));
     Batch done = second.awaitCompletion(batch.id(), WAIT);
     assertEquals(BatchStatus.COMPLETED, done.status());
     for (Job job : second.getJobs(batch.id(), JobQuery.all()).items()) {
@@ -1072,7 +1082,7 @@ class BatchServiceTest {
   void close_givesBackAJobWhoseProcessorIgnoresInterrupts() throws Exception {
     JobStore store = JobStore.inMemory();
     CountDownLatch running = new CountDownLatch(1);
-    CountDownLatch release = gate();
+    CountDownLatch release = services.gate();
     BatchService service =
         BatchService.builder()
             .store(store)
@@ -1109,7 +1119,7 @@ class BatchServiceTest {
   void close_stopsEveryThreadAndFailsWaiters() {
     BatchService service =
         BatchService.builder().nodeId("quiet").processor("t", ctx -> "ok").build();
-    Batch done = service.submit(BatchRequest.builder("t").items(items(5)).build());
+    Batch done = service.submit(BatchRequest.builder("t").items(TestServices.items(5)).build());
     service.awaitCompletion(done.id(), WAIT);
     Batch pending = service.createBatch(BatchRequest.builder("t").item("x").build());
     CompletableFuture<Batch> waiter = service.completion(pending.id());

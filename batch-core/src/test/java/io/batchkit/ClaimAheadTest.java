@@ -15,8 +15,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Collectors;
-import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -34,20 +32,6 @@ class ClaimAheadTest {
   @AfterEach
   void closeAll() {
     services.closeAll();
-  }
-
-  private BatchService start(BatchService.Builder builder) {
-    BatchService service = builder.pollInterval(Duration.ofMillis(20)).build();
-    services.add(service);
-    return service;
-  }
-
-  private CountDownLatch gate() {
-    return services.gate();
-  }
-
-  private static List<String> items(int n) {
-    return IntStream.range(0, n).mapToObj(i -> "item-" + i).collect(Collectors.toList());
   }
 
   @Test
@@ -71,7 +55,7 @@ class ClaimAheadTest {
     AtomicInteger maxProcessing = new AtomicInteger();
     BatchService[] self = new BatchService[1];
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .maxConcurrency(3)
                 .claimAhead(10)
@@ -92,7 +76,8 @@ class ClaimAheadTest {
     self[0] = service;
     int jobs = 2_000;
     Batch batch =
-        service.submit(BatchRequest.builder("t").items(items(jobs)).maxConcurrency(100).build());
+        service.submit(
+            BatchRequest.builder("t").items(TestServices.items(jobs)).maxConcurrency(100).build());
 
     Batch done = service.awaitCompletion(batch.id(), WAIT);
 
@@ -110,7 +95,7 @@ class ClaimAheadTest {
     AtomicInteger maxProcessing = new AtomicInteger();
     BatchService[] self = new BatchService[1];
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .maxConcurrency(2)
                 .claimAhead(50)
@@ -123,7 +108,8 @@ class ClaimAheadTest {
                     }));
     self[0] = service;
     Batch batch =
-        service.submit(BatchRequest.builder("t").items(items(500)).maxConcurrency(5).build());
+        service.submit(
+            BatchRequest.builder("t").items(TestServices.items(500)).maxConcurrency(5).build());
 
     assertEquals(BatchStatus.COMPLETED, service.awaitCompletion(batch.id(), WAIT).status());
     assertTrue(maxProcessing.get() <= 5, "processing reached " + maxProcessing.get());
@@ -136,10 +122,10 @@ class ClaimAheadTest {
   @Test
   void cancellingABatchEndsItsClaimedAheadJobsAtOnce() {
     CountDownLatch blockerRunning = new CountDownLatch(1);
-    CountDownLatch releaseBlocker = gate();
+    CountDownLatch releaseBlocker = services.gate();
     AtomicInteger waitingRan = new AtomicInteger();
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .maxConcurrency(1)
                 .claimAhead(5)
@@ -159,7 +145,8 @@ class ClaimAheadTest {
     Batch blocker = service.submit(BatchRequest.builder("blocker").item("b").build());
     Await.until("the blocker to run", WAIT, () -> blockerRunning.getCount() == 0);
     Batch waiting =
-        service.submit(BatchRequest.builder("waiting").items(items(5)).maxConcurrency(5).build());
+        service.submit(
+            BatchRequest.builder("waiting").items(TestServices.items(5)).maxConcurrency(5).build());
     Await.until(
         "5 jobs claimed ahead",
         WAIT,
@@ -184,7 +171,7 @@ class ClaimAheadTest {
   void closeGivesClaimedAheadJobsBack() {
     JobStore store = JobStore.inMemory();
     CountDownLatch firstRunning = new CountDownLatch(1);
-    CountDownLatch never = gate();
+    CountDownLatch never = services.gate();
     BatchService closing =
         BatchService.builder()
             .store(store)
@@ -201,7 +188,8 @@ class ClaimAheadTest {
             .build();
     services.add(closing);
     Batch batch =
-        closing.submit(BatchRequest.builder("t").items(items(6)).maxConcurrency(6).build());
+        closing.submit(
+            BatchRequest.builder("t").items(TestServices.items(6)).maxConcurrency(6).build());
     Await.until("the first job to run", WAIT, () -> firstRunning.getCount() == 0);
     Await.until(
         "5 more claimed ahead",
@@ -216,7 +204,8 @@ class ClaimAheadTest {
       assertEquals(JobStatus.QUEUED, job.status(), job.toString());
       assertEquals(0, job.attempt(), job.toString());
     }
-    BatchService next = start(BatchService.builder().store(store).processor("t", ctx -> "ok"));
+    BatchService next =
+        services.start(BatchService.builder().store(store).processor("t", ctx -> "ok"));
     assertEquals(BatchStatus.COMPLETED, next.awaitCompletion(batch.id(), WAIT).status());
     for (Job job : Stores.allJobs(store, batch.id())) {
       assertEquals(1, job.attempt(), job.toString());
@@ -230,7 +219,7 @@ class ClaimAheadTest {
   @Test
   void theTimeoutStartsWhenTheJobStartsNotWhenItWasClaimed() {
     BatchService service =
-        start(
+        services.start(
             BatchService.builder()
                 .maxConcurrency(1)
                 .claimAhead(100)
@@ -243,7 +232,7 @@ class ClaimAheadTest {
     Batch batch =
         service.submit(
             BatchRequest.builder("t")
-                .items(items(100))
+                .items(TestServices.items(100))
                 .maxConcurrency(101)
                 .maxAttempts(1)
                 .jobTimeout(Duration.ofSeconds(1))
