@@ -2,6 +2,7 @@ package io.batchkit.jdbc;
 
 import io.batchkit.internal.util.Checks;
 import io.batchkit.jdbc.internal.Dialect;
+import io.batchkit.jdbc.internal.PoolCheck;
 import io.batchkit.jdbc.internal.Schema;
 import io.batchkit.jdbc.internal.SqlJobStore;
 import io.batchkit.spi.JobStore;
@@ -95,14 +96,19 @@ public interface JdbcJobStore extends JobStore {
     }
 
     /**
-     * Detects the dialect (unless set), creates the schema if asked, and returns the store.
+     * Detects the dialect (unless set), creates the schema if asked, and returns the store. Logs
+     * one WARN if {@code dataSource} does not pool its connections (closing a connection it gave
+     * closes the database connection too, as with {@code PGSimpleDataSource} or H2's {@code
+     * JdbcDataSource}): the store then opens a connection per transaction, many times slower.
      *
      * @throws JobStoreException if the database cannot be reached or the schema cannot be created
      * @throws IllegalArgumentException if the database is not one batchkit supports
      */
     public JdbcJobStore build() {
       SqlDialect chosen = dialect;
+      Connection physical;
       try (Connection connection = dataSource.getConnection()) {
+        physical = PoolCheck.physical(connection);
         String product = connection.getMetaData().getDatabaseProductName();
         if (chosen == null) {
           chosen = SqlDialect.forProductName(product);
@@ -119,6 +125,9 @@ public interface JdbcJobStore extends JobStore {
       } catch (SQLException e) {
         throw new JobStoreException(
             "build", true, "cannot prepare the database: " + e.getMessage(), e);
+      }
+      if (PoolCheck.closedWithHandle(physical)) {
+        PoolCheck.warnNotPooled(dataSource);
       }
       return new SqlJobStore(dataSource, new Dialect(chosen), prefix);
     }
