@@ -140,6 +140,7 @@ public final class DefaultBatchService implements BatchService {
   private final Listeners listeners;
   private final Backoff backoff;
   private final Stats stats;
+  private final BatchRequestValidator validator;
   private final Cache<BatchId, Batch> settings;
   private final Map<String, RateLimiter<Object>> rateLimiters = new HashMap<>();
   private final Map<JobId, RunningJob> running = new ConcurrentHashMap<>();
@@ -163,7 +164,7 @@ public final class DefaultBatchService implements BatchService {
    */
   private final AtomicBoolean slotWanted = new AtomicBoolean();
 
-  private final Map<BatchId, CompletableFuture<Batch>> awaited = new ConcurrentHashMap<>();
+  private final CompletionWaiters waiters;
   private final Waiter waiter = new Waiter();
   private final ThreadPoolExecutor workers;
   private final Thread dispatcher;
@@ -223,6 +224,8 @@ public final class DefaultBatchService implements BatchService {
     this.backoff =
         new Backoff(config.retryInitialDelay(), config.retryMaxDelay(), config.retryJitter());
     this.stats = new Stats(config.clock().instant().getEpochSecond());
+    this.validator = new BatchRequestValidator(config);
+    this.waiters = new CompletionWaiters(store, listeners);
     this.settings = Caffeine.newBuilder().maximumSize(10_000).build();
     config
         .rateLimits()
@@ -302,7 +305,7 @@ public final class DefaultBatchService implements BatchService {
   private InsertResult create(BatchRequest request, boolean forceStart) {
     ensureOpen();
     Checks.notNull(request, "request");
-    List<Violation> violations = validate(request);
+    List<Violation> violations = validator.validate(request);
     if (!violations.isEmpty()) {
       throw new BatchValidationException(violations);
     }
@@ -343,89 +346,6 @@ public final class DefaultBatchService implements BatchService {
       }
     }
     return result;
-  }
-
-  private List<Violation> validate(BatchRequest request) {
-    List<Violation> violations = new ArrayList<>();
-    if (!config.allowUnknownJobTypes() && !config.processors().containsKey(request.jobType())) {
-      violations.add(
-          new Violation(
-              "jobType",
-              "no processor is registered for job type '"
-                  + request.jobType()
-                  + "' (registered: "
-                  + config.processors().keySet()
-                  + ")"));
-    }
-    int items = request.items().size();
-    if (items > config.maxItemsPerBatch()) {
-      violations.add(
-          new Violation(
-              "items",
-              "a batch may have at most " + config.maxItemsPerBatch() + " items, had " + items));
-    }
-    int oversized = 0;
-    int unstorable = 0;
-    for (int i = 0; i < items; i++) {
-      String payload = request.items().get(i);
-      String problem = Checks.unstorable(payload);
-      if (problem != null) {
-        if (++unstorable <= 10) {
-          violations.add(
-              new Violation("items[" + i + "]", "a payload must not contain " + problem));
-        }
-        continue;
-      }
-      long bytes = utf8Length(payload, config.maxPayloadBytes());
-      if (bytes > config.maxPayloadBytes()) {
-        if (++oversized <= 10) {
-          violations.add(
-              new Violation(
-                  "items[" + i + "]",
-                  "a payload may be at most "
-                      + config.maxPayloadBytes()
-                      + " bytes in UTF-8, was "
-                      + bytes));
-        }
-      }
-    }
-    if (unstorable > 10) {
-      violations.add(
-          new Violation(
-              "items",
-              (unstorable - 10) + " more payloads hold a NUL character or an unpaired surrogate"));
-    }
-    if (oversized > 10) {
-      violations.add(
-          new Violation(
-              "items",
-              (oversized - 10) + " more payloads are over " + config.maxPayloadBytes() + " bytes"));
-    }
-    return violations;
-  }
-
-  /** Returns the UTF-8 length of {@code s}, exact when it matters (near or over {@code limit}). */
-  static long utf8Length(String s, int limit) {
-    if ((long) s.length() * 3 <= limit) {
-      return s.length();
-    }
-    long bytes = 0;
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < 0x80) {
-        bytes += 1;
-      } else if (c < 0x800) {
-        bytes += 2;
-      } else if (Character.isHighSurrogate(c)
-          && i + 1 < s.length()
-          && Character.isLowSurrogate(s.charAt(i + 1))) {
-        bytes += 4;
-        i++;
-      } else {
-        bytes += 3;
-      }
-    }
-    return bytes;
   }
 
   @Override
@@ -479,7 +399,7 @@ public final class DefaultBatchService implements BatchService {
         summary.alreadyFinished());
     if (summary.stoppingRunning() == 0) {
       // nothing is left to end, so this call finished the batch
-      store.findBatch(id).ifPresent(this::finished);
+      store.findBatch(id).ifPresent(waiters::finished);
     }
     waiter.wake();
     return summary;
@@ -504,30 +424,12 @@ public final class DefaultBatchService implements BatchService {
     ensureOpen();
     store.deleteBatch(Checks.notNull(id, "id"));
     settings.invalidate(id);
-    CompletableFuture<Batch> future = awaited.remove(id);
-    if (future != null) {
-      future.completeExceptionally(new BatchNotFoundException(id));
-    }
+    waiters.deleted(id);
   }
 
   @Override
   public CompletableFuture<Batch> completion(BatchId id) {
-    Batch batch = getBatch(id);
-    if (batch.isFinished()) {
-      return CompletableFuture.completedFuture(batch);
-    }
-    CompletableFuture<Batch> future = awaited.computeIfAbsent(id, k -> new CompletableFuture<>());
-    // the batch may have finished between the read above and the registration
-    store
-        .findBatch(id)
-        .filter(Batch::isFinished)
-        .ifPresent(
-            done -> {
-              if (awaited.remove(id, future)) {
-                future.complete(done);
-              }
-            });
-    return future.copy();
+    return waiters.completion(id, getBatch(id));
   }
 
   @Override
@@ -605,9 +507,9 @@ public final class DefaultBatchService implements BatchService {
           lastSweepNanos = now;
           recoverExpiredLeases();
         }
-        if (!awaited.isEmpty() && now - lastAwaitPollNanos >= pollNanos) {
+        if (!waiters.isEmpty() && now - lastAwaitPollNanos >= pollNanos) {
           lastAwaitPollNanos = now;
-          pollAwaited();
+          waiters.pollAwaited();
         }
         if (hadOutcomes || claimed > 0) {
           idleNanos = pollNanos;
@@ -620,7 +522,7 @@ public final class DefaultBatchService implements BatchService {
         waitNanos = Math.min(waitNanos, rateLimitWaitNanos);
         waitNanos = Math.min(waitNanos, untilNextRetry());
         waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
-        if (!awaited.isEmpty()) {
+        if (!waiters.isEmpty()) {
           waitNanos = Math.min(waitNanos, pollNanos);
         }
         if (inOutage) {
@@ -768,7 +670,7 @@ public final class DefaultBatchService implements BatchService {
   private void afterChange(List<Batch> batches) {
     for (Batch batch : batches) {
       if (batch.isFinished()) {
-        finished(batch);
+        waiters.finished(batch);
       } else if (batch.status().isFinal()) {
         stopJobsOf(batch.id());
       }
@@ -823,15 +725,6 @@ public final class DefaultBatchService implements BatchService {
     }
   }
 
-  private void finished(Batch batch) {
-    LOG.debug("batch {} finished {}: {}", batch.id(), batch.status(), batch.progress());
-    listeners.fire("batchFinished", batch.id(), l -> l.batchFinished(batch));
-    CompletableFuture<Batch> future = awaited.remove(batch.id());
-    if (future != null) {
-      future.complete(batch);
-    }
-  }
-
   private void heartbeat() {
     if (running.isEmpty()) {
       return;
@@ -859,19 +752,6 @@ public final class DefaultBatchService implements BatchService {
   private void recoverExpiredLeases() {
     CompletionResult result = store.requeueExpired(config.clock().instant(), MAX_EXPIRED_PER_CALL);
     afterChange(result.batches());
-  }
-
-  private void pollAwaited() {
-    for (Map.Entry<BatchId, CompletableFuture<Batch>> entry : awaited.entrySet()) {
-      Optional<Batch> batch = store.findBatch(entry.getKey());
-      if (batch.isEmpty()) {
-        if (awaited.remove(entry.getKey(), entry.getValue())) {
-          entry.getValue().completeExceptionally(new BatchNotFoundException(entry.getKey()));
-        }
-      } else if (batch.get().isFinished() && awaited.remove(entry.getKey(), entry.getValue())) {
-        entry.getValue().complete(batch.get());
-      }
-    }
   }
 
   /**
@@ -1100,7 +980,8 @@ public final class DefaultBatchService implements BatchService {
           throw new InterruptedException("stopped before the processor was called");
         }
         result = processor.process(job);
-        long bytes = result == null ? 0 : utf8Length(result, config.maxPayloadBytes());
+        long bytes =
+            result == null ? 0 : BatchRequestValidator.utf8Length(result, config.maxPayloadBytes());
         String unstorable = result == null ? null : Checks.unstorable(result);
         if (unstorable != null) {
           failure =
@@ -1365,10 +1246,7 @@ public final class DefaultBatchService implements BatchService {
     if (dispatcher.isAlive()) {
       LOG.warn("dispatcher of service {} did not stop within 30s", config.nodeId());
     }
-    IllegalStateException closed =
-        new IllegalStateException("batchkit service " + config.nodeId() + " was closed");
-    awaited.values().forEach(future -> future.completeExceptionally(closed));
-    awaited.clear();
+    waiters.closed(config.nodeId());
     state.set(State.CLOSED);
     LOG.info("batchkit service {} closed", config.nodeId());
   }
