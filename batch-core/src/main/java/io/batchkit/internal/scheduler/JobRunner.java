@@ -48,7 +48,6 @@ final class JobRunner {
   /** Logs under the service's name, as it did before the service was split into parts. */
   private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);
 
-  private static final int MAX_ERROR_LENGTH = 2_000;
   private static final Duration INTERRUPT_GRACE = Duration.ofSeconds(1);
 
   /**
@@ -303,8 +302,8 @@ final class JobRunner {
     if (next != null) {
       next.markStarted();
       if (wake || !node.dispatcherAsleep || next.deadlineNanos() - node.sleepUntilNanos < 0) {
-        node.waiter
-            .wake(); // also when the dispatcher must watch this job's timeout sooner than planned
+        // also when the dispatcher must watch this job's timeout sooner than planned
+        node.waiter.wake();
       }
       return next;
     }
@@ -349,7 +348,7 @@ final class JobRunner {
       return JobOutcome.released(claim);
     }
     stats.record(false, nanos, config.clock().instant().getEpochSecond());
-    String error = describe(failure);
+    String error = FailureText.describe(failure);
     boolean retry = claim.attempt() < job.batch.maxAttempts();
     JobOutcome outcome;
     if (retry) {
@@ -396,49 +395,6 @@ final class JobRunner {
       node.runningCount.decrementAndGet();
       node.waiter.wake();
     }
-  }
-
-  /**
-   * Returns the error text stored for a failure: its class and message, cut at {@link
-   * #MAX_ERROR_LENGTH} characters (never inside a surrogate pair), with any character a store
-   * cannot keep replaced by U+FFFD. Never throws, even if the failure's {@code getMessage} does.
-   */
-  static String describe(Throwable failure) {
-    String message;
-    try {
-      message = failure.getMessage();
-    } catch (Throwable e) {
-      message = "(its getMessage() threw " + e.getClass().getName() + ")";
-    }
-    String text =
-        message == null
-            ? failure.getClass().getName()
-            : failure.getClass().getName() + ": " + message;
-    if (text.length() > MAX_ERROR_LENGTH) {
-      int end = MAX_ERROR_LENGTH;
-      if (Character.isHighSurrogate(text.charAt(end - 1))) {
-        end--;
-      }
-      text = text.substring(0, end) + "...";
-    }
-    return Checks.unstorable(text) == null ? text : replaceUnstorable(text);
-  }
-
-  private static String replaceUnstorable(String text) {
-    StringBuilder out = new StringBuilder(text.length());
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      if (Character.isHighSurrogate(c)
-          && i + 1 < text.length()
-          && Character.isLowSurrogate(text.charAt(i + 1))) {
-        out.append(c).append(text.charAt(++i));
-      } else if (c == '\u0000' || Character.isSurrogate(c)) {
-        out.append('\uFFFD');
-      } else {
-        out.append(c);
-      }
-    }
-    return out.toString();
   }
 
   /**
