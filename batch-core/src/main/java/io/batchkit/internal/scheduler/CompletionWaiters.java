@@ -1,0 +1,106 @@
+package io.batchkit.internal.scheduler;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchId;
+import io.batchkit.BatchNotFoundException;
+import io.batchkit.spi.JobStore;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The futures callers wait on for a batch to finish ({@code BatchService.completion}), and the one
+ * place that announces a finished batch: a class of its own so that every way such a future ends
+ * (the batch finished, was deleted, or the service closed) is found together.
+ *
+ * <p>Ownership: {@link #awaited} is shared. A caller of {@code completion} adds a batch's future;
+ * whoever removes a future completes it: the thread that learns the batch finished (the dispatcher,
+ * a worker recording its outcome, or the caller of {@code cancelBatch}), the dispatcher polling the
+ * store ({@link #pollAwaited}), the caller of {@code deleteBatch}, or {@code close()}.
+ */
+final class CompletionWaiters {
+  /** Logs under the service's name, as it did before the service was split into parts. */
+  private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);
+
+  private final JobStore store;
+  private final Listeners listeners;
+  private final Map<BatchId, CompletableFuture<Batch>> awaited = new ConcurrentHashMap<>();
+
+  CompletionWaiters(JobStore store, Listeners listeners) {
+    this.store = store;
+    this.listeners = listeners;
+  }
+
+  /**
+   * Returns a future that completes when batch {@code id} finishes; {@code batch} is the batch as
+   * the caller just read it.
+   */
+  CompletableFuture<Batch> completion(BatchId id, Batch batch) {
+    if (batch.isFinished()) {
+      return CompletableFuture.completedFuture(batch);
+    }
+    CompletableFuture<Batch> future = awaited.computeIfAbsent(id, k -> new CompletableFuture<>());
+    // the batch may have finished between the read above and the registration
+    store
+        .findBatch(id)
+        .filter(Batch::isFinished)
+        .ifPresent(
+            done -> {
+              if (awaited.remove(id, future)) {
+                future.complete(done);
+              }
+            });
+    return future.copy();
+  }
+
+  /** Returns whether nobody waits for a batch (then the dispatcher need not poll the store). */
+  boolean isEmpty() {
+    return awaited.isEmpty();
+  }
+
+  /** Announces a finished batch: tells the listeners and completes its future. */
+  void finished(Batch batch) {
+    LOG.debug("batch {} finished {}: {}", batch.id(), batch.status(), batch.progress());
+    listeners.fire("batchFinished", batch.id(), l -> l.batchFinished(batch));
+    CompletableFuture<Batch> future = awaited.remove(batch.id());
+    if (future != null) {
+      future.complete(batch);
+    }
+  }
+
+  /**
+   * Completes the futures of batches that finished or were deleted, whichever node did it; for the
+   * dispatcher.
+   */
+  void pollAwaited() {
+    for (Map.Entry<BatchId, CompletableFuture<Batch>> entry : awaited.entrySet()) {
+      Optional<Batch> batch = store.findBatch(entry.getKey());
+      if (batch.isEmpty()) {
+        if (awaited.remove(entry.getKey(), entry.getValue())) {
+          entry.getValue().completeExceptionally(new BatchNotFoundException(entry.getKey()));
+        }
+      } else if (batch.get().isFinished() && awaited.remove(entry.getKey(), entry.getValue())) {
+        entry.getValue().complete(batch.get());
+      }
+    }
+  }
+
+  /** Fails the future of a batch this service deleted. */
+  void deleted(BatchId id) {
+    CompletableFuture<Batch> future = awaited.remove(id);
+    if (future != null) {
+      future.completeExceptionally(new BatchNotFoundException(id));
+    }
+  }
+
+  /** Fails every future; for {@code close()}. */
+  void closed(String nodeId) {
+    IllegalStateException closed =
+        new IllegalStateException("batchkit service " + nodeId + " was closed");
+    awaited.values().forEach(future -> future.completeExceptionally(closed));
+    awaited.clear();
+  }
+}

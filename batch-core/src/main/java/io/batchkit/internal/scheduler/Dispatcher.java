@@ -1,0 +1,430 @@
+package io.batchkit.internal.scheduler;
+
+import dev.failsafe.RateLimiter;
+import io.batchkit.internal.util.DaemonThreadFactory;
+import io.batchkit.spi.ClaimRequest;
+import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.CompleteAndClaimResult;
+import io.batchkit.spi.CompletionResult;
+import io.batchkit.spi.JobOutcome;
+import io.batchkit.spi.JobStore;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The dispatcher thread: claims jobs and starts them on the {@link JobRunner}'s workers, records
+ * outcomes, and runs the timers of the {@link LeaseKeeper}, the {@link TimeoutWatch} and the {@link
+ * CompletionWaiters}. A class of its own so that the dispatch round can be read in one file.
+ *
+ * <h2>Ownership</h2>
+ *
+ * The dispatcher thread owns every mutable field of this class: outcomes it has not sent yet
+ * ({@link #unsent}), the rate-limit permits it has banked, its timers, and the earliest retry time
+ * ({@link #nextRetryAt}). The one exception is {@link #stopDispatcher}, which {@code close()} sets.
+ * Of the shared state in {@link NodeState}, it alone increments {@link NodeState#runningCount},
+ * adds to the ready queue, and writes {@link NodeState#inOutage}, {@link
+ * NodeState#dispatcherAsleep} and {@link NodeState#sleepUntilNanos}.
+ *
+ * <h2>The dispatch round</h2>
+ *
+ * Each round the dispatcher (1) claims up to the free slots plus what {@code claimAhead} allows and
+ * sends every queued outcome with the claim, in one {@code completeAndClaim} call, starts jobs in
+ * the free slots, and sends outcomes still queued in {@code complete} calls, (2) renews leases
+ * every third of the lease duration and takes back expired leases every half lease (at most every
+ * max poll interval), (3) while callers wait for batches, polls the store for finished ones every
+ * poll interval, (4) interrupts jobs past their timeout and gives up on those that did not return
+ * for the grace period (this step needs no store, so it runs during an outage too), then (5) sleeps
+ * until a worker gives a slot back, queues an outcome it wants recorded soon or takes the last jobs
+ * claimed ahead down to half, a caller or the store (through {@code JobStore.subscribe}) announces
+ * work, a retry or a timeout falls due, or the next timer is due. The outcome of a short job
+ * followed by a job claimed ahead waits for the next round, so outcomes are recorded in groups. A
+ * worker that starts a job due to time out before the dispatcher's planned wake-up wakes it. A
+ * round that found nothing doubles the next sleep, from the poll interval up to the max poll
+ * interval, so an idle service leaves the store alone. Priority order, ageing and the per-batch
+ * limit are applied by the store in {@code claim}, so they hold across every node that shares it,
+ * whichever thread claims. Rate limits are per service: before a claim, the dispatcher takes
+ * permits from each type's Failsafe limiter (up to the free slots) and passes them as that type's
+ * claim limit; rate-limited types are never claimed ahead or by workers.
+ *
+ * <h2>Failures</h2>
+ *
+ * A store that fails is logged at WARN once per outage; the dispatcher backs off (doubling from 100
+ * ms up to the max poll interval) and keeps unsent outcomes until the store takes them, so no
+ * outcome is lost. Leases run out on their own if the outage outlasts them; the store then requeues
+ * those jobs, and their late outcomes are rejected by the fencing token.
+ */
+final class Dispatcher {
+  /** Logs under the service's name, as it did before the service was split into parts. */
+  private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);
+
+  private static final int MAX_OUTCOMES_PER_CALL = 1_000;
+
+  private final ServiceConfig config;
+  private final JobStore store;
+  private final NodeState node;
+  private final JobRunner runner;
+  private final LeaseKeeper leases;
+  private final TimeoutWatch timeouts;
+  private final CompletionWaiters waiters;
+  private final Map<String, RateLimiter<Object>> rateLimiters = new HashMap<>();
+  private final Thread thread;
+
+  /**
+   * Set by {@code close()} (through {@link #stop()}) after the worker pool was shut down: the loop
+   * ends after its round.
+   */
+  private volatile boolean stopDispatcher;
+
+  // dispatcher-owned
+  private final List<JobOutcome> unsent = new ArrayList<>();
+  private final Map<String, Integer> bankedPermits = new HashMap<>();
+  private long lastHeartbeatNanos;
+  private long lastSweepNanos;
+  private long lastAwaitPollNanos;
+  private long rateLimitWaitNanos;
+  private long outageBackoffNanos;
+
+  /**
+   * Rate-limited types a claim found no due job of, with when: no slot is asked for them for a poll
+   * interval after that, so that an idle rate-limited type does not take slots from busy ones.
+   */
+  private final Map<String, Long> noJobsOfTypeSince = new HashMap<>();
+
+  private final long idleCheckNanos;
+
+  /**
+   * The earliest retry time among the outcomes this node sent, so the retry is not late by a poll.
+   */
+  private Instant nextRetryAt;
+
+  Dispatcher(
+      ServiceConfig config,
+      NodeState node,
+      JobRunner runner,
+      LeaseKeeper leases,
+      TimeoutWatch timeouts,
+      CompletionWaiters waiters) {
+    this.config = config;
+    this.store = config.store();
+    this.node = node;
+    this.runner = runner;
+    this.leases = leases;
+    this.timeouts = timeouts;
+    this.waiters = waiters;
+    config
+        .rateLimits()
+        .forEach(
+            (type, limit) ->
+                rateLimiters.put(
+                    type, RateLimiter.smoothBuilder(limit.permits(), limit.per()).build()));
+    this.idleCheckNanos = config.pollInterval().toNanos();
+    this.thread =
+        new DaemonThreadFactory("batchkit-dispatcher-" + config.nodeId())
+            .newThread(this::dispatchLoop);
+  }
+
+  /** Starts the dispatcher thread. */
+  void start() {
+    thread.start();
+  }
+
+  /**
+   * Ends the loop after its round (it then releases what it claimed ahead and sends the last
+   * outcomes) and waits up to 30 s for the thread; for {@code close()}, after the worker pool was
+   * shut down.
+   */
+  void stop() {
+    stopDispatcher = true;
+    node.waiter.wake();
+    try {
+      thread.join(TimeUnit.SECONDS.toMillis(30));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (thread.isAlive()) {
+      LOG.warn("dispatcher of service {} did not stop within 30s", config.nodeId());
+    }
+  }
+
+  /** The dispatcher thread's life: rounds until {@link #stop()}. */
+  private void dispatchLoop() {
+    long pollNanos = config.pollInterval().toNanos();
+    long maxPollNanos = config.maxPollInterval().toNanos();
+    long heartbeatNanos =
+        Math.max(config.leaseDuration().toNanos() / 3, TimeUnit.MILLISECONDS.toNanos(10));
+    long sweepNanos =
+        Math.max(pollNanos, Math.min(config.leaseDuration().toNanos() / 2, maxPollNanos));
+    long idleNanos = pollNanos;
+    lastHeartbeatNanos = lastSweepNanos = lastAwaitPollNanos = System.nanoTime();
+    while (!stopDispatcher) {
+      long waitNanos;
+      try {
+        // outcomes first (with the claim when there is one), so that no lease this node still
+        // holds an outcome for is taken back by the sweep below
+        boolean hadOutcomes = !unsent.isEmpty() || !node.outcomes.isEmpty();
+        rateLimitWaitNanos = Long.MAX_VALUE;
+        int claimed = node.state.get() == NodeState.State.RUNNING ? claimAndLaunch() : 0;
+        flushOutcomes();
+        long now = System.nanoTime();
+        if (now - lastHeartbeatNanos >= heartbeatNanos) {
+          lastHeartbeatNanos = now;
+          leases.heartbeat();
+        }
+        if (now - lastSweepNanos >= sweepNanos) {
+          lastSweepNanos = now;
+          leases.recoverExpiredLeases();
+        }
+        if (!waiters.isEmpty() && now - lastAwaitPollNanos >= pollNanos) {
+          lastAwaitPollNanos = now;
+          waiters.pollAwaited();
+        }
+        if (hadOutcomes || claimed > 0) {
+          idleNanos = pollNanos;
+          waitNanos = pollNanos;
+        } else {
+          // nothing happened: look at the store less and less often, until something wakes us
+          waitNanos = idleNanos;
+          idleNanos = Math.min(maxPollNanos, idleNanos * 2);
+        }
+        waitNanos = Math.min(waitNanos, rateLimitWaitNanos);
+        waitNanos = Math.min(waitNanos, untilNextRetry());
+        waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
+        if (!waiters.isEmpty()) {
+          waitNanos = Math.min(waitNanos, pollNanos);
+        }
+        if (node.inOutage) {
+          node.inOutage = false;
+          outageBackoffNanos = 0;
+          LOG.warn("job store is reachable again; service {} carries on", config.nodeId());
+        }
+      } catch (RuntimeException e) {
+        waitNanos = onStoreFailure(e, maxPollNanos);
+      } catch (Error e) {
+        // e.g. an OutOfMemoryError: the dispatcher must outlive it, or the service stops silently
+        LOG.error("dispatcher of service {} caught an error; it carries on", config.nodeId(), e);
+        waitNanos = pollNanos;
+      }
+      // timeouts hold while the store is down too: this needs no store
+      waitNanos = Math.min(waitNanos, timeouts.watchRunningJobs());
+      if (node.outcomes.isEmpty() && !stopDispatcher) {
+        node.sleepUntilNanos = System.nanoTime() + Math.max(waitNanos, 0);
+        node.dispatcherAsleep = true;
+        boolean woken = node.waiter.await(Math.max(waitNanos, 0));
+        node.dispatcherAsleep = false;
+        if (woken) {
+          idleNanos = pollNanos;
+        }
+      }
+    }
+    releaseClaimedAhead(); // those a round claimed while close() began
+    try {
+      flushOutcomes();
+    } catch (RuntimeException e) {
+      LOG.warn(
+          "could not record {} job outcomes while closing; their leases will expire and the jobs"
+              + " will run again",
+          unsent.size(),
+          e);
+    }
+  }
+
+  private long onStoreFailure(RuntimeException e, long maxNanos) {
+    long min = TimeUnit.MILLISECONDS.toNanos(100);
+    outageBackoffNanos = Math.min(Math.max(min, maxNanos), Math.max(min, outageBackoffNanos * 2));
+    if (!node.inOutage) {
+      node.inOutage = true;
+      LOG.warn(
+          "job store failed on service {} ({}); backing off and retrying",
+          config.nodeId(),
+          e.toString());
+      LOG.debug("job store failure", e);
+    } else {
+      LOG.debug("job store still failing: {}", e.toString());
+    }
+    return outageBackoffNanos;
+  }
+
+  /** Sends every queued outcome to the store; keeps them in {@link #unsent} if the store fails. */
+  private int flushOutcomes() {
+    int sent = 0;
+    while (drainOutcomes()) {
+      sent += unsent.size();
+      recorded(store.complete(List.copyOf(unsent), config.clock().instant()));
+    }
+    return sent;
+  }
+
+  /**
+   * Moves queued outcomes to {@link #unsent}, up to one call's worth; returns whether any are there
+   * to send.
+   */
+  private boolean drainOutcomes() {
+    JobOutcome next;
+    while (unsent.size() < MAX_OUTCOMES_PER_CALL && (next = node.outcomes.poll()) != null) {
+      unsent.add(next);
+    }
+    return !unsent.isEmpty();
+  }
+
+  /** Acts on what the store did with the outcomes in {@link #unsent}, which it has now. */
+  private void recorded(CompletionResult result) {
+    for (JobOutcome outcome : unsent) {
+      outcome.retryAt().ifPresent(this::noteRetry);
+    }
+    unsent.clear();
+    if (!result.rejected().isEmpty()) {
+      LOG.debug(
+          "store rejected the outcomes of {} jobs whose lease was lost", result.rejected().size());
+    }
+    runner.afterChange(result.batches());
+  }
+
+  private void noteRetry(Instant at) {
+    if (nextRetryAt == null || at.isBefore(nextRetryAt)) {
+      nextRetryAt = at;
+    }
+  }
+
+  /** Returns the nanoseconds until the earliest known retry is due, forgetting it once it is. */
+  private long untilNextRetry() {
+    if (nextRetryAt == null) {
+      return Long.MAX_VALUE;
+    }
+    long nanos = Duration.between(config.clock().instant(), nextRetryAt).toNanos();
+    if (nanos <= 0) {
+      nextRetryAt = null; // the claim that just ran could take it
+      return Long.MAX_VALUE;
+    }
+    return nanos;
+  }
+
+  /** Gives every job claimed ahead back to the store; for shutdown. */
+  void releaseClaimedAhead() {
+    RunningJob job;
+    while ((job = node.pollReady()) != null) {
+      job.stop(RunningJob.Stop.SHUTDOWN);
+      runner.endUnstarted(job, new InterruptedException("the service is closing"));
+    }
+  }
+
+  /**
+   * Claims up to the free slots plus what {@code claimAhead} allows, and starts jobs in the free
+   * slots; returns how many it claimed. Sets {@link #rateLimitWaitNanos} when a rate-limited type
+   * had no permit, so that the dispatcher looks again when the next one is due.
+   *
+   * <p>Rate limits: before the claim, permits are taken from each type's limiter up to the free
+   * slots (at least one) and passed as the type's claim limit (at most the free slots: a
+   * rate-limited job is never claimed ahead). Of the permits a claim leaves unused, at most one is
+   * kept for the next round, so a service that was idle cannot start a burst. When a type has a
+   * permit but no slot is free, because workers keep their slots for the next job, {@link
+   * NodeState#slotWanted} asks the next worker that finishes to give its slot back.
+   */
+  private int claimAndLaunch() {
+    int free = config.maxConcurrency() - node.runningCount.get();
+    int ahead = Math.max(0, config.claimAhead() - node.readyCount());
+    if (config.processors().isEmpty()) {
+      return 0;
+    }
+    long nowNanos = System.nanoTime();
+    Map<String, Integer> types = new HashMap<>();
+    for (String type : config.processors().keySet()) {
+      RateLimiter<Object> limiter = rateLimiters.get(type);
+      if (limiter == null) {
+        types.put(type, free + ahead);
+        continue;
+      }
+      int banked = bankedPermits.getOrDefault(type, 0);
+      while (banked < Math.max(free, 1) && limiter.tryAcquirePermit()) {
+        banked++;
+      }
+      bankedPermits.put(type, banked);
+      types.put(type, Math.min(banked, Math.max(free, 0)));
+      if (banked == 0) {
+        RateLimit limit = config.rateLimits().get(type);
+        rateLimitWaitNanos =
+            Math.min(rateLimitWaitNanos, Math.max(1, limit.per().toNanos() / limit.permits()));
+      } else if (free <= 0
+          && nowNanos - noJobsOfTypeSince.getOrDefault(type, nowNanos - idleCheckNanos)
+              >= idleCheckNanos) {
+        node.slotWanted.set(true);
+      }
+    }
+    if (free + ahead <= 0) {
+      return 0;
+    }
+    // the queued outcomes go with the claim: the slots they free in a batch can be claimed at once,
+    // and a durable store does both in one transaction
+    drainOutcomes();
+    Instant now = config.clock().instant();
+    CompleteAndClaimResult round =
+        store.completeAndClaim(
+            List.copyOf(unsent),
+            now,
+            new ClaimRequest(
+                config.nodeId(),
+                Math.max(free, 0) + ahead,
+                now,
+                now.plus(config.leaseDuration()),
+                config.priorityAging(),
+                types));
+    recorded(round.completion());
+    List<ClaimedJob> claimed = round.claimed();
+    Map<String, Integer> claimedPerType = new HashMap<>();
+    ArrayDeque<ClaimedJob> pending = new ArrayDeque<>(claimed);
+    try {
+      ClaimedJob claim;
+      while ((claim = pending.peek()) != null) {
+        RunningJob job = runner.track(claim);
+        pending.poll();
+        if (job == null) {
+          continue;
+        }
+        String type = job.batch.jobType();
+        claimedPerType.merge(type, 1, Integer::sum);
+        if (rateLimiters.containsKey(type)) {
+          // its permit is spent: it starts now, whatever its place in the claim
+          bankedPermits.computeIfPresent(type, (t, banked) -> Math.max(0, banked - 1));
+          runner.launch(job);
+          free--;
+        } else {
+          addReady(job);
+        }
+      }
+    } finally {
+      // a failure half-way (the batch settings could not be read) gives back what was not tracked
+      pending.forEach(c -> node.outcomes.add(JobOutcome.released(c)));
+    }
+    RunningJob waiting;
+    while (free > 0 && (waiting = node.pollReady()) != null) {
+      runner.launch(waiting); // in claim order: jobs claimed ahead earlier go first
+      free--;
+    }
+    for (Map.Entry<String, Integer> offered : types.entrySet()) {
+      if (rateLimiters.containsKey(offered.getKey())) {
+        if (offered.getValue() > 0 && !claimedPerType.containsKey(offered.getKey())) {
+          noJobsOfTypeSince.put(offered.getKey(), nowNanos); // none due: stop asking for a slot
+        } else if (claimedPerType.containsKey(offered.getKey())) {
+          noJobsOfTypeSince.remove(offered.getKey());
+        }
+      }
+    }
+    bankedPermits.replaceAll((type, banked) -> Math.min(banked, 1));
+    return claimed.size();
+  }
+
+  /** Queues a job claimed ahead; a cancellation that came as it was queued ends it at once. */
+  private void addReady(RunningJob job) {
+    node.addReady(job);
+    if (job.isCancelled() && node.removeReady(job)) {
+      runner.endUnstarted(job, new InterruptedException("stopped before it started"));
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package io.batchkit.internal.scheduler;
+
+import io.batchkit.internal.util.Checks;
+
+/**
+ * The error text stored for a failed attempt. A class of its own because it is a pure function of
+ * the failure, apart from the threads of {@link JobRunner} that call it, and because its limits are
+ * what a store can keep.
+ *
+ * <p>Ownership: it has no state; any thread may call it.
+ */
+final class FailureText {
+  private static final int MAX_ERROR_LENGTH = 2_000;
+
+  private FailureText() {}
+
+  /**
+   * Returns the error text stored for a failure: its class and message, cut at {@link
+   * #MAX_ERROR_LENGTH} characters (never inside a surrogate pair), with any character a store
+   * cannot keep replaced by U+FFFD. Never throws, even if the failure's {@code getMessage} does.
+   */
+  static String describe(Throwable failure) {
+    String message;
+    try {
+      message = failure.getMessage();
+    } catch (Throwable e) {
+      message = "(its getMessage() threw " + e.getClass().getName() + ")";
+    }
+    String text =
+        message == null
+            ? failure.getClass().getName()
+            : failure.getClass().getName() + ": " + message;
+    if (text.length() > MAX_ERROR_LENGTH) {
+      int end = MAX_ERROR_LENGTH;
+      if (Character.isHighSurrogate(text.charAt(end - 1))) {
+        end--;
+      }
+      text = text.substring(0, end) + "...";
+    }
+    return Checks.unstorable(text) == null ? text : replaceUnstorable(text);
+  }
+
+  private static String replaceUnstorable(String text) {
+    StringBuilder out = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (Character.isHighSurrogate(c)
+          && i + 1 < text.length()
+          && Character.isLowSurrogate(text.charAt(i + 1))) {
+        out.append(c).append(text.charAt(++i));
+      } else if (c == '\u0000' || Character.isSurrogate(c)) {
+        out.append('\uFFFD');
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
+  }
+}

@@ -1,0 +1,490 @@
+package io.batchkit.internal.scheduler;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.batchkit.Batch;
+import io.batchkit.BatchId;
+import io.batchkit.JobProcessor;
+import io.batchkit.internal.memory.InMemoryJobStore;
+import io.batchkit.internal.util.Checks;
+import io.batchkit.internal.util.DaemonThreadFactory;
+import io.batchkit.spi.ClaimRequest;
+import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.CompleteAndClaimResult;
+import io.batchkit.spi.CompletionResult;
+import io.batchkit.spi.JobOutcome;
+import io.batchkit.spi.JobStore;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Where jobs run: the pool of worker threads, a worker's life from one job to the next, and every
+ * way a job's attempt ends (its outcome, a stop, a give-up, shutdown). A class of its own so that a
+ * reader finds where jobs run by its name; the {@link Dispatcher} decides when they start.
+ *
+ * <p>Ownership: a <b>worker thread</b> owns one slot while it runs. When its job ends it takes its
+ * next job, keeping the slot: first one claimed ahead from the ready queue ({@link
+ * NodeState#pollReady}); else, on the in-memory store only, one it claims itself (see {@link
+ * #workerClaimTypes}), after recording the outcome itself. Otherwise it queues the outcome in
+ * {@link NodeState#outcomes}, a lock-free queue, gives the slot back and wakes the dispatcher. It
+ * also gives the slot back when the dispatcher asks for one ({@link NodeState#slotWanted}) for a
+ * rate-limited type. The fields of this class are set once, in the constructor; the shared state
+ * they work on is in {@link NodeState}, whose comment says who writes what. Methods other parts
+ * call ({@link #launch}, {@link #track}, {@link #stop}, {@link #giveUp}, ...) run on the caller's
+ * thread.
+ */
+final class JobRunner {
+  /** Logs under the service's name, as it did before the service was split into parts. */
+  private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);
+
+  private static final Duration INTERRUPT_GRACE = Duration.ofSeconds(1);
+
+  /**
+   * A job shorter than this, followed on its worker by a job claimed ahead, leaves its outcome for
+   * the dispatcher's next round instead of waking it: short jobs are recorded in groups.
+   */
+  private static final long GROUPED_OUTCOME_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
+  private final ServiceConfig config;
+  private final JobStore store;
+  private final NodeState node;
+  private final Listeners listeners;
+  private final Backoff backoff;
+  private final Stats stats;
+  private final CompletionWaiters waiters;
+
+  /**
+   * The immutable settings of batches this node ran jobs of, so that a job needs no store call for
+   * them; invalidated on delete ({@link #forget}).
+   */
+  private final Cache<BatchId, Batch> settings;
+
+  /**
+   * The job types a worker may claim for itself when it finishes a job, each with a limit of 1:
+   * every type without a rate limit (rate-limited types are claimed by the dispatcher, which owns
+   * their permits). Empty, so that workers never call the store, unless the store is the in-memory
+   * one: its calls cost a lock, while on a database a call per job per worker costs a transaction
+   * each, all queueing on the batch row (measured on PostgreSQL: four times slower than the
+   * dispatcher's grouped calls).
+   */
+  private final Map<String, Integer> workerClaimTypes;
+
+  private final ThreadPoolExecutor workers;
+
+  JobRunner(
+      ServiceConfig config,
+      NodeState node,
+      Listeners listeners,
+      Backoff backoff,
+      Stats stats,
+      CompletionWaiters waiters) {
+    this.config = config;
+    this.store = config.store();
+    this.node = node;
+    this.listeners = listeners;
+    this.backoff = backoff;
+    this.stats = stats;
+    this.waiters = waiters;
+    this.settings = Caffeine.newBuilder().maximumSize(10_000).build();
+    Map<String, Integer> selfClaim = new HashMap<>();
+    if (store instanceof InMemoryJobStore) {
+      config.processors().keySet().stream()
+          .filter(type -> !config.rateLimits().containsKey(type))
+          .forEach(type -> selfClaim.put(type, 1));
+    }
+    this.workerClaimTypes = Map.copyOf(selfClaim);
+    this.workers =
+        new ThreadPoolExecutor(
+            0,
+            Integer.MAX_VALUE,
+            60,
+            TimeUnit.SECONDS,
+            new SynchronousQueue<>(),
+            new DaemonThreadFactory("batchkit-worker-" + config.nodeId()));
+  }
+
+  /** Gives a tracked job a slot and a worker. */
+  void launch(RunningJob job) {
+    job.markStarted();
+    node.runningCount.incrementAndGet();
+    try {
+      workers.execute(() -> work(job));
+    } catch (RejectedExecutionException | OutOfMemoryError e) {
+      // a closing pool, or no thread to be had: the job goes back to the queue
+      node.running.remove(job.claim.id(), job);
+      node.runningCount.decrementAndGet();
+      node.outcomes.add(JobOutcome.released(job.claim));
+      if (e instanceof OutOfMemoryError) {
+        LOG.error("could not start a worker thread for {}; gave the job back", job, e);
+      }
+    }
+  }
+
+  /**
+   * Makes a claimed job a {@link RunningJob} in {@link NodeState#running}; returns null (and gives
+   * the job back) if its batch no longer exists. Does not touch {@link NodeState#runningCount}: the
+   * caller owns the slot.
+   */
+  RunningJob track(ClaimedJob claim) {
+    Batch batch = settings.get(claim.batchId(), id -> store.findBatch(id).orElse(null));
+    if (batch == null) {
+      LOG.warn(
+          "claimed job {} of batch {}, which no longer exists; giving it back",
+          claim.id(),
+          claim.batchId());
+      node.outcomes.add(JobOutcome.released(claim));
+      return null;
+    }
+    RunningJob job = new RunningJob(claim, batch, listeners);
+    node.running.put(claim.id(), job);
+    return job;
+  }
+
+  /**
+   * A worker's life: runs its job, then, while the service runs and the store is healthy, records
+   * the outcome and claims its next job itself, keeping its slot, so that a busy service hands no
+   * job from thread to thread and does not wake the dispatcher per job. It gives the slot back when
+   * the store has nothing due for it.
+   */
+  private void work(RunningJob first) {
+    RunningJob job = first;
+    while (job != null) {
+      long started = System.nanoTime();
+      Attempt attempt = attempt(job);
+      if (!job.claimReport()) {
+        return; // the dispatcher gave up on this job and its slot; this thread was abandoned
+      }
+      JobOutcome outcome;
+      try {
+        outcome = conclude(job, attempt, System.nanoTime() - started);
+      } catch (RuntimeException | Error e) {
+        // the last guard: the slot and the job must be handed on whatever happened
+        LOG.error("could not conclude {}; giving the job back to the store", job, e);
+        outcome = JobOutcome.released(job.claim);
+      }
+      node.running.remove(job.claim.id(), job);
+      try {
+        job = next(outcome, job.nanosSinceStart());
+      } catch (RuntimeException | Error e) {
+        // e.g. an Error from the store: hand the outcome to the dispatcher (sending it twice is
+        // harmless, its token is spent once stored) and the slot back, or the service shrinks
+        LOG.error("a worker failed while taking its next job; it gives its slot back", e);
+        if (outcome != null) {
+          node.outcomes.add(outcome);
+        }
+        node.runningCount.decrementAndGet();
+        node.waiter.wake();
+        return;
+      }
+    }
+  }
+
+  /** What one attempt of a processor came to: a result or a failure. */
+  private record Attempt(String result, Throwable failure) {}
+
+  private Attempt attempt(RunningJob job) {
+    JobProcessor processor = config.processors().get(job.batch.jobType());
+    String result = null;
+    Throwable failure = null;
+    job.attach(Thread.currentThread());
+    try {
+      if (job.isCancelled()) {
+        failure = new InterruptedException("stopped before it started");
+      } else {
+        listeners.fire("jobStarted", job.claim.id(), l -> l.jobStarted(job));
+        if (job.isCancelled()) {
+          // stopped while a listener held the thread: the attempt has ended, so do not begin it
+          throw new InterruptedException("stopped before the processor was called");
+        }
+        result = processor.process(job);
+        long bytes =
+            result == null ? 0 : BatchRequestValidator.utf8Length(result, config.maxPayloadBytes());
+        String unstorable = result == null ? null : Checks.unstorable(result);
+        if (unstorable != null) {
+          failure =
+              new IllegalStateException(
+                  "result must not contain " + unstorable + "; it was not stored");
+          result = null;
+        } else if (bytes > config.maxPayloadBytes()) {
+          failure =
+              new IllegalStateException(
+                  "result of "
+                      + bytes
+                      + " bytes is over the limit of "
+                      + config.maxPayloadBytes()
+                      + " bytes (maxPayloadBytes); it was not stored");
+          result = null;
+        }
+      }
+    } catch (Throwable e) {
+      failure = e;
+    } finally {
+      job.detach();
+    }
+    if (job.stopReason() == RunningJob.Stop.TIMED_OUT) {
+      // whatever the processor did once its time was up, the attempt timed out
+      return new Attempt(null, timedOut(job));
+    }
+    return new Attempt(result, failure);
+  }
+
+  private static TimeoutException timedOut(RunningJob job) {
+    return new TimeoutException("attempt timed out after " + job.batch.jobTimeout());
+  }
+
+  /**
+   * Hands {@code outcome} on and finds the worker its next job, keeping its slot: first a job
+   * claimed ahead; else, on the in-memory store, one the worker claims itself. On the in-memory
+   * store, while the service runs and the store is healthy, the worker also records the outcome
+   * itself, in the same store call as the claim (unless it is a retry, whose time the dispatcher
+   * must know). Otherwise the outcome goes to the dispatcher, which records it (and retries if the
+   * store fails); the outcome of a short job taken over by another claimed-ahead job waits for the
+   * dispatcher's next round, so that outcomes are recorded in groups. Returns the next job, or null
+   * after giving the slot back.
+   */
+  private RunningJob next(JobOutcome outcome, long jobNanos) {
+    boolean open = node.state.get() == NodeState.State.RUNNING;
+    boolean selfServe = open && !node.inOutage && !workerClaimTypes.isEmpty();
+    // the dispatcher has a rate-limit permit and no slot: then this slot goes back to it
+    boolean giveSlot = open && node.slotWanted.get() && node.slotWanted.compareAndSet(true, false);
+    boolean mayClaim = selfServe && !giveSlot;
+    JobOutcome queued = outcome;
+    RunningJob next = null;
+    boolean claimed = false;
+    if (selfServe && outcome != null && outcome.retryAt().isEmpty()) {
+      // recorded before the next job starts, so that this worker never holds two leased jobs
+      try {
+        Instant now = config.clock().instant();
+        CompletionResult completion;
+        if (mayClaim && node.readyCount() == 0) {
+          CompleteAndClaimResult result =
+              store.completeAndClaim(List.of(outcome), now, selfClaim(now));
+          completion = result.completion();
+          claimed = true;
+          next = result.claimed().isEmpty() ? null : track(result.claimed().get(0));
+        } else {
+          completion = store.complete(List.of(outcome), now);
+        }
+        queued = null;
+        afterChange(completion.batches());
+      } catch (RuntimeException e) {
+        LOG.debug("a worker could not record its outcome; the dispatcher will", e);
+      }
+    }
+    boolean wake = false;
+    if (next == null && open && !giveSlot) {
+      next = node.pollReady();
+      wake = next != null && node.readyCount() <= config.claimAhead() / 2; // time to claim more
+    }
+    if (next == null && mayClaim && !claimed) {
+      try {
+        List<ClaimedJob> got = store.claim(selfClaim(config.clock().instant()));
+        next = got.isEmpty() ? null : track(got.get(0));
+      } catch (RuntimeException e) {
+        LOG.debug("a worker could not claim its next job; the dispatcher will", e);
+      }
+    }
+    if (queued != null) {
+      node.outcomes.add(queued);
+      wake |= next == null || jobNanos >= GROUPED_OUTCOME_NANOS || queued.retryAt().isPresent();
+    }
+    if (next != null) {
+      next.markStarted();
+      if (wake || !node.dispatcherAsleep || next.deadlineNanos() - node.sleepUntilNanos < 0) {
+        // also when the dispatcher must watch this job's timeout sooner than planned
+        node.waiter.wake();
+      }
+      return next;
+    }
+    node.runningCount.decrementAndGet();
+    node.waiter.wake();
+    return null;
+  }
+
+  /** A worker's claim for its own slot: one job of a type without a rate limit. */
+  private ClaimRequest selfClaim(Instant now) {
+    return new ClaimRequest(
+        config.nodeId(),
+        1,
+        now,
+        now.plus(config.leaseDuration()),
+        config.priorityAging(),
+        workerClaimTypes);
+  }
+
+  /**
+   * Ends the attempt of a job this thread claimed the report of: fires the listeners, counts it,
+   * and returns the outcome to record (null if another node owns the job now).
+   */
+  private JobOutcome conclude(RunningJob job, Attempt attempt, long nanos) {
+    ClaimedJob claim = job.claim;
+    RunningJob.Stop stop = job.stopReason();
+    Throwable failure = attempt.failure();
+    if (stop == RunningJob.Stop.LOST) {
+      return null; // another node owns the job now; the store would reject anything we send
+    }
+    if (stop == RunningJob.Stop.CANCELLED) {
+      listeners.fire("jobCancelled", claim.id(), l -> l.jobCancelled(job));
+      return JobOutcome.cancelled(claim);
+    }
+    if (failure == null) {
+      stats.record(true, nanos, config.clock().instant().getEpochSecond());
+      String stored = attempt.result();
+      listeners.fire("jobSucceeded", claim.id(), l -> l.jobSucceeded(job, stored));
+      return JobOutcome.succeeded(claim, stored);
+    }
+    if (stop == RunningJob.Stop.SHUTDOWN) {
+      return JobOutcome.released(claim);
+    }
+    stats.record(false, nanos, config.clock().instant().getEpochSecond());
+    String error = FailureText.describe(failure);
+    boolean retry = claim.attempt() < job.batch.maxAttempts();
+    JobOutcome outcome;
+    if (retry) {
+      Duration delay =
+          backoff.delayAfter(claim.attempt(), ThreadLocalRandom.current().nextDouble());
+      outcome = JobOutcome.retry(claim, error, config.clock().instant().plus(delay));
+    } else {
+      outcome = JobOutcome.failed(claim, error);
+    }
+    LOG.debug("{} failed (retry: {}): {}", job, retry, error);
+    listeners.fire("jobFailed", claim.id(), l -> l.jobFailed(job, failure, retry));
+    return outcome;
+  }
+
+  /**
+   * Ends a job on behalf of a worker that did not return within the grace period after it was told
+   * to stop (its processor, or a listener, ignored the interrupt): the first report wins, so a late
+   * return of the worker is ignored. Gives the slot back.
+   */
+  void giveUp(RunningJob job) {
+    if (!job.claimReport()) {
+      return;
+    }
+    LOG.warn(
+        "{} did not return within {} of being told to stop (its processor or a listener ignored"
+            + " the interrupt); ending it and giving its slot back (its thread is abandoned)",
+        job,
+        config.interruptGracePeriod());
+    TimeoutException failure =
+        new TimeoutException(
+            "attempt timed out after "
+                + job.batch.jobTimeout()
+                + " and did not return within "
+                + config.interruptGracePeriod()
+                + " of its interrupt");
+    JobOutcome outcome = JobOutcome.released(job.claim);
+    try {
+      outcome = conclude(job, new Attempt(null, failure), job.nanosSinceStart());
+    } finally {
+      if (outcome != null) {
+        node.outcomes.add(outcome);
+      }
+      node.running.remove(job.claim.id(), job);
+      node.runningCount.decrementAndGet();
+      node.waiter.wake();
+    }
+  }
+
+  /**
+   * Reacts to batches whose jobs changed: finished ones are announced, aborted ones stopped here.
+   */
+  void afterChange(List<Batch> batches) {
+    for (Batch batch : batches) {
+      if (batch.isFinished()) {
+        waiters.finished(batch);
+      } else if (batch.status().isFinal()) {
+        stopJobsOf(batch.id());
+      }
+    }
+  }
+
+  /** Tells this node's jobs of a cancelled or aborted batch to stop. */
+  void stopJobsOf(BatchId id) {
+    for (RunningJob job : node.running.values()) {
+      if (job.claim.batchId().equals(id)) {
+        stop(job, RunningJob.Stop.CANCELLED);
+      }
+    }
+  }
+
+  /**
+   * Tells a job to stop; a job claimed ahead and not started ends here at once (cancelled, or
+   * dropped if its lease was lost), without a slot.
+   */
+  void stop(RunningJob job, RunningJob.Stop reason) {
+    job.stop(reason);
+    if (!job.isStarted() && node.removeReady(job)) {
+      endUnstarted(job, new InterruptedException("stopped before it started"));
+    }
+  }
+
+  /**
+   * Ends a job this thread took out of the ready queue ({@link NodeState#pollReady}): it never ran,
+   * and holds no slot.
+   */
+  void endUnstarted(RunningJob job, Throwable reason) {
+    if (!job.claimReport()) {
+      return;
+    }
+    JobOutcome outcome = JobOutcome.released(job.claim);
+    try {
+      if (job.stopReason() != RunningJob.Stop.SHUTDOWN && job.stopReason() != null) {
+        outcome = conclude(job, new Attempt(null, reason), 0);
+      }
+    } finally {
+      if (outcome != null) {
+        node.outcomes.add(outcome);
+      }
+      node.running.remove(job.claim.id(), job);
+      node.waiter.wake();
+    }
+  }
+
+  /** Forgets the settings of a deleted batch. */
+  void forget(BatchId id) {
+    settings.invalidate(id);
+  }
+
+  /**
+   * Stops the pool for {@code close()}: waits the shutdown grace period for the workers, then
+   * interrupts their jobs, and after {@link #INTERRUPT_GRACE} gives the jobs of workers that still
+   * did not return back to the store.
+   */
+  void shutdown() {
+    workers.shutdown();
+    if (!awaitWorkers(config.shutdownGracePeriod())) {
+      node.running.values().forEach(job -> job.stop(RunningJob.Stop.SHUTDOWN));
+      if (!awaitWorkers(INTERRUPT_GRACE)) {
+        for (RunningJob job : node.running.values()) {
+          if (job.isStarted() && job.claimReport()) {
+            LOG.warn("{} ignored its interrupt; giving its job back to the store", job);
+            node.outcomes.add(JobOutcome.released(job.claim));
+            node.running.remove(job.claim.id(), job);
+            node.runningCount.decrementAndGet();
+          }
+        }
+      }
+    }
+  }
+
+  private boolean awaitWorkers(Duration timeout) {
+    try {
+      return workers.awaitTermination(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+}
