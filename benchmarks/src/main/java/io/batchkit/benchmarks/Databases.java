@@ -25,6 +25,9 @@ final class Databases {
   static final String POSTGRES_URL = "batchkit.bench.postgres.url";
   static final String POSTGRES_URL_ENV = "BATCHKIT_BENCH_POSTGRES_URL";
   static final String POSTGRES_DEFAULT = "jdbc:postgresql://127.0.0.1:5432/test?user=root";
+  static final String MARIADB_URL = "batchkit.bench.mariadb.url";
+  static final String MARIADB_URL_ENV = "BATCHKIT_BENCH_MARIADB_URL";
+  static final String MARIADB_DEFAULT = "jdbc:mariadb://127.0.0.1:3306/test?user=root&password=";
 
   private static final Logger LOG = LoggerFactory.getLogger(Databases.class);
 
@@ -40,10 +43,10 @@ final class Databases {
   }
 
   /**
-   * Returns the JDBC URL of a database, {@code h2} or {@code postgres}: for H2 a fresh in-memory
-   * database, for PostgreSQL the configured server after checking that it answers.
+   * Returns the JDBC URL of a database, {@code h2}, {@code postgres} or {@code mariadb}: for H2 a
+   * fresh in-memory database, for a server the configured one after checking that it answers.
    *
-   * @throws Unavailable if PostgreSQL does not answer
+   * @throws Unavailable if the server does not answer
    */
   static String url(String db) {
     switch (db) {
@@ -52,27 +55,40 @@ final class Databases {
             + UUID.randomUUID().toString().replace("-", "")
             + ";DB_CLOSE_DELAY=-1";
       case "postgres":
-        String url = System.getProperty(POSTGRES_URL, System.getenv(POSTGRES_URL_ENV));
-        if (url == null || url.isBlank()) {
-          url = POSTGRES_DEFAULT;
-        }
-        try (Connection ignored = DriverManager.getConnection(url)) {
-          return url;
-        } catch (SQLException e) {
-          String message =
-              "SKIPPED: PostgreSQL is not reachable at "
-                  + url
-                  + " ("
-                  + e.getMessage()
-                  + "); start it, set -D"
-                  + POSTGRES_URL
-                  + "=<jdbc url>, or leave it out with -p db=h2 / -p store=memory,h2";
-          LOG.warn(message);
-          throw new Unavailable(message);
-        }
+        return server("PostgreSQL", POSTGRES_URL, POSTGRES_URL_ENV, POSTGRES_DEFAULT);
+      case "mariadb":
+        return server("MariaDB", MARIADB_URL, MARIADB_URL_ENV, MARIADB_DEFAULT);
       default:
         throw new IllegalArgumentException("unknown database '" + db + "'");
     }
+  }
+
+  private static String server(String name, String property, String env, String fallback) {
+    String url = System.getProperty(property, System.getenv(env));
+    if (url == null || url.isBlank()) {
+      url = fallback;
+    }
+    try (Connection ignored = DriverManager.getConnection(url)) {
+      return url;
+    } catch (SQLException e) {
+      String message =
+          "SKIPPED: "
+              + name
+              + " is not reachable at "
+              + url
+              + " ("
+              + e.getMessage()
+              + "); start it, set -D"
+              + property
+              + "=<jdbc url>, or leave it out with -p db=h2";
+      LOG.warn(message);
+      throw new Unavailable(message);
+    }
+  }
+
+  /** Whether {@code url} is a MySQL or MariaDB one, whose column types differ. */
+  static boolean isMysql(String url) {
+    return url.startsWith("jdbc:mariadb:") || url.startsWith("jdbc:mysql:");
   }
 
   /** A HikariCP pool of {@code size} connections. */

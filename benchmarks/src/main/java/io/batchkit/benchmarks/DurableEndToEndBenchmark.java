@@ -29,8 +29,9 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.slf4j.LoggerFactory;
 
 /**
- * Benchmark 4: durable batches on PostgreSQL (when reachable) and H2, each figure the time of one
- * whole batch of {@code jobs} no-op jobs (single shot: jobs/second is {@code jobs} divided by it).
+ * Benchmark 4: durable batches on PostgreSQL and MariaDB (when reachable) and H2, each figure the
+ * time of one whole batch of {@code jobs} no-op jobs (single shot: jobs/second is {@code jobs}
+ * divided by it).
  *
  * <ul>
  *   <li>{@code createBatchkit}: {@code BatchService.createBatch} of a batch, i.e. the time to store
@@ -38,7 +39,7 @@ import org.slf4j.LoggerFactory;
  *       plain jobs table.
  *   <li>{@code runBatchkit}: a stored, pending batch is started and awaited; it runs on {@code
  *       nodes} services that share the database, each with its own HikariCP pool of 10, {@code
- *       maxConcurrency} 8, {@code claimAhead} 0 (the default) or 200, and a batch limit high enough
+ *       maxConcurrency} 8 and every other setting at its default, and a batch limit high enough
  *       never to bind. {@code runPlainSql}: the baseline, 8 plain JDBC workers over one pool of 10
  *       taking 50 rows at a time with {@code FOR UPDATE SKIP LOCKED} and marking them done.
  * </ul>
@@ -64,7 +65,7 @@ public class DurableEndToEndBenchmark {
   /** The database and the batch size, shared by every benchmark here. */
   @State(Scope.Benchmark)
   public static class Db {
-    @Param({"postgres", "h2"})
+    @Param({"postgres", "h2", "mariadb"})
     public String db;
 
     @Param({"10000", "100000"})
@@ -142,10 +143,6 @@ public class DurableEndToEndBenchmark {
     @Param({"1", "3"})
     public int nodes;
 
-    /** The services' {@code claimAhead}: 0 is the default, 200 lets them claim in groups. */
-    @Param({"0", "200"})
-    public int claimAhead;
-
     HikariDataSource[] pools;
     BatchService[] services;
     JdbcJobStore first;
@@ -169,7 +166,7 @@ public class DurableEndToEndBenchmark {
         if (i == 0) {
           first = store;
         }
-        services[i] = Fixtures.service(store, WORKERS, claimAhead);
+        services[i] = Fixtures.service(store, WORKERS);
       }
     }
 
@@ -211,7 +208,7 @@ public class DurableEndToEndBenchmark {
       jobs = db.jobs;
       pool = Databases.pool(url, POOL_SIZE, "plain");
       table = Databases.uniquePrefix() + "plain_jobs";
-      queue = new PlainSqlQueue(pool, table);
+      queue = new PlainSqlQueue(pool, table, Databases.isMysql(url));
       queue.create();
       workers = Executors.newFixedThreadPool(WORKERS);
     }

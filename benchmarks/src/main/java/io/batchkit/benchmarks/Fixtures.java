@@ -82,19 +82,21 @@ final class Fixtures {
     return batch.id();
   }
 
-  /** A service that runs {@link #NOOP} jobs on {@code store}, {@code maxConcurrency} at once. */
+  /**
+   * A service that runs {@link #NOOP} jobs on {@code store}, {@code maxConcurrency} at once, every
+   * other setting at its default.
+   */
   static BatchService service(JobStore store, int maxConcurrency) {
-    return service(store, maxConcurrency, 0);
+    return service(store, maxConcurrency, NOOP_PROCESSOR);
   }
 
-  /** A service running no-op jobs that claims up to {@code claimAhead} jobs beyond its slots. */
-  static BatchService service(JobStore store, int maxConcurrency, int claimAhead) {
+  /** A service that runs {@link #NOOP} jobs with {@code processor}, settings at their defaults. */
+  static BatchService service(JobStore store, int maxConcurrency, JobProcessor processor) {
     return BatchService.builder()
         .store(store)
-        .processor(NOOP, NOOP_PROCESSOR)
+        .processor(NOOP, processor)
         .discoverProcessors(false)
         .maxConcurrency(maxConcurrency)
-        .claimAhead(claimAhead)
         .build();
   }
 

@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -29,10 +30,24 @@ final class PlainSqlQueue {
   private final DataSource dataSource;
   private final String table;
   private final String markDone;
+  private final boolean mysql;
+  private final long jobMillis;
 
-  PlainSqlQueue(DataSource dataSource, String table) {
+  /** A queue of no-op jobs. */
+  PlainSqlQueue(DataSource dataSource, String table, boolean mysql) {
+    this(dataSource, table, mysql, 0);
+  }
+
+  /**
+   * A queue whose jobs each take {@code jobMillis} (a sleep; 0 for no-op jobs). On MySQL/MariaDB
+   * ({@code mysql}) ids are {@code CHAR(36)} and times {@code DATETIME(6)}, as batchkit stores
+   * them.
+   */
+  PlainSqlQueue(DataSource dataSource, String table, boolean mysql, long jobMillis) {
     this.dataSource = dataSource;
     this.table = table;
+    this.mysql = mysql;
+    this.jobMillis = jobMillis;
     this.markDone =
         "UPDATE "
             + table
@@ -44,14 +59,25 @@ final class PlainSqlQueue {
 
   /** Creates the table and its claim index. */
   void create() {
+    String id = mysql ? "CHAR(36)" : "UUID";
+    String time = mysql ? "DATETIME(6)" : "TIMESTAMP WITH TIME ZONE";
     Databases.execute(
         dataSource,
         "CREATE TABLE "
             + table
-            + " (id UUID PRIMARY KEY, batch_id UUID NOT NULL, seq INTEGER NOT NULL,"
+            + " (id "
+            + id
+            + " PRIMARY KEY, batch_id "
+            + id
+            + " NOT NULL, seq INTEGER NOT NULL,"
             + " payload TEXT NOT NULL, status VARCHAR(16) NOT NULL, attempt INTEGER NOT NULL,"
-            + " run_at TIMESTAMP WITH TIME ZONE NOT NULL, finished_at TIMESTAMP WITH TIME ZONE,"
-            + " updated_at TIMESTAMP WITH TIME ZONE NOT NULL)");
+            + " run_at "
+            + time
+            + " NOT NULL, finished_at "
+            + time
+            + ", updated_at "
+            + time
+            + " NOT NULL)");
     Databases.execute(
         dataSource, "CREATE INDEX " + table + "_claim ON " + table + " (status, seq)");
   }
@@ -63,13 +89,13 @@ final class PlainSqlQueue {
             + table
             + " (id, batch_id, seq, payload, status, attempt, run_at, updated_at)"
             + " VALUES (?, ?, ?, ?, 'QUEUED', 0, ?, ?)";
-    UUID batchId = UUID.randomUUID();
-    OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+    Object batchId = id(UUID.randomUUID());
+    Object now = now();
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(false);
       try (PreparedStatement ps = c.prepareStatement(sql)) {
         for (int seq = 0; seq < n; seq++) {
-          ps.setObject(1, UUID.randomUUID());
+          ps.setObject(1, id(UUID.randomUUID()));
           ps.setObject(2, batchId);
           ps.setInt(3, seq);
           ps.setString(4, Fixtures.PAYLOAD);
@@ -120,18 +146,18 @@ final class PlainSqlQueue {
       try (PreparedStatement select = c.prepareStatement(claim);
           PreparedStatement update = c.prepareStatement(markDone)) {
         while (true) {
-          List<UUID> ids = new ArrayList<>(GROUP);
+          List<Object> ids = new ArrayList<>(GROUP);
           try (ResultSet rs = select.executeQuery()) {
             while (rs.next()) {
-              ids.add(rs.getObject(1, UUID.class));
-              noop(rs.getString(2));
+              ids.add(rs.getObject(1));
+              run(rs.getString(2));
             }
           }
           if (ids.isEmpty()) {
             c.commit();
             break;
           }
-          OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+          Object now = now();
           update.setObject(1, now);
           update.setObject(2, now);
           for (int i = 0; i < GROUP; i++) {
@@ -148,10 +174,26 @@ final class PlainSqlQueue {
     }
   }
 
-  /** The job: takes its payload, does nothing. */
-  private static void noop(String payload) {
+  /** The job: takes its payload, and sleeps for {@code jobMillis} if that is set. */
+  private void run(String payload) {
     if (payload == null) {
       throw new IllegalStateException("payload is NOT NULL");
     }
+    if (jobMillis > 0) {
+      try {
+        Thread.sleep(jobMillis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted", e);
+      }
+    }
+  }
+
+  private Object id(UUID id) {
+    return mysql ? id.toString() : id;
+  }
+
+  private Object now() {
+    return mysql ? LocalDateTime.now(ZoneOffset.UTC) : OffsetDateTime.now(ZoneOffset.UTC);
   }
 }
