@@ -39,14 +39,12 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The {@link JobStore} on SQL. Every method is one transaction (see {@link Transactions}).
@@ -64,68 +62,32 @@ import java.util.concurrent.atomic.AtomicLong;
  * as the jobs, so reading a batch is one primary-key lookup whatever its size.
  */
 public final class SqlJobStore implements JdbcJobStore {
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SqlJobStore.class);
   private static final int INSERT_ROWS_PER_STATEMENT =
       4_000; // 24,000 parameters: under every driver's limit
   private static final int INSERT_CHARS_PER_STATEMENT = 4 * 1024 * 1024;
-  private static final int IN_LIST_LIMIT = 500;
-
-  /**
-   * Fencing tokens and serve stamps: increasing in this JVM and close to wall-clock microseconds,
-   * so that nodes roughly agree on turns and a token is distinct from every other this JVM handed
-   * out.
-   */
-  private static final AtomicLong STAMPS = new AtomicLong();
 
   private final Dialect dialect;
   private final Transactions tx;
+  private final Tables tables;
+  private final WorkNotifier notifier;
   private final String batches;
   private final String jobs;
   private final String metadata;
-  private final String notifyChannel;
-
-  private final String prefix;
-
-  /** Null unless the dialect has notifications (PostgreSQL). */
-  private final PgListener listener;
-
-  /** This store's own subscribers, told about work created through this store instance. */
-  private final List<Runnable> localSubscribers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   public SqlJobStore(javax.sql.DataSource dataSource, Dialect dialect, String prefix) {
     this.dialect = dialect;
-    this.prefix = prefix;
     this.tx = new Transactions(dataSource, dialect);
-    this.batches = prefix + "batches";
-    this.jobs = prefix + "jobs";
-    this.metadata = prefix + "batch_metadata";
-    // LISTEN takes the channel unquoted, which PostgreSQL folds to lower case, while pg_notify
-    // takes it as given: a prefix with capitals would send where nobody listens
-    this.notifyChannel = (prefix + "work").toLowerCase(Locale.ROOT);
-    this.listener =
-        dialect.kind() == SqlDialect.POSTGRESQL ? new PgListener(dataSource, notifyChannel) : null;
+    this.tables = new Tables(dialect, prefix);
+    this.batches = tables.batches;
+    this.jobs = tables.jobs;
+    this.metadata = tables.metadata;
+    this.notifier = new WorkNotifier(dataSource, dialect, tx, prefix);
   }
 
   @Override
   public Subscription subscribe(Runnable onWork) {
     Checks.notNull(onWork, "onWork");
-    // a second close must not remove another subscription of the same callback
-    java.util.concurrent.atomic.AtomicBoolean open =
-        new java.util.concurrent.atomic.AtomicBoolean(true);
-    if (listener != null) {
-      listener.add(onWork);
-      return () -> {
-        if (open.compareAndSet(true, false)) {
-          listener.remove(onWork);
-        }
-      };
-    }
-    localSubscribers.add(onWork);
-    return () -> {
-      if (open.compareAndSet(true, false)) {
-        localSubscribers.remove(onWork);
-      }
-    };
+    return notifier.subscribe(onWork);
   }
 
   @Override
@@ -135,12 +97,12 @@ public final class SqlJobStore implements JdbcJobStore {
 
   @Override
   public String tablePrefix() {
-    return prefix;
+    return tables.prefix;
   }
 
   /** The PostgreSQL channel on which this store announces new claimable work. */
   public String notifyChannel() {
-    return notifyChannel;
+    return notifier.notifyChannel();
   }
 
   // ------------------------------------------------------------------ insert and read
@@ -149,7 +111,7 @@ public final class SqlJobStore implements JdbcJobStore {
   public InsertResult insertBatch(Batch batch, List<NewJob> newJobs) {
     StoreChecks.newBatch(batch, newJobs);
     try {
-      return write("insertBatch", c -> insert(c, batch, newJobs));
+      return notifier.write("insertBatch", c -> insert(c, batch, newJobs));
     } catch (DuplicateKey e) {
       if (batch.idempotencyKey().isPresent()) {
         Optional<Batch> existing =
@@ -190,7 +152,7 @@ public final class SqlJobStore implements JdbcJobStore {
       throw e;
     }
     if (batch.status() == BatchStatus.PROCESSING) {
-      notifyWork(c);
+      notifier.notifyWork(c);
     }
     return new InsertResult(batch, true);
   }
@@ -203,7 +165,7 @@ public final class SqlJobStore implements JdbcJobStore {
             + BatchRow.COLUMNS
             + ", last_served_ms, served_seq)"
             + " VALUES ("
-            + params(24)
+            + Tables.params(24)
             + ")";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       int i = 0;
@@ -343,7 +305,7 @@ public final class SqlJobStore implements JdbcJobStore {
         new StringBuilder("SELECT " + BatchRow.COLUMNS + " FROM " + batches + " b WHERE 1 = 1");
     List<Object> args = new ArrayList<>();
     if (!query.statuses().isEmpty()) {
-      sql.append(" AND status IN (").append(params(query.statuses().size())).append(')');
+      sql.append(" AND status IN (").append(Tables.params(query.statuses().size())).append(')');
       query.statuses().stream().map(Enum::name).sorted().forEach(args::add);
     }
     query
@@ -351,7 +313,7 @@ public final class SqlJobStore implements JdbcJobStore {
         .ifPresent(
             t -> {
               sql.append(" AND job_type = ?");
-              args.add(new Key(t));
+              args.add(new Tables.Key(t));
             });
     query
         .createdAfter()
@@ -371,8 +333,8 @@ public final class SqlJobStore implements JdbcJobStore {
       sql.append(" AND EXISTS (SELECT 1 FROM ")
           .append(metadata)
           .append(" m WHERE m.batch_id = b.id AND m.meta_key = ? AND m.meta_value = ?)");
-      args.add(new Key(entry.getKey()));
-      args.add(new Key(entry.getValue()));
+      args.add(new Tables.Key(entry.getKey()));
+      args.add(new Tables.Key(entry.getValue()));
     }
     sql.append(" ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?");
     args.add(query.limit() + 1);
@@ -381,7 +343,7 @@ public final class SqlJobStore implements JdbcJobStore {
         "listBatches",
         c -> {
           try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
-            bind(ps, args);
+            tables.bind(ps, args);
             List<Batch> found = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
               while (rs.next()) {
@@ -393,28 +355,6 @@ public final class SqlJobStore implements JdbcJobStore {
             return new Page<>(page, query.offset(), query.limit(), more);
           }
         });
-  }
-
-  /** A query argument compared exactly: see {@link Dialect#setKey}. */
-  private record Key(String text) {}
-
-  private void bind(PreparedStatement ps, List<Object> args) throws SQLException {
-    for (int i = 0; i < args.size(); i++) {
-      Object arg = args.get(i);
-      if (arg instanceof Instant instant) {
-        dialect.setInstant(ps, i + 1, instant);
-      } else if (arg instanceof UUID uuid) {
-        dialect.setUuid(ps, i + 1, uuid);
-      } else if (arg instanceof Integer n) {
-        ps.setInt(i + 1, n);
-      } else if (arg instanceof Long n) {
-        ps.setLong(i + 1, n);
-      } else if (arg instanceof Key key) {
-        dialect.setKey(ps, i + 1, key.text());
-      } else {
-        ps.setString(i + 1, (String) arg);
-      }
-    }
   }
 
   @Override
@@ -430,7 +370,7 @@ public final class SqlJobStore implements JdbcJobStore {
     List<Object> args = new ArrayList<>();
     args.add(id.value());
     if (!query.statuses().isEmpty()) {
-      sql.append(" AND status IN (").append(params(query.statuses().size())).append(')');
+      sql.append(" AND status IN (").append(Tables.params(query.statuses().size())).append(')');
       query.statuses().stream().map(Enum::name).sorted().forEach(args::add);
     }
     sql.append(" ORDER BY seq LIMIT ? OFFSET ?");
@@ -443,7 +383,7 @@ public final class SqlJobStore implements JdbcJobStore {
             throw new BatchNotFoundException(id);
           }
           try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
-            bind(ps, args);
+            tables.bind(ps, args);
             List<Job> found = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
               while (rs.next()) {
@@ -489,7 +429,7 @@ public final class SqlJobStore implements JdbcJobStore {
   public Batch startBatch(BatchId id, Instant now) {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");
-    return write(
+    return notifier.write(
         "startBatch",
         c -> {
           BatchRow row = lockBatch(c, id);
@@ -506,7 +446,7 @@ public final class SqlJobStore implements JdbcJobStore {
             dialect.setUuid(ps, 4, id.value());
             ps.executeUpdate();
           }
-          notifyWork(c);
+          notifier.notifyWork(c);
           row.status = BatchStatus.PROCESSING;
           row.startedAt = now;
           row.updatedAt = now;
@@ -570,7 +510,7 @@ public final class SqlJobStore implements JdbcJobStore {
   public Batch retryFailed(BatchId id, Instant now) {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");
-    return write(
+    return notifier.write(
         "retryFailed",
         c -> {
           BatchRow row = lockBatch(c, id);
@@ -594,7 +534,7 @@ public final class SqlJobStore implements JdbcJobStore {
             dialect.setUuid(ps, 2, row.id);
             ps.executeUpdate();
           }
-          notifyWork(c);
+          notifier.notifyWork(c);
           return row.toBatch();
         });
   }
@@ -658,7 +598,7 @@ public final class SqlJobStore implements JdbcJobStore {
             + batches
             + " WHERE status = 'PROCESSING' AND queued > 0 AND processing < max_concurrency"
             + " AND job_type IN ("
-            + params(types.size())
+            + Tables.params(types.size())
             + ")"
             + " ORDER BY priority * "
             + dialect.bigintParam()
@@ -738,7 +678,7 @@ public final class SqlJobStore implements JdbcJobStore {
                     new BatchId(batchId),
                     rs.getString("payload"),
                     rs.getInt("attempt") + 1,
-                    nextStamp(rs.getLong("fencing_token"))));
+                    Tables.nextStamp(rs.getLong("fencing_token"))));
           }
         }
       }
@@ -773,7 +713,7 @@ public final class SqlJobStore implements JdbcJobStore {
         ps.setLong(1, group.size());
         ps.setLong(2, group.size());
         ps.setLong(3, request.now().toEpochMilli());
-        ps.setLong(4, nextStamp(0));
+        ps.setLong(4, Tables.nextStamp(0));
         dialect.setInstant(ps, 5, request.now());
         dialect.setUuid(ps, 6, batchId);
         ps.executeUpdate();
@@ -809,7 +749,7 @@ public final class SqlJobStore implements JdbcJobStore {
     if (outcomes.isEmpty()) {
       return new CompletionResult(Set.of(), List.of());
     }
-    return write("complete", c -> completeIn(c, outcomes, now));
+    return notifier.write("complete", c -> completeIn(c, outcomes, now));
   }
 
   /**
@@ -829,7 +769,7 @@ public final class SqlJobStore implements JdbcJobStore {
     if (outcomes.isEmpty()) {
       return new CompleteAndClaimResult(new CompletionResult(Set.of(), List.of()), claim(request));
     }
-    return write(
+    return notifier.write(
         "complete and claim",
         c -> {
           Set<UUID> rows = new TreeSet<>(candidates(c, request, types));
@@ -887,7 +827,7 @@ public final class SqlJobStore implements JdbcJobStore {
     transitions.execute(c);
     List<Batch> snapshots = settle(c, touched.values(), now);
     if (requeued) {
-      notifyWork(c);
+      notifier.notifyWork(c);
     }
     return new CompletionResult(rejected, snapshots);
   }
@@ -988,7 +928,7 @@ public final class SqlJobStore implements JdbcJobStore {
       for (Map.Entry<String, List<Object[]>> entry : byStatement.entrySet()) {
         try (PreparedStatement ps = c.prepareStatement(entry.getKey())) {
           for (Object[] args : entry.getValue()) {
-            bindAll(ps, args);
+            tables.bindAll(ps, args);
             ps.addBatch();
           }
           ps.executeBatch();
@@ -997,24 +937,9 @@ public final class SqlJobStore implements JdbcJobStore {
     }
   }
 
-  private void bindAll(PreparedStatement ps, Object[] args) throws SQLException {
-    for (int i = 0; i < args.length; i++) {
-      Object arg = args[i];
-      if (arg == null) {
-        ps.setString(i + 1, null);
-      } else if (arg instanceof Instant instant) {
-        dialect.setInstant(ps, i + 1, instant);
-      } else if (arg instanceof UUID uuid) {
-        dialect.setUuid(ps, i + 1, uuid);
-      } else {
-        ps.setString(i + 1, (String) arg);
-      }
-    }
-  }
-
   private Map<UUID, BatchRow> lockBatches(Connection c, Collection<UUID> ids) throws SQLException {
     Map<UUID, BatchRow> rows = new LinkedHashMap<>();
-    selectIn(
+    tables.selectIn(
         c,
         new ArrayList<>(new TreeSet<>(ids)),
         "SELECT " + BatchRow.COLUMNS + " FROM " + batches + " WHERE id IN (",
@@ -1031,7 +956,7 @@ public final class SqlJobStore implements JdbcJobStore {
   private Map<UUID, JobLock> lockJobs(Connection c, Collection<UUID> ids, Instant expiredBefore)
       throws SQLException {
     Map<UUID, JobLock> locked = new HashMap<>();
-    selectIn(
+    tables.selectIn(
         c,
         new ArrayList<>(new TreeSet<>(ids)),
         "SELECT id, batch_id, status, fencing_token, attempt, owner FROM "
@@ -1139,7 +1064,7 @@ public final class SqlJobStore implements JdbcJobStore {
           List<UUID> ids = new ArrayList<>(sorted.keySet());
           // renewed jobs still held by this node, and whether their batch has a final status
           Map<UUID, Boolean> held = new HashMap<>();
-          selectIn(
+          tables.selectIn(
               c,
               ids,
               "SELECT j.id, j.fencing_token, j.owner, j.status, b.status AS batch_status FROM "
@@ -1173,7 +1098,7 @@ public final class SqlJobStore implements JdbcJobStore {
   public CompletionResult requeueExpired(Instant now, int maxJobs) {
     Checks.notNull(now, "now");
     Checks.positive(maxJobs, "maxJobs");
-    return write(
+    return notifier.write(
         "requeueExpired",
         c -> {
           String find =
@@ -1183,7 +1108,7 @@ public final class SqlJobStore implements JdbcJobStore {
           Map<UUID, UUID> candidates = new LinkedHashMap<>();
           try (PreparedStatement ps = c.prepareStatement(find)) {
             dialect.setInstant(ps, 1, now);
-            ps.setInt(2, Math.min(maxJobs, IN_LIST_LIMIT));
+            ps.setInt(2, Math.min(maxJobs, Tables.IN_LIST_LIMIT));
             try (ResultSet rs = ps.executeQuery()) {
               while (rs.next()) {
                 candidates.put(dialect.getUuid(rs, "id"), dialect.getUuid(rs, "batch_id"));
@@ -1223,85 +1148,9 @@ public final class SqlJobStore implements JdbcJobStore {
           transitions.execute(c);
           List<Batch> snapshots = settle(c, touched.values(), now);
           if (requeued) {
-            notifyWork(c);
+            notifier.notifyWork(c);
           }
           return new CompletionResult(Set.of(), snapshots);
         });
-  }
-
-  // ------------------------------------------------------------------ helpers
-
-  /**
-   * Announces claimable work: on PostgreSQL a {@code NOTIFY}, delivered to every listening node at
-   * commit; elsewhere the subscribers of this store instance are told once {@link #write}
-   * committed.
-   */
-  private void notifyWork(Connection c) throws SQLException {
-    if (dialect.kind() != SqlDialect.POSTGRESQL) {
-      announceAfterCommit.set(Boolean.TRUE);
-      return;
-    }
-    try (PreparedStatement ps = c.prepareStatement("SELECT pg_notify(?, '')")) {
-      ps.setString(1, notifyChannel);
-      ps.execute();
-    }
-  }
-
-  /** Set by {@link #notifyWork} inside a transaction; read by {@link #write} after it commits. */
-  private final ThreadLocal<Boolean> announceAfterCommit = ThreadLocal.withInitial(() -> false);
-
-  /** Runs a changing transaction, then tells local subscribers if it created claimable work. */
-  private <T> T write(String operation, Transactions.Work<T> work) {
-    announceAfterCommit.set(Boolean.FALSE);
-    T result = tx.run(operation, work);
-    if (announceAfterCommit.get()) {
-      announceAfterCommit.set(Boolean.FALSE);
-      for (Runnable subscriber : localSubscribers) {
-        try {
-          subscriber.run();
-        } catch (RuntimeException e) {
-          LOG.warn("a JobStore subscriber threw; ignored", e);
-        }
-      }
-    }
-    return result;
-  }
-
-  @FunctionalInterface
-  private interface RowReader {
-    void read(ResultSet rs) throws SQLException;
-  }
-
-  /**
-   * Runs {@code head + "?, ?, ..." + tail} for the ids, in chunks of at most {@value
-   * #IN_LIST_LIMIT} ids, with {@code extra} bound after the ids, and hands every row to {@code
-   * reader}.
-   */
-  private void selectIn(
-      Connection c, List<UUID> ids, String head, String tail, List<Object> extra, RowReader reader)
-      throws SQLException {
-    for (int from = 0; from < ids.size(); from += IN_LIST_LIMIT) {
-      List<UUID> part = ids.subList(from, Math.min(ids.size(), from + IN_LIST_LIMIT));
-      List<Object> args = new ArrayList<>(part);
-      args.addAll(extra);
-      try (PreparedStatement ps = c.prepareStatement(head + params(part.size()) + tail)) {
-        bind(ps, args);
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            reader.read(rs);
-          }
-        }
-      }
-    }
-  }
-
-  /** Returns a stamp greater than {@code previous} and than every stamp returned before. */
-  private static long nextStamp(long previous) {
-    long stamp = STAMPS.updateAndGet(last -> Math.max(last + 1, System.currentTimeMillis() * 1000));
-    return Math.max(stamp, previous + 1);
-  }
-
-  private static String params(int n) {
-    return String.join(", ", Collections.nCopies(n, "?"));
   }
 }
