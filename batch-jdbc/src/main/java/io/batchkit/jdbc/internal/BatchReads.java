@@ -24,9 +24,9 @@ import java.util.TreeSet;
 import java.util.UUID;
 
 /**
- * Reads batches and jobs for the API (find, list, count), and reads and locks the batch rows that
- * every changing step starts with. Exists so that the queries live apart from the steps, and the
- * batch-row locks, which set the order every step locks in, have one home.
+ * Reads batches and jobs for the API (find, list, count), and reads and locks batch rows for the
+ * steps that change them. Exists so that the queries live apart from the steps, and the batch-row
+ * locks, which set the order the steps lock in, have one home.
  *
  * <p>Locking: a step that changes jobs first locks the rows of their batches ({@code SELECT ... FOR
  * UPDATE}, in id order: {@link #lockBatches}, {@link #lockBatch}), then the job rows (in id order:
