@@ -18,6 +18,10 @@ import java.util.UUID;
 /**
  * One row of the batches table, read inside a transaction and changed there: the counters and
  * status are mutable so that a step can apply its transitions and write the row back once.
+ *
+ * <p>Counters: each batch row keeps its count of jobs per status, changed in the same transaction
+ * as the jobs, so reading a batch is one primary-key lookup whatever its size. They are read and
+ * written under the row's lock: see {@link BatchReads}.
  */
 final class BatchRow {
   static final String COLUMNS =

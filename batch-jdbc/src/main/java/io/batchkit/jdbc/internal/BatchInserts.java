@@ -1,0 +1,181 @@
+package io.batchkit.jdbc.internal;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchStatus;
+import io.batchkit.Progress;
+import io.batchkit.spi.InsertResult;
+import io.batchkit.spi.NewJob;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Creates a batch: its row, its metadata rows and its job rows, after looking its idempotency key
+ * up. Exists because inserting is the one step that writes every table at once and the only one
+ * that meets unique keys, which it turns into {@link DuplicateKey}.
+ */
+final class BatchInserts {
+  private static final int INSERT_ROWS_PER_STATEMENT =
+      4_000; // 24,000 parameters: under every driver's limit
+  private static final int INSERT_CHARS_PER_STATEMENT = 4 * 1024 * 1024;
+
+  private final Tables tables;
+  private final Dialect dialect;
+  private final WorkNotifier notifier;
+
+  BatchInserts(Tables tables, WorkNotifier notifier) {
+    this.tables = tables;
+    this.dialect = tables.dialect;
+    this.notifier = notifier;
+  }
+
+  /** Thrown inside the insert transaction on a unique-key violation, to leave it rolled back. */
+  static final class DuplicateKey extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    DuplicateKey(SQLException cause) {
+      super(cause);
+    }
+  }
+
+  InsertResult insert(Connection c, Batch batch, List<NewJob> newJobs) throws SQLException {
+    if (batch.idempotencyKey().isPresent()) {
+      Optional<Batch> existing = findByKey(c, batch.idempotencyKey().get());
+      if (existing.isPresent()) {
+        return new InsertResult(existing.get(), false);
+      }
+    }
+    try {
+      insertBatchRow(c, batch);
+      insertMetadata(c, batch);
+      insertJobs(c, batch, newJobs);
+    } catch (SQLException e) {
+      if (dialect.isDuplicateKey(e)) {
+        throw new DuplicateKey(e);
+      }
+      throw e;
+    }
+    if (batch.status() == BatchStatus.PROCESSING) {
+      notifier.notifyWork(c);
+    }
+    return new InsertResult(batch, true);
+  }
+
+  private void insertBatchRow(Connection c, Batch b) throws SQLException {
+    String sql =
+        "INSERT INTO "
+            + tables.batches
+            + " ("
+            + BatchRow.COLUMNS
+            + ", last_served_ms, served_seq)"
+            + " VALUES ("
+            + Tables.params(24)
+            + ")";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      int i = 0;
+      dialect.setUuid(ps, ++i, b.id().value());
+      ps.setString(++i, b.name());
+      dialect.setKey(ps, ++i, b.jobType());
+      ps.setInt(++i, b.priority().rank());
+      ps.setString(++i, MetadataCodec.encode(b.metadata()));
+      ps.setInt(++i, b.maxConcurrency());
+      ps.setInt(++i, b.maxAttempts());
+      ps.setLong(++i, b.jobTimeout().toMillis());
+      ps.setInt(++i, b.failurePolicy().maxFailures());
+      ps.setDouble(++i, b.failurePolicy().maxFailureRatio());
+      dialect.setKey(ps, ++i, b.idempotencyKey().orElse(null));
+      ps.setString(++i, b.status().name());
+      Progress p = b.progress();
+      ps.setLong(++i, p.total());
+      ps.setLong(++i, p.queued());
+      ps.setLong(++i, p.processing());
+      ps.setLong(++i, p.succeeded());
+      ps.setLong(++i, p.failed());
+      ps.setLong(++i, p.cancelled());
+      dialect.setInstant(ps, ++i, b.createdAt());
+      dialect.setInstant(ps, ++i, b.startedAt().orElse(null));
+      dialect.setInstant(ps, ++i, b.updatedAt());
+      dialect.setInstant(ps, ++i, b.completedAt().orElse(null));
+      ps.setLong(++i, b.startedAt().orElse(b.createdAt()).toEpochMilli());
+      ps.setLong(++i, 0);
+      ps.executeUpdate();
+    }
+  }
+
+  private void insertMetadata(Connection c, Batch b) throws SQLException {
+    if (b.metadata().isEmpty()) {
+      return;
+    }
+    String sql =
+        "INSERT INTO " + tables.metadata + " (batch_id, meta_key, meta_value) VALUES (?, ?, ?)";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (Map.Entry<String, String> entry : b.metadata().entrySet()) {
+        dialect.setUuid(ps, 1, b.id().value());
+        dialect.setKey(ps, 2, entry.getKey());
+        dialect.setKey(ps, 3, entry.getValue());
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+  }
+
+  /**
+   * Inserts jobs with multi-row VALUES statements: few round trips whatever the driver settings.
+   */
+  private void insertJobs(Connection c, Batch b, List<NewJob> newJobs) throws SQLException {
+    String head =
+        "INSERT INTO "
+            + tables.jobs
+            + " (id, batch_id, seq, payload, status, attempt, fencing_token, run_at, updated_at)"
+            + " VALUES ";
+    String row = "(?, ?, ?, ?, 'QUEUED', 0, 0, ?, ?)";
+    Map<Integer, String> statements = new HashMap<>();
+    int start = 0;
+    while (start < newJobs.size()) {
+      int end = start;
+      long chars = 0;
+      while (end < newJobs.size()
+          && end - start < INSERT_ROWS_PER_STATEMENT
+          && (end == start
+              || chars + newJobs.get(end).payload().length() <= INSERT_CHARS_PER_STATEMENT)) {
+        chars += newJobs.get(end).payload().length();
+        end++;
+      }
+      int rows = end - start;
+      String sql =
+          statements.computeIfAbsent(
+              rows, n -> head + String.join(", ", Collections.nCopies(n, row)));
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        int i = 0;
+        for (int seq = start; seq < end; seq++) {
+          NewJob job = newJobs.get(seq);
+          dialect.setUuid(ps, ++i, job.id().value());
+          dialect.setUuid(ps, ++i, b.id().value());
+          ps.setInt(++i, seq);
+          ps.setString(++i, job.payload());
+          dialect.setInstant(ps, ++i, b.createdAt());
+          dialect.setInstant(ps, ++i, b.createdAt());
+        }
+        ps.executeUpdate();
+      }
+      start = end;
+    }
+  }
+
+  Optional<Batch> findByKey(Connection c, String key) throws SQLException {
+    String sql =
+        "SELECT " + BatchRow.COLUMNS + " FROM " + tables.batches + " WHERE idempotency_key = ?";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      dialect.setKey(ps, 1, key);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(new BatchRow(rs, dialect).toBatch()) : Optional.empty();
+      }
+    }
+  }
+}

@@ -1,0 +1,207 @@
+package io.batchkit.jdbc.internal;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchId;
+import io.batchkit.BatchNotFoundException;
+import io.batchkit.BatchQuery;
+import io.batchkit.Job;
+import io.batchkit.JobId;
+import io.batchkit.JobQuery;
+import io.batchkit.JobStatus;
+import io.batchkit.Page;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.UUID;
+
+/**
+ * Reads batches and jobs for the API (find, list, count), and reads and locks batch rows for the
+ * steps that change them. Exists so that the queries live apart from the steps, and the batch-row
+ * locks, which set the order the steps lock in, have one home.
+ *
+ * <p>Locking: a step that changes jobs first locks the rows of their batches ({@code SELECT ... FOR
+ * UPDATE}, in id order: {@link #lockBatches}, {@link #lockBatch}), then the job rows (in id order:
+ * {@link Outcomes#lockJobs}), so two steps never wait on each other in a cycle, and a batch's
+ * counters are read and written under its row lock: that is what makes the per-batch concurrency
+ * limit and the counters exact across nodes. Claims lock the same way: see {@link Claims}. Job rows
+ * are read under their batch's row lock and then updated.
+ */
+final class BatchReads {
+  private final Tables tables;
+  private final Dialect dialect;
+
+  BatchReads(Tables tables) {
+    this.tables = tables;
+    this.dialect = tables.dialect;
+  }
+
+  Optional<BatchRow> findBatch(Connection c, BatchId id) throws SQLException {
+    return Optional.ofNullable(readBatch(c, id.value(), false));
+  }
+
+  BatchRow readBatch(Connection c, UUID id, boolean lock) throws SQLException {
+    String sql =
+        "SELECT "
+            + BatchRow.COLUMNS
+            + " FROM "
+            + tables.batches
+            + " WHERE id = ?"
+            + (lock ? " FOR UPDATE" : "");
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      dialect.setUuid(ps, 1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? new BatchRow(rs, dialect) : null;
+      }
+    }
+  }
+
+  BatchRow lockBatch(Connection c, BatchId id) throws SQLException {
+    BatchRow row = readBatch(c, id.value(), true);
+    if (row == null) {
+      throw new BatchNotFoundException(id);
+    }
+    return row;
+  }
+
+  /** The work of one {@code listBatches} call: the statement is built before it runs. */
+  Transactions.Work<Page<Batch>> listBatches(BatchQuery query) {
+    StringBuilder sql =
+        new StringBuilder(
+            "SELECT " + BatchRow.COLUMNS + " FROM " + tables.batches + " b WHERE 1 = 1");
+    List<Object> args = new ArrayList<>();
+    if (!query.statuses().isEmpty()) {
+      sql.append(" AND status IN (").append(Tables.params(query.statuses().size())).append(')');
+      query.statuses().stream().map(Enum::name).sorted().forEach(args::add);
+    }
+    query
+        .jobType()
+        .ifPresent(
+            t -> {
+              sql.append(" AND job_type = ?");
+              args.add(new Tables.Key(t));
+            });
+    query
+        .createdAfter()
+        .ifPresent(
+            t -> {
+              sql.append(" AND created_at >= ?");
+              args.add(t);
+            });
+    query
+        .createdBefore()
+        .ifPresent(
+            t -> {
+              sql.append(" AND created_at < ?");
+              args.add(t);
+            });
+    for (Map.Entry<String, String> entry : new TreeMap<>(query.metadata()).entrySet()) {
+      sql.append(" AND EXISTS (SELECT 1 FROM ")
+          .append(tables.metadata)
+          .append(" m WHERE m.batch_id = b.id AND m.meta_key = ? AND m.meta_value = ?)");
+      args.add(new Tables.Key(entry.getKey()));
+      args.add(new Tables.Key(entry.getValue()));
+    }
+    sql.append(" ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?");
+    args.add(query.limit() + 1);
+    args.add(query.offset());
+    return c -> {
+      try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+        tables.bind(ps, args);
+        List<Batch> found = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            found.add(new BatchRow(rs, dialect).toBatch());
+          }
+        }
+        boolean more = found.size() > query.limit();
+        List<Batch> page = more ? found.subList(0, query.limit()) : found;
+        return new Page<>(page, query.offset(), query.limit(), more);
+      }
+    };
+  }
+
+  /** The work of one {@code listJobs} call: the statement is built before it runs. */
+  Transactions.Work<Page<Job>> listJobs(BatchId id, JobQuery query) {
+    StringBuilder sql =
+        new StringBuilder(
+            "SELECT id, batch_id, status, attempt, payload, result, error, started_at,"
+                + " finished_at, updated_at, owner FROM "
+                + tables.jobs
+                + " WHERE batch_id = ?");
+    List<Object> args = new ArrayList<>();
+    args.add(id.value());
+    if (!query.statuses().isEmpty()) {
+      sql.append(" AND status IN (").append(Tables.params(query.statuses().size())).append(')');
+      query.statuses().stream().map(Enum::name).sorted().forEach(args::add);
+    }
+    sql.append(" ORDER BY seq LIMIT ? OFFSET ?");
+    args.add(query.limit() + 1);
+    args.add(query.offset());
+    return c -> {
+      if (readBatch(c, id.value(), false) == null) {
+        throw new BatchNotFoundException(id);
+      }
+      try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+        tables.bind(ps, args);
+        List<Job> found = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            found.add(
+                new Job(
+                    new JobId(dialect.getUuid(rs, "id")),
+                    new BatchId(dialect.getUuid(rs, "batch_id")),
+                    JobStatus.valueOf(rs.getString("status")),
+                    rs.getInt("attempt"),
+                    rs.getString("payload"),
+                    Optional.ofNullable(rs.getString("result")),
+                    Optional.ofNullable(rs.getString("error")),
+                    Optional.ofNullable(dialect.getInstant(rs, "started_at")),
+                    Optional.ofNullable(dialect.getInstant(rs, "finished_at")),
+                    dialect.getInstant(rs, "updated_at"),
+                    Optional.ofNullable(rs.getString("owner"))));
+          }
+        }
+        boolean more = found.size() > query.limit();
+        List<Job> page = more ? found.subList(0, query.limit()) : found;
+        return new Page<>(page, query.offset(), query.limit(), more);
+      }
+    };
+  }
+
+  /** The work of one {@code countQueuedJobs} call. */
+  Transactions.Work<Long> countQueuedJobs() {
+    String sql =
+        "SELECT COALESCE(SUM(queued), 0) FROM " + tables.batches + " WHERE status = 'PROCESSING'";
+    return c -> {
+      try (PreparedStatement ps = c.prepareStatement(sql);
+          ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    };
+  }
+
+  Map<UUID, BatchRow> lockBatches(Connection c, Collection<UUID> ids) throws SQLException {
+    Map<UUID, BatchRow> rows = new LinkedHashMap<>();
+    tables.selectIn(
+        c,
+        new ArrayList<>(new TreeSet<>(ids)),
+        "SELECT " + BatchRow.COLUMNS + " FROM " + tables.batches + " WHERE id IN (",
+        ") ORDER BY id FOR UPDATE",
+        List.of(),
+        rs -> {
+          BatchRow row = new BatchRow(rs, dialect);
+          rows.put(row.id, row);
+        });
+    return rows;
+  }
+}

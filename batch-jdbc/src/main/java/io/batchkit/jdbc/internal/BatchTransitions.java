@@ -1,0 +1,178 @@
+package io.batchkit.jdbc.internal;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchId;
+import io.batchkit.BatchStatus;
+import io.batchkit.CancellationSummary;
+import io.batchkit.JobStatus;
+import io.batchkit.Progress;
+import io.batchkit.internal.util.StoreChecks;
+import io.batchkit.spi.BatchStatusRule;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * The steps a caller takes on a whole batch (start, cancel, retry the failed jobs, delete), and the
+ * two writes they share with the job steps: moving all of a batch's jobs from one status to another
+ * ({@link #moveAll}) and writing batch rows back with their counters ({@link #writeBatches}).
+ * Exists so that the batch-level transitions are read in one place; {@link Outcomes} builds on it,
+ * never the other way round.
+ */
+final class BatchTransitions {
+  private final Tables tables;
+  private final Dialect dialect;
+  private final BatchReads reads;
+  private final WorkNotifier notifier;
+
+  BatchTransitions(Tables tables, BatchReads reads, WorkNotifier notifier) {
+    this.tables = tables;
+    this.dialect = tables.dialect;
+    this.reads = reads;
+    this.notifier = notifier;
+  }
+
+  Batch startBatch(Connection c, BatchId id, Instant now) throws SQLException {
+    BatchRow row = reads.lockBatch(c, id);
+    StoreChecks.canStart(id, row.status);
+    String sql =
+        "UPDATE "
+            + tables.batches
+            + " SET status = 'PROCESSING', started_at = ?, updated_at = ?,"
+            + " last_served_ms = ? WHERE id = ?";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      dialect.setInstant(ps, 1, now);
+      dialect.setInstant(ps, 2, now);
+      ps.setLong(3, now.toEpochMilli());
+      dialect.setUuid(ps, 4, id.value());
+      ps.executeUpdate();
+    }
+    notifier.notifyWork(c);
+    row.status = BatchStatus.PROCESSING;
+    row.startedAt = now;
+    row.updatedAt = now;
+    return row.toBatch();
+  }
+
+  CancellationSummary cancelBatch(Connection c, BatchId id, Instant now) throws SQLException {
+    BatchRow row = reads.lockBatch(c, id);
+    StoreChecks.canCancel(id, row.status);
+    long finished = row.progress().finished();
+    long running = row.count(JobStatus.PROCESSING);
+    long cancelled = cancelQueued(c, row, now);
+    row.status = BatchStatusRule.finalStatus(row.progress(), true, false);
+    row.completedAt = now;
+    row.updatedAt = now;
+    writeBatches(c, List.of(row));
+    return new CancellationSummary(id, cancelled, running, finished);
+  }
+
+  long cancelQueued(Connection c, BatchRow row, Instant now) throws SQLException {
+    return moveAll(c, row, JobStatus.QUEUED, JobStatus.CANCELLED, "finished_at = ?", now);
+  }
+
+  /**
+   * Moves every job of a batch in status {@code from} to {@code to} in one statement and keeps the
+   * row's counters in step. {@code set} holds the other assignments, with one {@code ?} for now.
+   */
+  private long moveAll(
+      Connection c, BatchRow row, JobStatus from, JobStatus to, String set, Instant now)
+      throws SQLException {
+    String sql =
+        "UPDATE "
+            + tables.jobs
+            + " SET status = '"
+            + to.name()
+            + "', "
+            + set
+            + ", updated_at = ?"
+            + " WHERE batch_id = ? AND status = '"
+            + from.name()
+            + "'";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      dialect.setInstant(ps, 1, now);
+      dialect.setInstant(ps, 2, now);
+      dialect.setUuid(ps, 3, row.id);
+      long n = ps.executeUpdate();
+      row.move(from, to, n);
+      return n;
+    }
+  }
+
+  Batch retryFailed(Connection c, BatchId id, Instant now) throws SQLException {
+    BatchRow row = reads.lockBatch(c, id);
+    Progress progress = row.progress();
+    StoreChecks.canRetryFailed(id, row.status, progress);
+
+    moveAll(
+        c,
+        row,
+        JobStatus.FAILED,
+        JobStatus.QUEUED,
+        "attempt = 0, finished_at = NULL, run_at = ?",
+        now);
+    row.status = BatchStatus.PROCESSING;
+    row.completedAt = null;
+    row.updatedAt = now;
+    writeBatches(c, List.of(row));
+    String served = "UPDATE " + tables.batches + " SET last_served_ms = ? WHERE id = ?";
+    try (PreparedStatement ps = c.prepareStatement(served)) {
+      ps.setLong(1, now.toEpochMilli());
+      dialect.setUuid(ps, 2, row.id);
+      ps.executeUpdate();
+    }
+    notifier.notifyWork(c);
+    return row.toBatch();
+  }
+
+  void deleteBatch(Connection c, BatchId id) throws SQLException {
+    BatchRow row = reads.lockBatch(c, id);
+    StoreChecks.canDelete(id, row.status, row.progress());
+    for (String table : List.of(tables.jobs, tables.metadata)) {
+      try (PreparedStatement ps =
+          c.prepareStatement("DELETE FROM " + table + " WHERE batch_id = ?")) {
+        dialect.setUuid(ps, 1, row.id);
+        ps.executeUpdate();
+      }
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement("DELETE FROM " + tables.batches + " WHERE id = ?")) {
+      dialect.setUuid(ps, 1, row.id);
+      ps.executeUpdate();
+    }
+  }
+
+  /**
+   * Writes batch rows back: status, counters and times. Lives here rather than in {@link Outcomes}
+   * because {@link #cancelBatch} and {@link #retryFailed} write rows too, and {@link Outcomes}
+   * needs {@link #cancelQueued}: one direction of use, not a cycle.
+   */
+  void writeBatches(Connection c, Collection<BatchRow> rows) throws SQLException {
+    if (rows.isEmpty()) {
+      return;
+    }
+    String sql =
+        "UPDATE "
+            + tables.batches
+            + " SET status = ?, queued = ?, processing = ?, succeeded = ?,"
+            + " failed = ?, cancelled = ?, updated_at = ?, completed_at = ? WHERE id = ?";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (BatchRow row : rows) {
+        ps.setString(1, row.status.name());
+        ps.setLong(2, row.count(JobStatus.QUEUED));
+        ps.setLong(3, row.count(JobStatus.PROCESSING));
+        ps.setLong(4, row.count(JobStatus.SUCCEEDED));
+        ps.setLong(5, row.count(JobStatus.FAILED));
+        ps.setLong(6, row.count(JobStatus.CANCELLED));
+        dialect.setInstant(ps, 7, row.updatedAt);
+        dialect.setInstant(ps, 8, row.completedAt);
+        dialect.setUuid(ps, 9, row.id);
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+  }
+}

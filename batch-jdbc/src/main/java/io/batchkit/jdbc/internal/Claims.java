@@ -1,0 +1,190 @@
+package io.batchkit.jdbc.internal;
+
+import io.batchkit.BatchId;
+import io.batchkit.BatchStatus;
+import io.batchkit.JobId;
+import io.batchkit.JobStatus;
+import io.batchkit.spi.ClaimRequest;
+import io.batchkit.spi.ClaimedJob;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * Where claims are made: picks the batches a claim may take jobs from, in dispatch order (the time
+ * a batch was last served, plus its priority rank times the request's aging step), and leases their
+ * due jobs under a new fencing token. Exists so that the dispatch order and the claim's locking are
+ * read in one place.
+ *
+ * <p>A claim reads the candidate batches in dispatch order without locks, then locks them the same
+ * way as every other step (see {@link BatchReads}) and checks them again; it waits for a batch row
+ * held by another node's step rather than skipping it, because skipping would hand out
+ * lower-priority work while a higher-priority batch is busy for a moment.
+ */
+final class Claims {
+  private final Tables tables;
+  private final Dialect dialect;
+  private final BatchReads reads;
+
+  Claims(Tables tables, BatchReads reads) {
+    this.tables = tables;
+    this.dialect = tables.dialect;
+    this.reads = reads;
+  }
+
+  /** The job types the request may claim any of, sorted. */
+  static List<String> claimableTypes(ClaimRequest request) {
+    List<String> types = new ArrayList<>();
+    request
+        .jobTypes()
+        .forEach(
+            (type, limit) -> {
+              if (limit > 0) {
+                types.add(type);
+              }
+            });
+    Collections.sort(types);
+    return types;
+  }
+
+  /** The batches a claim may take jobs from, in dispatch order, read without locks. */
+  List<UUID> candidates(Connection c, ClaimRequest request, List<String> types)
+      throws SQLException {
+    String pick =
+        "SELECT id FROM "
+            + tables.batches
+            + " WHERE status = 'PROCESSING' AND queued > 0 AND processing < max_concurrency"
+            + " AND job_type IN ("
+            + Tables.params(types.size())
+            + ")"
+            + " ORDER BY priority * "
+            + dialect.bigintParam()
+            + " + last_served_ms, served_seq, id"
+            + " LIMIT ?";
+    List<UUID> order = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(pick)) {
+      int i = 0;
+      for (String type : types) {
+        dialect.setKey(ps, ++i, type);
+      }
+      ps.setLong(++i, request.agingStep().toMillis());
+      ps.setInt(++i, request.maxJobs());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          order.add(dialect.getUuid(rs, "id"));
+        }
+      }
+    }
+    return order;
+  }
+
+  List<ClaimedJob> claimIn(Connection c, ClaimRequest request, List<String> types)
+      throws SQLException {
+    // 1. the candidates in dispatch order, read without locks
+    List<UUID> order = candidates(c, request, types);
+    if (order.isEmpty()) {
+      return List.of();
+    }
+    // 2. lock them in id order, like every other step, and wait rather than skip: skipping a batch
+    // whose row another node holds for a moment would hand out lower-priority work first
+    Map<UUID, BatchRow> locked = reads.lockBatches(c, order);
+    List<Object[]> candidates = new ArrayList<>();
+    for (UUID id : order) {
+      BatchRow row = locked.get(id);
+      int free = row == null ? 0 : row.maxConcurrency - (int) row.count(JobStatus.PROCESSING);
+      // 3. the row may have changed between the read and the lock
+      if (row != null
+          && row.status == BatchStatus.PROCESSING
+          && row.count(JobStatus.QUEUED) > 0
+          && free > 0) {
+        candidates.add(new Object[] {id, row.jobType, free});
+      }
+    }
+    // 4. the due jobs of each batch in order: no row locks needed, since every step that changes a
+    // batch's queued jobs holds the batch row, which this claim holds too (a FOR UPDATE here would
+    // make H2 lock every queued job of the batch, not just the ones returned)
+    List<ClaimedJob> claimed = new ArrayList<>();
+    Map<String, Integer> takenPerType = new HashMap<>();
+    String select =
+        "SELECT id, payload, attempt, fencing_token FROM "
+            + tables.jobs
+            + " WHERE batch_id = ? AND status = 'QUEUED' AND run_at <= ?"
+            + " ORDER BY seq LIMIT ?";
+    for (Object[] candidate : candidates) {
+      UUID batchId = (UUID) candidate[0];
+      String type = (String) candidate[1];
+      int room = request.maxJobs() - claimed.size();
+      int typeRoom = request.limitFor(type) - takenPerType.getOrDefault(type, 0);
+      int want = Math.min(room, Math.min(typeRoom, (Integer) candidate[2]));
+      if (room <= 0) {
+        break;
+      }
+      if (want <= 0) {
+        continue;
+      }
+      List<ClaimedJob> group = new ArrayList<>(want);
+      try (PreparedStatement ps = c.prepareStatement(select)) {
+        dialect.setUuid(ps, 1, batchId);
+        dialect.setInstant(ps, 2, request.now());
+        ps.setInt(3, want);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            group.add(
+                new ClaimedJob(
+                    new JobId(dialect.getUuid(rs, "id")),
+                    new BatchId(batchId),
+                    rs.getString("payload"),
+                    rs.getInt("attempt") + 1,
+                    Tables.nextStamp(rs.getLong("fencing_token"))));
+          }
+        }
+      }
+      if (group.isEmpty()) {
+        continue;
+      }
+      String lease =
+          "UPDATE "
+              + tables.jobs
+              + " SET status = 'PROCESSING', attempt = ?, fencing_token = ?,"
+              + " owner = ?, lease_until = ?, started_at = ?, updated_at = ?, error = NULL"
+              + " WHERE id = ?";
+      try (PreparedStatement ps = c.prepareStatement(lease)) {
+        for (ClaimedJob job : group) {
+          ps.setInt(1, job.attempt());
+          ps.setLong(2, job.fencingToken());
+          ps.setString(3, request.nodeId());
+          dialect.setInstant(ps, 4, request.leaseUntil());
+          dialect.setInstant(ps, 5, request.now());
+          dialect.setInstant(ps, 6, request.now());
+          dialect.setUuid(ps, 7, job.id().value());
+          ps.addBatch();
+        }
+        ps.executeBatch();
+      }
+      String served =
+          "UPDATE "
+              + tables.batches
+              + " SET queued = queued - ?, processing = processing + ?,"
+              + " last_served_ms = ?, served_seq = ?, updated_at = ? WHERE id = ?";
+      try (PreparedStatement ps = c.prepareStatement(served)) {
+        ps.setLong(1, group.size());
+        ps.setLong(2, group.size());
+        ps.setLong(3, request.now().toEpochMilli());
+        ps.setLong(4, Tables.nextStamp(0));
+        dialect.setInstant(ps, 5, request.now());
+        dialect.setUuid(ps, 6, batchId);
+        ps.executeUpdate();
+      }
+      takenPerType.merge(type, group.size(), Integer::sum);
+      claimed.addAll(group);
+    }
+    return claimed;
+  }
+}
