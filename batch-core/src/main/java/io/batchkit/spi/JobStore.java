@@ -15,6 +15,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * Where batches and jobs live: the storage contract that every store implements and that {@code
@@ -216,4 +217,19 @@ public interface JobStore {
    * @throws NullPointerException if {@code onWork} is null
    */
   Subscription subscribe(Runnable onWork);
+
+  /**
+   * Asks to be told when a batch has finished: it has a final status and no job is pending (see
+   * {@link Batch#isFinished()}), whichever node's step finished it. Services use it so that {@code
+   * completion} and {@code awaitCompletion} return at once on every node, not at their next poll.
+   * It is a hint like {@link #subscribe}: a batch may be reported more than once (say, again after
+   * {@link #retryFailed} and a second finish), and a store without a notification channel may
+   * report only the batches finished through this instance. The callback gets the batch's id, runs
+   * on a store thread or on the thread that made the change, after the change committed; it must be
+   * quick and must not throw (a throwing callback is logged and kept).
+   *
+   * @return a handle that ends the callbacks
+   * @throws NullPointerException if {@code onFinished} is null
+   */
+  Subscription subscribeFinished(Consumer<BatchId> onFinished);
 }

@@ -22,6 +22,7 @@ import io.batchkit.Page;
 import io.batchkit.Priority;
 import io.batchkit.Progress;
 import io.batchkit.spi.JobOutcome.Kind;
+import io.batchkit.testkit.Await;
 import io.batchkit.testkit.Stores;
 import java.time.Duration;
 import java.time.Instant;
@@ -2004,6 +2005,83 @@ public abstract class JobStoreContractTest {
     }
   }
 
+  // subscribeFinished (a hint like subscribe; a store reports at least what it finished itself)
+
+  @Test
+  void subscribeFinished_reportsBatchesFinishedByOutcomes_cancellation_expiryAndPolicy() {
+    Set<BatchId> reported = ConcurrentHashMap.newKeySet();
+    Subscription subscription = store.subscribeFinished(reported::add);
+    try {
+      Stored succeeded = insert(batch(2).jobType("s"));
+      claimAndComplete("s", at(1), Kind.SUCCEEDED, Kind.FAILED);
+      Stored cancelled = insert(batch(2).jobType("c"));
+      store.cancelBatch(cancelled.id(), at(1));
+      Stored expired = insert(batch(1).jobType("e").maxAttempts(1));
+      assertEquals(1, store.claim(request(NODE_A, 1, at(1), Map.of("e", 1))).size());
+      store.requeueExpired(at(1).plus(LEASE).plusSeconds(1), 10);
+      Stored aborted = insert(batch(3).jobType("a").failurePolicy(new FailurePolicy(0, 1.0)));
+      claimAndComplete("a", at(2), Kind.FAILED);
+      Set<BatchId> finished = Set.of(succeeded.id(), cancelled.id(), expired.id(), aborted.id());
+      for (BatchId id : finished) {
+        assertTrue(batchOf(id).isFinished(), "finished: " + batchOf(id));
+      }
+
+      Await.until(
+          "every finished batch is reported, got " + reported,
+          () -> reported.containsAll(finished));
+    } finally {
+      subscription.close();
+    }
+  }
+
+  @Test
+  void subscribeFinished_reportsACancelledBatch_whenItsLastRunningJobEnds_notBefore() {
+    Set<BatchId> reported = ConcurrentHashMap.newKeySet();
+    Subscription subscription = store.subscribeFinished(reported::add);
+    try {
+      Stored stored = insert(batch(2));
+      List<ClaimedJob> claimed = claim(NODE_A, 1, at(1));
+      store.cancelBatch(stored.id(), at(2));
+      Stored marker = insert(batch(1).jobType("m"));
+      claimAndComplete("m", at(2), Kind.SUCCEEDED);
+      Await.until("the marker batch is reported", () -> reported.contains(marker.id()));
+      assertFalse(reported.contains(stored.id()), "reported while a job still ran");
+
+      store.complete(List.of(JobOutcome.cancelled(claimed.get(0))), at(3));
+
+      Await.until("the cancelled batch is reported", () -> reported.contains(stored.id()));
+    } finally {
+      subscription.close();
+    }
+  }
+
+  @Test
+  void subscribeFinished_closedSubscription_getsNoCallbacks_throwingOneIsKept() {
+    AtomicInteger closedCalls = new AtomicInteger();
+    Subscription closed = store.subscribeFinished(id -> closedCalls.incrementAndGet());
+    closed.close();
+    closed.close();
+    AtomicInteger throwingCalls = new AtomicInteger();
+    Subscription throwing =
+        store.subscribeFinished(
+            id -> {
+              throwingCalls.incrementAndGet();
+              throw new IllegalStateException("a subscriber's bug (expected by the test)");
+            });
+    try {
+      Stored first = insert(batch(1).jobType("x"));
+      claimAndComplete("x", at(1), Kind.SUCCEEDED);
+      Stored second = insert(batch(1).jobType("y"));
+      claimAndComplete("y", at(1), Kind.SUCCEEDED);
+
+      assertTrue(batchOf(first.id()).isFinished() && batchOf(second.id()).isFinished());
+      Await.until("the throwing subscriber hears both", () -> throwingCalls.get() >= 2);
+      assertEquals(0, closedCalls.get());
+    } finally {
+      throwing.close();
+    }
+  }
+
   /**
    * Makes each change that the {@link JobStore#subscribe} Javadoc names as new work: a batch
    * created started ({@code "w"}, 3 jobs) and one started later ({@code "p"}, 2 jobs); a retry, a
@@ -2062,7 +2140,8 @@ public abstract class JobStoreContractTest {
         () -> assertThrows(NullPointerException.class, () -> store.cancelBatch(id, null)),
         () -> assertThrows(NullPointerException.class, () -> store.retryFailed(null, at(1))),
         () -> assertThrows(NullPointerException.class, () -> store.deleteBatch(null)),
-        () -> assertThrows(NullPointerException.class, () -> store.subscribe(null)));
+        () -> assertThrows(NullPointerException.class, () -> store.subscribe(null)),
+        () -> assertThrows(NullPointerException.class, () -> store.subscribeFinished(null)));
     Stored keyed = insert(batch(1).idempotencyKey("taken"));
     Batch sameKey = batch(1).idempotencyKey("taken").build();
     assertThrows(

@@ -22,9 +22,13 @@ import org.slf4j.LoggerFactory;
  * BatchService service = BatchService.builder().store(store).processor("email", sender).build();
  * }</pre>
  *
- * <p>Jobs are claimed with {@code SELECT ... FOR UPDATE SKIP LOCKED} under a lease with a fencing
- * token, outcomes are written in groups, and each batch row keeps exact per-status counters, so
- * {@code getBatch} reads one row. The store never closes the {@link DataSource}: use a pool
+ * <p>Jobs are claimed in groups under a lease with a fencing token, outcomes are written in groups,
+ * and each batch row keeps exact per-status counters, so {@code getBatch} reads one row. On
+ * PostgreSQL a claim is one statement: it locks the candidate batch rows, picks their due jobs in
+ * order with {@code FOR UPDATE SKIP LOCKED}, leases them and updates the counters; recording a
+ * group of outcomes is one statement too, and nodes hear of new work and of finished batches
+ * through {@code LISTEN/NOTIFY}. On H2 and MySQL/MariaDB the same steps take a few statements in
+ * one transaction, and nodes poll. The store never closes the {@link DataSource}: use a pool
  * (HikariCP or your container's) for real work. With an H2 file database that the service is closed
  * from a shutdown hook, add {@code ;DB_CLOSE_ON_EXIT=FALSE} to the URL, or H2 closes the database
  * first. Thread-safe.

@@ -406,9 +406,8 @@ class FencingIT {
     }
 
     /**
-     * Claims the one queued job while node A's service runs. A claim of A's in progress holds the
-     * batch's row, and claims skip locked rows, so one attempt may find nothing: try until one
-     * finds the job, for up to a minute.
+     * Claims the one queued job while node A's service runs. A's service may hold the job for a
+     * moment, so one attempt may find nothing: try until one finds the job, for up to a minute.
      */
     private ClaimedJob claimEventually(String node, Instant now, Instant leaseUntil) {
       long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);

@@ -40,6 +40,7 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,6 +77,9 @@ public final class InMemoryJobStore implements JobStore {
 
   /** Not guarded by the lock: called after it is released. */
   private final List<Runnable> subscribers = new CopyOnWriteArrayList<>();
+
+  /** Told of finished batches; not guarded by the lock: called after it is released. */
+  private final List<Consumer<BatchId>> finishSubscribers = new CopyOnWriteArrayList<>();
 
   /** Counts serves, so that batches served in the same millisecond still take turns. */
   private long lastServe;
@@ -241,6 +245,7 @@ public final class InMemoryJobStore implements JobStore {
     if (requeued) {
       announceWork();
     }
+    announceFinished(completion.batches());
     return new CompleteAndClaimResult(completion, claimed);
   }
 
@@ -321,6 +326,7 @@ public final class InMemoryJobStore implements JobStore {
     if (requeued) {
       announceWork();
     }
+    announceFinished(result.batches());
     return result;
   }
 
@@ -520,6 +526,7 @@ public final class InMemoryJobStore implements JobStore {
     if (!touched.isEmpty()) {
       announceWork();
     }
+    announceFinished(result.batches());
     return result;
   }
 
@@ -527,6 +534,7 @@ public final class InMemoryJobStore implements JobStore {
   public CancellationSummary cancelBatch(BatchId id, Instant now) {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");
+    CancellationSummary summary;
     lock.lock();
     try {
       BatchState state = require(id);
@@ -537,10 +545,14 @@ public final class InMemoryJobStore implements JobStore {
       state.status = BatchStatusRule.finalStatus(state.progress(), true, false);
       state.completedAt = now;
       state.updatedAt = now;
-      return new CancellationSummary(id, cancelled, running, finished);
+      summary = new CancellationSummary(id, cancelled, running, finished);
     } finally {
       lock.unlock();
     }
+    if (summary.stoppingRunning() == 0) {
+      announceFinished(id); // nothing is left to end, so this step finished the batch
+    }
+    return summary;
   }
 
   @Override
@@ -620,6 +632,37 @@ public final class InMemoryJobStore implements JobStore {
         subscribers.remove(onWork);
       }
     };
+  }
+
+  @Override
+  public Subscription subscribeFinished(Consumer<BatchId> onFinished) {
+    Checks.notNull(onFinished, "onFinished");
+    finishSubscribers.add(onFinished);
+    AtomicBoolean open = new AtomicBoolean(true);
+    return () -> {
+      if (open.compareAndSet(true, false)) {
+        finishSubscribers.remove(onFinished);
+      }
+    };
+  }
+
+  /** Tells finish subscribers about the finished batches among {@code changed}; unlocked. */
+  private void announceFinished(List<Batch> changed) {
+    for (Batch batch : changed) {
+      if (batch.isFinished()) {
+        announceFinished(batch.id());
+      }
+    }
+  }
+
+  private void announceFinished(BatchId id) {
+    for (Consumer<BatchId> subscriber : finishSubscribers) {
+      try {
+        subscriber.accept(id);
+      } catch (RuntimeException e) {
+        LOG.warn("a JobStore finish subscriber threw; ignored", e);
+      }
+    }
   }
 
   /** Tells subscribers that work may be claimable; called after the lock is released. */

@@ -6,8 +6,10 @@ import io.batchkit.BatchNotFoundException;
 import io.batchkit.spi.JobStore;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,8 +20,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Ownership: {@link #awaited} is shared. A caller of {@code completion} adds a batch's future;
  * whoever removes a future completes it: the thread that learns the batch finished (the dispatcher,
- * a worker recording its outcome, or the caller of {@code cancelBatch}), the dispatcher polling the
- * store ({@link #pollAwaited}), the caller of {@code deleteBatch}, or {@code close()}.
+ * a worker recording its outcome, or the caller of {@code cancelBatch}), the dispatcher reading a
+ * batch the store reported finished ({@link #pollReported}) or polling the store ({@link
+ * #pollAwaited}), the caller of {@code deleteBatch}, or {@code close()}.
  */
 final class CompletionWaiters {
   /** Logs under the service's name, as it did before the service was split into parts. */
@@ -28,6 +31,15 @@ final class CompletionWaiters {
   private final JobStore store;
   private final Listeners listeners;
   private final Map<BatchId, CompletableFuture<Batch>> awaited = new ConcurrentHashMap<>();
+
+  /**
+   * Batches the store reported finished ({@code JobStore.subscribeFinished}) while a future here
+   * waited for them: the store's thread adds, the dispatcher takes them in {@link #pollReported}.
+   */
+  private final Queue<BatchId> reported = new ConcurrentLinkedQueue<>();
+
+  /** Set once by {@link #closed}; a future registered after it is failed by its own caller. */
+  private volatile IllegalStateException closedWith;
 
   CompletionWaiters(JobStore store, Listeners listeners) {
     this.store = store;
@@ -43,6 +55,13 @@ final class CompletionWaiters {
       return CompletableFuture.completedFuture(batch);
     }
     CompletableFuture<Batch> future = awaited.computeIfAbsent(id, k -> new CompletableFuture<>());
+    IllegalStateException closed = closedWith;
+    if (closed != null) {
+      // close() ran between the caller's check and the registration: nobody would complete it
+      awaited.remove(id, future);
+      future.completeExceptionally(closed);
+      return future.copy();
+    }
     // the batch may have finished between the read above and the registration
     store
         .findBatch(id)
@@ -88,6 +107,42 @@ final class CompletionWaiters {
     }
   }
 
+  /**
+   * Notes that the store reported batch {@code id} finished, on whichever node; returns whether a
+   * future here waits for it, so that the caller wakes the dispatcher to read it. Never touches the
+   * store: it runs on the store's notification thread.
+   */
+  boolean reportedFinished(BatchId id) {
+    if (!awaited.containsKey(id)) {
+      return false;
+    }
+    reported.add(id);
+    return true;
+  }
+
+  /**
+   * Completes the futures of the batches reported finished since the last call; for the dispatcher.
+   * A batch that is gone is left to {@link #pollAwaited}.
+   */
+  void pollReported() {
+    BatchId id;
+    while ((id = reported.poll()) != null) {
+      BatchId batchId = id;
+      CompletableFuture<Batch> future = awaited.get(batchId);
+      if (future != null) {
+        store
+            .findBatch(batchId)
+            .filter(Batch::isFinished)
+            .ifPresent(
+                done -> {
+                  if (awaited.remove(batchId, future)) {
+                    future.complete(done);
+                  }
+                });
+      }
+    }
+  }
+
   /** Fails the future of a batch this service deleted. */
   void deleted(BatchId id) {
     CompletableFuture<Batch> future = awaited.remove(id);
@@ -100,6 +155,7 @@ final class CompletionWaiters {
   void closed(String nodeId) {
     IllegalStateException closed =
         new IllegalStateException("batchkit service " + nodeId + " was closed");
+    closedWith = closed;
     awaited.values().forEach(future -> future.completeExceptionally(closed));
     awaited.clear();
   }

@@ -75,6 +75,7 @@ public final class DefaultBatchService implements BatchService {
   private final JobRunner runner;
   private final Dispatcher dispatcher;
   private final Subscription subscription;
+  private final Subscription finishSubscription;
 
   /** Starts a service; use {@link BatchService#builder()}. */
   public DefaultBatchService(ServiceConfig config) {
@@ -92,6 +93,13 @@ public final class DefaultBatchService implements BatchService {
     this.dispatcher = new Dispatcher(config, node, runner, leases, timeouts, waiters);
     dispatcher.start();
     this.subscription = store.subscribe(node.waiter::wake);
+    this.finishSubscription =
+        store.subscribeFinished(
+            id -> {
+              if (waiters.reportedFinished(id)) {
+                node.waiter.wake();
+              }
+            });
     LOG.info(
         "batchkit service {} started: maxConcurrency={}, store={}, job types={}",
         config.nodeId(),
@@ -324,6 +332,7 @@ public final class DefaultBatchService implements BatchService {
     LOG.info(
         "closing batchkit service {}: {} jobs running", config.nodeId(), node.runningCount.get());
     subscription.close();
+    finishSubscription.close();
     dispatcher.releaseClaimedAhead();
     node.waiter.wake();
     runner.shutdown();

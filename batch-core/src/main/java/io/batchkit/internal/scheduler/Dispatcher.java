@@ -39,20 +39,23 @@ import org.slf4j.LoggerFactory;
  * sends every queued outcome with the claim, in one {@code completeAndClaim} call, starts jobs in
  * the free slots, and sends outcomes still queued in {@code complete} calls, (2) renews leases
  * every third of the lease duration and takes back expired leases every half lease (at most every
- * max poll interval), (3) while callers wait for batches, polls the store for finished ones every
- * poll interval, (4) interrupts jobs past their timeout and gives up on those that did not return
- * for the grace period (this step needs no store, so it runs during an outage too), then (5) sleeps
- * until a worker gives a slot back, queues an outcome it wants recorded soon or takes the last jobs
- * claimed ahead down to half, a caller or the store (through {@code JobStore.subscribe}) announces
- * work, a retry or a timeout falls due, or the next timer is due. The outcome of a short job
- * followed by a job claimed ahead waits for the next round, so outcomes are recorded in groups. A
- * worker that starts a job due to time out before the dispatcher's planned wake-up wakes it. A
- * round that found nothing doubles the next sleep, from the poll interval up to the max poll
- * interval, so an idle service leaves the store alone. Priority order, ageing and the per-batch
- * limit are applied by the store in {@code claim}, so they hold across every node that shares it,
- * whichever thread claims. Rate limits are per service: before a claim, the dispatcher takes
- * permits from each type's Failsafe limiter (up to the free slots) and passes them as that type's
- * claim limit; rate-limited types are never claimed ahead or by workers.
+ * max poll interval), (3) completes the futures of awaited batches that the store reported finished
+ * ({@code JobStore.subscribeFinished}: on PostgreSQL, within milliseconds of another node finishing
+ * them) and, while callers wait for batches, polls the store for finished ones every poll interval,
+ * (4) interrupts jobs past their timeout and gives up on those that did not return for the grace
+ * period (this step needs no store, so it runs during an outage too), then (5) sleeps until a
+ * worker gives a slot back, queues an outcome it wants recorded soon or takes the last jobs claimed
+ * ahead down to half, a caller or the store (through {@code JobStore.subscribe}) announces work,
+ * the store reports an awaited batch finished, a retry or a timeout falls due, or the next timer is
+ * due. The outcome of a short job followed by a job claimed ahead waits for the next round, so
+ * outcomes are recorded in groups. A worker that starts a job due to time out before the
+ * dispatcher's planned wake-up wakes it. A round that found nothing doubles the next sleep, from
+ * the poll interval up to the max poll interval, so an idle service leaves the store alone.
+ * Priority order, ageing and the per-batch limit are applied by the store in {@code claim}, so they
+ * hold across every node that shares it, whichever thread claims. Rate limits are per service:
+ * before a claim, the dispatcher takes permits from each type's Failsafe limiter (up to the free
+ * slots) and passes them as that type's claim limit; rate-limited types are never claimed ahead or
+ * by workers.
  *
  * <h2>Failures</h2>
  *
@@ -182,6 +185,7 @@ final class Dispatcher {
           lastSweepNanos = now;
           leases.recoverExpiredLeases();
         }
+        waiters.pollReported(); // batches another node finished, announced by the store
         if (!waiters.isEmpty() && now - lastAwaitPollNanos >= pollNanos) {
           lastAwaitPollNanos = now;
           waiters.pollAwaited();

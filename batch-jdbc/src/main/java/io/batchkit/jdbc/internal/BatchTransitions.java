@@ -67,6 +67,9 @@ final class BatchTransitions {
     row.completedAt = now;
     row.updatedAt = now;
     writeBatches(c, List.of(row));
+    if (running == 0) {
+      notifier.notifyFinished(c, row.id); // nothing is left to end: this step finished the batch
+    }
     return new CancellationSummary(id, cancelled, running, finished);
   }
 

@@ -27,16 +27,23 @@ import java.util.UUID;
  * way as every other step (see {@link BatchReads}) and checks them again; it waits for a batch row
  * held by another node's step rather than skipping it, because skipping would hand out
  * lower-priority work while a higher-priority batch is busy for a moment.
+ *
+ * <p>On PostgreSQL all of it is one statement ({@link PostgresSteps#claim}); the steps below are
+ * the portable form that H2 and MySQL/MariaDB run.
  */
 final class Claims {
   private final Tables tables;
   private final Dialect dialect;
   private final BatchReads reads;
 
-  Claims(Tables tables, BatchReads reads) {
+  /** The one-statement claim, or null where the dialect has none. */
+  private final PostgresSteps steps;
+
+  Claims(Tables tables, BatchReads reads, PostgresSteps steps) {
     this.tables = tables;
     this.dialect = tables.dialect;
     this.reads = reads;
+    this.steps = steps;
   }
 
   /** The job types the request may claim any of, sorted. */
@@ -85,8 +92,16 @@ final class Claims {
     return order;
   }
 
+  /**
+   * Claims in the open transaction, as {@link io.batchkit.spi.JobStore#claim} says.
+   *
+   * @param types the job types the request may take any of, sorted
+   */
   List<ClaimedJob> claimIn(Connection c, ClaimRequest request, List<String> types)
       throws SQLException {
+    if (steps != null) {
+      return steps.claim(c, dialect, request, types, Tables.reserveStamps(request.maxJobs() + 1));
+    }
     // 1. the candidates in dispatch order, read without locks
     List<UUID> order = candidates(c, request, types);
     if (order.isEmpty()) {

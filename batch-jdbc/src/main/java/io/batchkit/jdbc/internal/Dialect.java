@@ -29,6 +29,16 @@ public final class Dialect {
   }
 
   /**
+   * Whether claims and outcomes run as one statement each ({@link PostgresSteps}): PostgreSQL only,
+   * since MySQL has no {@code UPDATE ... RETURNING} and H2 locks every row its {@code LIMIT ... FOR
+   * UPDATE} reads. The other databases take the portable steps of {@link Claims} and {@link
+   * Outcomes}.
+   */
+  boolean hasSingleStatementSteps() {
+    return kind == SqlDialect.POSTGRESQL;
+  }
+
+  /**
    * A bigint parameter usable in arithmetic, where PostgreSQL cannot infer the type of a bare ?.
    */
   String bigintParam() {

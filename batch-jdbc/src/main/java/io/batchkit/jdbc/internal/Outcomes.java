@@ -5,6 +5,7 @@ import io.batchkit.BatchStatus;
 import io.batchkit.JobId;
 import io.batchkit.JobStatus;
 import io.batchkit.spi.BatchStatusRule;
+import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.JobOutcome;
 import java.sql.Connection;
@@ -35,13 +36,21 @@ final class Outcomes {
   private final BatchTransitions batchTransitions;
   private final WorkNotifier notifier;
 
+  /** The one-statement recording of outcomes, or null where the dialect has none. */
+  private final PostgresSteps steps;
+
   Outcomes(
-      Tables tables, BatchReads reads, BatchTransitions batchTransitions, WorkNotifier notifier) {
+      Tables tables,
+      BatchReads reads,
+      BatchTransitions batchTransitions,
+      WorkNotifier notifier,
+      PostgresSteps steps) {
     this.tables = tables;
     this.dialect = tables.dialect;
     this.reads = reads;
     this.batchTransitions = batchTransitions;
     this.notifier = notifier;
+    this.steps = steps;
   }
 
   /** A job row locked for a transition. */
@@ -61,8 +70,20 @@ final class Outcomes {
     }
   }
 
-  CompletionResult completeIn(Connection c, List<JobOutcome> outcomes, Instant now)
+  /**
+   * Records outcomes in the open transaction, as {@link io.batchkit.spi.JobStore#complete} says.
+   *
+   * @param claim the claim that follows in the same transaction, or null: on PostgreSQL its
+   *     candidate batches are locked together with the outcomes' batches, in one id-ordered pass,
+   *     so that two nodes' rounds never lock the same rows in opposite orders
+   * @param types the job types {@code claim} may take, sorted (ignored without a claim)
+   */
+  CompletionResult completeIn(
+      Connection c, List<JobOutcome> outcomes, Instant now, ClaimRequest claim, List<String> types)
       throws SQLException {
+    if (steps != null && hasNoDuplicateJobs(outcomes)) {
+      return completeInOneStatement(c, outcomes, now, claim, types);
+    }
     Set<UUID> batchIds = new TreeSet<>();
     Set<UUID> jobIds = new TreeSet<>();
     for (JobOutcome o : outcomes) {
@@ -105,6 +126,55 @@ final class Outcomes {
       notifier.notifyWork(c);
     }
     return new CompletionResult(rejected, snapshots);
+  }
+
+  /**
+   * The one-statement form: the statement moves the jobs and adds to the counters; the batch rules
+   * are applied here to the rows it returns, and only the rows whose status they change are written
+   * again.
+   */
+  private CompletionResult completeInOneStatement(
+      Connection c, List<JobOutcome> outcomes, Instant now, ClaimRequest claim, List<String> types)
+      throws SQLException {
+    PostgresSteps.Completed done = steps.complete(c, dialect, outcomes, claim, types, now);
+    Set<JobId> rejected = new HashSet<>();
+    boolean requeued = false;
+    for (JobOutcome o : outcomes) {
+      if (!done.accepted().contains(o.jobId().value())) {
+        rejected.add(o.jobId());
+      } else if (o.kind() == JobOutcome.Kind.RETRY || o.kind() == JobOutcome.Kind.RELEASED) {
+        requeued = true; // a hint: it may have been cancelled instead, if its batch was final
+      }
+    }
+    List<BatchRow> changed = new ArrayList<>();
+    List<Batch> snapshots = new ArrayList<>();
+    for (BatchRow row : done.rows().values()) {
+      if (applyRules(c, row, now)) {
+        changed.add(row);
+      }
+      snapshots.add(row.toBatch());
+    }
+    batchTransitions.writeBatches(c, changed);
+    announceFinished(c, done.rows().values());
+    if (requeued) {
+      notifier.notifyWork(c);
+    }
+    return new CompletionResult(rejected, snapshots);
+  }
+
+  /**
+   * Whether every outcome is for another job. Two outcomes for one job are rare (a caller's
+   * mistake) and take the portable steps, which judge them one after the other as the contract
+   * says.
+   */
+  private static boolean hasNoDuplicateJobs(List<JobOutcome> outcomes) {
+    Set<JobId> seen = new HashSet<>();
+    for (JobOutcome o : outcomes) {
+      if (!seen.add(o.jobId())) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static JobStatus target(JobOutcome.Kind kind) {
@@ -253,20 +323,47 @@ final class Outcomes {
   List<Batch> settle(Connection c, Collection<BatchRow> rows, Instant now) throws SQLException {
     List<Batch> snapshots = new ArrayList<>();
     for (BatchRow row : rows) {
-      row.updatedAt = now;
-      if (row.status == BatchStatus.PROCESSING) {
-        if (row.failurePolicy.isTripped(row.progress())) {
-          batchTransitions.cancelQueued(c, row, now);
-          row.status = BatchStatusRule.finalStatus(row.progress(), false, true);
-          row.completedAt = now;
-        } else if (row.progress().pending() == 0) {
-          row.status = BatchStatusRule.finalStatus(row.progress(), false, false);
-          row.completedAt = now;
-        }
-      }
+      applyRules(c, row, now);
       snapshots.add(row.toBatch());
     }
     batchTransitions.writeBatches(c, rows);
+    announceFinished(c, rows);
     return snapshots;
+  }
+
+  /**
+   * Applies the batch rules to one row whose jobs just changed: a tripped failure policy cancels
+   * the queued jobs and ends the batch, and a batch with nothing pending gets its final status.
+   * Returns whether the status changed.
+   */
+  private boolean applyRules(Connection c, BatchRow row, Instant now) throws SQLException {
+    row.updatedAt = now;
+    if (row.status != BatchStatus.PROCESSING) {
+      return false;
+    }
+    if (row.failurePolicy.isTripped(row.progress())) {
+      batchTransitions.cancelQueued(c, row, now);
+      row.status = BatchStatusRule.finalStatus(row.progress(), false, true);
+      row.completedAt = now;
+      return true;
+    }
+    if (row.progress().pending() == 0) {
+      row.status = BatchStatusRule.finalStatus(row.progress(), false, false);
+      row.completedAt = now;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Announces the batches among {@code rows} that are finished now: a step that ends a job cannot
+   * touch a batch that was finished before it, so each finished here.
+   */
+  private void announceFinished(Connection c, Collection<BatchRow> rows) throws SQLException {
+    for (BatchRow row : rows) {
+      if (row.status.isFinal() && row.progress().pending() == 0) {
+        notifier.notifyFinished(c, row.id);
+      }
+    }
   }
 }

@@ -1,33 +1,40 @@
 package io.batchkit.jdbc.internal;
 
+import io.batchkit.BatchId;
 import io.batchkit.internal.util.DaemonThreadFactory;
 import java.lang.reflect.Method;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Listens on a PostgreSQL channel with {@code LISTEN} on a connection of its own and runs the
- * subscribers when a notification arrives, so that nodes wake at once when another node creates
- * work. One daemon thread per store, started with the first subscriber and stopped with the last.
- * The PostgreSQL driver is the user's dependency, not ours, so its {@code PGConnection} is reached
- * by reflection. A lost connection is logged once and reopened with a backoff; meanwhile the
- * services fall back on polling.
+ * Listens on the store's two PostgreSQL channels with {@code LISTEN} on a connection of its own and
+ * runs the subscribers when a notification arrives: on the work channel, so that nodes wake at once
+ * when another node creates work; on the finished channel, whose notifications carry a batch id, so
+ * that a node waiting for a batch hears at once that another node finished it. One daemon thread
+ * per store, started with the first subscriber and stopped with the last. The PostgreSQL driver is
+ * the user's dependency, not ours, so its {@code PGConnection} and {@code PGNotification} are
+ * reached by reflection. A lost connection is logged once and reopened with a backoff; meanwhile
+ * the services fall back on polling.
  */
 final class PgListener {
   private static final Logger LOG = LoggerFactory.getLogger(PgListener.class);
   private static final int WAIT_MILLIS = 500;
 
   private final DataSource dataSource;
-  private final String channel;
-  private final List<Runnable> subscribers = new CopyOnWriteArrayList<>();
+  private final String workChannel;
+  private final String finishedChannel;
+  private final List<Runnable> workSubscribers = new CopyOnWriteArrayList<>();
+  private final List<Consumer<BatchId>> finishedSubscribers = new CopyOnWriteArrayList<>();
 
   /** Guarded by this. */
   private Thread thread;
@@ -35,25 +42,48 @@ final class PgListener {
   /** Written under this, read by the listening thread. */
   private volatile boolean running;
 
-  PgListener(DataSource dataSource, String channel) {
+  PgListener(DataSource dataSource, String workChannel, String finishedChannel) {
     this.dataSource = dataSource;
-    this.channel = channel;
+    this.workChannel = workChannel;
+    this.finishedChannel = finishedChannel;
   }
 
-  synchronized void add(Runnable subscriber) {
-    subscribers.add(subscriber);
+  synchronized void addWork(Runnable subscriber) {
+    workSubscribers.add(subscriber);
+    startIfNeeded();
+  }
+
+  synchronized void addFinished(Consumer<BatchId> subscriber) {
+    finishedSubscribers.add(subscriber);
+    startIfNeeded();
+  }
+
+  void removeWork(Runnable subscriber) {
+    synchronized (this) {
+      workSubscribers.remove(subscriber);
+    }
+    stopIfUnused();
+  }
+
+  void removeFinished(Consumer<BatchId> subscriber) {
+    synchronized (this) {
+      finishedSubscribers.remove(subscriber);
+    }
+    stopIfUnused();
+  }
+
+  private void startIfNeeded() {
     if (thread == null) {
       running = true;
-      thread = new DaemonThreadFactory("batchkit-pg-listen-" + channel).newThread(this::listen);
+      thread = new DaemonThreadFactory("batchkit-pg-listen-" + workChannel).newThread(this::listen);
       thread.start();
     }
   }
 
-  void remove(Runnable subscriber) {
+  private void stopIfUnused() {
     Thread stopping;
     synchronized (this) {
-      subscribers.remove(subscriber);
-      if (!subscribers.isEmpty() || thread == null) {
+      if (!workSubscribers.isEmpty() || !finishedSubscribers.isEmpty() || thread == null) {
         return;
       }
       running = false;
@@ -75,27 +105,22 @@ final class PgListener {
       try (Connection connection = dataSource.getConnection()) {
         connection.setAutoCommit(true);
         try (Statement statement = connection.createStatement()) {
-          // the channel is the store's validated table prefix plus "work": an identifier, not input
-          statement.execute("LISTEN " + channel);
+          // the channels are the store's validated table prefix plus a word: identifiers, not input
+          statement.execute("LISTEN " + workChannel);
+          statement.execute("LISTEN " + finishedChannel);
         }
         Object pg = connection.unwrap(Class.forName("org.postgresql.PGConnection"));
         Method poll = pg.getClass().getMethod("getNotifications", int.class);
         poll.setAccessible(true);
         if (failing) {
-          LOG.warn("listening for work on PostgreSQL channel {} again", channel);
+          LOG.warn("listening for work on PostgreSQL channel {} again", workChannel);
           failing = false;
         }
         backoffMillis = 100;
         while (running) {
           Object[] notifications = (Object[]) poll.invoke(pg, WAIT_MILLIS);
           if (notifications != null && notifications.length > 0) {
-            for (Runnable subscriber : subscribers) {
-              try {
-                subscriber.run();
-              } catch (RuntimeException e) {
-                LOG.warn("a JobStore subscriber threw; ignored", e);
-              }
-            }
+            deliver(notifications);
           }
         }
       } catch (SQLException | ReflectiveOperationException | RuntimeException e) {
@@ -109,12 +134,49 @@ final class PgListener {
                   : e;
           LOG.warn(
               "lost the PostgreSQL LISTEN connection for {} ({}); services poll until it is back",
-              channel,
+              workChannel,
               cause.toString());
           failing = true;
         }
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoffMillis));
         backoffMillis = Math.min(backoffMillis * 2, 10_000);
+      }
+    }
+  }
+
+  /** Runs the work subscribers once for any number of work notifications, and the others each. */
+  private void deliver(Object[] notifications) throws ReflectiveOperationException {
+    boolean work = false;
+    Class<?> type = Class.forName("org.postgresql.PGNotification");
+    for (Object notification : notifications) {
+      String channel = (String) type.getMethod("getName").invoke(notification);
+      if (finishedChannel.equals(channel)) {
+        String payload = (String) type.getMethod("getParameter").invoke(notification);
+        BatchId id;
+        try {
+          id = new BatchId(UUID.fromString(payload));
+        } catch (IllegalArgumentException e) {
+          LOG.debug("ignored a notification on {} that is not a batch id", channel);
+          continue;
+        }
+        for (Consumer<BatchId> subscriber : finishedSubscribers) {
+          try {
+            subscriber.accept(id);
+          } catch (RuntimeException e) {
+            LOG.warn("a JobStore finish subscriber threw; ignored", e);
+          }
+        }
+      } else {
+        work = true;
+      }
+    }
+    if (work) {
+      for (Runnable subscriber : workSubscribers) {
+        try {
+          subscriber.run();
+        } catch (RuntimeException e) {
+          LOG.warn("a JobStore subscriber threw; ignored", e);
+        }
       }
     }
   }

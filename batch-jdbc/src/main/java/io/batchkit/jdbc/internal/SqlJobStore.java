@@ -29,6 +29,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.function.Consumer;
 
 /**
  * The {@link JobStore} on SQL. Every method is one transaction (see {@link Transactions}): this
@@ -60,8 +61,10 @@ public final class SqlJobStore implements JdbcJobStore {
     this.inserts = new BatchInserts(tables, notifier);
     this.reads = new BatchReads(tables);
     this.batchTransitions = new BatchTransitions(tables, reads, notifier);
-    this.claims = new Claims(tables, reads);
-    this.outcomes = new Outcomes(tables, reads, batchTransitions, notifier);
+    PostgresSteps steps =
+        dialect.hasSingleStatementSteps() ? new PostgresSteps(tables.batches, tables.jobs) : null;
+    this.claims = new Claims(tables, reads, steps);
+    this.outcomes = new Outcomes(tables, reads, batchTransitions, notifier, steps);
     this.leases = new Leases(tables, reads, outcomes, notifier);
   }
 
@@ -69,6 +72,12 @@ public final class SqlJobStore implements JdbcJobStore {
   public Subscription subscribe(Runnable onWork) {
     Checks.notNull(onWork, "onWork");
     return notifier.subscribe(onWork);
+  }
+
+  @Override
+  public Subscription subscribeFinished(Consumer<BatchId> onFinished) {
+    Checks.notNull(onFinished, "onFinished");
+    return notifier.subscribeFinished(onFinished);
   }
 
   @Override
@@ -144,7 +153,7 @@ public final class SqlJobStore implements JdbcJobStore {
   public CancellationSummary cancelBatch(BatchId id, Instant now) {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");
-    return tx.run("cancelBatch", c -> batchTransitions.cancelBatch(c, id, now));
+    return notifier.write("cancelBatch", c -> batchTransitions.cancelBatch(c, id, now));
   }
 
   @Override
@@ -183,7 +192,8 @@ public final class SqlJobStore implements JdbcJobStore {
     if (outcomes.isEmpty()) {
       return new CompletionResult(Set.of(), List.of());
     }
-    return notifier.write("complete", c -> this.outcomes.completeIn(c, outcomes, now));
+    return notifier.write(
+        "complete", c -> this.outcomes.completeIn(c, outcomes, now, null, List.of()));
   }
 
   /**
@@ -209,10 +219,13 @@ public final class SqlJobStore implements JdbcJobStore {
     return notifier.write(
         "complete and claim",
         c -> {
-          Set<UUID> rows = new TreeSet<>(claims.candidates(c, request, types));
-          outcomes.forEach(o -> rows.add(o.batchId().value()));
-          reads.lockBatches(c, rows);
-          CompletionResult completion = this.outcomes.completeIn(c, outcomes, now);
+          if (!dialect.hasSingleStatementSteps()) {
+            // the portable steps lock the outcomes' batches and the claim's candidates up front
+            Set<UUID> rows = new TreeSet<>(claims.candidates(c, request, types));
+            outcomes.forEach(o -> rows.add(o.batchId().value()));
+            reads.lockBatches(c, rows);
+          }
+          CompletionResult completion = this.outcomes.completeIn(c, outcomes, now, request, types);
           return new CompleteAndClaimResult(completion, claims.claimIn(c, request, types));
         });
   }

@@ -108,6 +108,16 @@ final class Tables {
   }
 
   /** Returns a stamp greater than {@code previous} and than every stamp returned before. */
+  /**
+   * Reserves {@code n} consecutive stamps, each greater than every stamp returned before, for a
+   * statement that hands out several at once; returns the first.
+   */
+  static long reserveStamps(int n) {
+    long last =
+        STAMPS.updateAndGet(prev -> Math.max(prev + n, System.currentTimeMillis() * 1000 + n - 1));
+    return last - n + 1;
+  }
+
   static long nextStamp(long previous) {
     long stamp = STAMPS.updateAndGet(last -> Math.max(last + 1, System.currentTimeMillis() * 1000));
     return Math.max(stamp, previous + 1);

@@ -1,19 +1,30 @@
 package io.batchkit.jdbc.internal;
 
+import io.batchkit.BatchId;
 import io.batchkit.jdbc.SqlDialect;
 import io.batchkit.spi.Subscription;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
- * Tells subscribers that a store step created claimable work: on PostgreSQL through {@code
+ * Tells subscribers what a store step changed that other services wait for: claimable work ({@link
+ * #notifyWork}) and finished batches ({@link #notifyFinished}). On PostgreSQL through {@code
  * NOTIFY}/{@code LISTEN} (see {@link PgListener}), so every node hears it; elsewhere only the
  * subscribers of this store instance, once the step's transaction committed. Exists so that the
- * steps that create work only say so ({@link #notifyWork}), and the changing transactions are run
- * through {@link #write}, which delivers the local announcement after the commit.
+ * steps only say what they did, and the changing transactions are run through {@link #write}, which
+ * delivers the local announcements after the commit.
+ *
+ * <p>A {@code NOTIFY} makes PostgreSQL take a global lock at commit, so only rare steps send one:
+ * those that create work (a batch started, jobs queued again) and the one step that finishes a
+ * batch; never one per claimed or finished job.
  */
 final class WorkNotifier {
   // named after the store, as before the split, so that logging configurations keep matching
@@ -21,45 +32,74 @@ final class WorkNotifier {
 
   private final Dialect dialect;
   private final Transactions tx;
-  private final String notifyChannel;
+  private final String workChannel;
+  private final String finishedChannel;
 
   /** Null unless the dialect has notifications (PostgreSQL). */
   private final PgListener listener;
 
   /** This store's own subscribers, told about work created through this store instance. */
-  private final List<Runnable> localSubscribers = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<Runnable> localWork = new CopyOnWriteArrayList<>();
+
+  /** This store's own subscribers, told about batches finished through this store instance. */
+  private final List<Consumer<BatchId>> localFinished = new CopyOnWriteArrayList<>();
+
+  /** What the running transaction announces, set by the steps, delivered by {@link #write}. */
+  private final ThreadLocal<Pending> pending = ThreadLocal.withInitial(Pending::new);
+
+  /** The local announcements one transaction collected. */
+  private static final class Pending {
+    boolean work;
+    final List<UUID> finished = new ArrayList<>();
+
+    void clear() {
+      work = false;
+      finished.clear();
+    }
+  }
 
   WorkNotifier(javax.sql.DataSource dataSource, Dialect dialect, Transactions tx, String prefix) {
     this.dialect = dialect;
     this.tx = tx;
     // LISTEN takes the channel unquoted, which PostgreSQL folds to lower case, while pg_notify
     // takes it as given: a prefix with capitals would send where nobody listens
-    this.notifyChannel = (prefix + "work").toLowerCase(Locale.ROOT);
+    this.workChannel = (prefix + "work").toLowerCase(Locale.ROOT);
+    this.finishedChannel = (prefix + "finished").toLowerCase(Locale.ROOT);
     this.listener =
-        dialect.kind() == SqlDialect.POSTGRESQL ? new PgListener(dataSource, notifyChannel) : null;
+        dialect.kind() == SqlDialect.POSTGRESQL
+            ? new PgListener(dataSource, workChannel, finishedChannel)
+            : null;
   }
 
   /** The PostgreSQL channel on which the store announces new claimable work. */
   String notifyChannel() {
-    return notifyChannel;
+    return workChannel;
   }
 
   Subscription subscribe(Runnable onWork) {
-    // a second close must not remove another subscription of the same callback
-    java.util.concurrent.atomic.AtomicBoolean open =
-        new java.util.concurrent.atomic.AtomicBoolean(true);
     if (listener != null) {
-      listener.add(onWork);
-      return () -> {
-        if (open.compareAndSet(true, false)) {
-          listener.remove(onWork);
-        }
-      };
+      listener.addWork(onWork);
+      return once(() -> listener.removeWork(onWork));
     }
-    localSubscribers.add(onWork);
+    localWork.add(onWork);
+    return once(() -> localWork.remove(onWork));
+  }
+
+  Subscription subscribeFinished(Consumer<BatchId> onFinished) {
+    if (listener != null) {
+      listener.addFinished(onFinished);
+      return once(() -> listener.removeFinished(onFinished));
+    }
+    localFinished.add(onFinished);
+    return once(() -> localFinished.remove(onFinished));
+  }
+
+  /** A subscription whose second close does nothing, not even remove another one. */
+  private static Subscription once(Runnable remove) {
+    AtomicBoolean open = new AtomicBoolean(true);
     return () -> {
       if (open.compareAndSet(true, false)) {
-        localSubscribers.remove(onWork);
+        remove.run();
       }
     };
   }
@@ -70,30 +110,67 @@ final class WorkNotifier {
    * committed.
    */
   void notifyWork(Connection c) throws SQLException {
-    if (dialect.kind() != SqlDialect.POSTGRESQL) {
-      announceAfterCommit.set(Boolean.TRUE);
+    if (listener == null) {
+      pending.get().work = true;
       return;
     }
-    try (PreparedStatement ps = c.prepareStatement("SELECT pg_notify(?, '')")) {
-      ps.setString(1, notifyChannel);
+    notify(c, workChannel, "");
+  }
+
+  /**
+   * Announces that the running transaction finished a batch, the same way as {@link #notifyWork}:
+   * the notification carries the batch's id, nothing else.
+   */
+  void notifyFinished(Connection c, UUID batchId) throws SQLException {
+    if (listener == null) {
+      pending.get().finished.add(batchId);
+      return;
+    }
+    notify(c, finishedChannel, batchId.toString());
+  }
+
+  private void notify(Connection c, String channel, String payload) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT pg_notify(?, ?)")) {
+      ps.setString(1, channel);
+      ps.setString(2, payload);
       ps.execute();
     }
   }
 
-  /** Set by {@link #notifyWork} inside a transaction; read by {@link #write} after it commits. */
-  private final ThreadLocal<Boolean> announceAfterCommit = ThreadLocal.withInitial(() -> false);
-
-  /** Runs a changing transaction, then tells local subscribers if it created claimable work. */
+  /** Runs a changing transaction, then tells local subscribers what it announced. */
   <T> T write(String operation, Transactions.Work<T> work) {
-    announceAfterCommit.set(Boolean.FALSE);
-    T result = tx.run(operation, work);
-    if (announceAfterCommit.get()) {
-      announceAfterCommit.set(Boolean.FALSE);
-      for (Runnable subscriber : localSubscribers) {
+    Pending announced = pending.get();
+    T result;
+    try {
+      result =
+          tx.run(
+              operation,
+              c -> {
+                announced.clear(); // an attempt rerun after a conflict starts afresh
+                return work.run(c);
+              });
+    } catch (RuntimeException | Error e) {
+      announced.clear(); // rolled back: nothing happened
+      throw e;
+    }
+    boolean newWork = announced.work;
+    List<UUID> finished = List.copyOf(announced.finished);
+    announced.clear();
+    if (newWork) {
+      for (Runnable subscriber : localWork) {
         try {
           subscriber.run();
         } catch (RuntimeException e) {
           LOG.warn("a JobStore subscriber threw; ignored", e);
+        }
+      }
+    }
+    for (UUID id : finished) {
+      for (Consumer<BatchId> subscriber : localFinished) {
+        try {
+          subscriber.accept(new BatchId(id));
+        } catch (RuntimeException e) {
+          LOG.warn("a JobStore finish subscriber threw; ignored", e);
         }
       }
     }

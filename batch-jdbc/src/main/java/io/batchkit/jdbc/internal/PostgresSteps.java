@@ -1,0 +1,314 @@
+package io.batchkit.jdbc.internal;
+
+import io.batchkit.BatchId;
+import io.batchkit.JobId;
+import io.batchkit.spi.ClaimRequest;
+import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.JobOutcome;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+
+/**
+ * The claim and the recording of outcomes on PostgreSQL, each as <em>one</em> statement: a
+ * data-modifying CTE that locks, picks, updates the jobs, writes each batch's counters once and
+ * returns what changed. A batch row is then held for one statement's server time and the commit,
+ * not across the five to ten client round trips of the portable steps ({@link Claims}, {@link
+ * Outcomes}), which H2 and MySQL/MariaDB still use: MySQL has no {@code UPDATE ... RETURNING}, and
+ * H2 locks every row its {@code LIMIT ... FOR UPDATE} reads.
+ *
+ * <p>Both statements keep the portable steps' rules and lock order: batch rows first, in id order,
+ * then job rows. Under READ COMMITTED a row locked with {@code FOR UPDATE} is re-read at its newest
+ * version and its conditions checked again, so the counters and the free slots a claim sees are
+ * current, whatever committed while it waited for the lock; jobs another claim took in the meantime
+ * fail the {@code status = 'QUEUED'} re-check and are passed over, and {@code LIMIT} keeps reading.
+ * The arguments travel as arrays, so that each statement has one text whatever its size and stays
+ * prepared on the server.
+ */
+final class PostgresSteps {
+  private final String claimSql;
+  private final String completeSql;
+  private final String completeAndLockSql;
+
+  PostgresSteps(String batches, String jobs) {
+    this.claimSql =
+        """
+        WITH cand AS (
+          SELECT id FROM %1$s
+          WHERE status = 'PROCESSING' AND queued > 0 AND processing < max_concurrency
+            AND job_type = ANY(?)
+          ORDER BY priority * ?::bigint + last_served_ms, served_seq, id
+          LIMIT ?
+        ), locked AS MATERIALIZED (
+          SELECT b.id, b.job_type, b.max_concurrency - b.processing AS free,
+                 b.priority * ?::bigint + b.last_served_ms AS k1, b.served_seq AS k2
+          FROM %1$s b
+          WHERE b.id IN (SELECT id FROM cand)
+            AND b.status = 'PROCESSING' AND b.queued > 0 AND b.processing < b.max_concurrency
+          ORDER BY b.id
+          FOR UPDATE
+        ), ranked AS (
+          SELECT l.*, row_number() OVER (ORDER BY k1, k2, id) AS ord FROM locked l
+        ), picked AS (
+          SELECT q.id, r.id AS batch_id, r.job_type, r.ord, q.seq
+          FROM ranked r
+          CROSS JOIN LATERAL (
+            SELECT j.id, j.seq FROM %2$s j
+            WHERE j.batch_id = r.id AND j.status = 'QUEUED' AND j.run_at <= ?
+            ORDER BY j.seq
+            LIMIT LEAST(r.free, ?)
+            FOR UPDATE SKIP LOCKED
+          ) q
+        ), typed AS (
+          SELECT p.*, row_number() OVER (PARTITION BY p.job_type ORDER BY p.ord, p.seq) AS n_type
+          FROM picked p
+        ), chosen AS (
+          SELECT t.id, t.ord, t.seq, row_number() OVER (ORDER BY t.ord, t.seq) AS n_all
+          FROM typed t JOIN unnest(?::text[], ?::int[]) AS lim(job_type, most)
+            ON lim.job_type = t.job_type
+          WHERE t.n_type <= lim.most
+        ), upd AS (
+          UPDATE %2$s j
+          SET status = 'PROCESSING', attempt = j.attempt + 1,
+              fencing_token = GREATEST(j.fencing_token + 1, ?::bigint + c.n_all),
+              owner = ?, lease_until = ?, started_at = ?, updated_at = ?, error = NULL
+          FROM chosen c
+          WHERE j.id = c.id AND c.n_all <= ?
+          RETURNING j.id, j.batch_id, j.payload, j.attempt, j.fencing_token, c.ord, c.seq
+        ), counted AS (
+          SELECT batch_id, min(ord) AS ord, count(*) AS n FROM upd GROUP BY batch_id
+        ), served AS (
+          UPDATE %1$s b
+          SET queued = b.queued - c.n, processing = b.processing + c.n,
+              last_served_ms = ?, served_seq = ?::bigint + c.ord, updated_at = ?
+          FROM counted c WHERE b.id = c.batch_id
+        )
+        SELECT id, batch_id, payload, attempt, fencing_token FROM upd ORDER BY ord, seq
+        """
+            .formatted(batches, jobs);
+    String complete =
+        """
+        WITH o AS (
+          SELECT * FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[],
+                               ?::bigint[]) AS o(id, token, kind, result, error, retry_micros)
+        ), lb AS MATERIALIZED (
+          SELECT b.id, b.status FROM %1$s b WHERE b.id = ANY(?::uuid[])%4$s
+          ORDER BY b.id FOR UPDATE
+        ), lj AS MATERIALIZED (
+          SELECT j.id, j.batch_id FROM %2$s j WHERE j.id = ANY(?::uuid[]) ORDER BY j.id FOR UPDATE
+        ), todo AS (
+          SELECT o.*, CASE WHEN lb.status IN ('PENDING', 'PROCESSING') THEN o.kind
+                           ELSE 'CANCELLED' END AS k
+          FROM o JOIN lj ON lj.id = o.id JOIN lb ON lb.id = lj.batch_id
+        ), upd AS (
+          UPDATE %2$s j SET
+            status = CASE t.k WHEN 'SUCCEEDED' THEN 'SUCCEEDED' WHEN 'FAILED' THEN 'FAILED'
+                              WHEN 'CANCELLED' THEN 'CANCELLED' ELSE 'QUEUED' END,
+            result = CASE t.k WHEN 'SUCCEEDED' THEN t.result ELSE j.result END,
+            error = CASE t.k WHEN 'SUCCEEDED' THEN NULL WHEN 'FAILED' THEN t.error
+                             WHEN 'RETRY' THEN t.error ELSE j.error END,
+            attempt = CASE t.k WHEN 'RELEASED' THEN j.attempt - 1 ELSE j.attempt END,
+            lease_until = NULL,
+            run_at = CASE t.k
+                       WHEN 'RETRY' THEN timestamptz 'epoch' + t.retry_micros * interval '1 microsecond'
+                       WHEN 'RELEASED' THEN ? ELSE j.run_at END,
+            finished_at = CASE WHEN t.k IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN ?
+                               ELSE j.finished_at END,
+            updated_at = ?
+          FROM todo t
+          WHERE j.id = t.id AND j.status = 'PROCESSING' AND j.fencing_token = t.token
+          RETURNING j.id, j.batch_id, j.status
+        ), cnt AS (
+          SELECT batch_id, count(*) AS n,
+                 count(*) FILTER (WHERE status = 'QUEUED') AS q,
+                 count(*) FILTER (WHERE status = 'SUCCEEDED') AS s,
+                 count(*) FILTER (WHERE status = 'FAILED') AS f,
+                 count(*) FILTER (WHERE status = 'CANCELLED') AS c,
+                 array_agg(id) AS accepted
+          FROM upd GROUP BY batch_id
+        ), bu AS (
+          UPDATE %1$s b SET queued = b.queued + cnt.q, processing = b.processing - cnt.n,
+            succeeded = b.succeeded + cnt.s, failed = b.failed + cnt.f,
+            cancelled = b.cancelled + cnt.c, updated_at = ?
+          FROM cnt WHERE b.id = cnt.batch_id
+          RETURNING %3$s, cnt.accepted
+        )
+        SELECT bu.* FROM (SELECT count(*) AS n FROM lb) held LEFT JOIN bu ON true
+        """;
+    String columns = prefixed("b.", BatchRow.COLUMNS);
+    this.completeSql = complete.formatted(batches, jobs, columns, "");
+    // the claim that follows in the same transaction locks its candidates: lock them now, in the
+    // same id-ordered pass, so that two nodes' rounds never take the same rows in opposite orders
+    this.completeAndLockSql =
+        complete.formatted(
+            batches,
+            jobs,
+            columns,
+            """
+
+               OR b.id IN (
+                SELECT id FROM %1$s
+                WHERE status = 'PROCESSING' AND queued > 0 AND processing < max_concurrency
+                  AND job_type = ANY(?::text[])
+                ORDER BY priority * ?::bigint + last_served_ms, served_seq, id
+                LIMIT ?)"""
+                .formatted(batches));
+  }
+
+  /** Prefixes every column of a comma-separated list with {@code alias}. */
+  private static String prefixed(String alias, String columns) {
+    List<String> out = new ArrayList<>();
+    for (String column : columns.split(",")) {
+      out.add(alias + column.trim());
+    }
+    return String.join(", ", out);
+  }
+
+  /**
+   * Claims as {@link io.batchkit.spi.JobStore#claim} says, in one statement.
+   *
+   * @param types the job types the request may take any of, sorted
+   * @param stamps the first of {@code request.maxJobs() + 1} stamps reserved for this claim: the
+   *     new fencing tokens and the batches' serve stamps
+   */
+  List<ClaimedJob> claim(
+      Connection c, Dialect dialect, ClaimRequest request, List<String> types, long stamps)
+      throws SQLException {
+    Integer[] limits = new Integer[types.size()];
+    for (int i = 0; i < limits.length; i++) {
+      limits[i] = request.limitFor(types.get(i));
+    }
+    String[] typeArray = types.toArray(String[]::new);
+    List<ClaimedJob> claimed = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(claimSql)) {
+      Array typesArg = c.createArrayOf("text", typeArray);
+      int i = 0;
+      ps.setArray(++i, typesArg);
+      ps.setLong(++i, request.agingStep().toMillis());
+      ps.setInt(++i, request.maxJobs());
+      ps.setLong(++i, request.agingStep().toMillis());
+      dialect.setInstant(ps, ++i, request.now());
+      ps.setInt(++i, request.maxJobs());
+      ps.setArray(++i, typesArg);
+      ps.setArray(++i, c.createArrayOf("integer", limits));
+      ps.setLong(++i, stamps);
+      ps.setString(++i, request.nodeId());
+      dialect.setInstant(ps, ++i, request.leaseUntil());
+      dialect.setInstant(ps, ++i, request.now());
+      dialect.setInstant(ps, ++i, request.now());
+      ps.setInt(++i, request.maxJobs());
+      ps.setLong(++i, request.now().toEpochMilli());
+      ps.setLong(++i, stamps);
+      dialect.setInstant(ps, ++i, request.now());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          claimed.add(
+              new ClaimedJob(
+                  new JobId(dialect.getUuid(rs, "id")),
+                  new BatchId(dialect.getUuid(rs, "batch_id")),
+                  rs.getString("payload"),
+                  rs.getInt("attempt"),
+                  rs.getLong("fencing_token")));
+        }
+      }
+    }
+    return claimed;
+  }
+
+  /** What {@link #complete} did: the rows of the batches whose jobs changed, after the change. */
+  record Completed(Map<UUID, BatchRow> rows, Set<UUID> accepted) {}
+
+  /**
+   * Records outcomes in one statement: locks the batch rows, then the job rows (each in id order),
+   * moves every job whose token is current (to {@code CANCELLED} if its batch has a final status),
+   * adds the moves to each batch's counters once, and returns the rows it changed. It does not
+   * apply the batch rules (final status, failure policy); the caller does, for the rows that need
+   * it.
+   *
+   * @param outcomes at most one outcome per job
+   * @param claim the claim that follows in the same transaction, whose candidate batches are locked
+   *     in the same id-ordered pass; or null
+   * @param types the job types {@code claim} may take, sorted
+   */
+  Completed complete(
+      Connection c,
+      Dialect dialect,
+      Collection<JobOutcome> outcomes,
+      ClaimRequest claim,
+      List<String> types,
+      Instant now)
+      throws SQLException {
+    int n = outcomes.size();
+    UUID[] ids = new UUID[n];
+    Long[] tokens = new Long[n];
+    String[] kinds = new String[n];
+    String[] results = new String[n];
+    String[] errors = new String[n];
+    Long[] retryMicros = new Long[n];
+    Set<UUID> batchIds = new TreeSet<>();
+    int i = 0;
+    for (JobOutcome o : outcomes) {
+      ids[i] = o.jobId().value();
+      tokens[i] = o.fencingToken();
+      kinds[i] = o.kind().name();
+      results[i] = o.result().orElse(null);
+      errors[i] = o.error().orElse(null);
+      retryMicros[i] = o.retryAt().map(PostgresSteps::epochMicros).orElse(null);
+      batchIds.add(o.batchId().value());
+      i++;
+    }
+    Map<UUID, BatchRow> rows = new LinkedHashMap<>();
+    Set<UUID> accepted = new TreeSet<>();
+    boolean lockCandidates = claim != null && !types.isEmpty();
+    try (PreparedStatement ps =
+        c.prepareStatement(lockCandidates ? completeAndLockSql : completeSql)) {
+      int p = 0;
+      ps.setArray(++p, c.createArrayOf("uuid", ids));
+      ps.setArray(++p, c.createArrayOf("bigint", tokens));
+      ps.setArray(++p, c.createArrayOf("text", kinds));
+      ps.setArray(++p, c.createArrayOf("text", results));
+      ps.setArray(++p, c.createArrayOf("text", errors));
+      ps.setArray(++p, c.createArrayOf("bigint", retryMicros));
+      ps.setArray(++p, c.createArrayOf("uuid", batchIds.toArray(UUID[]::new)));
+      if (lockCandidates) {
+        ps.setArray(++p, c.createArrayOf("text", types.toArray(String[]::new)));
+        ps.setLong(++p, claim.agingStep().toMillis());
+        ps.setInt(++p, claim.maxJobs());
+      }
+      ps.setArray(++p, c.createArrayOf("uuid", ids));
+      dialect.setInstant(ps, ++p, now);
+      dialect.setInstant(ps, ++p, now);
+      dialect.setInstant(ps, ++p, now);
+      dialect.setInstant(ps, ++p, now);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          if (rs.getObject("id") == null) {
+            continue; // no job changed: the one row of the outer join
+          }
+          BatchRow row = new BatchRow(rs, dialect);
+          rows.put(row.id, row);
+          for (Object id : (Object[]) rs.getArray("accepted").getArray()) {
+            accepted.add((UUID) id);
+          }
+        }
+      }
+    }
+    return new Completed(rows, accepted);
+  }
+
+  private static long epochMicros(Instant instant) {
+    return ChronoUnit.MICROS.between(Instant.EPOCH, instant);
+  }
+}
