@@ -2,6 +2,7 @@ package io.batchkit.jdbc;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.batchkit.Batch;
 import io.batchkit.BatchRequest;
 import io.batchkit.BatchService;
 import io.batchkit.spi.Subscription;
@@ -45,7 +46,9 @@ class PostgresHostileInputIT extends AbstractHostileInputTest {
         JdbcJobStore.builder(db).tablePrefix(prefix).createSchema(true).build();
     JdbcJobStore creating = JdbcJobStore.builder(db).tablePrefix(prefix).build();
     CountDownLatch woken = new CountDownLatch(1);
+    CountDownLatch finished = new CountDownLatch(1);
     try (Subscription ignored = listening.subscribe(woken::countDown);
+        Subscription alsoIgnored = listening.subscribeFinished(id -> finished.countDown());
         BatchService front =
             BatchService.builder()
                 .store(creating)
@@ -58,7 +61,7 @@ class PostgresHostileInputIT extends AbstractHostileInputTest {
           Duration.ofSeconds(30),
           () -> listenerReady(db, listen));
 
-      front.submit(BatchRequest.builder("nobody runs this").item("x").build());
+      Batch batch = front.submit(BatchRequest.builder("nobody runs this").item("x").build());
 
       assertTrue(
           woken.await(10, TimeUnit.SECONDS),
@@ -69,6 +72,11 @@ class PostgresHostileInputIT extends AbstractHostileInputTest {
               + "work' listened to, '"
               + prefix
               + "work' notified?)");
+
+      front.cancelBatch(batch.id()); // nothing runs: the cancellation finishes the batch
+      assertTrue(
+          finished.await(10, TimeUnit.SECONDS),
+          "a store listening on prefix '" + prefix + "' was not told the batch finished");
     } finally {
       TestDatabases.drop(db, prefix);
     }

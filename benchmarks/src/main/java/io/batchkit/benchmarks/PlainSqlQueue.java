@@ -143,16 +143,29 @@ final class PlainSqlQueue {
             + " FOR UPDATE SKIP LOCKED";
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(false);
+      if (mysql) {
+        // as batchkit does: InnoDB's default REPEATABLE READ takes gap locks that make these
+        // claims deadlock
+        c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+      }
       try (PreparedStatement select = c.prepareStatement(claim);
           PreparedStatement update = c.prepareStatement(markDone)) {
         while (true) {
           List<Object> ids = new ArrayList<>(GROUP);
+          List<String> payloads = new ArrayList<>(GROUP);
           try (ResultSet rs = select.executeQuery()) {
             while (rs.next()) {
               ids.add(rs.getObject(1));
-              run(rs.getString(2));
+              payloads.add(rs.getString(2));
             }
+          } catch (SQLException e) {
+            if (!"40001".equals(e.getSQLState())) {
+              throw e;
+            }
+            c.rollback(); // a deadlock victim: nothing was claimed, try again
+            continue;
           }
+          payloads.forEach(this::run);
           if (ids.isEmpty()) {
             c.commit();
             break;

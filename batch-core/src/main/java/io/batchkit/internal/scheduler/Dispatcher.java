@@ -36,10 +36,13 @@ import org.slf4j.LoggerFactory;
  * <h2>The dispatch round</h2>
  *
  * Each round the dispatcher (1) claims up to the free slots plus what {@code claimAhead} allows and
- * sends every queued outcome with the claim, in one {@code completeAndClaim} call, starts jobs in
- * the free slots, and sends outcomes still queued in {@code complete} calls, (2) renews leases
- * every third of the lease duration and takes back expired leases every half lease (at most every
- * max poll interval), (3) completes the futures of awaited batches that the store reported finished
+ * sends every queued outcome with the claim, in one {@code completeAndClaim} call, and starts jobs
+ * in the free slots; when it claimed nothing, it sends the outcomes still queued in {@code
+ * complete} calls, and otherwise leaves them for the next round's claim, which follows as soon as
+ * the jobs it started end, so that a busy node records a group of outcomes and claims the next
+ * group in one transaction (on a database, one commit instead of two), (2) renews leases every
+ * third of the lease duration and takes back expired leases every half lease (at most every max
+ * poll interval), (3) completes the futures of awaited batches that the store reported finished
  * ({@code JobStore.subscribeFinished}: on PostgreSQL, within milliseconds of another node finishing
  * them) and, while callers wait for batches, polls the store for finished ones every poll interval,
  * (4) interrupts jobs past their timeout and gives up on those that did not return for the grace
@@ -175,7 +178,12 @@ final class Dispatcher {
         boolean hadOutcomes = !unsent.isEmpty() || !node.outcomes.isEmpty();
         rateLimitWaitNanos = Long.MAX_VALUE;
         int claimed = node.state.get() == NodeState.State.RUNNING ? claimAndLaunch() : 0;
-        flushOutcomes();
+        if (claimed == 0) {
+          // no claim follows at once, so what the claim did not carry is recorded now; after a
+          // claim, the outcomes of the jobs it started ride with the next round's claim instead
+          // (the workers wake the dispatcher as they finish): one transaction, not two
+          flushOutcomes();
+        }
         long now = System.nanoTime();
         if (now - lastHeartbeatNanos >= heartbeatNanos) {
           lastHeartbeatNanos = now;

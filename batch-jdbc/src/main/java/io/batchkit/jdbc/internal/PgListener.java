@@ -105,9 +105,12 @@ final class PgListener {
       try (Connection connection = dataSource.getConnection()) {
         connection.setAutoCommit(true);
         try (Statement statement = connection.createStatement()) {
-          // the channels are the store's validated table prefix plus a word: identifiers, not input
-          statement.execute("LISTEN " + workChannel);
+          // the channels are the store's validated table prefix plus a word: identifiers, not
+          // input;
+          // the work channel last, so that a session whose last statement listens on it listens
+          // on both
           statement.execute("LISTEN " + finishedChannel);
+          statement.execute("LISTEN " + workChannel);
         }
         Object pg = connection.unwrap(Class.forName("org.postgresql.PGConnection"));
         Method poll = pg.getClass().getMethod("getNotifications", int.class);
