@@ -61,6 +61,7 @@ public interface JdbcJobStore extends JobStore {
     private SqlDialect dialect;
     private String prefix = DEFAULT_PREFIX;
     private boolean createSchema;
+    private boolean asynchronousJobCommits = true;
 
     private Builder(DataSource dataSource) {
       this.dataSource = Checks.notNull(dataSource, "dataSource");
@@ -100,6 +101,25 @@ public interface JdbcJobStore extends JobStore {
     }
 
     /**
+     * Sets whether, on PostgreSQL, the transactions that claim jobs and record their outcomes
+     * commit without waiting for the write-ahead log to reach disk ({@code synchronous_commit} off,
+     * for those transactions only; default true). Every other step (creating, starting, cancelling,
+     * retrying and deleting a batch, and the step that finishes a batch) waits for the flush as
+     * usual, and the log is written in order, so everything before a durable step is durable too.
+     *
+     * <p>What it trades: if the database <em>server</em> crashes (not a node), the claims and
+     * outcomes of its last fraction of a second are forgotten. Those jobs are then queued again or
+     * leased to a node that no longer runs them, and run again once their lease expires, exactly as
+     * after a node crash; jobs run at least once either way. What it buys: a busy batch's row is no
+     * longer held through a disk flush per transaction, which is what serialises the nodes sharing
+     * it. Other databases ignore the setting.
+     */
+    public Builder asynchronousJobCommits(boolean enabled) {
+      this.asynchronousJobCommits = enabled;
+      return this;
+    }
+
+    /**
      * Detects the dialect (unless set), creates the schema if asked, and returns the store. Logs
      * one WARN if {@code dataSource} does not pool its connections (closing a connection it gave
      * closes the database connection too, as with {@code PGSimpleDataSource} or H2's {@code
@@ -133,7 +153,7 @@ public interface JdbcJobStore extends JobStore {
       if (PoolCheck.closedWithHandle(physical)) {
         PoolCheck.warnNotPooled(dataSource);
       }
-      return new SqlJobStore(dataSource, new Dialect(chosen), prefix);
+      return new SqlJobStore(dataSource, new Dialect(chosen), prefix, asynchronousJobCommits);
     }
 
     @Override
@@ -142,6 +162,7 @@ public interface JdbcJobStore extends JobStore {
           + prefix
           + (dialect == null ? "" : ", dialect=" + dialect)
           + (createSchema ? ", createSchema" : "")
+          + (asynchronousJobCommits ? "" : ", synchronous job commits")
           + "}";
     }
   }

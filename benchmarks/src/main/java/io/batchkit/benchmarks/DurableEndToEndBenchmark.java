@@ -143,6 +143,13 @@ public class DurableEndToEndBenchmark {
     @Param({"1", "3"})
     public int nodes;
 
+    /**
+     * {@code JdbcJobStore.Builder.asynchronousJobCommits}: true is the default; false shows what
+     * waiting for the log flush on every claim and outcome costs (PostgreSQL only).
+     */
+    @Param({"true"})
+    public boolean asyncJobCommits;
+
     HikariDataSource[] pools;
     BatchService[] services;
     JdbcJobStore first;
@@ -162,7 +169,11 @@ public class DurableEndToEndBenchmark {
       for (int i = 0; i < nodes; i++) {
         pools[i] = Databases.pool(url, POOL_SIZE, "node-" + i);
         JdbcJobStore store =
-            JdbcJobStore.builder(pools[i]).tablePrefix(prefix).createSchema(i == 0).build();
+            JdbcJobStore.builder(pools[i])
+                .tablePrefix(prefix)
+                .createSchema(i == 0)
+                .asynchronousJobCommits(asyncJobCommits)
+                .build();
         if (i == 0) {
           first = store;
         }

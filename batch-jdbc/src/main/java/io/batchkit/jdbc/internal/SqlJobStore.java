@@ -53,8 +53,16 @@ public final class SqlJobStore implements JdbcJobStore {
   private final Outcomes outcomes;
   private final Leases leases;
 
-  public SqlJobStore(javax.sql.DataSource dataSource, Dialect dialect, String prefix) {
+  /** Whether claims and outcomes commit without waiting for the log flush (PostgreSQL only). */
+  private final boolean asynchronousJobCommits;
+
+  public SqlJobStore(
+      javax.sql.DataSource dataSource,
+      Dialect dialect,
+      String prefix,
+      boolean asynchronousJobCommits) {
     this.dialect = dialect;
+    this.asynchronousJobCommits = asynchronousJobCommits;
     this.tx = new Transactions(dataSource, dialect);
     this.tables = new Tables(dialect, prefix);
     this.notifier = new WorkNotifier(dataSource, dialect, tx, prefix);
@@ -183,7 +191,8 @@ public final class SqlJobStore implements JdbcJobStore {
     if (types.isEmpty()) {
       return List.of();
     }
-    return tx.run("claim", c -> claims.claimIn(c, request, types));
+    return notifier.writeJobStep(
+        "claim", c -> claims.claimIn(c, request, types), asynchronousJobCommits);
   }
 
   @Override
@@ -192,8 +201,10 @@ public final class SqlJobStore implements JdbcJobStore {
     if (outcomes.isEmpty()) {
       return new CompletionResult(Set.of(), List.of());
     }
-    return notifier.write(
-        "complete", c -> this.outcomes.completeIn(c, outcomes, now, null, List.of()));
+    return notifier.writeJobStep(
+        "complete",
+        c -> this.outcomes.completeIn(c, outcomes, now, null, List.of()),
+        asynchronousJobCommits);
   }
 
   /**
@@ -216,7 +227,7 @@ public final class SqlJobStore implements JdbcJobStore {
     if (outcomes.isEmpty()) {
       return new CompleteAndClaimResult(new CompletionResult(Set.of(), List.of()), claim(request));
     }
-    return notifier.write(
+    return notifier.writeJobStep(
         "complete and claim",
         c -> {
           if (!dialect.hasSingleStatementSteps()) {
@@ -227,7 +238,8 @@ public final class SqlJobStore implements JdbcJobStore {
           }
           CompletionResult completion = this.outcomes.completeIn(c, outcomes, now, request, types);
           return new CompleteAndClaimResult(completion, claims.claimIn(c, request, types));
-        });
+        },
+        asynchronousJobCommits);
   }
 
   private static void checkOutcomes(List<JobOutcome> outcomes, Instant now) {

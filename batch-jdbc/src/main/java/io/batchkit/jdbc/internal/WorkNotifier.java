@@ -50,10 +50,12 @@ final class WorkNotifier {
   /** The local announcements one transaction collected. */
   private static final class Pending {
     boolean work;
+    boolean finishedAny;
     final List<UUID> finished = new ArrayList<>();
 
     void clear() {
       work = false;
+      finishedAny = false;
       finished.clear();
     }
   }
@@ -122,6 +124,7 @@ final class WorkNotifier {
    * the notification carries the batch's id, nothing else.
    */
   void notifyFinished(Connection c, UUID batchId) throws SQLException {
+    pending.get().finishedAny = true;
     if (listener == null) {
       pending.get().finished.add(batchId);
       return;
@@ -139,6 +142,20 @@ final class WorkNotifier {
 
   /** Runs a changing transaction, then tells local subscribers what it announced. */
   <T> T write(String operation, Transactions.Work<T> work) {
+    return write(operation, work, false);
+  }
+
+  /**
+   * Runs a transaction of claims and job outcomes like {@link #write}; with {@code relaxCommit},
+   * unless it finished a batch, it commits without waiting for the write-ahead log to reach disk
+   * (PostgreSQL's {@code synchronous_commit} off, for this transaction only). See {@link
+   * io.batchkit.jdbc.JdbcJobStore.Builder#asynchronousJobCommits} for why that is safe.
+   */
+  <T> T writeJobStep(String operation, Transactions.Work<T> work, boolean relaxCommit) {
+    return write(operation, work, relaxCommit && listener != null);
+  }
+
+  private <T> T write(String operation, Transactions.Work<T> work, boolean relaxCommit) {
     Pending announced = pending.get();
     T result;
     try {
@@ -147,7 +164,14 @@ final class WorkNotifier {
               operation,
               c -> {
                 announced.clear(); // an attempt rerun after a conflict starts afresh
-                return work.run(c);
+                T done = work.run(c);
+                if (relaxCommit && !announced.finishedAny) {
+                  try (PreparedStatement ps =
+                      c.prepareStatement("SET LOCAL synchronous_commit TO OFF")) {
+                    ps.execute();
+                  }
+                }
+                return done;
               });
     } catch (RuntimeException | Error e) {
       announced.clear(); // rolled back: nothing happened
