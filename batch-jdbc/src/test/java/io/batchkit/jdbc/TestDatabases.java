@@ -91,12 +91,15 @@ public final class TestDatabases {
     }
   }
 
-  /** Drops a store's tables. */
+  /** Drops a store's tables, and on PostgreSQL its sequence of fencing tokens. */
   public static void drop(DataSource ds, String prefix) throws SQLException {
     try (Connection c = ds.getConnection();
         Statement s = c.createStatement()) {
       for (String table : tables(prefix)) {
         s.executeUpdate("DROP TABLE IF EXISTS " + table);
+      }
+      if (c.getMetaData().getDatabaseProductName().equals("PostgreSQL")) {
+        s.executeUpdate("DROP SEQUENCE IF EXISTS " + prefix + "fencing_tokens");
       }
     }
   }

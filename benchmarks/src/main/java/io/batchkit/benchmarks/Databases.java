@@ -130,6 +130,11 @@ final class Databases {
   static void drop(DataSource ds, String url, String... tables) {
     for (String table : tables) {
       execute(ds, "DROP TABLE IF EXISTS " + table);
+      if (url.startsWith("jdbc:postgresql:") && table.endsWith("_batches")) {
+        // a store's tables come with its sequence of fencing tokens on PostgreSQL
+        String prefix = table.substring(0, table.length() - "batches".length());
+        execute(ds, "DROP SEQUENCE IF EXISTS " + prefix + "fencing_tokens");
+      }
     }
     if (url.startsWith("jdbc:h2:")) {
       // on a connection of its own: SHUTDOWN closes it, which a pool would report as an error

@@ -7,7 +7,6 @@ import io.batchkit.BatchRequest;
 import io.batchkit.BatchService;
 import io.batchkit.jdbc.JdbcJobStore;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -150,56 +149,30 @@ public class DurableEndToEndBenchmark {
     @Param({"true"})
     public boolean asyncJobCommits;
 
-    HikariDataSource[] pools;
-    BatchService[] services;
-    JdbcJobStore first;
-    String prefix;
-    String url;
+    Nodes cluster;
     int jobs;
     BatchId batch;
 
     @Setup(Level.Trial)
     public void open(Db db) {
       db.requireRunnable();
-      url = db.url;
       jobs = db.jobs;
-      prefix = Databases.uniquePrefix();
-      pools = new HikariDataSource[nodes];
-      services = new BatchService[nodes];
-      for (int i = 0; i < nodes; i++) {
-        pools[i] = Databases.pool(url, POOL_SIZE, "node-" + i);
-        JdbcJobStore store =
-            JdbcJobStore.builder(pools[i])
-                .tablePrefix(prefix)
-                .createSchema(i == 0)
-                .asynchronousJobCommits(asyncJobCommits)
-                .build();
-        if (i == 0) {
-          first = store;
-        }
-        services[i] = Fixtures.service(store, WORKERS);
-      }
+      cluster = new Nodes(db.url, nodes, WORKERS, Fixtures.NOOP_PROCESSOR, asyncJobCommits);
     }
 
     @Setup(Level.Iteration)
     public void store() {
-      batch = Fixtures.insert(first, jobs, BATCH_CONCURRENCY, false);
+      batch = cluster.insert(jobs, BATCH_CONCURRENCY);
     }
 
     @TearDown(Level.Iteration)
     public void clear() {
-      services[0].deleteBatch(batch);
+      cluster.delete(batch);
     }
 
     @TearDown(Level.Trial)
     public void close() {
-      for (BatchService service : services) {
-        service.close();
-      }
-      Databases.drop(pools[0], url, Databases.storeTables(prefix));
-      for (HikariDataSource pool : pools) {
-        pool.close();
-      }
+      cluster.close();
     }
   }
 
@@ -270,17 +243,7 @@ public class DurableEndToEndBenchmark {
   @Benchmark
   public Batch runBatchkit(Run state)
       throws InterruptedException, ExecutionException, TimeoutException {
-    CompletableFuture<?>[] finished = new CompletableFuture<?>[state.nodes];
-    for (int i = 0; i < state.nodes; i++) {
-      finished[i] = state.services[i].completion(state.batch);
-    }
-    state.services[0].startBatch(state.batch);
-    // the node that records the last outcome completes its future at once; the others would only
-    // notice at their next poll
-    Batch done =
-        (Batch)
-            CompletableFuture.anyOf(finished).get(Fixtures.AWAIT.toMillis(), TimeUnit.MILLISECONDS);
-    return Fixtures.requireCompleted(done, state.jobs);
+    return state.cluster.runToEnd(state.batch, state.jobs);
   }
 
   @Benchmark

@@ -3,10 +3,7 @@ package io.batchkit.benchmarks;
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchkit.Batch;
 import io.batchkit.BatchId;
-import io.batchkit.BatchService;
 import io.batchkit.JobProcessor;
-import io.batchkit.jdbc.JdbcJobStore;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -76,53 +73,31 @@ public class TimedJobsBenchmark {
     @Param({"0", "10"})
     public int batchLimit;
 
-    HikariDataSource[] pools;
-    BatchService[] services;
-    JdbcJobStore first;
-    String prefix;
-    String url;
+    Nodes cluster;
     int jobs;
     int limit;
     BatchId batch;
 
     @Setup(Level.Trial)
     public void open() {
-      url = Databases.url("postgres");
       limit = batchLimit == 0 ? nodes * SLOTS : batchLimit;
       jobs = jobsFor(Math.min(limit, nodes * SLOTS));
-      prefix = Databases.uniquePrefix();
-      pools = new HikariDataSource[nodes];
-      services = new BatchService[nodes];
-      for (int i = 0; i < nodes; i++) {
-        pools[i] = Databases.pool(url, DurableEndToEndBenchmark.POOL_SIZE, "node-" + i);
-        JdbcJobStore store =
-            JdbcJobStore.builder(pools[i]).tablePrefix(prefix).createSchema(i == 0).build();
-        if (i == 0) {
-          first = store;
-        }
-        services[i] = Fixtures.service(store, SLOTS, SLEEPER);
-      }
+      cluster = new Nodes(Databases.url("postgres"), nodes, SLOTS, SLEEPER, true);
     }
 
     @Setup(Level.Iteration)
     public void store() {
-      batch = Fixtures.insert(first, jobs, limit, false);
+      batch = cluster.insert(jobs, limit);
     }
 
     @TearDown(Level.Iteration)
     public void clear() {
-      services[0].deleteBatch(batch);
+      cluster.delete(batch);
     }
 
     @TearDown(Level.Trial)
     public void close() {
-      for (BatchService service : services) {
-        service.close();
-      }
-      Databases.drop(pools[0], url, Databases.storeTables(prefix));
-      for (HikariDataSource pool : pools) {
-        pool.close();
-      }
+      cluster.close();
     }
   }
 
@@ -169,15 +144,7 @@ public class TimedJobsBenchmark {
   @Benchmark
   public Batch runBatchkit(Run state)
       throws InterruptedException, ExecutionException, TimeoutException {
-    CompletableFuture<?>[] finished = new CompletableFuture<?>[state.nodes];
-    for (int i = 0; i < state.nodes; i++) {
-      finished[i] = state.services[i].completion(state.batch);
-    }
-    state.services[0].startBatch(state.batch);
-    Batch done =
-        (Batch)
-            CompletableFuture.anyOf(finished).get(Fixtures.AWAIT.toMillis(), TimeUnit.MILLISECONDS);
-    return Fixtures.requireCompleted(done, state.jobs);
+    return state.cluster.runToEnd(state.batch, state.jobs);
   }
 
   @Benchmark

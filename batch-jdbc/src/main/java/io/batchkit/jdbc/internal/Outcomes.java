@@ -263,15 +263,7 @@ final class Outcomes {
     }
 
     void expiredRetry(UUID id, String error) {
-      add(
-          "UPDATE "
-              + tables.jobs
-              + " SET status = 'QUEUED', error = ?, lease_until = NULL, run_at = ?,"
-              + " updated_at = ? WHERE id = ?",
-          error,
-          now,
-          now,
-          id);
+      retry(id, error, now); // due at once
     }
 
     void execute(Connection c) throws SQLException {

@@ -42,7 +42,14 @@ final class PostgresSteps {
   private final String completeSql;
   private final String completeAndLockSql;
 
-  PostgresSteps(String batches, String jobs) {
+  /**
+   * @param batches the batches table
+   * @param jobs the jobs table
+   * @param tokens the sequence the fencing tokens come from: a stamp reserved in this JVM before
+   *     the statement waits for its locks could be overtaken by a newer claim's, so only a value
+   *     drawn under the lock is unique and greater than the job's last token
+   */
+  PostgresSteps(String batches, String jobs, String tokens) {
     this.claimSql =
         """
         WITH cand AS (
@@ -82,7 +89,7 @@ final class PostgresSteps {
         ), upd AS (
           UPDATE %2$s j
           SET status = 'PROCESSING', attempt = j.attempt + 1,
-              fencing_token = GREATEST(j.fencing_token + 1, ?::bigint + c.n_all),
+              fencing_token = GREATEST(j.fencing_token + 1, nextval('%3$s')),
               owner = ?, lease_until = ?, started_at = ?, updated_at = ?, error = NULL
           FROM chosen c
           WHERE j.id = c.id AND c.n_all <= ?
@@ -97,7 +104,7 @@ final class PostgresSteps {
         )
         SELECT id, batch_id, payload, attempt, fencing_token FROM upd ORDER BY ord, seq
         """
-            .formatted(batches, jobs);
+            .formatted(batches, jobs, tokens);
     String complete =
         """
         WITH o AS (
@@ -180,8 +187,8 @@ final class PostgresSteps {
    * Claims as {@link io.batchkit.spi.JobStore#claim} says, in one statement.
    *
    * @param types the job types the request may take any of, sorted
-   * @param stamps the first of {@code request.maxJobs() + 1} stamps reserved for this claim: the
-   *     new fencing tokens and the batches' serve stamps
+   * @param stamps the first of {@code request.maxJobs() + 1} stamps reserved for this claim, for
+   *     the batches' serve stamps (turns among batches served in the same millisecond)
    */
   List<ClaimedJob> claim(
       Connection c, Dialect dialect, ClaimRequest request, List<String> types, long stamps)
@@ -203,7 +210,6 @@ final class PostgresSteps {
       ps.setInt(++i, request.maxJobs());
       ps.setArray(++i, typesArg);
       ps.setArray(++i, c.createArrayOf("integer", limits));
-      ps.setLong(++i, stamps);
       ps.setString(++i, request.nodeId());
       dialect.setInstant(ps, ++i, request.leaseUntil());
       dialect.setInstant(ps, ++i, request.now());

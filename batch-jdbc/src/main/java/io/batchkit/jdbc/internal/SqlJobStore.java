@@ -70,7 +70,9 @@ public final class SqlJobStore implements JdbcJobStore {
     this.reads = new BatchReads(tables);
     this.batchTransitions = new BatchTransitions(tables, reads, notifier);
     PostgresSteps steps =
-        dialect.hasSingleStatementSteps() ? new PostgresSteps(tables.batches, tables.jobs) : null;
+        dialect.hasSingleStatementSteps()
+            ? new PostgresSteps(tables.batches, tables.jobs, tables.fencingTokens)
+            : null;
     this.claims = new Claims(tables, reads, steps);
     this.outcomes = new Outcomes(tables, reads, batchTransitions, notifier, steps);
     this.leases = new Leases(tables, reads, outcomes, notifier);

@@ -34,12 +34,16 @@ final class Tables {
   final String jobs;
   final String metadata;
 
+  /** The PostgreSQL sequence of fencing tokens (see {@link PostgresSteps}). */
+  final String fencingTokens;
+
   Tables(Dialect dialect, String prefix) {
     this.dialect = dialect;
     this.prefix = prefix;
     this.batches = prefix + "batches";
     this.jobs = prefix + "jobs";
     this.metadata = prefix + "batch_metadata";
+    this.fencingTokens = prefix + "fencing_tokens";
   }
 
   /** A query argument compared exactly: see {@link Dialect#setKey}. */

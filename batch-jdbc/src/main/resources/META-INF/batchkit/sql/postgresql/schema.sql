@@ -70,3 +70,6 @@ CREATE INDEX IF NOT EXISTS batchkit_jobs_batch_status ON batchkit_jobs (batch_id
 CREATE UNIQUE INDEX IF NOT EXISTS batchkit_jobs_batch_seq ON batchkit_jobs (batch_id, seq);
 -- requeueExpired: running jobs whose lease ran out
 CREATE INDEX IF NOT EXISTS batchkit_jobs_lease ON batchkit_jobs (status, lease_until);
+
+-- claim: the jobs' fencing tokens, unique over every node and every claim
+CREATE SEQUENCE IF NOT EXISTS batchkit_fencing_tokens;

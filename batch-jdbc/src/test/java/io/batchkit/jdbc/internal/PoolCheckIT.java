@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchkit.jdbc.TestDatabases;
-import java.sql.Connection;
 import java.sql.SQLException;
-import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 import org.mariadb.jdbc.MariaDbDataSource;
 import org.postgresql.ds.PGSimpleDataSource;
@@ -15,29 +13,21 @@ import org.postgresql.ds.PGSimpleDataSource;
 /** The drivers' own plain data sources, which the issue names, are told from pools. */
 class PoolCheckIT {
 
-  private static boolean closesPhysical(DataSource dataSource) throws SQLException {
-    Connection physical;
-    try (Connection handle = dataSource.getConnection()) {
-      physical = PoolCheck.physical(handle);
-    }
-    return PoolCheck.closedWithHandle(physical);
-  }
-
   @Test
   void postgres_simpleDataSourceIsNotPooled_hikariIs() throws SQLException {
     try (HikariDataSource pool = TestDatabases.postgres(2)) {
-      assertFalse(closesPhysical(pool));
+      assertFalse(PoolCheckTest.closesPhysical(pool));
       PGSimpleDataSource plain = new PGSimpleDataSource();
       plain.setURL(pool.getJdbcUrl());
-      assertTrue(closesPhysical(plain));
+      assertTrue(PoolCheckTest.closesPhysical(plain));
     }
   }
 
   @Test
   void mariadb_plainDataSourceIsNotPooled_hikariIs() throws SQLException {
     try (HikariDataSource pool = TestDatabases.mariadb(2)) {
-      assertFalse(closesPhysical(pool));
-      assertTrue(closesPhysical(new MariaDbDataSource(pool.getJdbcUrl())));
+      assertFalse(PoolCheckTest.closesPhysical(pool));
+      assertTrue(PoolCheckTest.closesPhysical(new MariaDbDataSource(pool.getJdbcUrl())));
     }
   }
 }

@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 
 class PoolCheckTest {
 
-  private static boolean closesPhysical(DataSource dataSource) throws SQLException {
+  /** Whether closing a connection of {@code dataSource} closed its physical connection too. */
+  static boolean closesPhysical(DataSource dataSource) throws SQLException {
     Connection physical;
     try (Connection handle = dataSource.getConnection()) {
       physical = PoolCheck.physical(handle);
