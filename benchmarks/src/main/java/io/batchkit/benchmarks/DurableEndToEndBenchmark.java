@@ -8,8 +8,6 @@ import io.batchkit.BatchService;
 import io.batchkit.jdbc.JdbcJobStore;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -176,38 +174,26 @@ public class DurableEndToEndBenchmark {
     }
   }
 
-  /** The baseline's table, pool and 8 worker threads. */
+  /** The baseline: its table, pool and 8 worker threads. */
   @State(Scope.Benchmark)
   public static class Plain {
-    HikariDataSource pool;
     PlainSqlQueue queue;
-    ExecutorService workers;
-    String table;
-    String url;
     int jobs;
 
     @Setup(Level.Trial)
     public void open(Db db) {
-      url = db.url;
       jobs = db.jobs;
-      pool = Databases.pool(url, POOL_SIZE, "plain");
-      table = Databases.uniquePrefix() + "plain_jobs";
-      queue = new PlainSqlQueue(pool, table, Databases.isMysql(url));
-      queue.create();
-      workers = Executors.newFixedThreadPool(WORKERS);
+      queue = new PlainSqlQueue(db.url, WORKERS, 0);
     }
 
     @TearDown(Level.Iteration)
     public void clear() {
-      Databases.truncate(pool, table);
+      queue.clear();
     }
 
     @TearDown(Level.Trial)
     public void close() throws InterruptedException {
-      workers.shutdown();
-      workers.awaitTermination(1, TimeUnit.MINUTES);
-      Databases.drop(pool, url, table);
-      pool.close();
+      queue.close();
     }
   }
 
@@ -249,7 +235,7 @@ public class DurableEndToEndBenchmark {
   @Benchmark
   public int runPlainSql(Plain plain, PlainRows rows)
       throws InterruptedException, ExecutionException {
-    int done = plain.queue.runAll(plain.workers, WORKERS);
+    int done = plain.queue.runAll();
     if (done != plain.jobs) {
       throw new IllegalStateException("ran " + done + " of " + plain.jobs + " rows");
     }

@@ -1,5 +1,6 @@
 package io.batchkit.benchmarks;
 
+import com.zaxxer.hikari.HikariDataSource;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -13,9 +14,10 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import javax.sql.DataSource;
 
 /**
  * The durable baseline: what a user writes by hand instead of a job library. One plain jobs table
@@ -23,31 +25,30 @@ import javax.sql.DataSource;
  * insert to create the jobs; and workers that each take 50 queued rows with {@code SELECT ... FOR
  * UPDATE SKIP LOCKED}, run them, mark them done and commit, until none is left.
  */
-final class PlainSqlQueue {
+final class PlainSqlQueue implements AutoCloseable {
   static final int GROUP = 50;
   private static final int INSERT_BATCH = 1_000;
 
-  private final DataSource dataSource;
-  private final String table;
+  private final String url;
+  private final HikariDataSource dataSource;
+  private final ExecutorService executor;
+  private final int workers;
+  private final String table = Databases.uniquePrefix() + "plain_jobs";
   private final String markDone;
   private final boolean mysql;
   private final long jobMillis;
 
-  /** A queue of no-op jobs. */
-  PlainSqlQueue(DataSource dataSource, String table, boolean mysql) {
-    this(dataSource, table, mysql, 0);
-  }
-
   /**
-   * A queue whose jobs each take {@code jobMillis} (a sleep; 0 for no-op jobs). On MySQL/MariaDB
-   * ({@code mysql}) ids are {@code CHAR(36)} and times {@code DATETIME(6)}, as batchkit stores
-   * them.
+   * Opens the baseline on the database at {@code url}: a pool of {@link
+   * DurableEndToEndBenchmark#POOL_SIZE}, a fresh table, and {@code workers} threads whose jobs each
+   * take {@code jobMillis} (a sleep; 0 for no-op jobs). On MySQL/MariaDB ids are {@code CHAR(36)}
+   * and times {@code DATETIME(6)}, as batchkit stores them. {@link #close} drops it all.
    */
-  PlainSqlQueue(DataSource dataSource, String table, boolean mysql, long jobMillis) {
-    this.dataSource = dataSource;
-    this.table = table;
-    this.mysql = mysql;
+  PlainSqlQueue(String url, int workers, long jobMillis) {
+    this.url = url;
+    this.mysql = Databases.isMysql(url);
     this.jobMillis = jobMillis;
+    this.workers = workers;
     this.markDone =
         "UPDATE "
             + table
@@ -55,10 +56,13 @@ final class PlainSqlQueue {
             + " WHERE id IN ("
             + String.join(", ", Collections.nCopies(GROUP, "?"))
             + ")";
+    this.dataSource = Databases.pool(url, DurableEndToEndBenchmark.POOL_SIZE, "plain");
+    this.executor = Executors.newFixedThreadPool(workers);
+    create();
   }
 
   /** Creates the table and its claim index. */
-  void create() {
+  private void create() {
     String id = mysql ? "CHAR(36)" : "UUID";
     String time = mysql ? "DATETIME(6)" : "TIMESTAMP WITH TIME ZONE";
     Databases.execute(
@@ -115,9 +119,8 @@ final class PlainSqlQueue {
     }
   }
 
-  /** Runs every queued row on {@code workers} threads of {@code executor}; returns how many ran. */
-  int runAll(ExecutorService executor, int workers)
-      throws InterruptedException, ExecutionException {
+  /** Runs every queued row on the worker threads; returns how many ran. */
+  int runAll() throws InterruptedException, ExecutionException {
     AtomicInteger done = new AtomicInteger();
     List<Future<?>> running = new ArrayList<>();
     for (int i = 0; i < workers; i++) {
@@ -185,6 +188,19 @@ final class PlainSqlQueue {
         c.setAutoCommit(true);
       }
     }
+  }
+
+  /** Empties the table between runs, untimed. */
+  void clear() {
+    Databases.truncate(dataSource, table);
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    executor.shutdown();
+    executor.awaitTermination(1, TimeUnit.MINUTES);
+    Databases.drop(dataSource, url, table);
+    dataSource.close();
   }
 
   /** The job: takes its payload, and sleeps for {@code jobMillis} if that is set. */

@@ -1,12 +1,9 @@
 package io.batchkit.benchmarks;
 
-import com.zaxxer.hikari.HikariDataSource;
 import io.batchkit.Batch;
 import io.batchkit.BatchId;
 import io.batchkit.JobProcessor;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -101,25 +98,16 @@ public class TimedJobsBenchmark {
     }
   }
 
-  /** The baseline's table, pool and workers, with rows stored before each run. */
+  /** The baseline, with rows stored before each run. */
   @State(Scope.Benchmark)
   public static class Plain {
-    HikariDataSource pool;
     PlainSqlQueue queue;
-    ExecutorService workers;
-    String table;
-    String url;
     int jobs;
 
     @Setup(Level.Trial)
     public void open() {
-      url = Databases.url("postgres");
       jobs = jobsFor(SLOTS);
-      pool = Databases.pool(url, DurableEndToEndBenchmark.POOL_SIZE, "plain");
-      table = Databases.uniquePrefix() + "plain_jobs";
-      queue = new PlainSqlQueue(pool, table, false, JOB_MILLIS);
-      queue.create();
-      workers = Executors.newFixedThreadPool(SLOTS);
+      queue = new PlainSqlQueue(Databases.url("postgres"), SLOTS, JOB_MILLIS);
     }
 
     @Setup(Level.Iteration)
@@ -129,15 +117,12 @@ public class TimedJobsBenchmark {
 
     @TearDown(Level.Iteration)
     public void clear() {
-      Databases.truncate(pool, table);
+      queue.clear();
     }
 
     @TearDown(Level.Trial)
     public void close() throws InterruptedException {
-      workers.shutdown();
-      workers.awaitTermination(1, TimeUnit.MINUTES);
-      Databases.drop(pool, url, table);
-      pool.close();
+      queue.close();
     }
   }
 
@@ -149,7 +134,7 @@ public class TimedJobsBenchmark {
 
   @Benchmark
   public int runPlainSql(Plain plain) throws InterruptedException, ExecutionException {
-    int done = plain.queue.runAll(plain.workers, SLOTS);
+    int done = plain.queue.runAll();
     if (done != plain.jobs) {
       throw new IllegalStateException("ran " + done + " of " + plain.jobs + " rows");
     }

@@ -22,6 +22,9 @@ import java.util.function.Consumer;
  * steps only say what they did, and the changing transactions are run through {@link #write}, which
  * delivers the local announcements after the commit.
  *
+ * <p>Because it sees what a transaction announced, it also decides how a transaction of claims and
+ * outcomes commits ({@link #writeJobStep}): one that finished a batch waits for the log flush.
+ *
  * <p>A {@code NOTIFY} makes PostgreSQL take a global lock at commit, so only rare steps send one:
  * those that create work (a batch started, jobs queued again) and the one step that finishes a
  * batch; never one per claimed or finished job.
@@ -152,7 +155,7 @@ final class WorkNotifier {
    * io.batchkit.jdbc.JdbcJobStore.Builder#asynchronousJobCommits} for why that is safe.
    */
   <T> T writeJobStep(String operation, Transactions.Work<T> work, boolean relaxCommit) {
-    return write(operation, work, relaxCommit && listener != null);
+    return write(operation, work, relaxCommit && dialect.kind() == SqlDialect.POSTGRESQL);
   }
 
   private <T> T write(String operation, Transactions.Work<T> work, boolean relaxCommit) {
