@@ -169,6 +169,17 @@ public interface BatchService extends AutoCloseable {
   String nodeId();
 
   /**
+   * Lists the nodes registered in this service's store, this one included: live ones first, then by
+   * node id. A service registers when it is built and marks itself stopped when it closes; a node
+   * that died is marked dead (see {@link Node} for how each store tells), and rows of nodes that
+   * ended more than a day ago are removed.
+   *
+   * @throws IllegalStateException if the service is closed
+   * @throws io.batchkit.spi.JobStoreException if the store cannot be read
+   */
+  List<Node> nodes();
+
+  /**
    * Stops the service: it takes no new work, lets running jobs finish for up to the shutdown grace
    * period, then interrupts them and gives their jobs back to the store (queued again, attempt not
    * counted) so that another node or the next start runs them. Returns when every thread the
@@ -549,6 +560,8 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if a rate limit names a job type with no processor, a
      *     discovered provider's job type clashes with a registered one or another provider's, or
      *     maxPollInterval was set shorter than pollInterval
+     * @throws IllegalStateException if a live node with this {@link #nodeId} is registered in the
+     *     store (see {@link BatchService#nodes()})
      */
     public BatchService build() {
       Map<String, JobProcessor> all = new LinkedHashMap<>(processors);

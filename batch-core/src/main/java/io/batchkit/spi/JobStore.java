@@ -8,6 +8,7 @@ import io.batchkit.CancellationSummary;
 import io.batchkit.Job;
 import io.batchkit.JobId;
 import io.batchkit.JobQuery;
+import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.internal.memory.InMemoryJobStore;
 import io.batchkit.internal.util.Checks;
@@ -159,7 +160,10 @@ public interface JobStore {
   /**
    * Takes back up to {@code maxJobs} jobs whose lease expired before {@code now} (their node died
    * or stalled): each is queued again, due at once, if it has attempts left, and fails for good
-   * otherwise; its attempt stays counted. Their old tokens stop being accepted.
+   * otherwise; its attempt stays counted. Their old tokens stop being accepted. On a store that
+   * tells live nodes by a session signal (see {@link #reapDeadNodes}), a job whose owner is a
+   * registered node that still holds its signal is left alone: that node is alive, only slow, and
+   * keeps its jobs.
    *
    * @return a snapshot of each batch whose jobs changed (nothing is rejected)
    * @throws NullPointerException if {@code now} is null
@@ -232,4 +236,69 @@ public interface JobStore {
    * @throws NullPointerException if {@code onFinished} is null
    */
   Subscription subscribeFinished(Consumer<BatchId> onFinished);
+
+  /**
+   * Adds a node to the store's registry of nodes, {@code LIVE}, and, on a store that has a session
+   * signal (see {@link #reapDeadNodes}), takes the node's signal. A row left by a former node with
+   * this id is replaced, and the jobs that former node still holds are taken back at once, as
+   * {@link #requeueExpired} does with expired ones: a node that starts with the id of one that died
+   * releases its former self's leases before it claims anything.
+   *
+   * @param node the node, {@code LIVE}
+   * @return a snapshot of each batch whose jobs changed
+   * @throws NullPointerException if {@code node} is null
+   * @throws IllegalArgumentException if {@code node} is not {@code LIVE}
+   * @throws IllegalStateException if a live node already uses this id: one registered through this
+   *     store instance and not deregistered, or, on a store with a session signal, one that holds
+   *     it
+   */
+  CompletionResult registerNode(Node node);
+
+  /**
+   * Records that a registered node is still there: its running jobs and its heartbeat time. A node
+   * that another node declared dead while it was alive (its signal was gone for a moment) becomes
+   * {@code LIVE} again, with its signal taken again; a node whose row is missing (it was forgotten)
+   * is added again; in both cases no job is taken back.
+   *
+   * @param node the node as it is now, {@code LIVE}
+   * @return true if the node's row was {@code LIVE}; false if it had been declared dead or was
+   *     missing, so that jobs it holds may have been taken back (its next lease renewal tells
+   *     which)
+   * @throws NullPointerException if {@code node} is null
+   * @throws IllegalArgumentException if {@code node} is not {@code LIVE}
+   */
+  boolean nodeHeartbeat(Node node);
+
+  /**
+   * Finds the registered nodes that died, marks them {@code DEAD} and takes their jobs back, then
+   * forgets nodes that ended long ago. Every service calls it often (about twice a second), so it
+   * is cheap when nobody died.
+   *
+   * <p>How a store tells a dead node depends on whether it has a <em>session signal</em>: a lock
+   * that a node holds on a database session of its own, which the server releases when the node's
+   * process is gone (PostgreSQL's advisory locks, MariaDB's {@code GET_LOCK}). On such a store a
+   * live node whose signal has been free for a short grace period (so that a node whose connection
+   * blinked can take it again) is dead: its jobs are taken back as {@link #requeueExpired} does,
+   * without waiting for their leases. On a store without one, a live node whose last heartbeat is
+   * before {@code staleBefore} is marked dead and nothing more: its jobs wait for their leases.
+   *
+   * @param now the current time, stored as the dead nodes' end time
+   * @param staleBefore on a store without a session signal, the heartbeat time before which a node
+   *     counts as dead
+   * @param forgetBefore rows of nodes that ended before it are removed
+   * @return a snapshot of each batch whose jobs changed
+   * @throws NullPointerException if an argument is null
+   */
+  CompletionResult reapDeadNodes(Instant now, Instant staleBefore, Instant forgetBefore);
+
+  /**
+   * Marks a node {@code STOPPED}, after it handed its jobs back, and releases its session signal.
+   * Does nothing for an id that is not registered {@code LIVE}.
+   *
+   * @throws NullPointerException if an argument is null
+   */
+  void deregisterNode(String nodeId, Instant now);
+
+  /** Lists the registered nodes: live ones first, then by node id. */
+  List<Node> listNodes();
 }

@@ -28,10 +28,12 @@ import org.slf4j.LoggerFactory;
  * order with {@code FOR UPDATE SKIP LOCKED}, leases them and updates the counters; recording a
  * group of outcomes is one statement too, and nodes hear of new work and of finished batches
  * through {@code LISTEN/NOTIFY}. On H2 and MySQL/MariaDB the same steps take a few statements in
- * one transaction, and nodes poll. The store never closes the {@link DataSource}: use a pool
- * (HikariCP or your container's) for real work. With an H2 file database that the service is closed
- * from a shutdown hook, add {@code ;DB_CLOSE_ON_EXIT=FALSE} to the URL, or H2 closes the database
- * first. Thread-safe.
+ * one transaction, and nodes poll. Nodes register in a table of their own ({@code <prefix>nodes});
+ * on PostgreSQL and MySQL/MariaDB each holds a session lock, so that the jobs of a node that dies
+ * come back within about a second and a half (see {@link Builder#sessionLiveness}). The store never
+ * closes the {@link DataSource}: use a pool (HikariCP or your container's) for real work. With an
+ * H2 file database that the service is closed from a shutdown hook, add {@code
+ * ;DB_CLOSE_ON_EXIT=FALSE} to the URL, or H2 closes the database first. Thread-safe.
  */
 public interface JdbcJobStore extends JobStore {
 
@@ -62,6 +64,7 @@ public interface JdbcJobStore extends JobStore {
     private String prefix = DEFAULT_PREFIX;
     private boolean createSchema;
     private boolean asynchronousJobCommits = true;
+    private boolean sessionLiveness = true;
 
     private Builder(DataSource dataSource) {
       this.dataSource = Checks.notNull(dataSource, "dataSource");
@@ -120,6 +123,30 @@ public interface JdbcJobStore extends JobStore {
     }
 
     /**
+     * Sets whether, on PostgreSQL and MySQL/MariaDB, each node holds a session lock that tells the
+     * others it is alive (default true). Each store instance then keeps one connection of its
+     * {@code DataSource} open, in auto-commit, for as long as a service registered through it runs.
+     * The server releases a session's locks as soon as the session ends, which happens the moment a
+     * node's process dies: the other nodes see the free lock, wait a grace period of 0.7 s (so that
+     * a node whose connection broke for a moment can take its lock again), and then take its jobs
+     * back, within about 1.5 s of the kill and whatever the lease duration. A node that holds its
+     * lock keeps its jobs even past their lease, however long a GC pause or a slow statement holds
+     * it up. The lease remains the rule for nodes without a lock, and on H2.
+     *
+     * <p>Turn it off when connections go through a pooler in transaction mode (PgBouncer's {@code
+     * pool_mode=transaction}), where a session lock stays with a server connection that other
+     * clients reuse. Without it, a dead node's jobs come back when their lease expires. Two limits
+     * stay: a host that loses power or its network holds its session until the server's TCP
+     * keepalive gives up on it (PostgreSQL's {@code tcp_keepalives_idle}, the operating system's
+     * default of two hours otherwise), and a process that hangs with its connection open keeps its
+     * jobs until it is killed.
+     */
+    public Builder sessionLiveness(boolean enabled) {
+      this.sessionLiveness = enabled;
+      return this;
+    }
+
+    /**
      * Detects the dialect (unless set), creates the schema if asked, and returns the store. Logs
      * one WARN if {@code dataSource} does not pool its connections (closing a connection it gave
      * closes the database connection too, as with {@code PGSimpleDataSource} or H2's {@code
@@ -153,7 +180,8 @@ public interface JdbcJobStore extends JobStore {
       if (PoolCheck.closedWithHandle(physical)) {
         PoolCheck.warnNotPooled(dataSource);
       }
-      return new SqlJobStore(dataSource, new Dialect(chosen), prefix, asynchronousJobCommits);
+      return new SqlJobStore(
+          dataSource, new Dialect(chosen), prefix, asynchronousJobCommits, sessionLiveness);
     }
 
     @Override
@@ -163,6 +191,7 @@ public interface JdbcJobStore extends JobStore {
           + (dialect == null ? "" : ", dialect=" + dialect)
           + (createSchema ? ", createSchema" : "")
           + (asynchronousJobCommits ? "" : ", synchronous job commits")
+          + (sessionLiveness ? "" : ", no session liveness")
           + "}";
     }
   }

@@ -22,8 +22,8 @@ import java.util.function.BooleanSupplier;
  * {@link #awaitLine}. Its stdin stays open until {@link #stop}: a child that drains its stdin ends
  * when the parent closes it or dies, so it never outlives the test JVM.
  *
- * <p>Used by {@link RestartIT}, {@link CrashLoopIT} and {@link OutageIT}. Not thread-safe, except
- * that {@link #awaitLine} may run while the child writes.
+ * <p>Used by {@link RestartIT}, {@link CrashLoopIT}, {@link OutageIT} and {@link NodeLivenessIT}.
+ * Not thread-safe, except that {@link #awaitLine} may run while the child writes.
  */
 final class ChildJvm implements AutoCloseable {
   private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
@@ -141,6 +141,28 @@ final class ChildJvm implements AutoCloseable {
 
   boolean isAlive() {
     return process.isAlive();
+  }
+
+  /**
+   * Sends {@code signal} (for example {@code STOP} or {@code CONT}) to the child with the system's
+   * {@code kill} command, and waits until it was sent.
+   */
+  void signal(String signal) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).start();
+    if (!kill.waitFor(30, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+      throw new AssertionError("could not send SIG" + signal + " to " + name);
+    }
+  }
+
+  /** Returns every stdout line so far that starts with {@code prefix}, without the prefix. */
+  List<String> lines(String prefix) {
+    List<String> found = new ArrayList<>();
+    for (String line : stdout) {
+      if (line.startsWith(prefix)) {
+        found.add(line.substring(prefix.length()).strip());
+      }
+    }
+    return found;
   }
 
   /**

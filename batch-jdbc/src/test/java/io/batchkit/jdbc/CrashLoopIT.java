@@ -51,12 +51,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  *
  * <p><b>Overlap.</b> Two runs of one job overlap if their time intervals intersect. A run that
  * ended lasts from its start to its recorded end. A run without an end (its JVM was killed while it
- * ran) lasts from its start until the later of (a) the instant the test saw its JVM dead, after
- * which none of its code can run, and (b) the lease its job held when the run started, read from
- * the job row: the store may hand the job to another run only once that lease, or a later renewal
- * of it, has expired. So a run that started before its predecessor's JVM was dead, or before the
- * lease the predecessor held had run out, is an overlap; all times are milliseconds of the one
- * machine clock every JVM of the test reads, and a run may start in the very millisecond the
+ * ran) lasts from its start until the instant the test saw its JVM dead, after which none of its
+ * code can run. (The store hands a killed node's jobs over as soon as it knows the node is dead,
+ * before their lease runs out: its database session ended, or a node started with its id; see
+ * {@link NodeLivenessIT}. So the lease no longer bounds the handover; the death does.) A run that
+ * started before its predecessor's JVM was dead is an overlap; all times are milliseconds of the
+ * one machine clock every JVM of the test reads, and a run may start in the very millisecond the
  * previous one ends.
  */
 @Tag("fault")
@@ -285,7 +285,7 @@ class CrashLoopIT {
     if (run.leaseUntilMs() == null) {
       throw new AssertionError("a run whose job held no lease when it started: " + run);
     }
-    return Math.max(death, run.leaseUntilMs());
+    return death;
   }
 
   /** Starts a life of the node and returns the id of the batch it submitted. */

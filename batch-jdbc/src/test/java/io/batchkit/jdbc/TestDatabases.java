@@ -105,6 +105,7 @@ public final class TestDatabases {
   }
 
   private static List<String> tables(String prefix) {
-    return List.of(prefix + "jobs", prefix + "batch_metadata", prefix + "batches");
+    return List.of(
+        prefix + "jobs", prefix + "batch_metadata", prefix + "batches", prefix + "nodes");
   }
 }

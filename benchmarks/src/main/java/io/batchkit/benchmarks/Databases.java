@@ -149,6 +149,8 @@ final class Databases {
 
   /** The tables of a {@code JdbcJobStore} with this prefix. */
   static String[] storeTables(String prefix) {
-    return new String[] {prefix + "jobs", prefix + "batch_metadata", prefix + "batches"};
+    return new String[] {
+      prefix + "jobs", prefix + "batch_metadata", prefix + "nodes", prefix + "batches"
+    };
   }
 }

@@ -10,6 +10,7 @@ import io.batchkit.Job;
 import io.batchkit.JobId;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
+import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
 import io.batchkit.internal.util.Checks;
@@ -41,6 +42,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,6 +83,9 @@ public final class InMemoryJobStore implements JobStore {
 
   /** Told of finished batches; not guarded by the lock: called after it is released. */
   private final List<Consumer<BatchId>> finishSubscribers = new CopyOnWriteArrayList<>();
+
+  /** The registry of nodes; guarded by its own monitor, not by the lock. */
+  private final InMemoryNodes nodes = new InMemoryNodes();
 
   /** Counts serves, so that batches served in the same millisecond still take turns. */
   private long lastServe;
@@ -486,13 +492,26 @@ public final class InMemoryJobStore implements JobStore {
   public CompletionResult requeueExpired(Instant now, int maxJobs) {
     Checks.notNull(now, "now");
     Checks.positive(maxJobs, "maxJobs");
+    return takeBack(
+        job -> job.leaseUntil.isBefore(now),
+        maxJobs,
+        owner -> "lease expired on node " + owner,
+        now);
+  }
+
+  /**
+   * Takes back up to {@code maxJobs} running jobs that {@code which} selects, as {@link
+   * #requeueExpired} describes; {@code why} gives the error text from the job's owner.
+   */
+  private CompletionResult takeBack(
+      Predicate<JobState> which, int maxJobs, UnaryOperator<String> why, Instant now) {
     Map<BatchId, BatchState> touched = new LinkedHashMap<>();
     CompletionResult result;
     lock.lock();
     try {
       List<JobState> expired = new ArrayList<>();
       for (JobState job : processing) {
-        if (job.leaseUntil.isBefore(now)) {
+        if (which.test(job)) {
           expired.add(job);
           if (expired.size() == maxJobs) {
             break;
@@ -507,15 +526,11 @@ public final class InMemoryJobStore implements JobStore {
         if (state.status.isFinal()) {
           finish(job, JobStatus.CANCELLED, now, null, null);
         } else if (job.attempt < state.batch.maxAttempts()) {
-          job.error = "lease expired on node " + job.owner;
+          job.error = why.apply(job.owner);
           requeue(job, now);
         } else {
           finish(
-              job,
-              JobStatus.FAILED,
-              now,
-              null,
-              "lease expired on node " + job.owner + " and no attempt is left");
+              job, JobStatus.FAILED, now, null, why.apply(job.owner) + " and no attempt is left");
         }
         touched.put(state.batch.id(), state);
       }
@@ -528,6 +543,48 @@ public final class InMemoryJobStore implements JobStore {
     }
     announceFinished(result.batches());
     return result;
+  }
+
+  // ------------------------------------------------------------------ nodes
+
+  @Override
+  public CompletionResult registerNode(Node node) {
+    StoreChecks.liveNode(node);
+    nodes.register(node);
+    String id = node.nodeId();
+    return takeBack(
+        job -> id.equals(job.owner),
+        Integer.MAX_VALUE,
+        owner -> "node " + owner + " started again",
+        node.startedAt());
+  }
+
+  @Override
+  public boolean nodeHeartbeat(Node node) {
+    StoreChecks.liveNode(node);
+    return nodes.heartbeat(node);
+  }
+
+  @Override
+  public CompletionResult reapDeadNodes(Instant now, Instant staleBefore, Instant forgetBefore) {
+    Checks.notNull(now, "now");
+    Checks.notNull(staleBefore, "staleBefore");
+    Checks.notNull(forgetBefore, "forgetBefore");
+    // every node of this store lives in this JVM: none dies without the store, so none is dead
+    nodes.forget(forgetBefore);
+    return new CompletionResult(Set.of(), List.of());
+  }
+
+  @Override
+  public void deregisterNode(String nodeId, Instant now) {
+    Checks.notNull(nodeId, "nodeId");
+    Checks.notNull(now, "now");
+    nodes.deregister(nodeId, now);
+  }
+
+  @Override
+  public List<Node> listNodes() {
+    return nodes.list();
   }
 
   @Override

@@ -16,6 +16,7 @@ import io.batchkit.Job;
 import io.batchkit.JobId;
 import io.batchkit.JobProcessor;
 import io.batchkit.JobQuery;
+import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
 import io.batchkit.internal.util.Checks;
@@ -51,6 +52,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link JobRunner}: the worker threads, and every way a job's attempt ends ({@link
  *       FailureText}: the error text it stores);
  *   <li>{@link LeaseKeeper}: renewing leases and taking back expired ones;
+ *   <li>{@link NodeWatch}: this node's row in the store's registry, and taking back the jobs of
+ *       nodes that died;
  *   <li>{@link TimeoutWatch}: job timeouts;
  *   <li>{@link CompletionWaiters}: the futures of {@link #completion};
  *   <li>{@link NodeState}: the mutable state the parts share, with who owns each field (read its
@@ -73,6 +76,7 @@ public final class DefaultBatchService implements BatchService {
   private final CompletionWaiters waiters;
   private final NodeState node = new NodeState();
   private final JobRunner runner;
+  private final NodeWatch nodes;
   private final Dispatcher dispatcher;
   private final Subscription subscription;
   private final Subscription finishSubscription;
@@ -90,7 +94,9 @@ public final class DefaultBatchService implements BatchService {
     this.runner = new JobRunner(config, node, listeners, backoff, stats, waiters);
     LeaseKeeper leases = new LeaseKeeper(config, node, runner);
     TimeoutWatch timeouts = new TimeoutWatch(config, node, runner);
-    this.dispatcher = new Dispatcher(config, node, runner, leases, timeouts, waiters);
+    this.nodes = new NodeWatch(config, node, runner, leases);
+    nodes.register(); // before any claim: takes back what a former node with this id left
+    this.dispatcher = new Dispatcher(config, node, runner, leases, timeouts, waiters, nodes);
     dispatcher.start();
     this.subscription = store.subscribe(node.waiter::wake);
     this.finishSubscription =
@@ -318,6 +324,12 @@ public final class DefaultBatchService implements BatchService {
     return config.nodeId();
   }
 
+  @Override
+  public List<Node> nodes() {
+    ensureOpen();
+    return store.listNodes();
+  }
+
   private void ensureOpen() {
     if (node.state.get() != NodeState.State.RUNNING) {
       throw new IllegalStateException("batchkit service " + config.nodeId() + " is closed");
@@ -337,6 +349,7 @@ public final class DefaultBatchService implements BatchService {
     node.waiter.wake();
     runner.shutdown();
     dispatcher.stop();
+    nodes.deregister(); // after the last outcome: the node held no job when it is marked stopped
     waiters.closed(config.nodeId());
     node.state.set(NodeState.State.CLOSED);
     LOG.info("batchkit service {} closed", config.nodeId());

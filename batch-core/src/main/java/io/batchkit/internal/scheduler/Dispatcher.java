@@ -80,6 +80,7 @@ final class Dispatcher {
   private final LeaseKeeper leases;
   private final TimeoutWatch timeouts;
   private final CompletionWaiters waiters;
+  private final NodeWatch nodes;
   private final Map<String, RateLimiter<Object>> rateLimiters = new HashMap<>();
   private final Thread thread;
 
@@ -117,7 +118,8 @@ final class Dispatcher {
       JobRunner runner,
       LeaseKeeper leases,
       TimeoutWatch timeouts,
-      CompletionWaiters waiters) {
+      CompletionWaiters waiters,
+      NodeWatch nodes) {
     this.config = config;
     this.store = config.store();
     this.node = node;
@@ -125,6 +127,7 @@ final class Dispatcher {
     this.leases = leases;
     this.timeouts = timeouts;
     this.waiters = waiters;
+    this.nodes = nodes;
     config
         .rateLimits()
         .forEach(
@@ -170,14 +173,21 @@ final class Dispatcher {
         Math.max(pollNanos, Math.min(config.leaseDuration().toNanos() / 2, maxPollNanos));
     long idleNanos = pollNanos;
     lastHeartbeatNanos = lastSweepNanos = lastAwaitPollNanos = System.nanoTime();
+    // when the next claim is due: at once after a wake-up or a queued outcome, else after the poll
+    // wait; the other timers (leases, dead nodes, timeouts) wake the loop without a claim
+    long claimDueNanos = System.nanoTime();
     while (!stopDispatcher) {
       long waitNanos;
       try {
         // outcomes first (with the claim when there is one), so that no lease this node still
         // holds an outcome for is taken back by the sweep below
         boolean hadOutcomes = !unsent.isEmpty() || !node.outcomes.isEmpty();
+        boolean claimRound = hadOutcomes || System.nanoTime() - claimDueNanos >= 0;
         rateLimitWaitNanos = Long.MAX_VALUE;
-        int claimed = node.state.get() == NodeState.State.RUNNING ? claimAndLaunch() : 0;
+        int claimed =
+            claimRound && node.state.get() == NodeState.State.RUNNING && nodes.ensureRegistered()
+                ? claimAndLaunch()
+                : 0;
         if (claimed == 0) {
           // no claim follows at once, so what the claim did not carry is recorded now; after a
           // claim, the outcomes of the jobs it started ride with the next round's claim instead
@@ -193,21 +203,27 @@ final class Dispatcher {
           lastSweepNanos = now;
           leases.recoverExpiredLeases();
         }
+        long nodeWaitNanos = nodes.tick(); // this node's heartbeat, and the dead nodes' jobs back
         waiters.pollReported(); // batches another node finished, announced by the store
         if (!waiters.isEmpty() && now - lastAwaitPollNanos >= pollNanos) {
           lastAwaitPollNanos = now;
           waiters.pollAwaited();
         }
-        if (hadOutcomes || claimed > 0) {
-          idleNanos = pollNanos;
-          waitNanos = pollNanos;
-        } else {
-          // nothing happened: look at the store less and less often, until something wakes us
-          waitNanos = idleNanos;
-          idleNanos = Math.min(maxPollNanos, idleNanos * 2);
+        if (claimRound) {
+          long claimWaitNanos;
+          if (hadOutcomes || claimed > 0) {
+            idleNanos = pollNanos;
+            claimWaitNanos = pollNanos;
+          } else {
+            // nothing happened: look at the store less and less often, until something wakes us
+            claimWaitNanos = idleNanos;
+            idleNanos = Math.min(maxPollNanos, idleNanos * 2);
+          }
+          claimWaitNanos = Math.min(claimWaitNanos, rateLimitWaitNanos);
+          claimDueNanos = System.nanoTime() + claimWaitNanos;
         }
-        waitNanos = Math.min(waitNanos, rateLimitWaitNanos);
-        waitNanos = Math.min(waitNanos, untilNextRetry());
+        waitNanos = Math.min(claimDueNanos - System.nanoTime(), untilNextRetry());
+        waitNanos = Math.min(waitNanos, nodeWaitNanos);
         waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
         if (!waiters.isEmpty()) {
           waitNanos = Math.min(waitNanos, pollNanos);
@@ -219,21 +235,28 @@ final class Dispatcher {
         }
       } catch (RuntimeException e) {
         waitNanos = onStoreFailure(e, maxPollNanos);
+        claimDueNanos = System.nanoTime() + waitNanos;
       } catch (Error e) {
         // e.g. an OutOfMemoryError: the dispatcher must outlive it, or the service stops silently
         LOG.error("dispatcher of service {} caught an error; it carries on", config.nodeId(), e);
         waitNanos = pollNanos;
+        claimDueNanos = System.nanoTime() + waitNanos;
       }
       // timeouts hold while the store is down too: this needs no store
       waitNanos = Math.min(waitNanos, timeouts.watchRunningJobs());
       if (node.outcomes.isEmpty() && !stopDispatcher) {
-        node.sleepUntilNanos = System.nanoTime() + Math.max(waitNanos, 0);
+        long sleepNanos = Math.max(waitNanos, 0);
+        node.sleepUntilNanos = System.nanoTime() + sleepNanos;
         node.dispatcherAsleep = true;
-        boolean woken = node.waiter.await(Math.max(waitNanos, 0));
+        boolean woken = node.waiter.await(sleepNanos);
         node.dispatcherAsleep = false;
         if (woken) {
           idleNanos = pollNanos;
+          claimDueNanos = System.nanoTime(); // a wake-up means work or a free slot: claim now
         }
+      }
+      if (nextRetryAt != null && untilNextRetry() == Long.MAX_VALUE) {
+        claimDueNanos = System.nanoTime(); // a retry fell due: the claim can take it
       }
     }
     releaseClaimedAhead(); // those a round claimed while close() began

@@ -4,13 +4,14 @@ import io.batchkit.Batch;
 import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
 import io.batchkit.JobId;
+import io.batchkit.Node;
 import io.batchkit.Progress;
 import io.batchkit.spi.NewJob;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
-/** The argument checks of {@code JobStore.insertBatch}, shared by every store in this project. */
+/** The argument checks of the {@code JobStore} methods, shared by every store in this project. */
 public final class StoreChecks {
   private StoreChecks() {}
 
@@ -88,5 +89,18 @@ public final class StoreChecks {
             + " with "
             + progress.pending()
             + " jobs pending; only a finished batch can");
+  }
+
+  /**
+   * Checks a node given to {@code registerNode} or {@code nodeHeartbeat}.
+   *
+   * @throws NullPointerException if {@code node} is null
+   * @throws IllegalArgumentException if it is not LIVE
+   */
+  public static void liveNode(Node node) {
+    Checks.notNull(node, "node");
+    if (!node.isLive()) {
+      throw new IllegalArgumentException("a registered node must be LIVE, was " + node.status());
+    }
   }
 }

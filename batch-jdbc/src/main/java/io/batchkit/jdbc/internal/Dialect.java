@@ -2,6 +2,7 @@ package io.batchkit.jdbc.internal;
 
 import io.batchkit.jdbc.SqlDialect;
 import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -36,6 +37,84 @@ public final class Dialect {
    */
   boolean hasSingleStatementSteps() {
     return kind == SqlDialect.POSTGRESQL;
+  }
+
+  /**
+   * Whether a node can hold a <em>session lock</em> that every other client sees and that the
+   * server releases when the node's connection ends: PostgreSQL's advisory locks and MySQL's {@code
+   * GET_LOCK}. H2 has none that other processes see, so its nodes count as dead by the age of their
+   * heartbeat and their jobs come back by lease expiry (see {@link LivenessSession}).
+   */
+  boolean hasSessionLocks() {
+    return kind != SqlDialect.H2;
+  }
+
+  /**
+   * Takes node lock {@code key} of the store with this table prefix for {@code c}'s session,
+   * without waiting; returns whether it is now held by that session. PostgreSQL: the two-key
+   * advisory lock (a number for the prefix, the key); MySQL: the named lock {@code
+   * <prefix>node_<key>}.
+   */
+  boolean tryNodeLock(Connection c, String prefix, int key) throws SQLException {
+    String sql =
+        kind == SqlDialect.POSTGRESQL
+            ? "SELECT pg_try_advisory_lock(" + prefixLockKey(prefix) + ", ?)"
+            : "SELECT GET_LOCK(?, 0)";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      if (kind == SqlDialect.POSTGRESQL) {
+        ps.setInt(1, key);
+      } else {
+        ps.setString(1, nodeLockName(prefix, key));
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+        // PostgreSQL answers a boolean, MySQL 1, 0 or NULL; getBoolean reads both
+        return rs.next() && rs.getBoolean(1);
+      }
+    }
+  }
+
+  /** Releases node lock {@code key} held by {@code c}'s session, if it holds it. */
+  void releaseNodeLock(Connection c, String prefix, int key) throws SQLException {
+    String sql =
+        kind == SqlDialect.POSTGRESQL
+            ? "SELECT pg_advisory_unlock(" + prefixLockKey(prefix) + ", ?)"
+            : "SELECT RELEASE_LOCK(?)";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      if (kind == SqlDialect.POSTGRESQL) {
+        ps.setInt(1, key);
+      } else {
+        ps.setString(1, nodeLockName(prefix, key));
+      }
+      ps.executeQuery().close();
+    }
+  }
+
+  /**
+   * A condition that holds when some session holds the node lock whose key is in {@code keyColumn};
+   * for stores with {@link #hasSessionLocks}. The literals in it come from the validated table
+   * prefix, never from input.
+   */
+  String nodeLockHeld(String prefix, String keyColumn) {
+    if (kind == SqlDialect.POSTGRESQL) {
+      // a two-key advisory lock shows in pg_locks as (classid, objid, objsubid 2)
+      return "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = "
+          + prefixLockKey(prefix)
+          + " AND l.objid = "
+          + keyColumn
+          + " AND l.objsubid = 2 AND l.granted)";
+    }
+    return "IS_USED_LOCK(CONCAT('" + prefix + "node_', " + keyColumn + ")) IS NOT NULL";
+  }
+
+  /**
+   * The first key of a store's PostgreSQL node locks: a stable, non-negative hash of its prefix.
+   */
+  private static int prefixLockKey(String prefix) {
+    return (prefix + "nodes").hashCode() & 0x7fffffff;
+  }
+
+  private static String nodeLockName(String prefix, int key) {
+    return prefix + "node_" + key;
   }
 
   /**

@@ -20,12 +20,14 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.function.UnaryOperator;
 
 /**
  * The leases on running jobs: a node renews the leases it still holds ({@link #heartbeat}), and
- * jobs whose lease ran out are put back in the queue, failed or cancelled ({@link #requeueExpired})
- * through the same job transitions and batch settling as {@link Outcomes}. Exists so that
- * everything about a lease's time is found in one place.
+ * jobs whose lease ran out ({@link #requeueExpired}) or whose node died ({@link #takeBackFrom}, for
+ * {@link NodeRegistry}) are put back in the queue, failed or cancelled through the same job
+ * transitions and batch settling as {@link Outcomes}. Exists so that everything about a lease's
+ * time, and about taking a job back from its node, is found in one place.
  */
 final class Leases {
   private final Tables tables;
@@ -96,36 +98,96 @@ final class Leases {
     return new HeartbeatResult(lost, cancel);
   }
 
-  CompletionResult requeueExpired(Connection c, Instant now, int maxJobs) throws SQLException {
+  /**
+   * Takes back up to {@code maxJobs} jobs whose lease expired, leaving alone those of nodes that
+   * still hold their session lock ({@code aliveCondition}: alive, only slow).
+   *
+   * @param aliveCondition SQL on the job row {@code j} that holds when its owner is alive by its
+   *     session lock, or null on a store without session locks
+   */
+  CompletionResult requeueExpired(Connection c, Instant now, int maxJobs, String aliveCondition)
+      throws SQLException {
     String find =
-        "SELECT id, batch_id FROM "
+        "SELECT j.id, j.batch_id FROM "
             + tables.jobs
-            + " WHERE status = 'PROCESSING' AND lease_until < ? ORDER BY lease_until LIMIT ?";
+            + " j WHERE j.status = 'PROCESSING' AND j.lease_until < ?"
+            + (aliveCondition == null ? "" : " AND NOT " + aliveCondition)
+            + " ORDER BY j.lease_until LIMIT ?";
+    Map<UUID, UUID> candidates = find(c, find, List.of(now), maxJobs);
+    return takeBack(
+        c,
+        candidates,
+        "status = 'PROCESSING' AND lease_until < ?",
+        List.of(now),
+        owner -> "lease expired on node " + owner,
+        now);
+  }
+
+  /**
+   * Takes back every job that {@code nodeId} still holds, in groups; {@code why} gives the error
+   * text from the node's id.
+   */
+  CompletionResult takeBackFrom(Connection c, String nodeId, UnaryOperator<String> why, Instant now)
+      throws SQLException {
+    String find =
+        "SELECT j.id, j.batch_id FROM "
+            + tables.jobs
+            + " j WHERE j.status = 'PROCESSING' AND j.owner = ? ORDER BY j.id LIMIT ?";
+    List<Batch> snapshots = new ArrayList<>();
+    Map<UUID, UUID> candidates;
+    while (!(candidates = find(c, find, List.of(nodeId), Tables.IN_LIST_LIMIT)).isEmpty()) {
+      CompletionResult taken =
+          takeBack(c, candidates, "status = 'PROCESSING' AND owner = ?", List.of(nodeId), why, now);
+      snapshots.addAll(taken.batches());
+    }
+    return new CompletionResult(Set.of(), snapshots);
+  }
+
+  /** Runs {@code find} with {@code args} and a limit; returns job id to batch id, in its order. */
+  private Map<UUID, UUID> find(Connection c, String find, List<Object> args, int maxJobs)
+      throws SQLException {
     Map<UUID, UUID> candidates = new LinkedHashMap<>();
     try (PreparedStatement ps = c.prepareStatement(find)) {
-      dialect.setInstant(ps, 1, now);
-      ps.setInt(2, Math.min(maxJobs, Tables.IN_LIST_LIMIT));
+      List<Object> all = new ArrayList<>(args);
+      all.add(Math.min(maxJobs, Tables.IN_LIST_LIMIT));
+      tables.bind(ps, all);
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           candidates.put(dialect.getUuid(rs, "id"), dialect.getUuid(rs, "batch_id"));
         }
       }
     }
+    return candidates;
+  }
+
+  /**
+   * Takes back the {@code candidates} (job id to batch id) that still meet {@code condition} once
+   * locked: each is queued again if it has attempts left, failed otherwise, or cancelled if its
+   * batch has a final status; its attempt stays counted.
+   */
+  private CompletionResult takeBack(
+      Connection c,
+      Map<UUID, UUID> candidates,
+      String condition,
+      List<Object> args,
+      UnaryOperator<String> why,
+      Instant now)
+      throws SQLException {
     if (candidates.isEmpty()) {
       return new CompletionResult(Set.of(), List.of());
     }
     Map<UUID, BatchRow> rows = reads.lockBatches(c, new HashSet<>(candidates.values()));
-    Map<UUID, Outcomes.JobLock> expired = outcomes.lockJobs(c, candidates.keySet(), now);
+    Map<UUID, Outcomes.JobLock> taken = outcomes.lockJobs(c, candidates.keySet(), condition, args);
     Outcomes.Transitions transitions = outcomes.transitions(now);
     Map<UUID, BatchRow> touched = new LinkedHashMap<>();
     boolean requeued = false;
-    for (Map.Entry<UUID, Outcomes.JobLock> entry : new TreeMap<>(expired).entrySet()) {
+    for (Map.Entry<UUID, Outcomes.JobLock> entry : new TreeMap<>(taken).entrySet()) {
       Outcomes.JobLock job = entry.getValue();
       BatchRow row = rows.get(job.batchId);
       if (row == null) {
         continue;
       }
-      String error = "lease expired on node " + job.owner;
+      String error = why.apply(job.owner);
       JobStatus to;
       if (row.status.isFinal()) {
         transitions.cancelled(entry.getKey());

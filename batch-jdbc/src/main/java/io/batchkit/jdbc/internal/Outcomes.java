@@ -91,7 +91,7 @@ final class Outcomes {
       jobIds.add(o.jobId().value());
     }
     Map<UUID, BatchRow> rows = reads.lockBatches(c, batchIds);
-    Map<UUID, JobLock> locked = lockJobs(c, jobIds, null);
+    Map<UUID, JobLock> locked = lockJobs(c, jobIds, null, List.of());
     Set<JobId> rejected = new HashSet<>();
     Transitions transitions = new Transitions(now);
     Map<UUID, BatchRow> touched = new LinkedHashMap<>();
@@ -280,11 +280,12 @@ final class Outcomes {
   }
 
   /**
-   * Locks job rows by id, in id order, after their batch rows (see {@link BatchReads}); with {@code
-   * expiredBefore}, only expired running ones.
+   * Locks job rows by id, in id order, after their batch rows (see {@link BatchReads}); with a
+   * {@code condition} (SQL on the job row, its parameters in {@code args}), only those that meet it
+   * now.
    */
-  Map<UUID, JobLock> lockJobs(Connection c, Collection<UUID> ids, Instant expiredBefore)
-      throws SQLException {
+  Map<UUID, JobLock> lockJobs(
+      Connection c, Collection<UUID> ids, String condition, List<Object> args) throws SQLException {
     Map<UUID, JobLock> locked = new HashMap<>();
     tables.selectIn(
         c,
@@ -292,10 +293,8 @@ final class Outcomes {
         "SELECT id, batch_id, status, fencing_token, attempt, owner FROM "
             + tables.jobs
             + " WHERE id IN (",
-        ")"
-            + (expiredBefore == null ? "" : " AND status = 'PROCESSING' AND lease_until < ?")
-            + " ORDER BY id FOR UPDATE",
-        expiredBefore == null ? List.of() : List.of(expiredBefore),
+        ")" + (condition == null ? "" : " AND " + condition) + " ORDER BY id FOR UPDATE",
+        args,
         rs ->
             locked.put(
                 dialect.getUuid(rs, "id"),

@@ -7,6 +7,7 @@ import io.batchkit.CancellationSummary;
 import io.batchkit.Job;
 import io.batchkit.JobId;
 import io.batchkit.JobQuery;
+import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
@@ -20,8 +21,10 @@ import io.batchkit.spi.HeartbeatResult;
 import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
+import io.batchkit.spi.JobStoreException;
 import io.batchkit.spi.NewJob;
 import io.batchkit.spi.Subscription;
+import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +55,8 @@ public final class SqlJobStore implements JdbcJobStore {
   private final Claims claims;
   private final Outcomes outcomes;
   private final Leases leases;
+  private final LivenessSession liveness;
+  private final NodeRegistry registry;
 
   /** Whether claims and outcomes commit without waiting for the log flush (PostgreSQL only). */
   private final boolean asynchronousJobCommits;
@@ -60,7 +65,8 @@ public final class SqlJobStore implements JdbcJobStore {
       javax.sql.DataSource dataSource,
       Dialect dialect,
       String prefix,
-      boolean asynchronousJobCommits) {
+      boolean asynchronousJobCommits,
+      boolean sessionLiveness) {
     this.dialect = dialect;
     this.asynchronousJobCommits = asynchronousJobCommits;
     this.tx = new Transactions(dataSource, dialect);
@@ -76,6 +82,10 @@ public final class SqlJobStore implements JdbcJobStore {
     this.claims = new Claims(tables, reads, steps);
     this.outcomes = new Outcomes(tables, reads, batchTransitions, notifier, steps);
     this.leases = new Leases(tables, reads, outcomes, notifier);
+    this.liveness =
+        new LivenessSession(
+            dataSource, dialect, prefix, sessionLiveness && dialect.hasSessionLocks());
+    this.registry = new NodeRegistry(tables, liveness, leases);
   }
 
   @Override
@@ -267,6 +277,120 @@ public final class SqlJobStore implements JdbcJobStore {
   public CompletionResult requeueExpired(Instant now, int maxJobs) {
     Checks.notNull(now, "now");
     Checks.positive(maxJobs, "maxJobs");
-    return notifier.write("requeueExpired", c -> leases.requeueExpired(c, now, maxJobs));
+    String alive =
+        liveness.hasLocks()
+            ? "EXISTS (SELECT 1 FROM "
+                + tables.nodes
+                + " n WHERE n.node_id = j.owner AND n.status = 'LIVE' AND "
+                + dialect.nodeLockHeld(tables.prefix, "n.lock_key")
+                + ")"
+            : null;
+    return notifier.write("requeueExpired", c -> leases.requeueExpired(c, now, maxJobs, alive));
+  }
+
+  // ------------------------------------------------------------------ nodes
+
+  @Override
+  public CompletionResult registerNode(Node node) {
+    StoreChecks.liveNode(node);
+    String id = node.nodeId();
+    if (liveness.isLocal(id)) {
+      throw new IllegalStateException(
+          "node id '" + id + "' is in use by a live service on this store");
+    }
+    tx.read(
+        "registerNode",
+        c -> {
+          registry.checkFree(c, id);
+          return null;
+        });
+    int key = session("registerNode", () -> liveness.take(id));
+    try {
+      return notifier.write("registerNode", c -> registry.register(c, node, key));
+    } catch (RuntimeException e) {
+      liveness.release(id);
+      throw e;
+    }
+  }
+
+  @Override
+  public boolean nodeHeartbeat(Node node) {
+    StoreChecks.liveNode(node);
+    String id = node.nodeId();
+    Optional<Integer> known = liveness.keyOf(id);
+    int key = known.isPresent() ? known.get() : session("nodeHeartbeat", () -> liveness.take(id));
+    return tx.run("nodeHeartbeat", c -> registry.heartbeat(c, node, key));
+  }
+
+  @Override
+  public CompletionResult reapDeadNodes(Instant now, Instant staleBefore, Instant forgetBefore) {
+    Checks.notNull(now, "now");
+    Checks.notNull(staleBefore, "staleBefore");
+    Checks.notNull(forgetBefore, "forgetBefore");
+    // this process's own locks first: after a broken connection it takes them again before it
+    // judges anyone else
+    Map<String, Integer> moved = session("reapDeadNodes", liveness::verify);
+    if (!moved.isEmpty()) {
+      tx.run(
+          "reapDeadNodes",
+          c -> {
+            registry.updateKeys(c, moved);
+            return null;
+          });
+    }
+    CompletionResult reaped = new CompletionResult(Set.of(), List.of());
+    if (liveness.hasLocks()) {
+      List<NodeRegistry.Dead> dead = tx.read("reapDeadNodes", registry::findDead);
+      if (!dead.isEmpty()) {
+        reaped = notifier.write("reapDeadNodes", c -> registry.reap(c, dead, now));
+      }
+    }
+    if (registry.maintenanceDue()) {
+      tx.run(
+          "reapDeadNodes",
+          c -> {
+            registry.maintain(c, now, staleBefore, forgetBefore);
+            return null;
+          });
+    }
+    return reaped;
+  }
+
+  @Override
+  public void deregisterNode(String nodeId, Instant now) {
+    Checks.notNull(nodeId, "nodeId");
+    Checks.notNull(now, "now");
+    if (!liveness.isLocal(nodeId)) {
+      return;
+    }
+    try {
+      tx.run(
+          "deregisterNode",
+          c -> {
+            registry.deregister(c, nodeId, now);
+            return null;
+          });
+    } finally {
+      liveness.release(nodeId);
+    }
+  }
+
+  @Override
+  public List<Node> listNodes() {
+    return tx.read("listNodes", registry::list);
+  }
+
+  @FunctionalInterface
+  private interface SessionStep<T> {
+    T run() throws SQLException;
+  }
+
+  /** Runs a step of the liveness session, failing as the store's other steps do. */
+  private <T> T session(String operation, SessionStep<T> step) {
+    try {
+      return step.run();
+    } catch (SQLException e) {
+      throw new JobStoreException(operation, dialect.isTransient(e), Transactions.describe(e), e);
+    }
   }
 }

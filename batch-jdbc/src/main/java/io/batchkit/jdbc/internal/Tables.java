@@ -33,6 +33,7 @@ final class Tables {
   final String batches;
   final String jobs;
   final String metadata;
+  final String nodes;
 
   /** The PostgreSQL sequence of fencing tokens (see {@link PostgresSteps}). */
   final String fencingTokens;
@@ -43,6 +44,7 @@ final class Tables {
     this.batches = prefix + "batches";
     this.jobs = prefix + "jobs";
     this.metadata = prefix + "batch_metadata";
+    this.nodes = prefix + "nodes";
     this.fencingTokens = prefix + "fencing_tokens";
   }
 

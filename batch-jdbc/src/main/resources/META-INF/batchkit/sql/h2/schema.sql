@@ -70,3 +70,18 @@ CREATE INDEX IF NOT EXISTS batchkit_jobs_batch_status ON batchkit_jobs (batch_id
 CREATE UNIQUE INDEX IF NOT EXISTS batchkit_jobs_batch_seq ON batchkit_jobs (batch_id, seq);
 -- requeueExpired: running jobs whose lease ran out
 CREATE INDEX IF NOT EXISTS batchkit_jobs_lease ON batchkit_jobs (status, lease_until);
+
+-- the registry of nodes: one row per service that shares the store (BatchService.nodes()); a live
+-- node holds the no lock: H2 has no session lock that other processes see, so lock_key is 0
+CREATE TABLE IF NOT EXISTS batchkit_nodes (
+  node_id        VARCHAR(100) PRIMARY KEY,
+  host           VARCHAR(100) NOT NULL,
+  version        VARCHAR(100) NOT NULL,
+  slots          INTEGER NOT NULL,
+  running        INTEGER NOT NULL,
+  started_at     TIMESTAMP WITH TIME ZONE NOT NULL,
+  last_heartbeat TIMESTAMP WITH TIME ZONE NOT NULL,
+  status         VARCHAR(16) NOT NULL,
+  ended_at       TIMESTAMP WITH TIME ZONE,
+  lock_key       INTEGER NOT NULL
+);

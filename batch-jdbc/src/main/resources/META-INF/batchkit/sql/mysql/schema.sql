@@ -72,3 +72,18 @@ CREATE TABLE IF NOT EXISTS batchkit_jobs (
   -- requeueExpired: running jobs whose lease ran out
   KEY batchkit_jobs_lease (status, lease_until)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- the registry of nodes: one row per service that shares the store (BatchService.nodes()); a live
+-- node holds the named lock <prefix>node_<lock_key> (GET_LOCK) on a session of its own
+CREATE TABLE IF NOT EXISTS batchkit_nodes (
+  node_id        VARCHAR(100) NOT NULL PRIMARY KEY,
+  host           VARCHAR(100) NOT NULL,
+  version        VARCHAR(100) NOT NULL,
+  slots          INTEGER NOT NULL,
+  running        INTEGER NOT NULL,
+  started_at     DATETIME(6) NOT NULL,
+  last_heartbeat DATETIME(6) NOT NULL,
+  status         VARCHAR(16) NOT NULL,
+  ended_at       DATETIME(6),
+  lock_key       INTEGER NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -73,3 +73,18 @@ CREATE INDEX IF NOT EXISTS batchkit_jobs_lease ON batchkit_jobs (status, lease_u
 
 -- claim: the jobs' fencing tokens, unique over every node and every claim
 CREATE SEQUENCE IF NOT EXISTS batchkit_fencing_tokens;
+
+-- the registry of nodes: one row per service that shares the store (BatchService.nodes()); a live
+-- node holds the advisory lock (a number for the prefix, lock_key) on a session of its own
+CREATE TABLE IF NOT EXISTS batchkit_nodes (
+  node_id        VARCHAR(100) PRIMARY KEY,
+  host           VARCHAR(100) NOT NULL,
+  version        VARCHAR(100) NOT NULL,
+  slots          INTEGER NOT NULL,
+  running        INTEGER NOT NULL,
+  started_at     TIMESTAMP WITH TIME ZONE NOT NULL,
+  last_heartbeat TIMESTAMP WITH TIME ZONE NOT NULL,
+  status         VARCHAR(16) NOT NULL,
+  ended_at       TIMESTAMP WITH TIME ZONE,
+  lock_key       INTEGER NOT NULL
+);

@@ -1,0 +1,202 @@
+package io.batchkit.internal.scheduler;
+
+import io.batchkit.Node;
+import io.batchkit.internal.util.Version;
+import io.batchkit.spi.CompletionResult;
+import io.batchkit.spi.JobStore;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This node's row in the store's registry of nodes, and the watch over the other nodes: registers
+ * the node when the service starts (the store then takes back what a former node with its id left),
+ * reports it every {@link #HEARTBEAT_INTERVAL}, asks the store every {@link #CHECK_INTERVAL} which
+ * nodes died so that their jobs come back at once, and marks the node stopped when the service
+ * closes. A class of its own so that "how does a dead node's work come back" is found by name; the
+ * lease rule that backs it up is in {@link LeaseKeeper}.
+ *
+ * <p>Ownership: {@link #register()} runs in the service's constructor before the dispatcher starts,
+ * {@link #deregister()} in {@code close()} after it stopped; everything else runs on the dispatcher
+ * thread, which owns every mutable field from its start.
+ */
+final class NodeWatch {
+  /** Logs under the service's name, as the other parts do. */
+  private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);
+
+  /** How often the store is asked for dead nodes: twice a second, so that recovery takes ~1 s. */
+  static final Duration CHECK_INTERVAL = Duration.ofMillis(500);
+
+  /** How often this node's row is updated with its running jobs and heartbeat time. */
+  static final Duration HEARTBEAT_INTERVAL = Duration.ofSeconds(5);
+
+  /**
+   * On a store without a session signal, how long a node may stay silent before it is marked dead
+   * in the registry (its jobs still wait for their leases).
+   */
+  static final Duration STALE_AFTER = HEARTBEAT_INTERVAL.multipliedBy(3);
+
+  /** How long the rows of nodes that ended are kept. */
+  static final Duration RETENTION = Duration.ofDays(1);
+
+  private static final String HOST = host();
+
+  private final ServiceConfig config;
+  private final JobStore store;
+  private final NodeState node;
+  private final JobRunner runner;
+  private final LeaseKeeper leases;
+  private final Instant startedAt;
+
+  // set by register(), then owned by the dispatcher thread (which starts after it)
+  private boolean registered;
+  private boolean refusalLogged;
+  private long lastCheckNanos;
+  private long lastHeartbeatNanos;
+
+  NodeWatch(ServiceConfig config, NodeState node, JobRunner runner, LeaseKeeper leases) {
+    this.config = config;
+    this.store = config.store();
+    this.node = node;
+    this.runner = runner;
+    this.leases = leases;
+    this.startedAt = config.clock().instant();
+  }
+
+  /**
+   * Registers this node; for the service's constructor. A store that cannot be reached now is
+   * logged, and the dispatcher registers the node before its first claim ({@link
+   * #ensureRegistered}).
+   *
+   * @throws IllegalStateException if a live node already uses this node id
+   */
+  void register() {
+    try {
+      doRegister();
+    } catch (IllegalStateException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      LOG.warn(
+          "could not register node {} in the job store ({}); it registers before its first claim",
+          config.nodeId(),
+          e.toString());
+    }
+  }
+
+  /**
+   * Registers the node if it is not yet; returns whether it is, so that the dispatcher claims
+   * nothing before. A store failure propagates (the dispatcher backs off); a live node with the
+   * same id is logged once at ERROR, and the registration is tried again each round.
+   */
+  boolean ensureRegistered() {
+    if (!registered) {
+      try {
+        doRegister();
+      } catch (IllegalStateException e) {
+        if (!refusalLogged) {
+          refusalLogged = true;
+          LOG.error(
+              "node {} claims no job: {}; give each service its own node id",
+              config.nodeId(),
+              e.getMessage());
+        }
+      }
+    }
+    return registered;
+  }
+
+  private void doRegister() {
+    CompletionResult released =
+        store.registerNode(
+            Node.starting(
+                config.nodeId(), HOST, Version.CURRENT, config.maxConcurrency(), startedAt));
+    registered = true;
+    long now = System.nanoTime();
+    lastCheckNanos = now;
+    lastHeartbeatNanos = now;
+    if (!released.batches().isEmpty()) {
+      LOG.info(
+          "node {} took back the jobs a former node with its id left running", config.nodeId());
+      runner.afterChange(released.batches());
+    }
+  }
+
+  /**
+   * Reports this node and asks for dead nodes when each is due; returns the nanoseconds until the
+   * next is due, for the dispatcher's sleep. A store failure propagates.
+   */
+  long tick() {
+    if (!registered) {
+      return CHECK_INTERVAL.toNanos();
+    }
+    long now = System.nanoTime();
+    if (now - lastHeartbeatNanos >= HEARTBEAT_INTERVAL.toNanos()) {
+      lastHeartbeatNanos = now;
+      reportAlive();
+    }
+    if (now - lastCheckNanos >= CHECK_INTERVAL.toNanos()) {
+      lastCheckNanos = now;
+      Instant at = config.clock().instant();
+      CompletionResult reaped = store.reapDeadNodes(at, at.minus(STALE_AFTER), at.minus(RETENTION));
+      runner.afterChange(reaped.batches());
+    }
+    long toHeartbeat = HEARTBEAT_INTERVAL.toNanos() - (System.nanoTime() - lastHeartbeatNanos);
+    long toCheck = CHECK_INTERVAL.toNanos() - (System.nanoTime() - lastCheckNanos);
+    return Math.max(0, Math.min(toHeartbeat, toCheck));
+  }
+
+  private void reportAlive() {
+    Instant now = config.clock().instant();
+    Instant heartbeat = now.isBefore(startedAt) ? startedAt : now;
+    boolean wasLive =
+        store.nodeHeartbeat(
+            new Node(
+                config.nodeId(),
+                HOST,
+                Version.CURRENT,
+                config.maxConcurrency(),
+                node.runningCount.get(),
+                startedAt,
+                heartbeat,
+                Node.Status.LIVE,
+                Optional.empty()));
+    if (!wasLive) {
+      LOG.warn(
+          "node {} was taken for dead by another node (its liveness connection was lost for a"
+              + " moment); the jobs it held may run elsewhere now, so its leases are checked at once",
+          config.nodeId());
+      leases.heartbeat(); // stops here the jobs whose lease went to another node
+    }
+  }
+
+  /** Marks the node stopped; for {@code close()}, after the dispatcher stopped. */
+  void deregister() {
+    if (!registered) {
+      return;
+    }
+    try {
+      store.deregisterNode(config.nodeId(), config.clock().instant());
+    } catch (RuntimeException e) {
+      LOG.warn(
+          "could not mark node {} stopped in the job store ({}); it will be marked dead",
+          config.nodeId(),
+          e.toString());
+    }
+  }
+
+  private static String host() {
+    String name;
+    try {
+      name = InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException | RuntimeException e) {
+      name = System.getenv().getOrDefault("HOSTNAME", "unknown");
+    }
+    if (name == null || name.isBlank()) {
+      name = "unknown";
+    }
+    return name.length() > Node.MAX_TEXT_LENGTH ? name.substring(0, Node.MAX_TEXT_LENGTH) : name;
+  }
+}

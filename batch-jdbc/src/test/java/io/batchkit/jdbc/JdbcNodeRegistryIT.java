@@ -1,0 +1,189 @@
+package io.batchkit.jdbc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.batchkit.BatchId;
+import io.batchkit.Job;
+import io.batchkit.JobStatus;
+import io.batchkit.Node;
+import io.batchkit.Progress;
+import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.JobStore;
+import io.batchkit.spi.NodeRegistryContractTest;
+import io.batchkit.testkit.Stores;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The registry-of-nodes contract on each database, plus how each tells a dead node: on PostgreSQL
+ * and MariaDB a node whose lock session ended (its pool was closed, which aborts the connection as
+ * a killed process would) is found dead and its jobs come back, long before their lease; on H2 a
+ * node that stopped reporting is marked dead and its jobs wait for their lease.
+ */
+class JdbcNodeRegistryIT {
+
+  @Nested
+  class OnH2 extends OnDatabase {
+    OnH2() {
+      super(TestDatabases::h2, false);
+    }
+
+    @Test
+    void nodeOfAnotherStoreInstance_thatStoppedReporting_isMarkedDead_andKeepsItsJobs() {
+      JdbcJobStore other = otherInstance(dataSource);
+      other.registerNode(Node.starting(NODE_B, "host", "1", 4, at(1)));
+      BatchId id = insert(2, 3);
+      assertEquals(2, claimOn(other, NODE_B, 2).size());
+
+      // the store marks stale nodes at a pace of its own: ask until it did, within seconds
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (store.listNodes().get(0).isLive() && System.nanoTime() < deadline) {
+        store.reapDeadNodes(at(100), at(50), at(0));
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+      }
+
+      Node b = store.listNodes().get(0);
+      assertEquals(NODE_B, b.nodeId());
+      assertEquals(Node.Status.DEAD, b.status());
+      assertEquals(new Progress(2, 0, 2, 0, 0, 0), batchOf(id).progress(), "leases rule H2");
+    }
+  }
+
+  @Nested
+  class OnPostgres extends OnDatabase {
+    OnPostgres() {
+      super(() -> TestDatabases.postgres(4), true);
+    }
+
+    @Test
+    void nodeWhoseSessionEnded_isFoundDead_andItsJobsComeBackBeforeTheirLease() throws Exception {
+      sessionEnds(TestDatabases.postgres(3));
+    }
+  }
+
+  @Nested
+  class OnMariaDb extends OnDatabase {
+    OnMariaDb() {
+      super(() -> TestDatabases.mariadb(4), true);
+    }
+
+    @Test
+    void nodeWhoseSessionEnded_isFoundDead_andItsJobsComeBackBeforeTheirLease() throws Exception {
+      sessionEnds(TestDatabases.mariadb(3));
+    }
+  }
+
+  /** One database: the tables are created once per class and emptied before each test. */
+  @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+  abstract static class OnDatabase extends NodeRegistryContractTest {
+    private final String prefix = TestDatabases.uniquePrefix();
+    private final Supplier<DataSource> open;
+    private final boolean signal;
+    protected DataSource dataSource;
+    private JdbcJobStore jdbcStore;
+
+    OnDatabase(Supplier<DataSource> open, boolean signal) {
+      this.open = open;
+      this.signal = signal;
+    }
+
+    /**
+     * A node registered through another store instance, on {@code pool}, holds three jobs; while
+     * its session lives, however often this instance looks past the grace period, it keeps them;
+     * once the pool is closed (which aborts its connections, as the death of its process would), it
+     * is found dead and its jobs are queued again, minutes before their lease ends.
+     */
+    void sessionEnds(HikariDataSource pool) {
+      BatchId id;
+      try (pool) {
+        JdbcJobStore other = otherInstance(pool);
+        other.registerNode(Node.starting(NODE_B, "host-b", "1", 4, at(1)));
+        id = insert(3, 3);
+        assertEquals(3, claimOn(other, NODE_B, 3).size());
+
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1_500);
+        while (System.nanoTime() < until) {
+          assertEquals(List.of(), store.reapDeadNodes(at(2), at(0), at(0)).batches());
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+        }
+        assertEquals(new Progress(3, 0, 3, 0, 0, 0), batchOf(id).progress(), "alive, it kept them");
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (batchOf(id).progress().processing() > 0 && System.nanoTime() < deadline) {
+        store.reapDeadNodes(at(3), at(0), at(0));
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+      }
+      // at(3) is minutes before the five-minute leases end: only the ended session explains it
+      assertEquals(new Progress(3, 3, 0, 0, 0, 0), batchOf(id).progress());
+      for (Job job : Stores.allJobs(store, id)) {
+        assertEquals(JobStatus.QUEUED, job.status());
+        assertEquals(1, job.attempt());
+        assertTrue(job.error().orElseThrow().contains(NODE_B + " died"), job.error().toString());
+      }
+      Node b =
+          store.listNodes().stream()
+              .filter(n -> n.nodeId().equals(NODE_B))
+              .findFirst()
+              .orElseThrow();
+      assertEquals(Node.Status.DEAD, b.status());
+      assertEquals(Optional.of(at(3)), b.endedAt());
+    }
+
+    @Override
+    protected JobStore newStore() {
+      try {
+        if (jdbcStore == null) {
+          dataSource = open.get();
+          jdbcStore =
+              JdbcJobStore.builder(dataSource).tablePrefix(prefix).createSchema(true).build();
+        } else {
+          TestDatabases.clear(dataSource, prefix);
+        }
+        return jdbcStore;
+      } catch (SQLException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+
+    @Override
+    protected boolean hasSessionSignal() {
+      return signal;
+    }
+
+    /** Another store instance on the same tables: another process, as far as the store knows. */
+    JdbcJobStore otherInstance(DataSource on) {
+      return JdbcJobStore.builder(on).tablePrefix(prefix).build();
+    }
+
+    List<ClaimedJob> claimOn(JobStore on, String nodeId, int maxJobs) {
+      JobStore saved = store;
+      store = on;
+      try {
+        return claim(nodeId, maxJobs, at(1));
+      } finally {
+        store = saved;
+      }
+    }
+
+    @AfterAll
+    void dropTables() throws Exception {
+      if (dataSource != null) {
+        TestDatabases.drop(dataSource, prefix);
+        if (dataSource instanceof AutoCloseable closeable) {
+          closeable.close();
+        }
+      }
+    }
+  }
+}
