@@ -10,6 +10,7 @@ import io.batchkit.BatchService;
 import io.batchkit.Job;
 import io.batchkit.JobContext;
 import io.batchkit.JobQuery;
+import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.jdbc.JdbcJobStore;
 import io.batchkit.spi.JobStore;
@@ -76,6 +77,12 @@ public final class SeveralNodes {
                     .maxConcurrency(6) // over all nodes: one node alone could not reach it
                     .build());
         out.println("Submitted batch " + batch.id() + " on node-a; following it from node-b");
+        out.println("Registered nodes (BatchService.nodes()):");
+        for (Node node : b.nodes()) {
+          out.printf(
+              "  %-8s %s, %d slots, on %s%n",
+              node.nodeId(), node.status(), node.slots(), node.host());
+        }
         done = new ProgressLine(out, terminal).follow(b, batch.id());
         jobsPerNode = jobsPerNode(b, batch.id());
       } // closing both nodes waits for their listeners, so finishedBy is complete below

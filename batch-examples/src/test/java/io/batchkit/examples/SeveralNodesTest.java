@@ -28,5 +28,7 @@ class SeveralNodesTest {
     assertTrue(Set.of("node-a", "node-b").containsAll(o.jobsPerNode().keySet()), text);
     assertEquals(1, o.finishedBy().size(), text);
     assertTrue(text.contains("batchFinished was raised once, by node-"), text);
+    assertTrue(text.contains("node-a   LIVE, 3 slots"), text);
+    assertTrue(text.contains("node-b   LIVE, 3 slots"), text);
   }
 }
