@@ -12,10 +12,12 @@ import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.internal.memory.InMemoryJobStore;
 import io.batchkit.internal.util.Checks;
+import io.batchkit.internal.util.StoreChecks;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -242,7 +244,9 @@ public interface JobStore {
    * signal (see {@link #reapDeadNodes}), takes the node's signal. A row left by a former node with
    * this id is replaced, and the jobs that former node still holds are taken back at once, as
    * {@link #requeueExpired} does with expired ones: a node that starts with the id of one that died
-   * releases its former self's leases before it claims anything.
+   * releases its former self's leases before it claims anything. The default keeps no registry (a
+   * store written before the registry existed): it returns an empty result, and {@link #listNodes}
+   * lists nothing.
    *
    * @param node the node, {@code LIVE}
    * @return a snapshot of each batch whose jobs changed
@@ -252,53 +256,72 @@ public interface JobStore {
    *     store instance and not deregistered, or, on a store with a session signal, one that holds
    *     it
    */
-  CompletionResult registerNode(Node node);
+  default CompletionResult registerNode(Node node) {
+    StoreChecks.liveNode(node);
+    return new CompletionResult(Set.of(), List.of());
+  }
 
   /**
-   * Records that a registered node is still there: its running jobs and its heartbeat time. A node
-   * that another node declared dead while it was alive (its signal was gone for a moment) becomes
-   * {@code LIVE} again, with its signal taken again; a node whose row is missing (it was forgotten)
-   * is added again; in both cases no job is taken back.
+   * Records that a node registered through this store instance is still there: its running jobs and
+   * its heartbeat time. If another node declared it dead while it ran (its session blinked, or it
+   * did not report for a while), it becomes {@code LIVE} again; if its row is missing, it is added
+   * again; no job is taken back either way. A node not registered through this store instance, or
+   * deregistered, is left as it is.
    *
    * @param node the node as it is now, {@code LIVE}
-   * @return true if the node's row was {@code LIVE}; false if it had been declared dead or was
-   *     missing, so that jobs it holds may have been taken back (its next lease renewal tells
-   *     which)
+   * @return true if the node's row was {@code LIVE}; false otherwise (declared dead, missing, or
+   *     not registered here), so that jobs it holds may have been taken back: its next lease
+   *     renewal tells which. The default returns true.
    * @throws NullPointerException if {@code node} is null
    * @throws IllegalArgumentException if {@code node} is not {@code LIVE}
    */
-  boolean nodeHeartbeat(Node node);
+  default boolean nodeHeartbeat(Node node) {
+    StoreChecks.liveNode(node);
+    return true;
+  }
 
   /**
    * Finds the registered nodes that died, marks them {@code DEAD} and takes their jobs back, then
-   * forgets nodes that ended long ago. Every service calls it often (about twice a second), so it
-   * is cheap when nobody died.
+   * forgets nodes that ended long ago. Every service calls it twice a second, so it is cheap when
+   * nobody died.
    *
    * <p>How a store tells a dead node depends on whether it has a <em>session signal</em>: a lock
    * that a node holds on a database session of its own, which the server releases when the node's
    * process is gone (PostgreSQL's advisory locks, MariaDB's {@code GET_LOCK}). On such a store a
    * live node whose signal has been free for a short grace period (so that a node whose connection
    * blinked can take it again) is dead: its jobs are taken back as {@link #requeueExpired} does,
-   * without waiting for their leases. On a store without one, a live node whose last heartbeat is
-   * before {@code staleBefore} is marked dead and nothing more: its jobs wait for their leases.
+   * without waiting for their leases. A node without a signal (a store without one, or a node that
+   * runs without it) whose last heartbeat is before {@code staleBefore} is marked dead and nothing
+   * more: its jobs wait for their leases. A store whose nodes all live in its own process (the
+   * in-memory store) has no dead nodes. The default does nothing.
    *
    * @param now the current time, stored as the dead nodes' end time
-   * @param staleBefore on a store without a session signal, the heartbeat time before which a node
-   *     counts as dead
+   * @param staleBefore the heartbeat time before which a node without a signal counts as dead
    * @param forgetBefore rows of nodes that ended before it are removed
    * @return a snapshot of each batch whose jobs changed
    * @throws NullPointerException if an argument is null
    */
-  CompletionResult reapDeadNodes(Instant now, Instant staleBefore, Instant forgetBefore);
+  default CompletionResult reapDeadNodes(Instant now, Instant staleBefore, Instant forgetBefore) {
+    Checks.notNull(now, "now");
+    Checks.notNull(staleBefore, "staleBefore");
+    Checks.notNull(forgetBefore, "forgetBefore");
+    return new CompletionResult(Set.of(), List.of());
+  }
 
   /**
    * Marks a node {@code STOPPED}, after it handed its jobs back, and releases its session signal.
-   * Does nothing for an id that is not registered {@code LIVE}.
+   * Does nothing for an id that is not registered {@code LIVE} through this store instance. The
+   * default does nothing.
    *
    * @throws NullPointerException if an argument is null
    */
-  void deregisterNode(String nodeId, Instant now);
+  default void deregisterNode(String nodeId, Instant now) {
+    Checks.notNull(nodeId, "nodeId");
+    Checks.notNull(now, "now");
+  }
 
-  /** Lists the registered nodes: live ones first, then by node id. */
-  List<Node> listNodes();
+  /** Lists the registered nodes: live ones first, then by node id. The default lists none. */
+  default List<Node> listNodes() {
+    return List.of();
+  }
 }

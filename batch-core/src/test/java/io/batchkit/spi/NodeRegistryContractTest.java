@@ -151,11 +151,19 @@ public abstract class NodeRegistryContractTest {
         new Node(NODE_A, "host", "1", 4, 3, at(1), at(20), Node.Status.LIVE, Optional.empty());
     assertTrue(store.nodeHeartbeat(later));
     assertEquals(List.of(later), store.listNodes());
+  }
 
-    Node unknown = Node.starting(NODE_B, "host", "1", 2, at(21));
-    assertFalse(store.nodeHeartbeat(unknown), "a node whose row is missing was not live");
-    registered.add(NODE_B);
-    assertEquals(List.of(later, unknown), store.listNodes());
+  @Test
+  void nodeHeartbeat_ofANodeNotRegisteredHereOrStopped_changesNothing() {
+    assertFalse(store.nodeHeartbeat(Node.starting(NODE_B, "host", "1", 2, at(1))));
+    assertEquals(List.of(), store.listNodes(), "an unknown node is not added");
+
+    register(Node.starting(NODE_A, "host", "1", 4, at(1)));
+    store.deregisterNode(NODE_A, at(5));
+    Node late =
+        new Node(NODE_A, "host", "1", 4, 0, at(1), at(6), Node.Status.LIVE, Optional.empty());
+    assertFalse(store.nodeHeartbeat(late), "a stopped node is not brought back");
+    assertEquals(Node.Status.STOPPED, only(store.listNodes()).status());
   }
 
   @Test
@@ -177,12 +185,25 @@ public abstract class NodeRegistryContractTest {
   }
 
   @Test
-  void requeueExpired_leavesTheJobsOfANodeThatHoldsItsSignal_onlyOnAStoreWithOne() {
+  void requeueExpired_leavesTheJobsOfANodeThatHoldsItsSignalAndReports_onlyOnAStoreWithOne() {
     register(Node.starting(NODE_A, "host", "1", 4, at(1)));
     BatchId id = insert(2, 3);
     assertEquals(2, claim(NODE_A, 2, at(2)).size());
+    Instant longAfterTheLease = at(2).plus(Duration.ofDays(1));
+    Node reporting =
+        new Node(
+            NODE_A,
+            "host",
+            "1",
+            4,
+            2,
+            at(1),
+            longAfterTheLease,
+            Node.Status.LIVE,
+            Optional.empty());
+    store.nodeHeartbeat(reporting);
 
-    CompletionResult result = store.requeueExpired(at(2).plus(Duration.ofDays(1)), 10);
+    CompletionResult result = store.requeueExpired(longAfterTheLease, 10);
 
     if (hasSessionSignal()) {
       assertEquals(List.of(), result.batches(), "a live node keeps its jobs past their lease");
@@ -190,6 +211,18 @@ public abstract class NodeRegistryContractTest {
     } else {
       assertEquals(new Progress(2, 2, 0, 0, 0, 0), batchOf(id).progress());
     }
+  }
+
+  @Test
+  void requeueExpired_takesTheJobsOfANodeThatHoldsItsSignalButStoppedReporting() {
+    register(Node.starting(NODE_A, "host", "1", 4, at(1)));
+    BatchId id = insert(2, 3);
+    assertEquals(2, claim(NODE_A, 2, at(2)).size());
+
+    // its last report was at(1), a day before: a dispatcher that hangs is not trusted for ever
+    store.requeueExpired(at(2).plus(Duration.ofDays(1)), 10);
+
+    assertEquals(new Progress(2, 2, 0, 0, 0, 0), batchOf(id).progress());
   }
 
   @Test

@@ -130,16 +130,18 @@ public interface JdbcJobStore extends JobStore {
      * node's process dies: the other nodes see the free lock, wait a grace period of 0.7 s (so that
      * a node whose connection broke for a moment can take its lock again), and then take its jobs
      * back, within about 1.5 s of the kill and whatever the lease duration. A node that holds its
-     * lock keeps its jobs even past their lease, however long a GC pause or a slow statement holds
-     * it up. The lease remains the rule for nodes without a lock, and on H2.
+     * lock keeps its jobs past their lease while it has reported within the last minute, so a GC
+     * pause, a slow statement or a frozen process does not make its jobs run twice; a process that
+     * hangs with its connection open stops reporting, and after that minute the lease decides
+     * again. The lease remains the rule for nodes without a lock, and on H2.
      *
      * <p>Turn it off when connections go through a pooler in transaction mode (PgBouncer's {@code
      * pool_mode=transaction}), where a session lock stays with a server connection that other
-     * clients reuse. Without it, a dead node's jobs come back when their lease expires. Two limits
-     * stay: a host that loses power or its network holds its session until the server's TCP
-     * keepalive gives up on it (PostgreSQL's {@code tcp_keepalives_idle}, the operating system's
-     * default of two hours otherwise), and a process that hangs with its connection open keeps its
-     * jobs until it is killed.
+     * clients reuse. Without it, a dead node's jobs come back when their lease expires; nodes with
+     * it and nodes without it may share a store. One limit stays: a host that loses power or its
+     * network holds its session until the server's TCP keepalive gives up on it (PostgreSQL's
+     * {@code tcp_keepalives_idle}, the operating system's default of two hours otherwise), and
+     * until then its jobs wait for their lease as well, or for the minute without reports.
      */
     public Builder sessionLiveness(boolean enabled) {
       this.sessionLiveness = enabled;

@@ -70,6 +70,11 @@ class JdbcNodeRegistryIT {
     void nodeWhoseSessionEnded_isFoundDead_andItsJobsComeBackBeforeTheirLease() throws Exception {
       sessionEnds(TestDatabases.postgres(3));
     }
+
+    @Test
+    void nodeRunningWithoutSessionLiveness_isNeverTakenForDead_byNodesWithIt() {
+      withoutLock();
+    }
   }
 
   @Nested
@@ -81,6 +86,11 @@ class JdbcNodeRegistryIT {
     @Test
     void nodeWhoseSessionEnded_isFoundDead_andItsJobsComeBackBeforeTheirLease() throws Exception {
       sessionEnds(TestDatabases.mariadb(3));
+    }
+
+    @Test
+    void nodeRunningWithoutSessionLiveness_isNeverTakenForDead_byNodesWithIt() {
+      withoutLock();
     }
   }
 
@@ -138,6 +148,27 @@ class JdbcNodeRegistryIT {
               .orElseThrow();
       assertEquals(Node.Status.DEAD, b.status());
       assertEquals(Optional.of(at(3)), b.endedAt());
+    }
+
+    /**
+     * A node of a store built with {@code sessionLiveness(false)} (behind PgBouncer, say) holds no
+     * lock; the nodes that hold theirs never read that as death, however long they look.
+     */
+    void withoutLock() {
+      JdbcJobStore lockless =
+          JdbcJobStore.builder(dataSource).tablePrefix(prefix).sessionLiveness(false).build();
+      lockless.registerNode(Node.starting(NODE_B, "host-b", "1", 4, at(1)));
+      BatchId id = insert(2, 3);
+      assertEquals(2, claimOn(lockless, NODE_B, 2).size());
+
+      long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1_500);
+      while (System.nanoTime() < until) {
+        assertEquals(List.of(), store.reapDeadNodes(at(2), at(0), at(0)).batches());
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+      }
+      assertEquals(new Progress(2, 0, 2, 0, 0, 0), batchOf(id).progress());
+      assertTrue(store.listNodes().get(0).isLive(), store.listNodes().toString());
+      lockless.deregisterNode(NODE_B, at(3));
     }
 
     @Override

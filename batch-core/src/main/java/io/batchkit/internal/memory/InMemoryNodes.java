@@ -37,10 +37,14 @@ final class InMemoryNodes {
     nodes.put(node.nodeId(), node);
   }
 
-  /** Replaces the node's row; returns whether the row was live. */
+  /** Replaces the row of a live node; returns whether it was live (else changes nothing). */
   synchronized boolean heartbeat(Node node) {
-    Node existing = nodes.put(node.nodeId(), node);
-    return existing != null && existing.isLive();
+    Node existing = nodes.get(node.nodeId());
+    if (existing == null || !existing.isLive()) {
+      return false;
+    }
+    nodes.put(node.nodeId(), node);
+    return true;
   }
 
   /** Forgets nodes that ended before {@code forgetBefore}. */

@@ -182,7 +182,8 @@ final class Dispatcher {
         // outcomes first (with the claim when there is one), so that no lease this node still
         // holds an outcome for is taken back by the sweep below
         boolean hadOutcomes = !unsent.isEmpty() || !node.outcomes.isEmpty();
-        boolean claimRound = hadOutcomes || System.nanoTime() - claimDueNanos >= 0;
+        boolean claimRound =
+            hadOutcomes || System.nanoTime() - claimDueNanos >= 0 || retryFellDue();
         rateLimitWaitNanos = Long.MAX_VALUE;
         int claimed =
             claimRound && node.state.get() == NodeState.State.RUNNING && nodes.ensureRegistered()
@@ -255,9 +256,6 @@ final class Dispatcher {
           claimDueNanos = System.nanoTime(); // a wake-up means work or a free slot: claim now
         }
       }
-      if (nextRetryAt != null && untilNextRetry() == Long.MAX_VALUE) {
-        claimDueNanos = System.nanoTime(); // a retry fell due: the claim can take it
-      }
     }
     releaseClaimedAhead(); // those a round claimed while close() began
     try {
@@ -328,17 +326,24 @@ final class Dispatcher {
     }
   }
 
-  /** Returns the nanoseconds until the earliest known retry is due, forgetting it once it is. */
+  /** Returns the nanoseconds until the earliest known retry is due (0 once it is). */
   private long untilNextRetry() {
     if (nextRetryAt == null) {
       return Long.MAX_VALUE;
     }
-    long nanos = Duration.between(config.clock().instant(), nextRetryAt).toNanos();
-    if (nanos <= 0) {
-      nextRetryAt = null; // the claim that just ran could take it
-      return Long.MAX_VALUE;
+    return Math.max(0, Duration.between(config.clock().instant(), nextRetryAt).toNanos());
+  }
+
+  /**
+   * Returns whether the earliest known retry is due, and forgets it if so: the claim this round
+   * makes can take it.
+   */
+  private boolean retryFellDue() {
+    if (nextRetryAt == null || untilNextRetry() > 0) {
+      return false;
     }
-    return nanos;
+    nextRetryAt = null;
+    return true;
   }
 
   /** Gives every job claimed ahead back to the store; for shutdown. */

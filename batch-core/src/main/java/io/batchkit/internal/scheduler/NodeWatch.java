@@ -4,6 +4,7 @@ import io.batchkit.Node;
 import io.batchkit.internal.util.Version;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.JobStore;
+import io.batchkit.spi.JobStoreException;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.time.Instant;
@@ -51,9 +52,17 @@ final class NodeWatch {
   private final LeaseKeeper leases;
   private final Instant startedAt;
 
-  // set by register(), then owned by the dispatcher thread (which starts after it)
-  private boolean registered;
+  // set by register(), then owned by the dispatcher thread (which starts after it), except the two
+  // volatile flags that close() reads or sets
+  /** Written by the constructor's thread, then the dispatcher's; read by {@code close()}. */
+  private volatile boolean registered;
+
   private boolean refusalLogged;
+  private boolean tickFailing;
+
+  /** Set by {@link #deregister()} in {@code close()}; read by the dispatcher thread. */
+  private volatile boolean deregistered;
+
   private long lastCheckNanos;
   private long lastHeartbeatNanos;
 
@@ -78,6 +87,16 @@ final class NodeWatch {
       doRegister();
     } catch (IllegalStateException e) {
       throw e;
+    } catch (JobStoreException e) {
+      if (!e.isRetryable()) {
+        // not an outage: say so now (a schema without the nodes table, say), not in a WARN loop
+        throw new IllegalStateException(
+            "node " + config.nodeId() + " cannot register in the job store: " + e.getMessage(), e);
+      }
+      LOG.warn(
+          "could not register node {} in the job store ({}); it registers before its first claim",
+          config.nodeId(),
+          e.toString());
     } catch (RuntimeException e) {
       LOG.warn(
           "could not register node {} in the job store ({}); it registers before its first claim",
@@ -129,9 +148,22 @@ final class NodeWatch {
    * next is due, for the dispatcher's sleep. A store failure propagates.
    */
   long tick() {
-    if (!registered) {
+    if (!registered || deregistered) {
       return CHECK_INTERVAL.toNanos();
     }
+    try {
+      return doTick();
+    } catch (RuntimeException e) {
+      // claims and outcomes do not depend on this: they carry on, and the next check tries again
+      if (!tickFailing) {
+        tickFailing = true;
+        LOG.warn("node {} could not check for dead nodes ({})", config.nodeId(), e.toString());
+      }
+      return CHECK_INTERVAL.toNanos();
+    }
+  }
+
+  private long doTick() {
     long now = System.nanoTime();
     if (now - lastHeartbeatNanos >= HEARTBEAT_INTERVAL.toNanos()) {
       lastHeartbeatNanos = now;
@@ -143,6 +175,7 @@ final class NodeWatch {
       CompletionResult reaped = store.reapDeadNodes(at, at.minus(STALE_AFTER), at.minus(RETENTION));
       runner.afterChange(reaped.batches());
     }
+    tickFailing = false;
     long toHeartbeat = HEARTBEAT_INTERVAL.toNanos() - (System.nanoTime() - lastHeartbeatNanos);
     long toCheck = CHECK_INTERVAL.toNanos() - (System.nanoTime() - lastCheckNanos);
     return Math.max(0, Math.min(toHeartbeat, toCheck));
@@ -163,17 +196,22 @@ final class NodeWatch {
                 heartbeat,
                 Node.Status.LIVE,
                 Optional.empty()));
-    if (!wasLive) {
+    if (!wasLive && !deregistered) {
       LOG.warn(
-          "node {} was taken for dead by another node (its liveness connection was lost for a"
-              + " moment); the jobs it held may run elsewhere now, so its leases are checked at once",
+          "node {} was marked dead in the job store while it ran (it lost its database session, or"
+              + " did not report for a while); the jobs it held may run elsewhere now, so its leases"
+              + " are checked at once",
           config.nodeId());
       leases.heartbeat(); // stops here the jobs whose lease went to another node
     }
   }
 
-  /** Marks the node stopped; for {@code close()}, after the dispatcher stopped. */
+  /**
+   * Marks the node stopped; for {@code close()}, after the dispatcher stopped (or gave up waiting
+   * for it: from then on {@link #tick} does nothing, so it cannot report the node alive again).
+   */
   void deregister() {
+    deregistered = true;
     if (!registered) {
       return;
     }

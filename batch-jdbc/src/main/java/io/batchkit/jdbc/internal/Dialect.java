@@ -11,6 +11,7 @@ import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
+import java.util.Locale;
 import java.util.UUID;
 
 /**
@@ -89,6 +90,17 @@ public final class Dialect {
     }
   }
 
+  /** Releases every node lock {@code c}'s session holds, before it goes back to its pool. */
+  void releaseAllNodeLocks(Connection c) throws SQLException {
+    String sql =
+        kind == SqlDialect.POSTGRESQL
+            ? "SELECT pg_advisory_unlock_all()"
+            : "SELECT RELEASE_ALL_LOCKS()";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.executeQuery().close();
+    }
+  }
+
   /**
    * A condition that holds when some session holds the node lock whose key is in {@code keyColumn};
    * for stores with {@link #hasSessionLocks}. The literals in it come from the validated table
@@ -97,24 +109,33 @@ public final class Dialect {
   String nodeLockHeld(String prefix, String keyColumn) {
     if (kind == SqlDialect.POSTGRESQL) {
       // a two-key advisory lock shows in pg_locks as (classid, objid, objsubid 2)
-      return "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = "
+      // advisory locks are per database: only this database's count
+      return "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
+          + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+          + " AND l.classid = "
           + prefixLockKey(prefix)
           + " AND l.objid = "
           + keyColumn
           + " AND l.objsubid = 2 AND l.granted)";
     }
-    return "IS_USED_LOCK(CONCAT('" + prefix + "node_', " + keyColumn + ")) IS NOT NULL";
+    return "IS_USED_LOCK(CONCAT('" + nodeLockStem(prefix) + "', " + keyColumn + ")) IS NOT NULL";
   }
 
   /**
-   * The first key of a store's PostgreSQL node locks: a stable, non-negative hash of its prefix.
+   * The first key of a store's PostgreSQL node locks: a stable, non-negative hash of its prefix,
+   * lower-cased as the database folds the unquoted table names it names.
    */
   private static int prefixLockKey(String prefix) {
-    return (prefix + "nodes").hashCode() & 0x7fffffff;
+    return (prefix.toLowerCase(Locale.ROOT) + "nodes").hashCode() & 0x7fffffff;
   }
 
+  /** A MySQL node lock's name: the lower-cased prefix, {@code node_} and the key. */
   private static String nodeLockName(String prefix, int key) {
-    return prefix + "node_" + key;
+    return nodeLockStem(prefix) + key;
+  }
+
+  private static String nodeLockStem(String prefix) {
+    return prefix.toLowerCase(Locale.ROOT) + "node_";
   }
 
   /**

@@ -104,8 +104,10 @@ final class Leases {
    *
    * @param aliveCondition SQL on the job row {@code j} that holds when its owner is alive by its
    *     session lock, or null on a store without session locks
+   * @param aliveArgs the parameters of {@code aliveCondition}
    */
-  CompletionResult requeueExpired(Connection c, Instant now, int maxJobs, String aliveCondition)
+  CompletionResult requeueExpired(
+      Connection c, Instant now, int maxJobs, String aliveCondition, List<Object> aliveArgs)
       throws SQLException {
     String find =
         "SELECT j.id, j.batch_id FROM "
@@ -113,7 +115,10 @@ final class Leases {
             + " j WHERE j.status = 'PROCESSING' AND j.lease_until < ?"
             + (aliveCondition == null ? "" : " AND NOT " + aliveCondition)
             + " ORDER BY j.lease_until LIMIT ?";
-    Map<UUID, UUID> candidates = find(c, find, List.of(now), maxJobs);
+    List<Object> args = new ArrayList<>();
+    args.add(now);
+    args.addAll(aliveArgs);
+    Map<UUID, UUID> candidates = find(c, find, args, maxJobs);
     return takeBack(
         c,
         candidates,
@@ -138,6 +143,9 @@ final class Leases {
     while (!(candidates = find(c, find, List.of(nodeId), Tables.IN_LIST_LIMIT)).isEmpty()) {
       CompletionResult taken =
           takeBack(c, candidates, "status = 'PROCESSING' AND owner = ?", List.of(nodeId), why, now);
+      if (taken.batches().isEmpty()) {
+        break; // found but not taken (their batch is gone): the next pass would find them again
+      }
       snapshots.addAll(taken.batches());
     }
     return new CompletionResult(Set.of(), snapshots);

@@ -31,10 +31,13 @@ import java.util.concurrent.TimeUnit;
  * instance's clock, is dead: {@link #reap} marks it {@code DEAD}, under the same condition in the
  * same statement so that a node that took its lock again in between is spared, and takes its jobs
  * back. The grace lets a node whose lock connection broke for a moment take its locks again (it
- * checks every half second) before anyone gives its jobs away. Nodes registered through this store
- * instance are never suspects: their process is this one, which is alive. On a store without
- * session locks, {@link #markStale} marks live rows whose heartbeat is old as dead and takes
- * nothing back: their jobs wait for their leases.
+ * checks every quarter of a second) before anyone gives its jobs away. Nodes registered through
+ * this store instance are never suspects: their process is this one, which is alive; and a store
+ * instance whose own session broke judges nobody until it holds its locks again, since the others'
+ * sessions may have ended with its own (a database restart). Rows without a lock (key 0: a store
+ * without session locks, or a node with {@code sessionLiveness(false)}) are never suspects either:
+ * {@link #maintain} marks them dead when their heartbeat is old and takes nothing back, so their
+ * jobs wait for their leases.
  *
  * <p>Ownership: {@link #suspects} and {@link #lastMaintenanceNanos} are guarded by this object's
  * monitor; the statements run on the connection they are given.
@@ -86,7 +89,7 @@ final class NodeRegistry {
     String sql =
         "SELECT n.node_id FROM "
             + nodes
-            + " n WHERE n.node_id = ? AND n.status = 'LIVE' AND "
+            + " n WHERE n.node_id = ? AND n.status = 'LIVE' AND n.lock_key <> 0 AND "
             + dialect.nodeLockHeld(tables.prefix, "n.lock_key");
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setString(1, nodeId);
@@ -205,10 +208,13 @@ final class NodeRegistry {
    * that have been suspects for the grace period; for stores with session locks.
    */
   List<Dead> findDead(Connection c) throws SQLException {
+    if (!session.isHealthy()) {
+      return List.of(); // this process's own session broke: others' may have ended with it
+    }
     String sql =
         "SELECT n.node_id, n.lock_key FROM "
             + nodes
-            + " n WHERE n.status = 'LIVE' AND NOT "
+            + " n WHERE n.status = 'LIVE' AND n.lock_key <> 0 AND NOT "
             + dialect.nodeLockHeld(tables.prefix, "n.lock_key");
     Map<String, Integer> free = new HashMap<>();
     try (PreparedStatement ps = c.prepareStatement(sql);
@@ -242,7 +248,7 @@ final class NodeRegistry {
         "UPDATE "
             + nodes
             + " SET status = 'DEAD', ended_at = ? WHERE node_id = ? AND lock_key = ?"
-            + " AND status = 'LIVE' AND NOT "
+            + " AND status = 'LIVE' AND lock_key <> 0 AND NOT "
             + dialect.nodeLockHeld(tables.prefix, "lock_key");
     List<Batch> snapshots = new ArrayList<>();
     for (Dead node : dead) {
@@ -275,25 +281,29 @@ final class NodeRegistry {
   }
 
   /**
-   * On a store without session locks, marks dead the live nodes, other than those registered
+   * Marks dead the live nodes without a lock (on a store without session locks, every node; on one
+   * with them, nodes that run with {@code sessionLiveness(false)}), other than those registered
    * through this store instance, whose last heartbeat is before {@code staleBefore}; then removes
-   * the rows of nodes that ended before {@code forgetBefore}.
+   * the rows of nodes that ended before {@code forgetBefore}. Their jobs wait for their leases.
    */
   void maintain(Connection c, Instant now, Instant staleBefore, Instant forgetBefore)
       throws SQLException {
-    if (!session.hasLocks()) {
-      Set<String> stale = new HashSet<>();
-      try (PreparedStatement ps =
-          c.prepareStatement(
-              "SELECT node_id FROM " + nodes + " WHERE status = 'LIVE' AND last_heartbeat < ?")) {
-        tables.bind(ps, List.of(staleBefore));
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            stale.add(rs.getString(1));
-          }
+    Set<String> stale = new HashSet<>();
+    String find =
+        "SELECT node_id FROM "
+            + nodes
+            + " WHERE status = 'LIVE' AND last_heartbeat < ?"
+            + (session.hasLocks() ? " AND lock_key = 0" : "");
+    try (PreparedStatement ps = c.prepareStatement(find)) {
+      tables.bind(ps, List.of(staleBefore));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          stale.add(rs.getString(1));
         }
       }
-      stale.removeIf(session::isLocal);
+    }
+    stale.removeIf(session::isLocal);
+    if (!stale.isEmpty()) {
       String mark =
           "UPDATE "
               + nodes
@@ -304,9 +314,7 @@ final class NodeRegistry {
           tables.bind(ps, List.of(now, id, staleBefore));
           ps.addBatch();
         }
-        if (!stale.isEmpty()) {
-          ps.executeBatch();
-        }
+        ps.executeBatch();
       }
     }
     try (PreparedStatement ps =

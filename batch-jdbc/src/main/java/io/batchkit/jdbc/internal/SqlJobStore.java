@@ -25,6 +25,7 @@ import io.batchkit.spi.JobStoreException;
 import io.batchkit.spi.NewJob;
 import io.batchkit.spi.Subscription;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -58,6 +59,13 @@ public final class SqlJobStore implements JdbcJobStore {
   private final LivenessSession liveness;
   private final NodeRegistry registry;
 
+  /**
+   * How long a node that holds its lock may go without reporting and still keep its jobs past their
+   * lease: twelve of its heartbeats, so a long GC pause is survived, and a dispatcher that hangs
+   * with its connection open is not trusted for ever.
+   */
+  static final Duration SILENCE_LIMIT = Duration.ofMinutes(1);
+
   /** Whether claims and outcomes commit without waiting for the log flush (PostgreSQL only). */
   private final boolean asynchronousJobCommits;
 
@@ -86,6 +94,14 @@ public final class SqlJobStore implements JdbcJobStore {
         new LivenessSession(
             dataSource, dialect, prefix, sessionLiveness && dialect.hasSessionLocks());
     this.registry = new NodeRegistry(tables, liveness, leases);
+    liveness.onKeysMoved(
+        moved ->
+            tx.run(
+                "nodeLocks",
+                c -> {
+                  registry.updateKeys(c, moved);
+                  return null;
+                }));
   }
 
   @Override
@@ -277,15 +293,23 @@ public final class SqlJobStore implements JdbcJobStore {
   public CompletionResult requeueExpired(Instant now, int maxJobs) {
     Checks.notNull(now, "now");
     Checks.positive(maxJobs, "maxJobs");
+    if (!liveness.hasLocks()) {
+      return notifier.write(
+          "requeueExpired", c -> leases.requeueExpired(c, now, maxJobs, null, List.of()));
+    }
+    // a live owner keeps its jobs past their lease: it holds its lock and reported lately (a node
+    // whose dispatcher hangs with its connection open stops reporting, and loses them)
     String alive =
-        liveness.hasLocks()
-            ? "EXISTS (SELECT 1 FROM "
-                + tables.nodes
-                + " n WHERE n.node_id = j.owner AND n.status = 'LIVE' AND "
-                + dialect.nodeLockHeld(tables.prefix, "n.lock_key")
-                + ")"
-            : null;
-    return notifier.write("requeueExpired", c -> leases.requeueExpired(c, now, maxJobs, alive));
+        "EXISTS (SELECT 1 FROM "
+            + tables.nodes
+            + " n WHERE n.node_id = j.owner AND n.status = 'LIVE' AND n.lock_key <> 0"
+            + " AND n.last_heartbeat >= ? AND "
+            + dialect.nodeLockHeld(tables.prefix, "n.lock_key")
+            + ")";
+    Instant reportedSince = now.minus(SILENCE_LIMIT);
+    return notifier.write(
+        "requeueExpired",
+        c -> leases.requeueExpired(c, now, maxJobs, alive, List.of(reportedSince)));
   }
 
   // ------------------------------------------------------------------ nodes
@@ -316,10 +340,11 @@ public final class SqlJobStore implements JdbcJobStore {
   @Override
   public boolean nodeHeartbeat(Node node) {
     StoreChecks.liveNode(node);
-    String id = node.nodeId();
-    Optional<Integer> known = liveness.keyOf(id);
-    int key = known.isPresent() ? known.get() : session("nodeHeartbeat", () -> liveness.take(id));
-    return tx.run("nodeHeartbeat", c -> registry.heartbeat(c, node, key));
+    Optional<Integer> key = liveness.keyOf(node.nodeId());
+    if (key.isEmpty()) {
+      return false; // not registered through this store, or deregistered: nothing to report
+    }
+    return tx.run("nodeHeartbeat", c -> registry.heartbeat(c, node, key.get()));
   }
 
   @Override
@@ -327,17 +352,8 @@ public final class SqlJobStore implements JdbcJobStore {
     Checks.notNull(now, "now");
     Checks.notNull(staleBefore, "staleBefore");
     Checks.notNull(forgetBefore, "forgetBefore");
-    // this process's own locks first: after a broken connection it takes them again before it
-    // judges anyone else
-    Map<String, Integer> moved = session("reapDeadNodes", liveness::verify);
-    if (!moved.isEmpty()) {
-      tx.run(
-          "reapDeadNodes",
-          c -> {
-            registry.updateKeys(c, moved);
-            return null;
-          });
-    }
+    // this process's own locks are kept by the liveness session's own thread; while they are not
+    // held, findDead judges nobody
     CompletionResult reaped = new CompletionResult(Set.of(), List.of());
     if (liveness.hasLocks()) {
       List<NodeRegistry.Dead> dead = tx.read("reapDeadNodes", registry::findDead);

@@ -72,7 +72,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS batchkit_jobs_batch_seq ON batchkit_jobs (batc
 CREATE INDEX IF NOT EXISTS batchkit_jobs_lease ON batchkit_jobs (status, lease_until);
 
 -- the registry of nodes: one row per service that shares the store (BatchService.nodes()); a live
--- node holds the no lock: H2 has no session lock that other processes see, so lock_key is 0
+-- node holds no lock (H2 has no session lock that other processes see), so lock_key is 0
 CREATE TABLE IF NOT EXISTS batchkit_nodes (
   node_id        VARCHAR(100) PRIMARY KEY,
   host           VARCHAR(100) NOT NULL,
