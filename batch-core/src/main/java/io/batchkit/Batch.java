@@ -51,6 +51,8 @@ public record Batch(
    * Creates a snapshot; copies {@code metadata}.
    *
    * @throws NullPointerException if any component is null
+   * @throws IllegalArgumentException if {@code maxConcurrency}, {@code maxAttempts} or {@code
+   *     jobTimeout} is not positive (a batch that can run no job would never finish)
    */
   public Batch {
     Checks.notNull(id, "id");
@@ -58,7 +60,9 @@ public record Batch(
     Checks.notNull(jobType, "jobType");
     Checks.notNull(priority, "priority");
     metadata = Map.copyOf(Checks.notNull(metadata, "metadata"));
-    Checks.notNull(jobTimeout, "jobTimeout");
+    Checks.positive(maxConcurrency, "maxConcurrency");
+    Checks.positive(maxAttempts, "maxAttempts");
+    Checks.positive(jobTimeout, "jobTimeout");
     Checks.notNull(failurePolicy, "failurePolicy");
     Checks.notNull(idempotencyKey, "idempotencyKey");
     Checks.notNull(status, "status");

@@ -81,11 +81,15 @@ public record BatchRequest(
   public static final int MAX_ATTEMPTS = 100;
 
   /**
-   * Creates a request; copies the collections. Prefer {@link #builder(String)}, which checks each
-   * setting as it is given.
+   * Creates a request; copies the collections. Checks the same rules as the {@link Builder}'s
+   * setters, so that a request made either way is valid; prefer {@link #builder(String)}, which
+   * reports a bad setting as it is given.
    *
-   * @throws NullPointerException if a component or an item is null
-   * @throws BatchValidationException if there are no items
+   * @throws NullPointerException if a component, an item, or a metadata key or value is null
+   * @throws BatchValidationException naming every rule broken: no items, a blank or too long job
+   *     type, name or idempotency key, bad metadata (a blank or too long key, a too long or
+   *     unstorable value, too many entries), or a {@code maxConcurrency}, {@code maxAttempts} or
+   *     {@code jobTimeout} out of its range
    */
   public BatchRequest {
     Checks.notNull(jobType, "jobType");
@@ -98,10 +102,68 @@ public record BatchRequest(
     Checks.notNull(jobTimeout, "jobTimeout");
     Checks.notNull(failurePolicy, "failurePolicy");
     Checks.notNull(idempotencyKey, "idempotencyKey");
+    List<BatchValidationException.Violation> violations = new ArrayList<>();
+    check(violations, "jobType", () -> Checks.notBlank(jobType, "jobType", MAX_JOB_TYPE_LENGTH));
+    check(violations, "name", () -> Checks.notBlank(name, "name", MAX_NAME_LENGTH));
     if (items.isEmpty()) {
-      throw new BatchValidationException(
-          List.of(
-              new BatchValidationException.Violation("items", "at least one item is required")));
+      violations.add(
+          new BatchValidationException.Violation("items", "at least one item is required"));
+    }
+    if (metadata.size() > MAX_METADATA_ENTRIES) {
+      violations.add(
+          new BatchValidationException.Violation(
+              "metadata",
+              "metadata must have at most "
+                  + MAX_METADATA_ENTRIES
+                  + " entries, had "
+                  + metadata.size()));
+    }
+    metadata.forEach(
+        (key, value) -> {
+          check(
+              violations,
+              "metadata",
+              () -> Checks.notBlank(key, "metadata key", MAX_METADATA_KEY_LENGTH));
+          String field = "metadata[" + key + "]";
+          check(violations, field, () -> Checks.maxLength(value, field, MAX_METADATA_VALUE_LENGTH));
+          check(violations, field, () -> Checks.storable(value, field));
+        });
+    maxConcurrency.ifPresent(
+        n ->
+            check(
+                violations,
+                "maxConcurrency",
+                () -> Checks.between(n, 1, MAX_CONCURRENCY, "maxConcurrency")));
+    maxAttempts.ifPresent(
+        n ->
+            check(
+                violations,
+                "maxAttempts",
+                () -> Checks.between(n, 1, MAX_ATTEMPTS, "maxAttempts")));
+    jobTimeout.ifPresent(
+        t ->
+            check(
+                violations,
+                "jobTimeout",
+                () -> Checks.between(t, MIN_JOB_TIMEOUT, MAX_JOB_TIMEOUT, "jobTimeout")));
+    idempotencyKey.ifPresent(
+        key ->
+            check(
+                violations,
+                "idempotencyKey",
+                () -> Checks.notBlank(key, "idempotencyKey", MAX_IDEMPOTENCY_KEY_LENGTH)));
+    if (!violations.isEmpty()) {
+      throw new BatchValidationException(violations);
+    }
+  }
+
+  /** Runs one of the builder's checks and records its complaint, if any, as a violation. */
+  private static void check(
+      List<BatchValidationException.Violation> violations, String field, Runnable rule) {
+    try {
+      rule.run();
+    } catch (IllegalArgumentException e) {
+      violations.add(new BatchValidationException.Violation(field, e.getMessage()));
     }
   }
 

@@ -424,6 +424,68 @@ class BatchRequestTest {
   }
 
   @Test
+  void constructor_refusesWhatTheBuilderRefuses_andNamesEveryRuleBrokenAtOnce() {
+    BatchValidationException e =
+        assertThrows(
+            BatchValidationException.class,
+            () ->
+                new BatchRequest(
+                    "t",
+                    "n".repeat(5_000),
+                    List.of("p"),
+                    Map.of(" ", "v"),
+                    Priority.NORMAL,
+                    OptionalInt.of(0),
+                    OptionalInt.of(0),
+                    Optional.of(Duration.ZERO),
+                    FailurePolicy.never(),
+                    Optional.of("k".repeat(1_000)),
+                    false));
+
+    assertEquals(
+        List.of(
+            "name", "metadata", "maxConcurrency", "maxAttempts", "jobTimeout", "idempotencyKey"),
+        e.violations().stream().map(Violation::field).toList(),
+        e.getMessage());
+    assertFalse(e.getMessage().contains("nnnnnnnnnn"), "no value is quoted: " + e.getMessage());
+  }
+
+  @Test
+  void constructor_refusesUpperBoundsAndBadMetadataValues_asTheBuilderDoes() {
+    Map<String, String> tooMany = new HashMap<>();
+    for (int i = 0; i <= BatchRequest.MAX_METADATA_ENTRIES; i++) {
+      tooMany.put("k" + i, "v");
+    }
+    assertThrows(BatchValidationException.class, () -> request(tooMany, OptionalInt.empty()));
+    assertThrows(
+        BatchValidationException.class,
+        () -> request(Map.of("k", "v".repeat(1_001)), OptionalInt.empty()));
+    assertThrows(
+        BatchValidationException.class, () -> request(Map.of("k", "nul\0"), OptionalInt.empty()));
+    assertThrows(
+        BatchValidationException.class,
+        () -> request(Map.of(), OptionalInt.of(BatchRequest.MAX_CONCURRENCY + 1)));
+    assertEquals(
+        OptionalInt.of(BatchRequest.MAX_CONCURRENCY),
+        request(Map.of(), OptionalInt.of(BatchRequest.MAX_CONCURRENCY)).maxConcurrency());
+  }
+
+  private static BatchRequest request(Map<String, String> metadata, OptionalInt concurrency) {
+    return new BatchRequest(
+        "t",
+        "t",
+        List.of("p"),
+        metadata,
+        Priority.NORMAL,
+        concurrency,
+        OptionalInt.empty(),
+        Optional.empty(),
+        FailurePolicy.never(),
+        Optional.empty(),
+        false);
+  }
+
+  @Test
   void items_collectionChangedAfterwards_builderUnchanged() {
     List<String> payloads = new ArrayList<>(List.of("a", "b"));
     BatchRequest.Builder builder = builder().items(payloads);
