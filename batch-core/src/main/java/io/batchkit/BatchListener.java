@@ -50,4 +50,15 @@ public interface BatchListener {
 
   /** A running job ended because its batch was cancelled or aborted. */
   default void jobCancelled(JobContext job) {}
+
+  /**
+   * The circuit breaker of {@code jobType} opened ({@code BatchService.Builder.circuitBreaker}): no
+   * job of the type starts on this service until a trial succeeds.
+   */
+  default void circuitOpened(String jobType) {}
+
+  /**
+   * The circuit breaker of {@code jobType} closed: its trial job succeeded, and jobs start again.
+   */
+  default void circuitClosed(String jobType) {}
 }

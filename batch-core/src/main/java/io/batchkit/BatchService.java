@@ -1,5 +1,6 @@
 package io.batchkit;
 
+import io.batchkit.internal.scheduler.CircuitBreakerConfig;
 import io.batchkit.internal.scheduler.DefaultBatchService;
 import io.batchkit.internal.scheduler.RateLimit;
 import io.batchkit.internal.scheduler.ServiceConfig;
@@ -209,6 +210,7 @@ public interface BatchService extends AutoCloseable {
     private Duration retryMaxDelay = Duration.ofMinutes(5);
     private double retryJitter = 0.2;
     private final Map<String, RateLimit> rateLimits = new LinkedHashMap<>();
+    private final Map<String, CircuitBreakerConfig> circuitBreakers = new LinkedHashMap<>();
     private final List<BatchListener> listeners = new ArrayList<>();
     private Clock clock = Clock.systemUTC();
     private String nodeId;
@@ -393,6 +395,36 @@ public interface BatchService extends AutoCloseable {
     }
 
     /**
+     * Gives job type {@code jobType} a circuit breaker, so that a failing downstream does not burn
+     * every attempt: after {@code failures} failed attempts of the type (on this service, timeouts
+     * included) within {@code window}, the circuit opens, and no job of the type starts: they stay
+     * queued and their batches wait, neither failing nor using attempts. After {@code openFor}, one
+     * trial job runs; its success closes the circuit, its failure opens it for another {@code
+     * openFor}. Listeners hear {@link BatchListener#circuitOpened} and {@link
+     * BatchListener#circuitClosed}; {@link BatchService#statistics()} shows each breaker's {@link
+     * CircuitState}. The breaker is per service, as its failures are.
+     *
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if {@code jobType} is blank or already has a breaker, {@code
+     *     failures} is not positive, or {@code window} or {@code openFor} is not positive (a job
+     *     type without a processor is refused by {@link #build()})
+     */
+    public Builder circuitBreaker(String jobType, int failures, Duration window, Duration openFor) {
+      Checks.notBlank(jobType, "jobType", BatchRequest.MAX_JOB_TYPE_LENGTH);
+      if (circuitBreakers.containsKey(jobType)) {
+        throw new IllegalArgumentException(
+            "a circuit breaker for job type '" + jobType + "' is already set");
+      }
+      circuitBreakers.put(
+          jobType,
+          new CircuitBreakerConfig(
+              Checks.positive(failures, "circuitBreaker failures"),
+              Checks.positive(window, "circuitBreaker window"),
+              Checks.positive(openFor, "circuitBreaker openFor")));
+      return this;
+    }
+
+    /**
      * Limits how many jobs of a type this service starts: at most {@code permits} per {@code per},
      * spread evenly (a Failsafe smooth rate limiter). The limit is per service.
      *
@@ -557,9 +589,9 @@ public interface BatchService extends AutoCloseable {
      * Checks the settings together, finds {@link JobProcessorProvider}s (unless turned off), and
      * starts the service.
      *
-     * @throws IllegalArgumentException if a rate limit names a job type with no processor, a
-     *     discovered provider's job type clashes with a registered one or another provider's, or
-     *     maxPollInterval was set shorter than pollInterval
+     * @throws IllegalArgumentException if a rate limit or a circuit breaker names a job type with
+     *     no processor, a discovered provider's job type clashes with a registered one or another
+     *     provider's, or maxPollInterval was set shorter than pollInterval
      * @throws IllegalStateException if a live node with this {@link #nodeId} is registered in the
      *     store (see {@link BatchService#nodes()})
      */
@@ -586,6 +618,12 @@ public interface BatchService extends AutoCloseable {
               "rateLimit names job type '" + type + "', which has no processor");
         }
       }
+      for (String type : circuitBreakers.keySet()) {
+        if (!all.containsKey(type)) {
+          throw new IllegalArgumentException(
+              "circuitBreaker names job type '" + type + "', which has no processor");
+        }
+      }
       ServiceConfig config =
           new ServiceConfig(
               store == null ? JobStore.inMemory() : store,
@@ -600,6 +638,7 @@ public interface BatchService extends AutoCloseable {
               retryMaxDelay,
               retryJitter,
               rateLimits,
+              circuitBreakers,
               listeners,
               clock,
               nodeId == null ? "node-" + UUID.randomUUID().toString().substring(0, 8) : nodeId,

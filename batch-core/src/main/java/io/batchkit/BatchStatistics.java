@@ -1,6 +1,8 @@
 package io.batchkit;
 
+import io.batchkit.internal.util.Checks;
 import java.time.Duration;
+import java.util.Map;
 
 /**
  * Figures for one {@link BatchService} since it was built.
@@ -13,6 +15,8 @@ import java.time.Duration;
  * @param p99 99th percentile duration of recent attempts
  * @param running jobs running on this service now
  * @param queued jobs queued in the store for started batches, on all nodes
+ * @param circuitBreakers the state of each job type's circuit breaker on this service, empty if it
+ *     has none
  */
 public record BatchStatistics(
     long succeeded,
@@ -22,4 +26,18 @@ public record BatchStatistics(
     Duration p95,
     Duration p99,
     int running,
-    long queued) {}
+    long queued,
+    Map<String, CircuitState> circuitBreakers) {
+
+  /**
+   * Creates figures; copies {@code circuitBreakers}.
+   *
+   * @throws NullPointerException if a duration or {@code circuitBreakers} is null
+   */
+  public BatchStatistics {
+    Checks.notNull(p50, "p50");
+    Checks.notNull(p95, "p95");
+    Checks.notNull(p99, "p99");
+    circuitBreakers = Map.copyOf(Checks.notNull(circuitBreakers, "circuitBreakers"));
+  }
+}

@@ -55,6 +55,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link NodeWatch}: this node's row in the store's registry, and taking back the jobs of
  *       nodes that died;
  *   <li>{@link TimeoutWatch}: job timeouts;
+ *   <li>{@link CircuitBreakers}: the job types whose downstream fails, whose jobs then wait;
  *   <li>{@link CompletionWaiters}: the futures of {@link #completion};
  *   <li>{@link NodeState}: the mutable state the parts share, with who owns each field (read its
  *       comment before changing how any two parts meet).
@@ -77,6 +78,7 @@ public final class DefaultBatchService implements BatchService {
   private final NodeState node = new NodeState();
   private final JobRunner runner;
   private final NodeWatch nodes;
+  private final CircuitBreakers breakers;
   private final Dispatcher dispatcher;
   private final Subscription subscription;
   private final Subscription finishSubscription;
@@ -91,12 +93,24 @@ public final class DefaultBatchService implements BatchService {
     this.stats = new Stats(config.clock().instant().getEpochSecond());
     this.validator = new BatchRequestValidator(config);
     this.waiters = new CompletionWaiters(store, listeners);
-    this.runner = new JobRunner(config, node, listeners, backoff, stats, waiters);
+    this.breakers =
+        new CircuitBreakers(
+            config.circuitBreakers(),
+            config.clock(),
+            (type, state) -> {
+              switch (state) {
+                case OPEN -> listeners.fire("circuitOpened", type, l -> l.circuitOpened(type));
+                case CLOSED -> listeners.fire("circuitClosed", type, l -> l.circuitClosed(type));
+                case HALF_OPEN -> node.waiter.wake(); // the dispatcher claims the trial job
+              }
+            });
+    this.runner = new JobRunner(config, node, listeners, backoff, stats, waiters, breakers);
     LeaseKeeper leases = new LeaseKeeper(config, node, runner);
     TimeoutWatch timeouts = new TimeoutWatch(config, node, runner);
     this.nodes = new NodeWatch(config, node, runner, leases);
     nodes.register(); // before any claim: takes back what a former node with this id left
-    this.dispatcher = new Dispatcher(config, node, runner, leases, timeouts, waiters, nodes);
+    this.dispatcher =
+        new Dispatcher(config, node, runner, leases, timeouts, waiters, nodes, breakers);
     dispatcher.start();
     this.subscription = store.subscribe(node.waiter::wake);
     this.finishSubscription =
@@ -316,7 +330,8 @@ public final class DefaultBatchService implements BatchService {
         p[1],
         p[2],
         Math.max(0, node.running.size() - node.readyCount()),
-        store.countQueuedJobs());
+        store.countQueuedJobs(),
+        breakers.states());
   }
 
   @Override

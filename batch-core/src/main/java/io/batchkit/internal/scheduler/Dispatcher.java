@@ -81,6 +81,7 @@ final class Dispatcher {
   private final TimeoutWatch timeouts;
   private final CompletionWaiters waiters;
   private final NodeWatch nodes;
+  private final CircuitBreakers breakers;
   private final Map<String, RateLimiter<Object>> rateLimiters = new HashMap<>();
   private final Thread thread;
 
@@ -119,7 +120,8 @@ final class Dispatcher {
       LeaseKeeper leases,
       TimeoutWatch timeouts,
       CompletionWaiters waiters,
-      NodeWatch nodes) {
+      NodeWatch nodes,
+      CircuitBreakers breakers) {
     this.config = config;
     this.store = config.store();
     this.node = node;
@@ -128,6 +130,7 @@ final class Dispatcher {
     this.timeouts = timeouts;
     this.waiters = waiters;
     this.nodes = nodes;
+    this.breakers = breakers;
     config
         .rateLimits()
         .forEach(
@@ -183,7 +186,10 @@ final class Dispatcher {
         // holds an outcome for is taken back by the sweep below
         boolean hadOutcomes = !unsent.isEmpty() || !node.outcomes.isEmpty();
         boolean claimRound =
-            hadOutcomes || System.nanoTime() - claimDueNanos >= 0 || retryFellDue();
+            hadOutcomes
+                || System.nanoTime() - claimDueNanos >= 0
+                || retryFellDue()
+                || breakers.nanosUntilTrial() == 0;
         rateLimitWaitNanos = Long.MAX_VALUE;
         int claimed =
             claimRound && node.state.get() == NodeState.State.RUNNING && nodes.ensureRegistered()
@@ -225,6 +231,7 @@ final class Dispatcher {
         }
         waitNanos = Math.min(claimDueNanos - System.nanoTime(), untilNextRetry());
         waitNanos = Math.min(waitNanos, nodeWaitNanos);
+        waitNanos = Math.min(waitNanos, breakers.nanosUntilTrial());
         waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
         if (!waiters.isEmpty()) {
           waitNanos = Math.min(waitNanos, pollNanos);
@@ -378,7 +385,7 @@ final class Dispatcher {
     for (String type : config.processors().keySet()) {
       RateLimiter<Object> limiter = rateLimiters.get(type);
       if (limiter == null) {
-        types.put(type, free + ahead);
+        types.put(type, breakers.allowance(type, free + ahead));
         continue;
       }
       int banked = bankedPermits.getOrDefault(type, 0);
@@ -386,7 +393,7 @@ final class Dispatcher {
         banked++;
       }
       bankedPermits.put(type, banked);
-      types.put(type, Math.min(banked, Math.max(free, 0)));
+      types.put(type, breakers.allowance(type, Math.min(banked, Math.max(free, 0))));
       if (banked == 0) {
         RateLimit limit = config.rateLimits().get(type);
         rateLimitWaitNanos =
@@ -429,6 +436,7 @@ final class Dispatcher {
         }
         String type = job.batch.jobType();
         claimedPerType.merge(type, 1, Integer::sum);
+        breakers.claimed(type);
         if (rateLimiters.containsKey(type)) {
           // its permit is spent: it starts now, whatever its place in the claim
           bankedPermits.computeIfPresent(type, (t, banked) -> Math.max(0, banked - 1));
@@ -443,7 +451,7 @@ final class Dispatcher {
       pending.forEach(c -> node.outcomes.add(JobOutcome.released(c)));
     }
     RunningJob waiting;
-    while (free > 0 && (waiting = node.pollReady()) != null) {
+    while (free > 0 && (waiting = runner.pollStartable()) != null) {
       runner.launch(waiting); // in claim order: jobs claimed ahead earlier go first
       free--;
     }

@@ -82,14 +82,19 @@ final class JobRunner {
 
   private final ThreadPoolExecutor workers;
 
+  /** The job types' circuit breakers: told of every attempt's end, asked before a job starts. */
+  private final CircuitBreakers breakers;
+
   JobRunner(
       ServiceConfig config,
       NodeState node,
       Listeners listeners,
       Backoff backoff,
       Stats stats,
-      CompletionWaiters waiters) {
+      CompletionWaiters waiters,
+      CircuitBreakers breakers) {
     this.config = config;
+    this.breakers = breakers;
     this.store = config.store();
     this.node = node;
     this.listeners = listeners;
@@ -284,7 +289,7 @@ final class JobRunner {
     }
     boolean wake = false;
     if (next == null && open && !giveSlot) {
-      next = node.pollReady();
+      next = pollStartable();
       wake = next != null && node.readyCount() <= config.claimAhead() / 2; // time to claim more
     }
     if (next == null && mayClaim && !claimed) {
@@ -312,15 +317,30 @@ final class JobRunner {
     return null;
   }
 
-  /** A worker's claim for its own slot: one job of a type without a rate limit. */
+  /**
+   * Takes the next job claimed ahead whose type may start; gives back to the queue, unstarted,
+   * those of types whose circuit is open. Returns null if none is left.
+   */
+  RunningJob pollStartable() {
+    RunningJob next;
+    while ((next = node.pollReady()) != null && !breakers.mayStart(next.batch.jobType())) {
+      endUnstarted(next, null); // released: its attempt is not counted, and it waits queued
+    }
+    return next;
+  }
+
+  /**
+   * A worker's claim for its own slot: one job of a type without a rate limit and whose circuit is
+   * closed (the dispatcher claims the trial job of a half-open one).
+   */
   private ClaimRequest selfClaim(Instant now) {
+    Map<String, Integer> types = workerClaimTypes;
+    if (!breakers.isEmpty()) {
+      types = new HashMap<>(workerClaimTypes);
+      types.keySet().removeIf(type -> !breakers.isClosed(type));
+    }
     return new ClaimRequest(
-        config.nodeId(),
-        1,
-        now,
-        now.plus(config.leaseDuration()),
-        config.priorityAging(),
-        workerClaimTypes);
+        config.nodeId(), 1, now, now.plus(config.leaseDuration()), config.priorityAging(), types);
   }
 
   /**
@@ -331,22 +351,28 @@ final class JobRunner {
     ClaimedJob claim = job.claim;
     RunningJob.Stop stop = job.stopReason();
     Throwable failure = attempt.failure();
+    String type = job.batch.jobType();
     if (stop == RunningJob.Stop.LOST) {
+      breakers.ended(type);
       return null; // another node owns the job now; the store would reject anything we send
     }
     if (stop == RunningJob.Stop.CANCELLED) {
+      breakers.ended(type);
       listeners.fire("jobCancelled", claim.id(), l -> l.jobCancelled(job));
       return JobOutcome.cancelled(claim);
     }
     if (failure == null) {
+      breakers.succeeded(type);
       stats.record(true, nanos, config.clock().instant().getEpochSecond());
       String stored = attempt.result();
       listeners.fire("jobSucceeded", claim.id(), l -> l.jobSucceeded(job, stored));
       return JobOutcome.succeeded(claim, stored);
     }
     if (stop == RunningJob.Stop.SHUTDOWN) {
+      breakers.ended(type);
       return JobOutcome.released(claim);
     }
+    breakers.failed(type);
     stats.record(false, nanos, config.clock().instant().getEpochSecond());
     String error = FailureText.describe(failure);
     boolean retry = claim.attempt() < job.batch.maxAttempts();

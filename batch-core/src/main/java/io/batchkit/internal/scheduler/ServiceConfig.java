@@ -22,6 +22,7 @@ public record ServiceConfig(
     Duration retryMaxDelay,
     double retryJitter,
     Map<String, RateLimit> rateLimits,
+    Map<String, CircuitBreakerConfig> circuitBreakers,
     List<BatchListener> listeners,
     Clock clock,
     String nodeId,
@@ -38,6 +39,7 @@ public record ServiceConfig(
   public ServiceConfig {
     processors = Map.copyOf(processors);
     rateLimits = Map.copyOf(rateLimits);
+    circuitBreakers = Map.copyOf(circuitBreakers);
     listeners = List.copyOf(listeners);
   }
 }

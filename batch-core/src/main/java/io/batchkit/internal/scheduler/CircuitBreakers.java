@@ -1,0 +1,229 @@
+package io.batchkit.internal.scheduler;
+
+import dev.failsafe.CircuitBreaker;
+import io.batchkit.CircuitState;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The circuit breakers of one service, one per job type that has one: they keep a failing
+ * downstream from burning every attempt. After {@code failures} failed attempts of a type within
+ * {@code window}, its circuit opens: the dispatcher claims no job of the type, and jobs claimed
+ * ahead go back to the queue, so its batches wait instead of failing. After {@code openFor}, the
+ * circuit is half open: one trial job is claimed; its success closes the circuit, its failure opens
+ * it again for another {@code openFor}.
+ *
+ * <p>Each breaker's state machine is a Failsafe {@link CircuitBreaker}, driven here by the
+ * service's clock (Failsafe's own timers read the system clock, which tests cannot move): the
+ * failure window is counted here, and the open period's end is decided here.
+ *
+ * <p>Ownership: workers record attempts and the dispatcher asks for allowances, so every method is
+ * synchronized on this object; listeners are told after the monitor is released.
+ */
+final class CircuitBreakers {
+  private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);
+
+  private final Clock clock;
+  private final Map<String, Breaker> breakers = new LinkedHashMap<>();
+  private final BiConsumer<String, CircuitState> onChange;
+
+  /** One type's breaker. Guarded by the enclosing object. */
+  private static final class Breaker {
+    final CircuitBreakerConfig config;
+    final CircuitBreaker<Object> circuit;
+    final Deque<Instant> failures = new ArrayDeque<>();
+    Instant openedAt;
+    boolean trialRunning;
+
+    Breaker(CircuitBreakerConfig config) {
+      this.config = config;
+      // thresholds of 1: this class decides when to open; Failsafe holds the state
+      this.circuit =
+          CircuitBreaker.builder()
+              .withFailureThreshold(1)
+              .withSuccessThreshold(1)
+              .withDelay(Duration.ofDays(36_500)) // never half-opens by itself
+              .build();
+    }
+  }
+
+  /**
+   * @param onChange told of each change of a type's state (OPEN, HALF_OPEN, CLOSED), after it
+   */
+  CircuitBreakers(
+      Map<String, CircuitBreakerConfig> configs,
+      Clock clock,
+      BiConsumer<String, CircuitState> onChange) {
+    this.clock = clock;
+    this.onChange = onChange;
+    configs.forEach((type, config) -> breakers.put(type, new Breaker(config)));
+  }
+
+  boolean isEmpty() {
+    return breakers.isEmpty();
+  }
+
+  /**
+   * Returns how many jobs of {@code jobType} may be claimed now: all of {@code wanted} while the
+   * circuit is closed, none while it is open, one trial once it is half open; half-opens it when
+   * its open period is over.
+   */
+  int allowance(String jobType, int wanted) {
+    CircuitState changed = null;
+    int allowed;
+    synchronized (this) {
+      Breaker b = breakers.get(jobType);
+      if (b == null) {
+        return wanted;
+      }
+      if (b.circuit.isOpen() && !clock.instant().isBefore(b.openedAt.plus(b.config.openFor()))) {
+        b.circuit.halfOpen();
+        b.trialRunning = false;
+        changed = CircuitState.HALF_OPEN;
+      }
+      if (b.circuit.isClosed()) {
+        allowed = wanted;
+      } else if (b.circuit.isHalfOpen() && !b.trialRunning) {
+        allowed = Math.min(1, wanted);
+      } else {
+        allowed = 0;
+      }
+    }
+    if (changed != null) {
+      LOG.info("circuit of job type '{}' is half open: one trial job runs", jobType);
+      onChange.accept(jobType, changed);
+    }
+    return allowed;
+  }
+
+  /**
+   * Whether a job of {@code jobType} may start now: not while its circuit is open (a half-open
+   * circuit's trial job starts).
+   */
+  synchronized boolean mayStart(String jobType) {
+    Breaker b = breakers.get(jobType);
+    return b == null || !b.circuit.isOpen();
+  }
+
+  /** Whether the circuit of {@code jobType} is closed (true for a type without a breaker). */
+  synchronized boolean isClosed(String jobType) {
+    Breaker b = breakers.get(jobType);
+    return b == null || b.circuit.isClosed();
+  }
+
+  /**
+   * Records an attempt that ended neither in success nor in failure (cancelled, lost, given back at
+   * shutdown): if it was the trial, the next claim may take another.
+   */
+  synchronized void ended(String jobType) {
+    Breaker b = breakers.get(jobType);
+    if (b != null && b.circuit.isHalfOpen()) {
+      b.trialRunning = false;
+    }
+  }
+
+  /** Notes that a claim took a job of {@code jobType}: in half-open state, that is the trial. */
+  synchronized void claimed(String jobType) {
+    Breaker b = breakers.get(jobType);
+    if (b != null && b.circuit.isHalfOpen()) {
+      b.trialRunning = true;
+    }
+  }
+
+  /** Records a successful attempt: a half-open circuit closes. */
+  void succeeded(String jobType) {
+    boolean closed = false;
+    synchronized (this) {
+      Breaker b = breakers.get(jobType);
+      if (b == null) {
+        return;
+      }
+      if (b.circuit.isHalfOpen()) {
+        b.circuit.recordSuccess();
+        closed = b.circuit.isClosed();
+        b.trialRunning = false;
+        b.failures.clear();
+      }
+    }
+    if (closed) {
+      LOG.info("circuit of job type '{}' closed: its trial job succeeded", jobType);
+      onChange.accept(jobType, CircuitState.CLOSED);
+    }
+  }
+
+  /**
+   * Records a failed attempt: a closed circuit opens once the window holds enough failures, a
+   * half-open one opens again at once.
+   */
+  void failed(String jobType) {
+    boolean opened = false;
+    Breaker b;
+    synchronized (this) {
+      b = breakers.get(jobType);
+      if (b == null) {
+        return;
+      }
+      Instant now = clock.instant();
+      if (b.circuit.isHalfOpen()) {
+        b.circuit.recordFailure();
+        b.trialRunning = false;
+        opened = true;
+      } else if (b.circuit.isClosed()) {
+        b.failures.addLast(now);
+        Instant since = now.minus(b.config.window());
+        while (!b.failures.isEmpty() && b.failures.peekFirst().isBefore(since)) {
+          b.failures.removeFirst();
+        }
+        if (b.failures.size() >= b.config.failures()) {
+          b.circuit.open();
+          opened = true;
+        }
+      }
+      if (opened) {
+        b.openedAt = now;
+        b.failures.clear();
+      }
+    }
+    if (opened) {
+      LOG.warn(
+          "circuit of job type '{}' opened: its jobs wait in the queue for {}, then one trial runs",
+          jobType,
+          b.config.openFor());
+      onChange.accept(jobType, CircuitState.OPEN);
+    }
+  }
+
+  /** Returns the nanoseconds until the next open circuit may half-open, for the dispatcher. */
+  synchronized long nanosUntilTrial() {
+    long min = Long.MAX_VALUE;
+    Instant now = clock.instant();
+    for (Breaker b : breakers.values()) {
+      if (b.circuit.isOpen()) {
+        long nanos = Duration.between(now, b.openedAt.plus(b.config.openFor())).toNanos();
+        min = Math.min(min, Math.max(0, nanos));
+      }
+    }
+    return min;
+  }
+
+  /** Returns each type's state, for {@code statistics()}. */
+  synchronized Map<String, CircuitState> states() {
+    Map<String, CircuitState> states = new LinkedHashMap<>();
+    breakers.forEach(
+        (type, b) ->
+            states.put(
+                type,
+                b.circuit.isClosed()
+                    ? CircuitState.CLOSED
+                    : b.circuit.isOpen() ? CircuitState.OPEN : CircuitState.HALF_OPEN));
+    return states;
+  }
+}
