@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.DoubleSupplier;
 
 /**
  * Runs batches of jobs with bounded concurrency, retries, timeouts and rate limits, and tracks
@@ -211,6 +212,8 @@ public interface BatchService extends AutoCloseable {
     private double retryJitter = 0.2;
     private final Map<String, RateLimit> rateLimits = new LinkedHashMap<>();
     private final Map<String, CircuitBreakerConfig> circuitBreakers = new LinkedHashMap<>();
+    private double memoryAwareFraction;
+    private DoubleSupplier memoryProbe;
     private final List<BatchListener> listeners = new ArrayList<>();
     private Clock clock = Clock.systemUTC();
     private String nodeId;
@@ -421,6 +424,37 @@ public interface BatchService extends AutoCloseable {
               Checks.positive(failures, "circuitBreaker failures"),
               Checks.positive(window, "circuitBreaker window"),
               Checks.positive(openFor, "circuitBreaker openFor")));
+      return this;
+    }
+
+    /**
+     * Makes the service memory-aware: while the heap in use after the last garbage collection is
+     * above {@code heapFraction} of its maximum, the service starts no new job; running jobs go on,
+     * claimed jobs wait, and starting resumes once the heap is back below. Each episode is logged
+     * once at INFO as it begins and as it ends. The heap is read from the {@code MemoryPoolMXBean}s
+     * of the heap pools that report their usage after a collection, so garbage that the next
+     * collection frees does not count.
+     *
+     * @throws IllegalArgumentException if {@code heapFraction} is not strictly between 0 and 1
+     */
+    public Builder memoryAware(double heapFraction) {
+      return memoryAware(heapFraction, null);
+    }
+
+    /**
+     * As {@link #memoryAware(double)}, with the fraction of memory in use read from {@code
+     * usedFraction} instead of the heap: for a measure of your own (a container's memory, say), or
+     * a test. It is called often, from the service's threads, and must be quick and thread-safe.
+     *
+     * @throws IllegalArgumentException if {@code heapFraction} is not strictly between 0 and 1
+     */
+    public Builder memoryAware(double heapFraction, DoubleSupplier usedFraction) {
+      if (!(heapFraction > 0 && heapFraction < 1)) {
+        throw new IllegalArgumentException(
+            "memoryAware heapFraction must be strictly between 0 and 1, was " + heapFraction);
+      }
+      this.memoryAwareFraction = remember("memoryAware", heapFraction);
+      this.memoryProbe = usedFraction;
       return this;
     }
 
@@ -639,6 +673,8 @@ public interface BatchService extends AutoCloseable {
               retryJitter,
               rateLimits,
               circuitBreakers,
+              memoryAwareFraction,
+              memoryProbe,
               listeners,
               clock,
               nodeId == null ? "node-" + UUID.randomUUID().toString().substring(0, 8) : nodeId,

@@ -56,6 +56,7 @@ import org.slf4j.LoggerFactory;
  *       nodes that died;
  *   <li>{@link TimeoutWatch}: job timeouts;
  *   <li>{@link CircuitBreakers}: the job types whose downstream fails, whose jobs then wait;
+ *   <li>{@link MemoryGuard}: no new job while the heap is too full;
  *   <li>{@link CompletionWaiters}: the futures of {@link #completion};
  *   <li>{@link NodeState}: the mutable state the parts share, with who owns each field (read its
  *       comment before changing how any two parts meet).
@@ -104,13 +105,21 @@ public final class DefaultBatchService implements BatchService {
                 case HALF_OPEN -> node.waiter.wake(); // the dispatcher claims the trial job
               }
             });
-    this.runner = new JobRunner(config, node, listeners, backoff, stats, waiters, breakers);
+    MemoryGuard memory =
+        config.memoryAwareFraction() == 0
+            ? MemoryGuard.OFF
+            : new MemoryGuard(
+                config.memoryAwareFraction(),
+                config.memoryProbe() != null
+                    ? config.memoryProbe()
+                    : MemoryGuard::heapAfterLastCollection);
+    this.runner = new JobRunner(config, node, listeners, backoff, stats, waiters, breakers, memory);
     LeaseKeeper leases = new LeaseKeeper(config, node, runner);
     TimeoutWatch timeouts = new TimeoutWatch(config, node, runner);
     this.nodes = new NodeWatch(config, node, runner, leases);
     nodes.register(); // before any claim: takes back what a former node with this id left
     this.dispatcher =
-        new Dispatcher(config, node, runner, leases, timeouts, waiters, nodes, breakers);
+        new Dispatcher(config, node, runner, leases, timeouts, waiters, nodes, breakers, memory);
     dispatcher.start();
     this.subscription = store.subscribe(node.waiter::wake);
     this.finishSubscription =

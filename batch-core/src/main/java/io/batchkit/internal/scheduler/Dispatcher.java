@@ -82,6 +82,7 @@ final class Dispatcher {
   private final CompletionWaiters waiters;
   private final NodeWatch nodes;
   private final CircuitBreakers breakers;
+  private final MemoryGuard memory;
   private final Map<String, RateLimiter<Object>> rateLimiters = new HashMap<>();
   private final Thread thread;
 
@@ -99,6 +100,9 @@ final class Dispatcher {
   private long lastAwaitPollNanos;
   private long rateLimitWaitNanos;
   private long outageBackoffNanos;
+
+  /** Set by a round that started nothing because the heap was too full. */
+  private boolean memoryWait;
 
   /**
    * Rate-limited types a claim found no due job of, with when: no slot is asked for them for a poll
@@ -121,7 +125,8 @@ final class Dispatcher {
       TimeoutWatch timeouts,
       CompletionWaiters waiters,
       NodeWatch nodes,
-      CircuitBreakers breakers) {
+      CircuitBreakers breakers,
+      MemoryGuard memory) {
     this.config = config;
     this.store = config.store();
     this.node = node;
@@ -131,6 +136,7 @@ final class Dispatcher {
     this.waiters = waiters;
     this.nodes = nodes;
     this.breakers = breakers;
+    this.memory = memory;
     config
         .rateLimits()
         .forEach(
@@ -218,9 +224,10 @@ final class Dispatcher {
         }
         if (claimRound) {
           long claimWaitNanos;
-          if (hadOutcomes || claimed > 0) {
+          if (hadOutcomes || claimed > 0 || memoryWait) {
             idleNanos = pollNanos;
             claimWaitNanos = pollNanos;
+            memoryWait = false;
           } else {
             // nothing happened: look at the store less and less often, until something wakes us
             claimWaitNanos = idleNanos;
@@ -375,6 +382,10 @@ final class Dispatcher {
    * NodeState#slotWanted} asks the next worker that finishes to give its slot back.
    */
   private int claimAndLaunch() {
+    if (memory.paused()) {
+      memoryWait = true; // look again at the next poll interval, not after an idle backoff
+      return 0;
+    }
     int free = config.maxConcurrency() - node.runningCount.get();
     int ahead = Math.max(0, config.claimAhead() - node.readyCount());
     if (config.processors().isEmpty()) {

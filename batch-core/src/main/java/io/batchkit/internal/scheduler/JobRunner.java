@@ -85,6 +85,9 @@ final class JobRunner {
   /** The job types' circuit breakers: told of every attempt's end, asked before a job starts. */
   private final CircuitBreakers breakers;
 
+  /** Asked before a worker takes its next job: none while the heap is too full. */
+  private final MemoryGuard memory;
+
   JobRunner(
       ServiceConfig config,
       NodeState node,
@@ -92,9 +95,11 @@ final class JobRunner {
       Backoff backoff,
       Stats stats,
       CompletionWaiters waiters,
-      CircuitBreakers breakers) {
+      CircuitBreakers breakers,
+      MemoryGuard memory) {
     this.config = config;
     this.breakers = breakers;
+    this.memory = memory;
     this.store = config.store();
     this.node = node;
     this.listeners = listeners;
@@ -263,6 +268,8 @@ final class JobRunner {
     boolean selfServe = open && !node.inOutage && !workerClaimTypes.isEmpty();
     // the dispatcher has a rate-limit permit and no slot: then this slot goes back to it
     boolean giveSlot = open && node.slotWanted.get() && node.slotWanted.compareAndSet(true, false);
+    // while the heap is too full, the slot goes back instead of taking the next job
+    giveSlot |= open && memory.paused();
     boolean mayClaim = selfServe && !giveSlot;
     JobOutcome queued = outcome;
     RunningJob next = null;

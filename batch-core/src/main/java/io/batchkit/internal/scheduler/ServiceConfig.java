@@ -7,8 +7,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.function.DoubleSupplier;
 
-/** The immutable settings of one service, copied from its builder. */
+/**
+ * The immutable settings of one service, copied from its builder. {@code memoryAwareFraction} is 0
+ * when the service is not memory-aware; {@code memoryProbe} is null for the heap's own figure.
+ */
 public record ServiceConfig(
     JobStore store,
     Map<String, JobProcessor> processors,
@@ -23,6 +27,8 @@ public record ServiceConfig(
     double retryJitter,
     Map<String, RateLimit> rateLimits,
     Map<String, CircuitBreakerConfig> circuitBreakers,
+    double memoryAwareFraction,
+    DoubleSupplier memoryProbe,
     List<BatchListener> listeners,
     Clock clock,
     String nodeId,
