@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.DoubleSupplier;
@@ -47,11 +48,15 @@ public interface BatchService extends AutoCloseable {
    * Validates a request and stores the batch with all its jobs in one atomic step. The batch is
    * {@link BatchStatus#PENDING} unless the request asked for {@link
    * BatchRequest.Builder#autoStart()}. A request with an idempotency key that a stored batch
-   * already has returns that batch and creates nothing.
+   * already has returns that batch and creates nothing, if it is the same request (job type, name,
+   * items, metadata and settings; {@code autoStart} aside); a different request under the same key
+   * is refused.
    *
    * @throws NullPointerException if {@code request} is null
    * @throws BatchValidationException listing every problem: no processor for the job type, more
    *     items than {@code maxItemsPerBatch}, payloads over {@code maxPayloadBytes}
+   * @throws IdempotencyConflictException if a stored batch has the request's idempotency key but
+   *     was made from a different request
    * @throws IllegalStateException if the service is closed
    */
   Batch createBatch(BatchRequest request);
@@ -62,6 +67,7 @@ public interface BatchService extends AutoCloseable {
    *
    * @throws NullPointerException if {@code request} is null
    * @throws BatchValidationException as {@link #createBatch}
+   * @throws IdempotencyConflictException as {@link #createBatch}
    * @throws IllegalStateException if the service is closed
    */
   Batch submit(BatchRequest request);
@@ -84,6 +90,18 @@ public interface BatchService extends AutoCloseable {
    * @throws IllegalStateException if the service is closed
    */
   Batch getBatch(BatchId id);
+
+  /**
+   * Reads the batch created with this idempotency key ({@link
+   * BatchRequest.Builder#idempotencyKey}).
+   *
+   * @return the batch, or empty if no batch in the store has this key
+   * @throws NullPointerException if {@code key} is null
+   * @throws IllegalStateException if the service is closed
+   * @throws UnsupportedOperationException if the store cannot look keys up (a store written before
+   *     this method)
+   */
+  Optional<Batch> findBatchByIdempotencyKey(String key);
 
   /**
    * Returns one page of a batch's jobs, in the order they were given.

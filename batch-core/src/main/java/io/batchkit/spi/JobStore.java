@@ -74,6 +74,37 @@ public interface JobStore {
   InsertResult insertBatch(Batch batch, List<NewJob> jobs);
 
   /**
+   * Stores a batch as {@link #insertBatch(Batch, List)} does, and with it {@code fingerprint}, the
+   * service's digest of the request that made it ({@link InsertResult#fingerprint()}), when the
+   * batch has an idempotency key. If the key is taken, stores nothing and returns the stored batch
+   * with the fingerprint stored with it, so that the service can tell a repeated request from a
+   * different one under the same key. The default ignores the fingerprint (a store written before
+   * fingerprints existed): every repeated key then counts as the same request.
+   *
+   * @param fingerprint the request's fingerprint, at most 64 characters
+   * @throws NullPointerException if an argument or a job is null
+   * @throws IllegalArgumentException as {@link #insertBatch(Batch, List)} does, or if {@code
+   *     fingerprint} is longer than 64 characters
+   */
+  default InsertResult insertBatch(Batch batch, List<NewJob> jobs, String fingerprint) {
+    Checks.maxLength(fingerprint, "fingerprint", 64);
+    return insertBatch(batch, jobs);
+  }
+
+  /**
+   * Reads the batch that has this idempotency key.
+   *
+   * @return the batch, or empty if no stored batch has this key
+   * @throws NullPointerException if {@code key} is null
+   * @throws UnsupportedOperationException by default: a store written before this method existed
+   */
+  default Optional<Batch> findBatchByIdempotencyKey(String key) {
+    Checks.notNull(key, "key");
+    throw new UnsupportedOperationException(
+        getClass().getName() + " cannot look batches up by idempotency key");
+  }
+
+  /**
    * Reads one batch.
    *
    * @return the batch, or empty if no batch has this id

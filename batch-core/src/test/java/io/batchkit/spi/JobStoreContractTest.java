@@ -267,6 +267,48 @@ public abstract class JobStoreContractTest {
   }
 
   @Test
+  void insertBatch_withAFingerprint_keepsItWithTheKey_andHandsItBackWhenTheKeyIsTaken() {
+    String first = "a".repeat(64);
+    Batch keyed = batch(1).idempotencyKey("printed").build();
+    InsertResult created = store.insertBatch(keyed, jobs(1), first);
+    assertTrue(created.created());
+    assertEquals(Optional.of(first), created.fingerprint());
+
+    InsertResult again =
+        store.insertBatch(batch(2).idempotencyKey("printed").build(), jobs(2), "b".repeat(64));
+
+    assertFalse(again.created());
+    assertEquals(keyed.id(), again.batch().id());
+    assertEquals(Optional.of(first), again.fingerprint(), "the stored one, not the new one");
+    Batch unprinted = batch(1).idempotencyKey("unprinted").build();
+    assertEquals(Optional.empty(), store.insertBatch(unprinted, jobs(1)).fingerprint());
+    assertEquals(
+        Optional.empty(),
+        store
+            .insertBatch(batch(1).idempotencyKey("unprinted").build(), jobs(1), first)
+            .fingerprint(),
+        "a batch stored without a fingerprint has none");
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> store.insertBatch(batch(1).build(), jobs(1), "c".repeat(65)));
+  }
+
+  @Test
+  void findBatchByIdempotencyKey_findsTheKeyedBatch_untilItIsDeleted() {
+    Stored keyed = insert(batch(1).idempotencyKey("looked up"));
+    insert(batch(1).jobType("unkeyed"));
+
+    assertEquals(Optional.of(keyed.batch()), store.findBatchByIdempotencyKey("looked up"));
+    assertEquals(Optional.empty(), store.findBatchByIdempotencyKey("Looked up"));
+    assertEquals(Optional.empty(), store.findBatchByIdempotencyKey("looked up "));
+    assertThrows(NullPointerException.class, () -> store.findBatchByIdempotencyKey(null));
+
+    claimAndComplete(JOB_TYPE, at(1), Kind.SUCCEEDED);
+    store.deleteBatch(keyed.id());
+    assertEquals(Optional.empty(), store.findBatchByIdempotencyKey("looked up"));
+  }
+
+  @Test
   void insertBatch_idempotencyKeyIsFreedByDelete() {
     Stored original = insert(batch(1).idempotencyKey("reusable"));
     claimAndComplete(JOB_TYPE, at(1), Kind.SUCCEEDED);

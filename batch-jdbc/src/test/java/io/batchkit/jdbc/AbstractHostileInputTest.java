@@ -15,6 +15,7 @@ import io.batchkit.BatchService;
 import io.batchkit.BatchStatus;
 import io.batchkit.BatchValidationException;
 import io.batchkit.BatchValidationException.Violation;
+import io.batchkit.IdempotencyConflictException;
 import io.batchkit.Job;
 import io.batchkit.JobContext;
 import io.batchkit.JobId;
@@ -547,9 +548,19 @@ abstract class AbstractHostileInputTest {
         keys.size(), Set.copyOf(ids.values()).size(), "one batch per key, however alike: " + ids);
     Map<String, Long> before = counts();
     for (String key : keys) {
+      // the same request again finds its own batch; another request under the key is refused,
+      // naming that batch: either way the key matched exactly
       Batch again =
-          service.createBatch(BatchRequest.builder(ECHO).idempotencyKey(key).item("other").build());
+          service.createBatch(BatchRequest.builder(ECHO).idempotencyKey(key).item(key).build());
       assertEquals(ids.get(key), again.id(), "key " + codePoints(key) + " found its own batch");
+      IdempotencyConflictException conflict =
+          assertThrows(
+              IdempotencyConflictException.class,
+              () ->
+                  service.createBatch(
+                      BatchRequest.builder(ECHO).idempotencyKey(key).item("other").build()));
+      assertEquals(ids.get(key), conflict.existingBatchId(), "key " + codePoints(key));
+      assertVerbatim(key, conflict.idempotencyKey(), "the key the conflict names");
       assertVerbatim(key, service.getBatch(again.id()).idempotencyKey().orElseThrow(), "key");
       assertVerbatim(key, Stores.allJobs(store, again.id()).get(0).payload(), "its first item");
     }
@@ -678,7 +689,8 @@ abstract class AbstractHostileInputTest {
   }
 
   private static boolean isUnprefixed(String table) {
-    return Set.of("batches", "jobs", "batch_metadata").contains(table.strip());
+    return Set.of("batches", "jobs", "batch_metadata", "batch_requests", "nodes")
+        .contains(table.strip());
   }
 
   // ------------------------------------------------------------------------------------------
@@ -829,7 +841,8 @@ abstract class AbstractHostileInputTest {
     try (Connection c = dataSource.getConnection();
         Statement s = c.createStatement()) {
       for (String p : List.of(prefix, otherPrefix)) {
-        for (String table : List.of("batches", "jobs", "batch_metadata")) {
+        // not the registry of nodes: services that start register there, by design
+        for (String table : List.of("batches", "jobs", "batch_metadata", "batch_requests")) {
           try (ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM " + p + table)) {
             rs.next();
             counts.put(p + table, rs.getLong(1));

@@ -106,6 +106,10 @@ public final class TestDatabases {
 
   private static List<String> tables(String prefix) {
     return List.of(
-        prefix + "jobs", prefix + "batch_metadata", prefix + "batches", prefix + "nodes");
+        prefix + "jobs",
+        prefix + "batch_metadata",
+        prefix + "batch_requests",
+        prefix + "batches",
+        prefix + "nodes");
   }
 }

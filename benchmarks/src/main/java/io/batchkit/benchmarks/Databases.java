@@ -150,7 +150,11 @@ final class Databases {
   /** The tables of a {@code JdbcJobStore} with this prefix. */
   static String[] storeTables(String prefix) {
     return new String[] {
-      prefix + "jobs", prefix + "batch_metadata", prefix + "nodes", prefix + "batches"
+      prefix + "jobs",
+      prefix + "batch_metadata",
+      prefix + "batch_requests",
+      prefix + "nodes",
+      prefix + "batches"
     };
   }
 }

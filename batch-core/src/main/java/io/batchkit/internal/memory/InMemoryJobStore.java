@@ -95,13 +95,23 @@ public final class InMemoryJobStore implements JobStore {
 
   @Override
   public InsertResult insertBatch(Batch batch, List<NewJob> newJobs) {
+    return insertBatch(batch, newJobs, null);
+  }
+
+  @Override
+  public InsertResult insertBatch(Batch batch, List<NewJob> newJobs, String fingerprint) {
     StoreChecks.newBatch(batch, newJobs);
+    if (fingerprint != null) {
+      Checks.maxLength(fingerprint, "fingerprint", 64);
+    }
     InsertResult inserted;
     lock.lock();
     try {
       Optional<String> key = batch.idempotencyKey();
       if (key.isPresent() && idempotencyKeys.containsKey(key.get())) {
-        return new InsertResult(batches.get(idempotencyKeys.get(key.get())).snapshot(), false);
+        BatchState existing = batches.get(idempotencyKeys.get(key.get()));
+        return new InsertResult(
+            existing.snapshot(), false, Optional.ofNullable(existing.fingerprint));
       }
       if (batches.containsKey(batch.id())) {
         throw new IllegalArgumentException("batch id " + batch.id() + " is taken");
@@ -120,11 +130,14 @@ public final class InMemoryJobStore implements JobStore {
       }
       batches.put(batch.id(), state);
       key.ifPresent(k -> idempotencyKeys.put(k, batch.id()));
+      if (key.isPresent()) {
+        state.fingerprint = fingerprint;
+      }
       if (state.status == BatchStatus.PROCESSING) {
         state.lastServedAt = state.startedAt;
         runnable.add(state);
       }
-      inserted = new InsertResult(state.snapshot(), true);
+      inserted = new InsertResult(state.snapshot(), true, Optional.ofNullable(state.fingerprint));
     } finally {
       lock.unlock();
     }
@@ -132,6 +145,18 @@ public final class InMemoryJobStore implements JobStore {
       announceWork();
     }
     return inserted;
+  }
+
+  @Override
+  public Optional<Batch> findBatchByIdempotencyKey(String key) {
+    Checks.notNull(key, "key");
+    lock.lock();
+    try {
+      BatchId id = idempotencyKeys.get(key);
+      return id == null ? Optional.empty() : Optional.of(batches.get(id).snapshot());
+    } finally {
+      lock.unlock();
+    }
   }
 
   @Override
@@ -752,6 +777,10 @@ public final class InMemoryJobStore implements JobStore {
     final PriorityQueue<JobState> returned = new PriorityQueue<>(BY_SEQ);
     int cursor;
     BatchStatus status;
+
+    /** The request's fingerprint, kept for a batch with an idempotency key; may be null. */
+    String fingerprint;
+
     Instant startedAt;
     Instant updatedAt;
     Instant completedAt;

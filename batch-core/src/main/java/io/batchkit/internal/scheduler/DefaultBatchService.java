@@ -12,6 +12,7 @@ import io.batchkit.BatchStatus;
 import io.batchkit.BatchValidationException;
 import io.batchkit.BatchValidationException.Violation;
 import io.batchkit.CancellationSummary;
+import io.batchkit.IdempotencyConflictException;
 import io.batchkit.Job;
 import io.batchkit.JobId;
 import io.batchkit.JobProcessor;
@@ -209,7 +210,15 @@ public final class DefaultBatchService implements BatchService {
     for (String payload : request.items()) {
       jobs.add(new NewJob(JobId.random(), payload));
     }
-    InsertResult result = store.insertBatch(batch, jobs);
+    String key = request.idempotencyKey().orElse(null);
+    String fingerprint = key == null ? null : RequestFingerprint.of(request);
+    InsertResult result =
+        key == null ? store.insertBatch(batch, jobs) : store.insertBatch(batch, jobs, fingerprint);
+    if (!result.created()
+        && result.fingerprint().isPresent()
+        && !result.fingerprint().get().equals(fingerprint)) {
+      throw new IdempotencyConflictException(key, result.batch().id());
+    }
     if (result.created()) {
       Batch stored = result.batch();
       LOG.debug(
@@ -252,6 +261,12 @@ public final class DefaultBatchService implements BatchService {
     }
     double millisPerJob = (double) elapsedMillis / progress.finished();
     return Optional.of(Duration.ofMillis(Math.round(millisPerJob * progress.pending())));
+  }
+
+  @Override
+  public Optional<Batch> findBatchByIdempotencyKey(String key) {
+    ensureOpen();
+    return store.findBatchByIdempotencyKey(Checks.notNull(key, "idempotencyKey"));
   }
 
   @Override

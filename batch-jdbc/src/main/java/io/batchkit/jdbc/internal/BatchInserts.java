@@ -44,17 +44,27 @@ final class BatchInserts {
     }
   }
 
-  InsertResult insert(Connection c, Batch batch, List<NewJob> newJobs) throws SQLException {
+  InsertResult insert(Connection c, Batch batch, List<NewJob> newJobs, String fingerprint)
+      throws SQLException {
     if (batch.idempotencyKey().isPresent()) {
-      Optional<Batch> existing = findByKey(c, batch.idempotencyKey().get());
+      Optional<InsertResult> existing = findByKey(c, batch.idempotencyKey().get());
       if (existing.isPresent()) {
-        return new InsertResult(existing.get(), false);
+        return existing.get();
       }
     }
     try {
       insertBatchRow(c, batch);
       insertMetadata(c, batch);
       insertJobs(c, batch, newJobs);
+      if (batch.idempotencyKey().isPresent() && fingerprint != null) {
+        try (PreparedStatement ps =
+            c.prepareStatement(
+                "INSERT INTO " + tables.requests + " (batch_id, fingerprint) VALUES (?, ?)")) {
+          dialect.setUuid(ps, 1, batch.id().value());
+          ps.setString(2, fingerprint);
+          ps.executeUpdate();
+        }
+      }
     } catch (SQLException e) {
       if (dialect.isDuplicateKey(e)) {
         throw new DuplicateKey(e);
@@ -64,7 +74,10 @@ final class BatchInserts {
     if (batch.status() == BatchStatus.PROCESSING) {
       notifier.notifyWork(c);
     }
-    return new InsertResult(batch, true);
+    return new InsertResult(
+        batch,
+        true,
+        batch.idempotencyKey().isPresent() ? Optional.ofNullable(fingerprint) : Optional.empty());
   }
 
   private void insertBatchRow(Connection c, Batch b) throws SQLException {
@@ -168,13 +181,31 @@ final class BatchInserts {
     }
   }
 
-  Optional<Batch> findByKey(Connection c, String key) throws SQLException {
+  /**
+   * Reads the batch that has idempotency key {@code key}, with the fingerprint stored with it, as
+   * the result of an insert that found the key taken.
+   */
+  Optional<InsertResult> findByKey(Connection c, String key) throws SQLException {
     String sql =
-        "SELECT " + BatchRow.COLUMNS + " FROM " + tables.batches + " WHERE idempotency_key = ?";
+        "SELECT "
+            + BatchRow.COLUMNS
+            + ", (SELECT r.fingerprint FROM "
+            + tables.requests
+            + " r WHERE r.batch_id = "
+            + tables.batches
+            + ".id) AS request_fingerprint FROM "
+            + tables.batches
+            + " WHERE idempotency_key = ?";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       dialect.setKey(ps, 1, key);
       try (ResultSet rs = ps.executeQuery()) {
-        return rs.next() ? Optional.of(new BatchRow(rs, dialect).toBatch()) : Optional.empty();
+        if (!rs.next()) {
+          return Optional.empty();
+        }
+        Batch batch = new BatchRow(rs, dialect).toBatch();
+        return Optional.of(
+            new InsertResult(
+                batch, false, Optional.ofNullable(rs.getString("request_fingerprint"))));
       }
     }
   }

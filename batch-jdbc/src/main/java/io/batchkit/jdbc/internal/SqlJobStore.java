@@ -135,21 +135,36 @@ public final class SqlJobStore implements JdbcJobStore {
 
   @Override
   public InsertResult insertBatch(Batch batch, List<NewJob> newJobs) {
+    return insertBatch(batch, newJobs, null);
+  }
+
+  @Override
+  public InsertResult insertBatch(Batch batch, List<NewJob> newJobs, String fingerprint) {
     StoreChecks.newBatch(batch, newJobs);
+    if (fingerprint != null) {
+      Checks.maxLength(fingerprint, "fingerprint", 64);
+    }
     try {
-      return notifier.write("insertBatch", c -> inserts.insert(c, batch, newJobs));
+      return notifier.write("insertBatch", c -> inserts.insert(c, batch, newJobs, fingerprint));
     } catch (BatchInserts.DuplicateKey e) {
       // the insert rolled back; a batch with the same idempotency key may have won the race
       if (batch.idempotencyKey().isPresent()) {
-        Optional<Batch> existing =
+        Optional<InsertResult> existing =
             tx.read("insertBatch", c -> inserts.findByKey(c, batch.idempotencyKey().get()));
         if (existing.isPresent()) {
-          return new InsertResult(existing.get(), false);
+          return existing.get();
         }
       }
       throw new IllegalArgumentException(
           "batch id " + batch.id() + " or one of its job ids is taken", e.getCause());
     }
+  }
+
+  @Override
+  public Optional<Batch> findBatchByIdempotencyKey(String key) {
+    Checks.notNull(key, "key");
+    return tx.read("findBatchByIdempotencyKey", c -> inserts.findByKey(c, key))
+        .map(InsertResult::batch);
   }
 
   @Override

@@ -34,6 +34,7 @@ final class Tables {
   final String jobs;
   final String metadata;
   final String nodes;
+  final String requests;
 
   /** The PostgreSQL sequence of fencing tokens (see {@link PostgresSteps}). */
   final String fencingTokens;
@@ -45,6 +46,7 @@ final class Tables {
     this.jobs = prefix + "jobs";
     this.metadata = prefix + "batch_metadata";
     this.nodes = prefix + "nodes";
+    this.requests = prefix + "batch_requests";
     this.fencingTokens = prefix + "fencing_tokens";
   }
 

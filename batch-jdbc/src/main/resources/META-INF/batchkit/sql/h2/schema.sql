@@ -85,3 +85,10 @@ CREATE TABLE IF NOT EXISTS batchkit_nodes (
   ended_at       TIMESTAMP WITH TIME ZONE,
   lock_key       INTEGER NOT NULL
 );
+
+-- idempotency: the fingerprint of the request that made a batch with an idempotency key, so that a
+-- different request under the same key is refused (IdempotencyConflictException)
+CREATE TABLE IF NOT EXISTS batchkit_batch_requests (
+  batch_id    UUID PRIMARY KEY,
+  fingerprint VARCHAR(64) NOT NULL
+);

@@ -87,3 +87,10 @@ CREATE TABLE IF NOT EXISTS batchkit_nodes (
   ended_at       DATETIME(6),
   lock_key       INTEGER NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- idempotency: the fingerprint of the request that made a batch with an idempotency key, so that a
+-- different request under the same key is refused (IdempotencyConflictException)
+CREATE TABLE IF NOT EXISTS batchkit_batch_requests (
+  batch_id    CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+  fingerprint VARCHAR(64) CHARACTER SET ascii NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
