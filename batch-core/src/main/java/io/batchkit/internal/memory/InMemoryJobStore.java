@@ -36,19 +36,19 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.PriorityQueue;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The {@link JobStore} that keeps everything on the heap.
+ * The {@link JobStore} that keeps everything on the heap. Its parts: the state of a batch and of a
+ * job ({@link BatchState}, {@link JobState}), the registry of nodes ({@link InMemoryNodes}) and the
+ * subscribers ({@link InMemorySubscribers}). What stays here, at about 700 lines, are the store's
+ * atomic steps themselves: each takes the one lock for its whole step, and splitting them by
+ * concern (inserts, claims, outcomes, leases) would spread that lock and the helpers every step
+ * shares (finish, requeue, settle) over several files without making any of them simpler.
  *
  * <p>Ownership: every field below is guarded by {@link #lock}, and every public method takes it
  * once for its whole atomic step. The lock guards only in-memory state; no user code or I/O runs
@@ -60,10 +60,6 @@ import org.slf4j.LoggerFactory;
  * their order.
  */
 public final class InMemoryJobStore implements JobStore {
-  private static final Logger LOG = LoggerFactory.getLogger(InMemoryJobStore.class);
-  private static final Comparator<JobState> BY_SEQ = Comparator.comparingInt(j -> j.seq);
-  private static final Comparator<JobState> BY_DUE =
-      Comparator.<JobState, Instant>comparing(j -> j.runAt).thenComparingInt(j -> j.seq);
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Map<BatchId, BatchState> batches = new HashMap<>();
@@ -78,11 +74,8 @@ public final class InMemoryJobStore implements JobStore {
 
   private long lastToken;
 
-  /** Not guarded by the lock: called after it is released. */
-  private final List<Runnable> subscribers = new CopyOnWriteArrayList<>();
-
-  /** Told of finished batches; not guarded by the lock: called after it is released. */
-  private final List<Consumer<BatchId>> finishSubscribers = new CopyOnWriteArrayList<>();
+  /** Told of new work and of finished batches; not guarded by the lock: called after it. */
+  private final InMemorySubscribers subscribers = new InMemorySubscribers();
 
   /** The registry of nodes; guarded by its own monitor, not by the lock. */
   private final InMemoryNodes nodes = new InMemoryNodes();
@@ -142,7 +135,7 @@ public final class InMemoryJobStore implements JobStore {
       lock.unlock();
     }
     if (inserted.batch().status() == BatchStatus.PROCESSING) {
-      announceWork();
+      subscribers.announceWork();
     }
     return inserted;
   }
@@ -239,7 +232,7 @@ public final class InMemoryJobStore implements JobStore {
     } finally {
       lock.unlock();
     }
-    announceWork();
+    subscribers.announceWork();
     return started;
   }
 
@@ -274,9 +267,9 @@ public final class InMemoryJobStore implements JobStore {
       lock.unlock();
     }
     if (requeued) {
-      announceWork();
+      subscribers.announceWork();
     }
-    announceFinished(completion.batches());
+    subscribers.announceFinished(completion.batches());
     return new CompleteAndClaimResult(completion, claimed);
   }
 
@@ -355,9 +348,9 @@ public final class InMemoryJobStore implements JobStore {
       lock.unlock();
     }
     if (requeued) {
-      announceWork();
+      subscribers.announceWork();
     }
-    announceFinished(result.batches());
+    subscribers.announceFinished(result.batches());
     return result;
   }
 
@@ -564,9 +557,9 @@ public final class InMemoryJobStore implements JobStore {
       lock.unlock();
     }
     if (!touched.isEmpty()) {
-      announceWork();
+      subscribers.announceWork();
     }
-    announceFinished(result.batches());
+    subscribers.announceFinished(result.batches());
     return result;
   }
 
@@ -632,7 +625,7 @@ public final class InMemoryJobStore implements JobStore {
       lock.unlock();
     }
     if (summary.stoppingRunning() == 0) {
-      announceFinished(id); // nothing is left to end, so this step finished the batch
+      subscribers.announceFinished(id); // nothing is left to end, so this step finished the batch
     }
     return summary;
   }
@@ -668,7 +661,7 @@ public final class InMemoryJobStore implements JobStore {
     } finally {
       lock.unlock();
     }
-    announceWork();
+    subscribers.announceWork();
     return retried;
   }
 
@@ -705,57 +698,12 @@ public final class InMemoryJobStore implements JobStore {
 
   @Override
   public Subscription subscribe(Runnable onWork) {
-    Checks.notNull(onWork, "onWork");
-    subscribers.add(onWork);
-    // a second close must not remove another subscription of the same callback
-    AtomicBoolean open = new AtomicBoolean(true);
-    return () -> {
-      if (open.compareAndSet(true, false)) {
-        subscribers.remove(onWork);
-      }
-    };
+    return subscribers.onWork(Checks.notNull(onWork, "onWork"));
   }
 
   @Override
   public Subscription subscribeFinished(Consumer<BatchId> onFinished) {
-    Checks.notNull(onFinished, "onFinished");
-    finishSubscribers.add(onFinished);
-    AtomicBoolean open = new AtomicBoolean(true);
-    return () -> {
-      if (open.compareAndSet(true, false)) {
-        finishSubscribers.remove(onFinished);
-      }
-    };
-  }
-
-  /** Tells finish subscribers about the finished batches among {@code changed}; unlocked. */
-  private void announceFinished(List<Batch> changed) {
-    for (Batch batch : changed) {
-      if (batch.isFinished()) {
-        announceFinished(batch.id());
-      }
-    }
-  }
-
-  private void announceFinished(BatchId id) {
-    for (Consumer<BatchId> subscriber : finishSubscribers) {
-      try {
-        subscriber.accept(id);
-      } catch (RuntimeException e) {
-        LOG.warn("a JobStore finish subscriber threw; ignored", e);
-      }
-    }
-  }
-
-  /** Tells subscribers that work may be claimable; called after the lock is released. */
-  private void announceWork() {
-    for (Runnable subscriber : subscribers) {
-      try {
-        subscriber.run();
-      } catch (RuntimeException e) {
-        LOG.warn("a JobStore subscriber threw; ignored", e);
-      }
-    }
+    return subscribers.onFinished(Checks.notNull(onFinished, "onFinished"));
   }
 
   private BatchState require(BatchId id) {
@@ -764,130 +712,5 @@ public final class InMemoryJobStore implements JobStore {
       throw new BatchNotFoundException(id);
     }
     return state;
-  }
-
-  /** A batch's mutable state. Guarded by the store's lock. */
-  private static final class BatchState {
-    /** The settings, which never change; status, progress and times live in the fields below. */
-    final Batch batch;
-
-    final List<JobState> jobs;
-    final long[] counts = new long[JobStatus.values().length];
-    final PriorityQueue<JobState> delayed = new PriorityQueue<>(BY_DUE);
-    final PriorityQueue<JobState> returned = new PriorityQueue<>(BY_SEQ);
-    int cursor;
-    BatchStatus status;
-
-    /** The request's fingerprint, kept for a batch with an idempotency key; may be null. */
-    String fingerprint;
-
-    Instant startedAt;
-    Instant updatedAt;
-    Instant completedAt;
-    Instant lastServedAt;
-    long servedSeq;
-
-    BatchState(Batch batch, int size) {
-      this.batch = batch;
-      this.jobs = new ArrayList<>(size);
-      this.counts[JobStatus.QUEUED.ordinal()] = size;
-      this.status = batch.status();
-      this.startedAt = batch.startedAt().orElse(null);
-      this.updatedAt = batch.updatedAt();
-    }
-
-    io.batchkit.Priority priority() {
-      return batch.priority();
-    }
-
-    void move(JobStatus from, JobStatus to) {
-      counts[from.ordinal()]--;
-      counts[to.ordinal()]++;
-    }
-
-    Progress progress() {
-      return new Progress(jobs.size(), counts[0], counts[1], counts[2], counts[3], counts[4]);
-    }
-
-    /** Returns the next due queued job in batch order, or null. */
-    JobState nextDue(Instant now) {
-      while (!delayed.isEmpty() && !delayed.peek().runAt.isAfter(now)) {
-        returned.add(delayed.poll());
-      }
-      while (cursor < jobs.size() && jobs.get(cursor).status != JobStatus.QUEUED) {
-        cursor++;
-      }
-      JobState fresh = cursor < jobs.size() ? jobs.get(cursor) : null;
-      JobState back = returned.peek();
-      if (back != null && (fresh == null || back.seq < fresh.seq)) {
-        return returned.poll();
-      }
-      if (fresh != null) {
-        cursor++;
-      }
-      return fresh;
-    }
-
-    Batch snapshot() {
-      return new Batch(
-          batch.id(),
-          batch.name(),
-          batch.jobType(),
-          batch.priority(),
-          batch.metadata(),
-          batch.maxConcurrency(),
-          batch.maxAttempts(),
-          batch.jobTimeout(),
-          batch.failurePolicy(),
-          batch.idempotencyKey(),
-          status,
-          progress(),
-          batch.createdAt(),
-          Optional.ofNullable(startedAt),
-          updatedAt,
-          Optional.ofNullable(completedAt),
-          Optional.empty());
-    }
-  }
-
-  /** One job's mutable state. Guarded by the store's lock. */
-  private static final class JobState {
-    final JobId id;
-    final BatchState batch;
-    final int seq;
-    final String payload;
-    JobStatus status = JobStatus.QUEUED;
-    int attempt;
-    long token;
-    String owner;
-    Instant leaseUntil;
-    Instant runAt;
-    String result;
-    String error;
-    Instant startedAt;
-    Instant finishedAt;
-    Instant updatedAt;
-
-    JobState(JobId id, BatchState batch, int seq, String payload) {
-      this.id = id;
-      this.batch = batch;
-      this.seq = seq;
-      this.payload = payload;
-    }
-
-    Job snapshot() {
-      return new Job(
-          id,
-          batch.batch.id(),
-          status,
-          attempt,
-          payload,
-          Optional.ofNullable(result),
-          Optional.ofNullable(error),
-          Optional.ofNullable(startedAt),
-          Optional.ofNullable(finishedAt),
-          updatedAt,
-          Optional.ofNullable(owner));
-    }
   }
 }

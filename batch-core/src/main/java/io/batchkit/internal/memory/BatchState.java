@@ -1,0 +1,99 @@
+package io.batchkit.internal.memory;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchStatus;
+import io.batchkit.JobStatus;
+import io.batchkit.Priority;
+import io.batchkit.Progress;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.PriorityQueue;
+
+/**
+ * A batch's mutable state in the {@link InMemoryJobStore}: its counters, its job list and the two
+ * small heaps of jobs that came back (see the store's comment). Guarded by the store's lock.
+ */
+final class BatchState {
+  /** The settings, which never change; status, progress and times live in the fields below. */
+  final Batch batch;
+
+  final List<JobState> jobs;
+  final long[] counts = new long[JobStatus.values().length];
+  final PriorityQueue<JobState> delayed = new PriorityQueue<>(JobState.BY_DUE);
+  final PriorityQueue<JobState> returned = new PriorityQueue<>(JobState.BY_SEQ);
+  int cursor;
+  BatchStatus status;
+
+  /** The request's fingerprint, kept for a batch with an idempotency key; may be null. */
+  String fingerprint;
+
+  Instant startedAt;
+  Instant updatedAt;
+  Instant completedAt;
+  Instant lastServedAt;
+  long servedSeq;
+
+  BatchState(Batch batch, int size) {
+    this.batch = batch;
+    this.jobs = new ArrayList<>(size);
+    this.counts[JobStatus.QUEUED.ordinal()] = size;
+    this.status = batch.status();
+    this.startedAt = batch.startedAt().orElse(null);
+    this.updatedAt = batch.updatedAt();
+  }
+
+  Priority priority() {
+    return batch.priority();
+  }
+
+  void move(JobStatus from, JobStatus to) {
+    counts[from.ordinal()]--;
+    counts[to.ordinal()]++;
+  }
+
+  Progress progress() {
+    return new Progress(jobs.size(), counts[0], counts[1], counts[2], counts[3], counts[4]);
+  }
+
+  /** Returns the next due queued job in batch order, or null. */
+  JobState nextDue(Instant now) {
+    while (!delayed.isEmpty() && !delayed.peek().runAt.isAfter(now)) {
+      returned.add(delayed.poll());
+    }
+    while (cursor < jobs.size() && jobs.get(cursor).status != JobStatus.QUEUED) {
+      cursor++;
+    }
+    JobState fresh = cursor < jobs.size() ? jobs.get(cursor) : null;
+    JobState back = returned.peek();
+    if (back != null && (fresh == null || back.seq < fresh.seq)) {
+      return returned.poll();
+    }
+    if (fresh != null) {
+      cursor++;
+    }
+    return fresh;
+  }
+
+  Batch snapshot() {
+    return new Batch(
+        batch.id(),
+        batch.name(),
+        batch.jobType(),
+        batch.priority(),
+        batch.metadata(),
+        batch.maxConcurrency(),
+        batch.maxAttempts(),
+        batch.jobTimeout(),
+        batch.failurePolicy(),
+        batch.idempotencyKey(),
+        status,
+        progress(),
+        batch.createdAt(),
+        Optional.ofNullable(startedAt),
+        updatedAt,
+        Optional.ofNullable(completedAt),
+        Optional.empty());
+  }
+}
