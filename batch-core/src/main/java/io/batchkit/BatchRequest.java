@@ -2,6 +2,7 @@ package io.batchkit;
 
 import io.batchkit.internal.util.Checks;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -36,6 +37,7 @@ import java.util.OptionalInt;
  * @param failurePolicy when the batch is aborted because too many jobs failed
  * @param idempotencyKey a key that makes creating the batch again return the first one
  * @param autoStart whether the batch starts as soon as it is created
+ * @param startAt when the batch starts by itself, if set: see {@link Builder#startAt}
  */
 public record BatchRequest(
     String jobType,
@@ -48,7 +50,8 @@ public record BatchRequest(
     Optional<Duration> jobTimeout,
     FailurePolicy failurePolicy,
     Optional<String> idempotencyKey,
-    boolean autoStart) {
+    boolean autoStart,
+    Optional<Instant> startAt) {
 
   /** The longest job type, in characters. */
   public static final int MAX_JOB_TYPE_LENGTH = 100;
@@ -102,6 +105,7 @@ public record BatchRequest(
     Checks.notNull(jobTimeout, "jobTimeout");
     Checks.notNull(failurePolicy, "failurePolicy");
     Checks.notNull(idempotencyKey, "idempotencyKey");
+    Checks.notNull(startAt, "startAt");
     List<BatchValidationException.Violation> violations = new ArrayList<>();
     check(violations, "jobType", () -> Checks.notBlank(jobType, "jobType", MAX_JOB_TYPE_LENGTH));
     check(violations, "name", () -> Checks.notBlank(name, "name", MAX_NAME_LENGTH));
@@ -194,6 +198,7 @@ public record BatchRequest(
     private FailurePolicy failurePolicy = FailurePolicy.never();
     private Optional<String> idempotencyKey = Optional.empty();
     private boolean autoStart;
+    private Optional<Instant> startAt = Optional.empty();
 
     private Builder(String jobType) {
       this.jobType = Checks.notBlank(jobType, "jobType", MAX_JOB_TYPE_LENGTH);
@@ -331,6 +336,20 @@ public record BatchRequest(
       return this;
     }
 
+    /**
+     * Schedules the batch's start: it is created {@code PENDING}, by {@link BatchService#submit}
+     * too, and becomes {@code PROCESSING} at {@code time} (within about a second), started by
+     * whichever service sharing the store is up then; the schedule is stored with the batch, so a
+     * restart loses nothing. {@link BatchService#startBatch} before that time starts it at once. A
+     * time that has passed when the batch is created starts it at once, as {@link #autoStart()}.
+     *
+     * @throws NullPointerException if {@code time} is null
+     */
+    public Builder startAt(Instant time) {
+      this.startAt = Optional.of(Checks.notNull(time, "startAt"));
+      return this;
+    }
+
     /** Makes {@link BatchService#createBatch} start the batch too, in the same atomic step. */
     public Builder autoStart() {
       this.autoStart = true;
@@ -354,7 +373,8 @@ public record BatchRequest(
           jobTimeout,
           failurePolicy,
           idempotencyKey,
-          autoStart);
+          autoStart,
+          startAt);
     }
 
     @Override
@@ -371,6 +391,7 @@ public record BatchRequest(
           + (maxAttempts.isPresent() ? ", maxAttempts=" + maxAttempts.getAsInt() : "")
           + jobTimeout.map(t -> ", jobTimeout=" + t).orElse("")
           + (autoStart ? ", autoStart" : "")
+          + startAt.map(t -> ", startAt=" + t).orElse("")
           + "}";
     }
   }

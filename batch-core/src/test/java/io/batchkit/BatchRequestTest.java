@@ -80,6 +80,17 @@ class BatchRequestTest {
   }
 
   @Test
+  void startAt_withNull_namesTheField_andASetTimeIsKept() {
+    NullPointerException e =
+        assertThrows(NullPointerException.class, () -> builder().startAt(null));
+
+    assertEquals("startAt must not be null", e.getMessage());
+    java.time.Instant at = java.time.Instant.parse("2030-01-01T00:00:00Z");
+    assertEquals(Optional.of(at), builder().item("p").startAt(at).build().startAt());
+    assertEquals(Optional.empty(), builder().item("p").build().startAt());
+  }
+
+  @Test
   void failurePolicy_withNull_namesTheField() {
     NullPointerException e =
         assertThrows(NullPointerException.class, () -> builder().failurePolicy(null));
@@ -414,7 +425,8 @@ class BatchRequestTest {
             Optional.empty(),
             FailurePolicy.never(),
             Optional.empty(),
-            false);
+            false,
+            Optional.empty());
 
     items.add("q");
     metadata.put("k2", "v2");
@@ -440,7 +452,8 @@ class BatchRequestTest {
                     Optional.of(Duration.ZERO),
                     FailurePolicy.never(),
                     Optional.of("k".repeat(1_000)),
-                    false));
+                    false,
+                    Optional.empty()));
 
     assertEquals(
         List.of(
@@ -482,7 +495,8 @@ class BatchRequestTest {
         Optional.empty(),
         FailurePolicy.never(),
         Optional.empty(),
-        false);
+        false,
+        Optional.empty());
   }
 
   @Test

@@ -74,21 +74,34 @@ public interface JobStore {
   InsertResult insertBatch(Batch batch, List<NewJob> jobs);
 
   /**
-   * Stores a batch as {@link #insertBatch(Batch, List)} does, and with it {@code fingerprint}, the
-   * service's digest of the request that made it ({@link InsertResult#fingerprint()}), when the
-   * batch has an idempotency key. If the key is taken, stores nothing and returns the stored batch
-   * with the fingerprint stored with it, so that the service can tell a repeated request from a
-   * different one under the same key. The default ignores the fingerprint (a store written before
-   * fingerprints existed): every repeated key then counts as the same request.
+   * Stores a batch as {@link #insertBatch(Batch, List)} does, and with it what {@code request}
+   * keeps: the request's fingerprint, when the batch has an idempotency key, and its scheduled
+   * start, for a {@code PENDING} batch. If the key is taken, stores nothing and returns the stored
+   * batch with the fingerprint stored with it ({@link InsertResult#fingerprint()}), so that the
+   * service can tell a repeated request from a different one under the same key. The default
+   * ignores {@code request} (a store written before it existed): every repeated key then counts as
+   * the same request, and no batch starts by itself.
    *
-   * @param fingerprint the request's fingerprint, at most 64 characters
    * @throws NullPointerException if an argument or a job is null
-   * @throws IllegalArgumentException as {@link #insertBatch(Batch, List)} does, or if {@code
-   *     fingerprint} is longer than 64 characters
+   * @throws IllegalArgumentException as {@link #insertBatch(Batch, List)} does, or if a start time
+   *     is given for a batch that is not {@code PENDING}
    */
-  default InsertResult insertBatch(Batch batch, List<NewJob> jobs, String fingerprint) {
-    Checks.maxLength(fingerprint, "fingerprint", 64);
+  default InsertResult insertBatch(Batch batch, List<NewJob> jobs, StoredRequest request) {
+    Checks.notNull(request, "request");
     return insertBatch(batch, jobs);
+  }
+
+  /**
+   * Starts the {@code PENDING} batches whose scheduled start ({@link StoredRequest#startAt()}) is
+   * not after {@code now}, as {@link #startBatch} does, up to a hundred per call; a batch started,
+   * cancelled or deleted before its time is left alone. Services call it every second or so.
+   *
+   * @return the batches it started
+   * @throws NullPointerException if {@code now} is null
+   */
+  default List<Batch> startDueBatches(Instant now) {
+    Checks.notNull(now, "now");
+    return List.of();
   }
 
   /**

@@ -270,12 +270,13 @@ public abstract class JobStoreContractTest {
   void insertBatch_withAFingerprint_keepsItWithTheKey_andHandsItBackWhenTheKeyIsTaken() {
     String first = "a".repeat(64);
     Batch keyed = batch(1).idempotencyKey("printed").build();
-    InsertResult created = store.insertBatch(keyed, jobs(1), first);
+    InsertResult created = store.insertBatch(keyed, jobs(1), printed(first));
     assertTrue(created.created());
     assertEquals(Optional.of(first), created.fingerprint());
 
     InsertResult again =
-        store.insertBatch(batch(2).idempotencyKey("printed").build(), jobs(2), "b".repeat(64));
+        store.insertBatch(
+            batch(2).idempotencyKey("printed").build(), jobs(2), printed("b".repeat(64)));
 
     assertFalse(again.created());
     assertEquals(keyed.id(), again.batch().id());
@@ -285,12 +286,54 @@ public abstract class JobStoreContractTest {
     assertEquals(
         Optional.empty(),
         store
-            .insertBatch(batch(1).idempotencyKey("unprinted").build(), jobs(1), first)
+            .insertBatch(batch(1).idempotencyKey("unprinted").build(), jobs(1), printed(first))
             .fingerprint(),
         "a batch stored without a fingerprint has none");
+    assertThrows(IllegalArgumentException.class, () -> printed("c".repeat(65)));
+  }
+
+  @Test
+  void startDueBatches_startsPendingBatchesWhoseTimeCame_andLeavesTheOthers() {
+    Batch early = batch(2).status(BatchStatus.PENDING).build();
+    Batch late = batch(1).status(BatchStatus.PENDING).build();
+    Batch startedByHand = batch(1).status(BatchStatus.PENDING).build();
+    Batch cancelled = batch(1).status(BatchStatus.PENDING).build();
+    store.insertBatch(early, jobs(2), scheduled(at(10)));
+    store.insertBatch(late, jobs(1), scheduled(at(20)));
+    store.insertBatch(startedByHand, jobs(1), scheduled(at(10)));
+    store.insertBatch(cancelled, jobs(1), scheduled(at(10)));
+    store.startBatch(startedByHand.id(), at(5));
+    store.cancelBatch(cancelled.id(), at(5));
+
+    assertEquals(List.of(), store.startDueBatches(at(9)), "nothing is due yet");
+    List<Batch> started = store.startDueBatches(at(10));
+
+    assertEquals(List.of(early.id()), batchIds(started));
+    Batch now = batchOf(early.id());
+    assertEquals(BatchStatus.PROCESSING, now.status());
+    assertEquals(Optional.of(at(10)), now.startedAt());
+    assertEquals(BatchStatus.PENDING, batchOf(late.id()).status());
+    assertEquals(Optional.of(at(5)), batchOf(startedByHand.id()).startedAt(), "not started again");
+    assertEquals(BatchStatus.CANCELLED, batchOf(cancelled.id()).status());
+    assertEquals(List.of(), store.startDueBatches(at(11)), "started once");
+    assertEquals(
+        2,
+        claim(NODE_A, 10, at(12)).stream().filter(j -> j.batchId().equals(early.id())).count(),
+        "its jobs are claimable");
+    assertEquals(List.of(late.id()), batchIds(store.startDueBatches(at(30))));
     assertThrows(
         IllegalArgumentException.class,
-        () -> store.insertBatch(batch(1).build(), jobs(1), "c".repeat(65)));
+        () -> store.insertBatch(batch(1).build(), jobs(1), scheduled(at(40))),
+        "only a PENDING batch can wait for its time");
+    assertThrows(NullPointerException.class, () -> store.startDueBatches(null));
+  }
+
+  private static StoredRequest printed(String fingerprint) {
+    return new StoredRequest(Optional.of(fingerprint), Optional.empty());
+  }
+
+  private static StoredRequest scheduled(Instant at) {
+    return new StoredRequest(Optional.empty(), Optional.of(at));
   }
 
   @Test

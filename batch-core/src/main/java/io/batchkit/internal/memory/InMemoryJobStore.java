@@ -25,12 +25,14 @@ import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.NewJob;
+import io.batchkit.spi.StoredRequest;
 import io.batchkit.spi.Subscription;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -77,6 +79,9 @@ public final class InMemoryJobStore implements JobStore {
   /** Told of new work and of finished batches; not guarded by the lock: called after it. */
   private final InMemorySubscribers subscribers = new InMemorySubscribers();
 
+  /** Scheduled starts of PENDING batches ({@link StoredRequest#startAt()}). */
+  private final Map<BatchId, Instant> scheduled = new HashMap<>();
+
   /** The registry of nodes; guarded by its own monitor, not by the lock. */
   private final InMemoryNodes nodes = new InMemoryNodes();
 
@@ -88,15 +93,14 @@ public final class InMemoryJobStore implements JobStore {
 
   @Override
   public InsertResult insertBatch(Batch batch, List<NewJob> newJobs) {
-    return insertBatch(batch, newJobs, null);
+    return insertBatch(batch, newJobs, StoredRequest.NONE);
   }
 
   @Override
-  public InsertResult insertBatch(Batch batch, List<NewJob> newJobs, String fingerprint) {
+  public InsertResult insertBatch(Batch batch, List<NewJob> newJobs, StoredRequest request) {
     StoreChecks.newBatch(batch, newJobs);
-    if (fingerprint != null) {
-      Checks.maxLength(fingerprint, "fingerprint", 64);
-    }
+    StoreChecks.storedRequest(batch, request);
+    String fingerprint = request.fingerprint().orElse(null);
     InsertResult inserted;
     lock.lock();
     try {
@@ -126,6 +130,7 @@ public final class InMemoryJobStore implements JobStore {
       if (key.isPresent()) {
         state.fingerprint = fingerprint;
       }
+      request.startAt().ifPresent(at -> scheduled.put(batch.id(), at));
       if (state.status == BatchStatus.PROCESSING) {
         state.lastServedAt = state.startedAt;
         runnable.add(state);
@@ -223,17 +228,47 @@ public final class InMemoryJobStore implements JobStore {
     try {
       BatchState state = require(id);
       StoreChecks.canStart(id, state.status);
-      state.status = BatchStatus.PROCESSING;
-      state.startedAt = now;
-      state.lastServedAt = now;
-      state.updatedAt = now;
-      runnable.add(state);
-      started = state.snapshot();
+      started = start(state, now);
     } finally {
       lock.unlock();
     }
     subscribers.announceWork();
     return started;
+  }
+
+  @Override
+  public List<Batch> startDueBatches(Instant now) {
+    Checks.notNull(now, "now");
+    List<Batch> started = new ArrayList<>();
+    lock.lock();
+    try {
+      Iterator<Map.Entry<BatchId, Instant>> due = scheduled.entrySet().iterator();
+      while (due.hasNext() && started.size() < 100) {
+        Map.Entry<BatchId, Instant> entry = due.next();
+        BatchState state = batches.get(entry.getKey());
+        if (state == null || state.status != BatchStatus.PENDING) {
+          due.remove(); // started, cancelled or deleted before its time
+        } else if (!entry.getValue().isAfter(now)) {
+          due.remove();
+          started.add(start(state, now));
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (!started.isEmpty()) {
+      subscribers.announceWork();
+    }
+    return started;
+  }
+
+  private Batch start(BatchState state, Instant now) {
+    state.status = BatchStatus.PROCESSING;
+    state.startedAt = now;
+    state.lastServedAt = now;
+    state.updatedAt = now;
+    runnable.add(state);
+    return state.snapshot();
   }
 
   @Override

@@ -25,6 +25,7 @@ import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.JobProcessorProvider;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.NewJob;
+import io.batchkit.spi.StoredRequest;
 import io.batchkit.spi.Subscription;
 import java.time.Duration;
 import java.time.Instant;
@@ -58,6 +59,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link TimeoutWatch}: job timeouts;
  *   <li>{@link CircuitBreakers}: the job types whose downstream fails, whose jobs then wait;
  *   <li>{@link MemoryGuard}: no new job while the heap is too full;
+ *   <li>{@link ScheduledStarts}: batches that start at a time of their own;
  *   <li>{@link CompletionWaiters}: the futures of {@link #completion};
  *   <li>{@link NodeState}: the mutable state the parts share, with who owns each field (read its
  *       comment before changing how any two parts meet).
@@ -120,7 +122,17 @@ public final class DefaultBatchService implements BatchService {
     this.nodes = new NodeWatch(config, node, runner, leases);
     nodes.register(); // before any claim: takes back what a former node with this id left
     this.dispatcher =
-        new Dispatcher(config, node, runner, leases, timeouts, waiters, nodes, breakers, memory);
+        new Dispatcher(
+            config,
+            node,
+            runner,
+            leases,
+            timeouts,
+            waiters,
+            nodes,
+            breakers,
+            memory,
+            new ScheduledStarts(config, listeners));
     dispatcher.start();
     this.subscription = store.subscribe(node.waiter::wake);
     this.finishSubscription =
@@ -172,10 +184,17 @@ public final class DefaultBatchService implements BatchService {
   @Override
   public Batch submit(BatchRequest request) {
     InsertResult result = create(request, true);
-    if (!result.created() && result.batch().status() == BatchStatus.PENDING) {
+    if (!result.created()
+        && result.batch().status() == BatchStatus.PENDING
+        && !isScheduled(request, config.clock().instant())) {
       return startBatch(result.batch().id());
     }
     return result.batch();
+  }
+
+  /** Whether the request asks for a start later than {@code now}: its batch waits until then. */
+  private static boolean isScheduled(BatchRequest request, Instant now) {
+    return request.startAt().isPresent() && request.startAt().get().isAfter(now);
   }
 
   private InsertResult create(BatchRequest request, boolean forceStart) {
@@ -186,7 +205,10 @@ public final class DefaultBatchService implements BatchService {
       throw new BatchValidationException(violations);
     }
     Instant now = config.clock().instant();
-    boolean start = forceStart || request.autoStart();
+    boolean scheduled = isScheduled(request, now);
+    // a start time that has passed starts the batch at once
+    boolean start =
+        !scheduled && (forceStart || request.autoStart() || request.startAt().isPresent());
     Batch batch =
         new Batch(
             BatchId.random(),
@@ -212,8 +234,13 @@ public final class DefaultBatchService implements BatchService {
     }
     String key = request.idempotencyKey().orElse(null);
     String fingerprint = key == null ? null : RequestFingerprint.of(request);
+    StoredRequest kept =
+        new StoredRequest(
+            Optional.ofNullable(fingerprint), scheduled ? request.startAt() : Optional.empty());
     InsertResult result =
-        key == null ? store.insertBatch(batch, jobs) : store.insertBatch(batch, jobs, fingerprint);
+        kept.equals(StoredRequest.NONE)
+            ? store.insertBatch(batch, jobs)
+            : store.insertBatch(batch, jobs, kept);
     if (!result.created()
         && result.fingerprint().isPresent()
         && !result.fingerprint().get().equals(fingerprint)) {

@@ -83,6 +83,7 @@ final class Dispatcher {
   private final NodeWatch nodes;
   private final CircuitBreakers breakers;
   private final MemoryGuard memory;
+  private final ScheduledStarts starts;
   private final Map<String, RateLimiter<Object>> rateLimiters = new HashMap<>();
   private final Thread thread;
 
@@ -126,7 +127,8 @@ final class Dispatcher {
       CompletionWaiters waiters,
       NodeWatch nodes,
       CircuitBreakers breakers,
-      MemoryGuard memory) {
+      MemoryGuard memory,
+      ScheduledStarts starts) {
     this.config = config;
     this.store = config.store();
     this.node = node;
@@ -137,6 +139,7 @@ final class Dispatcher {
     this.nodes = nodes;
     this.breakers = breakers;
     this.memory = memory;
+    this.starts = starts;
     config
         .rateLimits()
         .forEach(
@@ -191,8 +194,11 @@ final class Dispatcher {
         // outcomes first (with the claim when there is one), so that no lease this node still
         // holds an outcome for is taken back by the sweep below
         boolean hadOutcomes = !unsent.isEmpty() || !node.outcomes.isEmpty();
+        // batches whose time came: their jobs are claimable now
+        boolean startedScheduled = node.state.get() == NodeState.State.RUNNING && starts.tick() > 0;
         boolean claimRound =
             hadOutcomes
+                || startedScheduled
                 || System.nanoTime() - claimDueNanos >= 0
                 || retryFellDue()
                 || breakers.nanosUntilTrial() == 0;
@@ -239,6 +245,7 @@ final class Dispatcher {
         waitNanos = Math.min(claimDueNanos - System.nanoTime(), untilNextRetry());
         waitNanos = Math.min(waitNanos, nodeWaitNanos);
         waitNanos = Math.min(waitNanos, breakers.nanosUntilTrial());
+        waitNanos = Math.min(waitNanos, starts.nanosUntilCheck());
         waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
         if (!waiters.isEmpty()) {
           waitNanos = Math.min(waitNanos, pollNanos);

@@ -10,10 +10,11 @@ import java.util.TreeMap;
 
 /**
  * The fingerprint of a {@link BatchRequest}: a SHA-256 over its job type, name, items, metadata and
- * settings, stored with a batch that has an idempotency key, so that a later request with the same
- * key but other content is told apart without comparing every item. Settings left out count as left
- * out (not as the service's defaults), so two services with different defaults agree on it; {@code
- * autoStart} is not part of it, since it says how to create the batch, not what it is.
+ * settings (its scheduled start among them), stored with a batch that has an idempotency key, so
+ * that a later request with the same key but other content is told apart without comparing every
+ * item. Settings left out count as left out (not as the service's defaults), so two services with
+ * different defaults agree on it; {@code autoStart} is not part of it, since it says how to create
+ * the batch, not what it is.
  *
  * <p>Each field is written with its length before it, so that no two different requests can encode
  * the same bytes. Stateless.
@@ -48,6 +49,7 @@ final class RequestFingerprint {
     number(digest, request.jobTimeout().map(t -> t.toNanos()).orElse(-1L));
     number(digest, request.failurePolicy().maxFailures());
     number(digest, Double.doubleToLongBits(request.failurePolicy().maxFailureRatio()));
+    number(digest, request.startAt().map(t -> t.toEpochMilli()).orElse(Long.MIN_VALUE));
     return HexFormat.of().formatHex(digest.digest());
   }
 

@@ -7,6 +7,7 @@ import io.batchkit.JobId;
 import io.batchkit.Node;
 import io.batchkit.Progress;
 import io.batchkit.spi.NewJob;
+import io.batchkit.spi.StoredRequest;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -101,6 +102,20 @@ public final class StoreChecks {
     Checks.notNull(node, "node");
     if (!node.isLive()) {
       throw new IllegalArgumentException("a registered node must be LIVE, was " + node.status());
+    }
+  }
+
+  /**
+   * Checks what {@code insertBatch} keeps of a request.
+   *
+   * @throws NullPointerException if {@code request} is null
+   * @throws IllegalArgumentException if it gives a start time for a batch that is not PENDING
+   */
+  public static void storedRequest(Batch batch, StoredRequest request) {
+    Checks.notNull(request, "request");
+    if (request.startAt().isPresent() && batch.status() != BatchStatus.PENDING) {
+      throw new IllegalArgumentException(
+          "only a PENDING batch can have a scheduled start, was " + batch.status());
     }
   }
 }

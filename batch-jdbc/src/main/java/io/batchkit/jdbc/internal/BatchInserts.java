@@ -5,6 +5,7 @@ import io.batchkit.BatchStatus;
 import io.batchkit.Progress;
 import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.NewJob;
+import io.batchkit.spi.StoredRequest;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -44,8 +45,11 @@ final class BatchInserts {
     }
   }
 
-  InsertResult insert(Connection c, Batch batch, List<NewJob> newJobs, String fingerprint)
+  InsertResult insert(Connection c, Batch batch, List<NewJob> newJobs, StoredRequest request)
       throws SQLException {
+    // the fingerprint is kept for a keyed batch only: it is compared when the key comes again
+    String fingerprint =
+        batch.idempotencyKey().isPresent() ? request.fingerprint().orElse(null) : null;
     if (batch.idempotencyKey().isPresent()) {
       Optional<InsertResult> existing = findByKey(c, batch.idempotencyKey().get());
       if (existing.isPresent()) {
@@ -56,12 +60,15 @@ final class BatchInserts {
       insertBatchRow(c, batch);
       insertMetadata(c, batch);
       insertJobs(c, batch, newJobs);
-      if (batch.idempotencyKey().isPresent() && fingerprint != null) {
+      if (fingerprint != null || request.startAt().isPresent()) {
         try (PreparedStatement ps =
             c.prepareStatement(
-                "INSERT INTO " + tables.requests + " (batch_id, fingerprint) VALUES (?, ?)")) {
+                "INSERT INTO "
+                    + tables.requests
+                    + " (batch_id, fingerprint, start_at) VALUES (?, ?, ?)")) {
           dialect.setUuid(ps, 1, batch.id().value());
           ps.setString(2, fingerprint);
+          dialect.setInstant(ps, 3, request.startAt().orElse(null));
           ps.executeUpdate();
         }
       }
@@ -74,10 +81,7 @@ final class BatchInserts {
     if (batch.status() == BatchStatus.PROCESSING) {
       notifier.notifyWork(c);
     }
-    return new InsertResult(
-        batch,
-        true,
-        batch.idempotencyKey().isPresent() ? Optional.ofNullable(fingerprint) : Optional.empty());
+    return new InsertResult(batch, true, Optional.ofNullable(fingerprint));
   }
 
   private void insertBatchRow(Connection c, Batch b) throws SQLException {

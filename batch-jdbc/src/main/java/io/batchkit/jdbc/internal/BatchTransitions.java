@@ -10,10 +10,13 @@ import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.spi.BatchStatusRule;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.UUID;
 
 /**
  * The steps a caller takes on a whole batch (start, cancel, retry the failed jobs, delete), and the
@@ -38,6 +41,53 @@ final class BatchTransitions {
   Batch startBatch(Connection c, BatchId id, Instant now) throws SQLException {
     BatchRow row = reads.lockBatch(c, id);
     StoreChecks.canStart(id, row.status);
+    return start(c, row, id, now);
+  }
+
+  /** Whether a PENDING batch's scheduled start is not after {@code now}. */
+  boolean anyDue(Connection c, Instant now) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(dueQuery() + " LIMIT 1")) {
+      dialect.setInstant(ps, 1, now);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next();
+      }
+    }
+  }
+
+  private String dueQuery() {
+    return "SELECT r.batch_id FROM "
+        + tables.requests
+        + " r JOIN "
+        + tables.batches
+        + " b ON b.id = r.batch_id WHERE r.start_at <= ? AND b.status = 'PENDING'";
+  }
+
+  /**
+   * Starts the PENDING batches whose scheduled start is not after {@code now}, up to {@code max};
+   * one found started, cancelled or deleted meanwhile is left alone.
+   */
+  List<Batch> startDue(Connection c, Instant now, int max) throws SQLException {
+    String find = dueQuery() + " ORDER BY r.start_at LIMIT ?";
+    List<UUID> due = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(find)) {
+      dialect.setInstant(ps, 1, now);
+      ps.setInt(2, max);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          due.add(dialect.getUuid(rs, "batch_id"));
+        }
+      }
+    }
+    List<Batch> started = new ArrayList<>();
+    for (BatchRow row : reads.lockBatches(c, due).values()) { // in id order
+      if (row.status == BatchStatus.PENDING) {
+        started.add(start(c, row, new BatchId(row.id), now));
+      }
+    }
+    return started;
+  }
+
+  private Batch start(Connection c, BatchRow row, BatchId id, Instant now) throws SQLException {
     String sql =
         "UPDATE "
             + tables.batches

@@ -23,6 +23,7 @@ import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.JobStoreException;
 import io.batchkit.spi.NewJob;
+import io.batchkit.spi.StoredRequest;
 import io.batchkit.spi.Subscription;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -135,17 +136,15 @@ public final class SqlJobStore implements JdbcJobStore {
 
   @Override
   public InsertResult insertBatch(Batch batch, List<NewJob> newJobs) {
-    return insertBatch(batch, newJobs, null);
+    return insertBatch(batch, newJobs, StoredRequest.NONE);
   }
 
   @Override
-  public InsertResult insertBatch(Batch batch, List<NewJob> newJobs, String fingerprint) {
+  public InsertResult insertBatch(Batch batch, List<NewJob> newJobs, StoredRequest request) {
     StoreChecks.newBatch(batch, newJobs);
-    if (fingerprint != null) {
-      Checks.maxLength(fingerprint, "fingerprint", 64);
-    }
+    StoreChecks.storedRequest(batch, request);
     try {
-      return notifier.write("insertBatch", c -> inserts.insert(c, batch, newJobs, fingerprint));
+      return notifier.write("insertBatch", c -> inserts.insert(c, batch, newJobs, request));
     } catch (BatchInserts.DuplicateKey e) {
       // the insert rolled back; a batch with the same idempotency key may have won the race
       if (batch.idempotencyKey().isPresent()) {
@@ -198,6 +197,16 @@ public final class SqlJobStore implements JdbcJobStore {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");
     return notifier.write("startBatch", c -> batchTransitions.startBatch(c, id, now));
+  }
+
+  @Override
+  public List<Batch> startDueBatches(Instant now) {
+    Checks.notNull(now, "now");
+    // every node asks every second: a read first, and a write only when a batch is due
+    if (!tx.read("startDueBatches", c -> batchTransitions.anyDue(c, now))) {
+      return List.of();
+    }
+    return notifier.write("startDueBatches", c -> batchTransitions.startDue(c, now, 100));
   }
 
   @Override

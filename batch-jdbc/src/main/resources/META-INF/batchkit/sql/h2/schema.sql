@@ -86,9 +86,14 @@ CREATE TABLE IF NOT EXISTS batchkit_nodes (
   lock_key       INTEGER NOT NULL
 );
 
--- idempotency: the fingerprint of the request that made a batch with an idempotency key, so that a
--- different request under the same key is refused (IdempotencyConflictException)
+-- what a batch's request carried beyond the batch row: the fingerprint of a request with an
+-- idempotency key (a different request under the key is refused: IdempotencyConflictException),
+-- and the scheduled start of a PENDING batch (BatchRequest.Builder.startAt)
 CREATE TABLE IF NOT EXISTS batchkit_batch_requests (
   batch_id    UUID PRIMARY KEY,
-  fingerprint VARCHAR(64) NOT NULL
+  fingerprint VARCHAR(64),
+  start_at    TIMESTAMP WITH TIME ZONE
 );
+
+-- startDueBatches: scheduled starts that have come
+CREATE INDEX IF NOT EXISTS batchkit_batch_requests_start ON batchkit_batch_requests (start_at);

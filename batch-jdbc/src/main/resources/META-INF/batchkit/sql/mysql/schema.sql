@@ -88,9 +88,13 @@ CREATE TABLE IF NOT EXISTS batchkit_nodes (
   lock_key       INTEGER NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- idempotency: the fingerprint of the request that made a batch with an idempotency key, so that a
--- different request under the same key is refused (IdempotencyConflictException)
+-- what a batch's request carried beyond the batch row: the fingerprint of a request with an
+-- idempotency key (a different request under the key is refused: IdempotencyConflictException),
+-- and the scheduled start of a PENDING batch (BatchRequest.Builder.startAt)
 CREATE TABLE IF NOT EXISTS batchkit_batch_requests (
   batch_id    CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
-  fingerprint VARCHAR(64) CHARACTER SET ascii NOT NULL
+  fingerprint VARCHAR(64) CHARACTER SET ascii,
+  start_at    DATETIME(6),
+  -- startDueBatches: scheduled starts that have come
+  KEY batchkit_batch_requests_start (start_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
