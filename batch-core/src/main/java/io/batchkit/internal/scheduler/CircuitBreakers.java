@@ -6,8 +6,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
@@ -77,18 +79,14 @@ final class CircuitBreakers {
    * its open period is over.
    */
   int allowance(String jobType, int wanted) {
-    CircuitState changed = null;
+    boolean halfOpened;
     int allowed;
     synchronized (this) {
       Breaker b = breakers.get(jobType);
       if (b == null) {
         return wanted;
       }
-      if (b.circuit.isOpen() && !clock.instant().isBefore(b.openedAt.plus(b.config.openFor()))) {
-        b.circuit.halfOpen();
-        b.trialRunning = false;
-        changed = CircuitState.HALF_OPEN;
-      }
+      halfOpened = halfOpenIfDue(b);
       if (b.circuit.isClosed()) {
         allowed = wanted;
       } else if (b.circuit.isHalfOpen() && !b.trialRunning) {
@@ -97,11 +95,25 @@ final class CircuitBreakers {
         allowed = 0;
       }
     }
-    if (changed != null) {
-      LOG.info("circuit of job type '{}' is half open: one trial job runs", jobType);
-      onChange.accept(jobType, changed);
+    if (halfOpened) {
+      halfOpened(jobType);
     }
     return allowed;
+  }
+
+  /** Half-opens {@code b} if its open period is over; returns whether it did. Under the monitor. */
+  private boolean halfOpenIfDue(Breaker b) {
+    if (b.circuit.isOpen() && !clock.instant().isBefore(b.openedAt.plus(b.config.openFor()))) {
+      b.circuit.halfOpen();
+      b.trialRunning = false;
+      return true;
+    }
+    return false;
+  }
+
+  private void halfOpened(String jobType) {
+    LOG.info("circuit of job type '{}' is half open: one trial job runs", jobType);
+    onChange.accept(jobType, CircuitState.HALF_OPEN);
   }
 
   /**
@@ -201,16 +213,27 @@ final class CircuitBreakers {
     }
   }
 
-  /** Returns the nanoseconds until the next open circuit may half-open, for the dispatcher. */
-  synchronized long nanosUntilTrial() {
+  /**
+   * Half-opens the circuits whose open period is over (their change wakes the dispatcher, which
+   * claims the trial), and returns the nanoseconds until the next open one may, for the
+   * dispatcher's sleep: never 0, so that the dispatcher cannot spin on it.
+   */
+  long nanosUntilTrial() {
     long min = Long.MAX_VALUE;
-    Instant now = clock.instant();
-    for (Breaker b : breakers.values()) {
-      if (b.circuit.isOpen()) {
-        long nanos = Duration.between(now, b.openedAt.plus(b.config.openFor())).toNanos();
-        min = Math.min(min, Math.max(0, nanos));
+    List<String> halfOpened = new ArrayList<>();
+    synchronized (this) {
+      Instant now = clock.instant();
+      for (Map.Entry<String, Breaker> entry : breakers.entrySet()) {
+        Breaker b = entry.getValue();
+        if (halfOpenIfDue(b)) {
+          halfOpened.add(entry.getKey());
+        } else if (b.circuit.isOpen()) {
+          long nanos = Duration.between(now, b.openedAt.plus(b.config.openFor())).toNanos();
+          min = Math.min(min, Math.max(1, nanos));
+        }
       }
     }
+    halfOpened.forEach(this::halfOpened);
     return min;
   }
 

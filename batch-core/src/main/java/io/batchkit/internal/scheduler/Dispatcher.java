@@ -53,12 +53,16 @@ import org.slf4j.LoggerFactory;
  * due. The outcome of a short job followed by a job claimed ahead waits for the next round, so
  * outcomes are recorded in groups. A worker that starts a job due to time out before the
  * dispatcher's planned wake-up wakes it. A round that found nothing doubles the next sleep, from
- * the poll interval up to the max poll interval, so an idle service leaves the store alone.
- * Priority order, ageing and the per-batch limit are applied by the store in {@code claim}, so they
- * hold across every node that shares it, whichever thread claims. Rate limits are per service:
- * before a claim, the dispatcher takes permits from each type's Failsafe limiter (up to the free
- * slots) and passes them as that type's claim limit; rate-limited types are never claimed ahead or
- * by workers.
+ * the poll interval up to the max poll interval, so an idle service leaves the store alone. A round
+ * claims only when it is due: after a wake-up, with outcomes to send, when a retry fell due, when a
+ * scheduled batch was started ({@link ScheduledStarts}, every second), or when the poll wait is up;
+ * the other timers (leases, the {@link NodeWatch}'s checks for dead nodes twice a second, timeouts)
+ * wake the loop without a claim. A job type whose circuit is open ({@link CircuitBreakers}) is not
+ * claimed, and while the heap is too full ({@link MemoryGuard}) nothing is. Priority order, ageing
+ * and the per-batch limit are applied by the store in {@code claim}, so they hold across every node
+ * that shares it, whichever thread claims. Rate limits are per service: before a claim, the
+ * dispatcher takes permits from each type's Failsafe limiter (up to the free slots) and passes them
+ * as that type's claim limit; rate-limited types are never claimed ahead or by workers.
  *
  * <h2>Failures</h2>
  *
@@ -196,12 +200,10 @@ final class Dispatcher {
         boolean hadOutcomes = !unsent.isEmpty() || !node.outcomes.isEmpty();
         // batches whose time came: their jobs are claimable now
         boolean startedScheduled = node.state.get() == NodeState.State.RUNNING && starts.tick() > 0;
+        // (a circuit that half-opens wakes the dispatcher, which then claims its trial job)
+        boolean retryDue = retryFellDue(); // first: it forgets the retry it reports
         boolean claimRound =
-            hadOutcomes
-                || startedScheduled
-                || System.nanoTime() - claimDueNanos >= 0
-                || retryFellDue()
-                || breakers.nanosUntilTrial() == 0;
+            retryDue || hadOutcomes || startedScheduled || System.nanoTime() - claimDueNanos >= 0;
         rateLimitWaitNanos = Long.MAX_VALUE;
         int claimed =
             claimRound && node.state.get() == NodeState.State.RUNNING && nodes.ensureRegistered()
@@ -245,7 +247,9 @@ final class Dispatcher {
         waitNanos = Math.min(claimDueNanos - System.nanoTime(), untilNextRetry());
         waitNanos = Math.min(waitNanos, nodeWaitNanos);
         waitNanos = Math.min(waitNanos, breakers.nanosUntilTrial());
-        waitNanos = Math.min(waitNanos, starts.nanosUntilCheck());
+        if (node.state.get() == NodeState.State.RUNNING) {
+          waitNanos = Math.min(waitNanos, starts.nanosUntilCheck()); // closing: no more starts
+        }
         waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
         if (!waiters.isEmpty()) {
           waitNanos = Math.min(waitNanos, pollNanos);
