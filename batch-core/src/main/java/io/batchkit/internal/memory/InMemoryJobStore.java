@@ -47,7 +47,7 @@ import java.util.function.UnaryOperator;
 /**
  * The {@link JobStore} that keeps everything on the heap. Its parts: the state of a batch and of a
  * job ({@link BatchState}, {@link JobState}), the registry of nodes ({@link InMemoryNodes}) and the
- * subscribers ({@link InMemorySubscribers}). What stays here, at about 700 lines, are the store's
+ * subscribers ({@link InMemorySubscribers}). What stays here, at about 750 lines, are the store's
  * atomic steps themselves: each takes the one lock for its whole step, and splitting them by
  * concern (inserts, claims, outcomes, leases) would spread that lock and the helpers every step
  * shares (finish, requeue, settle) over several files without making any of them simpler.

@@ -57,36 +57,33 @@ public final class Dialect {
    * <prefix>node_<key>}.
    */
   boolean tryNodeLock(Connection c, String prefix, int key) throws SQLException {
+    // PostgreSQL answers a boolean, MySQL 1, 0 or NULL; getBoolean reads both
+    return nodeLockCall(c, "pg_try_advisory_lock", "GET_LOCK(?, 0)", prefix, key);
+  }
+
+  /** Releases node lock {@code key} held by {@code c}'s session, if it holds it. */
+  void releaseNodeLock(Connection c, String prefix, int key) throws SQLException {
+    nodeLockCall(c, "pg_advisory_unlock", "RELEASE_LOCK(?)", prefix, key);
+  }
+
+  /**
+   * Calls a lock function on node lock {@code key}: on PostgreSQL {@code pgFunction(prefix key,
+   * key)}, on MySQL {@code myCall} with the lock's name; returns its answer as a boolean.
+   */
+  private boolean nodeLockCall(
+      Connection c, String pgFunction, String myCall, String prefix, int key) throws SQLException {
+    boolean pg = kind == SqlDialect.POSTGRESQL;
     String sql =
-        kind == SqlDialect.POSTGRESQL
-            ? "SELECT pg_try_advisory_lock(" + prefixLockKey(prefix) + ", ?)"
-            : "SELECT GET_LOCK(?, 0)";
+        pg ? "SELECT " + pgFunction + "(" + prefixLockKey(prefix) + ", ?)" : "SELECT " + myCall;
     try (PreparedStatement ps = c.prepareStatement(sql)) {
-      if (kind == SqlDialect.POSTGRESQL) {
+      if (pg) {
         ps.setInt(1, key);
       } else {
         ps.setString(1, nodeLockName(prefix, key));
       }
       try (ResultSet rs = ps.executeQuery()) {
-        // PostgreSQL answers a boolean, MySQL 1, 0 or NULL; getBoolean reads both
         return rs.next() && rs.getBoolean(1);
       }
-    }
-  }
-
-  /** Releases node lock {@code key} held by {@code c}'s session, if it holds it. */
-  void releaseNodeLock(Connection c, String prefix, int key) throws SQLException {
-    String sql =
-        kind == SqlDialect.POSTGRESQL
-            ? "SELECT pg_advisory_unlock(" + prefixLockKey(prefix) + ", ?)"
-            : "SELECT RELEASE_LOCK(?)";
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      if (kind == SqlDialect.POSTGRESQL) {
-        ps.setInt(1, key);
-      } else {
-        ps.setString(1, nodeLockName(prefix, key));
-      }
-      ps.executeQuery().close();
     }
   }
 
