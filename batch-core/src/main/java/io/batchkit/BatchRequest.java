@@ -77,6 +77,12 @@ public record BatchRequest(
   /** The longest job timeout: 365 days (longer ones would overflow timers or stored columns). */
   public static final Duration MAX_JOB_TIMEOUT = Duration.ofDays(365);
 
+  /** The earliest scheduled start: the Unix epoch (an earlier time starts the batch at once). */
+  public static final Instant MIN_START_AT = Instant.EPOCH;
+
+  /** The latest scheduled start: the end of year 9999, the last every database stores. */
+  public static final Instant MAX_START_AT = Instant.parse("9999-12-31T23:59:59Z");
+
   /** The highest per-batch concurrency. */
   public static final int MAX_CONCURRENCY = 10_000;
 
@@ -91,8 +97,8 @@ public record BatchRequest(
    * @throws NullPointerException if a component, an item, or a metadata key or value is null
    * @throws BatchValidationException naming every rule broken: no items, a blank or too long job
    *     type, name or idempotency key, bad metadata (a blank or too long key, a too long or
-   *     unstorable value, too many entries), or a {@code maxConcurrency}, {@code maxAttempts} or
-   *     {@code jobTimeout} out of its range
+   *     unstorable value, too many entries), or a {@code maxConcurrency}, {@code maxAttempts},
+   *     {@code jobTimeout} or {@code startAt} out of its range
    */
   public BatchRequest {
     Checks.notNull(jobType, "jobType");
@@ -150,6 +156,14 @@ public record BatchRequest(
                 violations,
                 "jobTimeout",
                 () -> Checks.between(t, MIN_JOB_TIMEOUT, MAX_JOB_TIMEOUT, "jobTimeout")));
+    startAt.ifPresent(
+        at -> {
+          if (at.isBefore(MIN_START_AT) || at.isAfter(MAX_START_AT)) {
+            violations.add(
+                new BatchValidationException.Violation(
+                    "startAt", "startAt must be between " + MIN_START_AT + " and " + MAX_START_AT));
+          }
+        });
     idempotencyKey.ifPresent(
         key ->
             check(
@@ -344,9 +358,16 @@ public record BatchRequest(
      * time that has passed when the batch is created starts it at once, as {@link #autoStart()}.
      *
      * @throws NullPointerException if {@code time} is null
+     * @throws IllegalArgumentException if it is before {@link #MIN_START_AT} or after {@link
+     *     #MAX_START_AT}
      */
     public Builder startAt(Instant time) {
-      this.startAt = Optional.of(Checks.notNull(time, "startAt"));
+      Checks.notNull(time, "startAt");
+      if (time.isBefore(MIN_START_AT) || time.isAfter(MAX_START_AT)) {
+        throw new IllegalArgumentException(
+            "startAt must be between " + MIN_START_AT + " and " + MAX_START_AT);
+      }
+      this.startAt = Optional.of(time);
       return this;
     }
 

@@ -47,10 +47,12 @@ public interface BatchService extends AutoCloseable {
   /**
    * Validates a request and stores the batch with all its jobs in one atomic step. The batch is
    * {@link BatchStatus#PENDING} unless the request asked for {@link
-   * BatchRequest.Builder#autoStart()}. A request with an idempotency key that a stored batch
-   * already has returns that batch and creates nothing, if it is the same request (job type, name,
-   * items, metadata and settings; {@code autoStart} aside); a different request under the same key
-   * is refused.
+   * BatchRequest.Builder#autoStart()} or a {@link BatchRequest.Builder#startAt} that has passed; a
+   * batch with a later {@code startAt} waits for it. A request with an idempotency key that a
+   * stored batch already has returns that batch and creates nothing, if it is the same request (job
+   * type, name, items, metadata and settings; {@code autoStart} aside); a different request under
+   * the same key is refused. (A batch stored by a version or a store that kept no request
+   * fingerprint is returned whatever the request.)
    *
    * @throws NullPointerException if {@code request} is null
    * @throws BatchValidationException listing every problem: no processor for the job type, more
@@ -462,7 +464,9 @@ public interface BatchService extends AutoCloseable {
     /**
      * As {@link #memoryAware(double)}, with the fraction of memory in use read from {@code
      * usedFraction} instead of the heap: for a measure of your own (a container's memory, say), or
-     * a test. It is called often, from the service's threads, and must be quick and thread-safe.
+     * a test. It is called often, from the service's threads, and must be quick and thread-safe; if
+     * it throws, the failure is logged once and starts go on. Null reads the heap, as {@link
+     * #memoryAware(double)} does.
      *
      * @throws IllegalArgumentException if {@code heapFraction} is not strictly between 0 and 1
      */

@@ -2,6 +2,8 @@ package io.batchkit;
 
 import io.batchkit.internal.util.Checks;
 import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -15,8 +17,8 @@ import java.util.Map;
  * @param p99 99th percentile duration of recent attempts
  * @param running jobs running on this service now
  * @param queued jobs queued in the store for started batches, on all nodes
- * @param circuitBreakers the state of each job type's circuit breaker on this service, empty if it
- *     has none
+ * @param circuitBreakers the state of each job type's circuit breaker on this service, in the order
+ *     they were set, empty if it has none
  */
 public record BatchStatistics(
     long succeeded,
@@ -38,6 +40,8 @@ public record BatchStatistics(
     Checks.notNull(p50, "p50");
     Checks.notNull(p95, "p95");
     Checks.notNull(p99, "p99");
-    circuitBreakers = Map.copyOf(Checks.notNull(circuitBreakers, "circuitBreakers"));
+    circuitBreakers =
+        Collections.unmodifiableMap(
+            new LinkedHashMap<>(Checks.notNull(circuitBreakers, "circuitBreakers")));
   }
 }

@@ -88,6 +88,13 @@ class BatchRequestTest {
     java.time.Instant at = java.time.Instant.parse("2030-01-01T00:00:00Z");
     assertEquals(Optional.of(at), builder().item("p").startAt(at).build().startAt());
     assertEquals(Optional.empty(), builder().item("p").build().startAt());
+    assertThrows(IllegalArgumentException.class, () -> builder().startAt(java.time.Instant.MAX));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> builder().startAt(BatchRequest.MIN_START_AT.minusMillis(1)));
+    assertEquals(
+        Optional.of(BatchRequest.MAX_START_AT),
+        builder().item("p").startAt(BatchRequest.MAX_START_AT).build().startAt());
   }
 
   @Test

@@ -68,6 +68,23 @@ class ScheduledStartTest {
   }
 
   @Test
+  void theSameKeyedRequestSubmittedAgain_doesNotStartTheBatchBeforeItsTime() {
+    BatchService service = start(JobStore.inMemory());
+    BatchRequest request =
+        BatchRequest.builder("t")
+            .item("x")
+            .idempotencyKey("nightly")
+            .startAt(clock.instant().plus(Duration.ofHours(2)))
+            .build();
+    Batch first = service.submit(request);
+
+    Batch again = service.submit(request);
+
+    assertEquals(first.id(), again.id());
+    assertEquals(BatchStatus.PENDING, service.getBatch(first.id()).status());
+  }
+
+  @Test
   void aTimeAlreadyPast_startsTheBatchAtOnce() {
     BatchService service = start(JobStore.inMemory());
     Batch batch =

@@ -78,16 +78,21 @@ public interface JobStore {
    * keeps: the request's fingerprint, when the batch has an idempotency key, and its scheduled
    * start, for a {@code PENDING} batch. If the key is taken, stores nothing and returns the stored
    * batch with the fingerprint stored with it ({@link InsertResult#fingerprint()}), so that the
-   * service can tell a repeated request from a different one under the same key. The default
-   * ignores {@code request} (a store written before it existed): every repeated key then counts as
-   * the same request, and no batch starts by itself.
+   * service can tell a repeated request from a different one under the same key. The default (a
+   * store written before it existed) ignores the fingerprint, so that every repeated key counts as
+   * the same request, and refuses a start time, which it could not keep.
    *
    * @throws NullPointerException if an argument or a job is null
    * @throws IllegalArgumentException as {@link #insertBatch(Batch, List)} does, or if a start time
    *     is given for a batch that is not {@code PENDING}
+   * @throws UnsupportedOperationException by default, if a start time is given
    */
   default InsertResult insertBatch(Batch batch, List<NewJob> jobs, StoredRequest request) {
     Checks.notNull(request, "request");
+    if (request.startAt().isPresent()) {
+      throw new UnsupportedOperationException(
+          getClass().getName() + " cannot keep a scheduled start");
+    }
     return insertBatch(batch, jobs);
   }
 

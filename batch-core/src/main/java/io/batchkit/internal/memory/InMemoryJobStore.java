@@ -32,7 +32,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -242,16 +241,23 @@ public final class InMemoryJobStore implements JobStore {
     List<Batch> started = new ArrayList<>();
     lock.lock();
     try {
-      Iterator<Map.Entry<BatchId, Instant>> due = scheduled.entrySet().iterator();
-      while (due.hasNext() && started.size() < 100) {
-        Map.Entry<BatchId, Instant> entry = due.next();
-        BatchState state = batches.get(entry.getKey());
-        if (state == null || state.status != BatchStatus.PENDING) {
-          due.remove(); // started, cancelled or deleted before its time
-        } else if (!entry.getValue().isAfter(now)) {
-          due.remove();
-          started.add(start(state, now));
+      scheduled
+          .keySet()
+          .removeIf(
+              id -> { // started, cancelled or deleted before its time
+                BatchState state = batches.get(id);
+                return state == null || state.status != BatchStatus.PENDING;
+              });
+      List<Map.Entry<BatchId, Instant>> due = new ArrayList<>();
+      for (Map.Entry<BatchId, Instant> entry : scheduled.entrySet()) {
+        if (!entry.getValue().isAfter(now)) {
+          due.add(entry);
         }
+      }
+      due.sort(Map.Entry.comparingByValue()); // earliest first, as the SQL stores do
+      for (Map.Entry<BatchId, Instant> entry : due.subList(0, Math.min(100, due.size()))) {
+        scheduled.remove(entry.getKey());
+        started.add(start(batches.get(entry.getKey()), now));
       }
     } finally {
       lock.unlock();

@@ -2,6 +2,7 @@ package io.batchkit.internal.scheduler;
 
 import dev.failsafe.CircuitBreaker;
 import io.batchkit.CircuitState;
+import io.batchkit.JobId;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -43,7 +44,9 @@ final class CircuitBreakers {
     final CircuitBreaker<Object> circuit;
     final Deque<Instant> failures = new ArrayDeque<>();
     Instant openedAt;
-    boolean trialRunning;
+
+    /** The job claimed as the half-open circuit's trial; null while none is. */
+    JobId trial;
 
     Breaker(CircuitBreakerConfig config) {
       this.config = config;
@@ -89,7 +92,7 @@ final class CircuitBreakers {
       halfOpened = halfOpenIfDue(b);
       if (b.circuit.isClosed()) {
         allowed = wanted;
-      } else if (b.circuit.isHalfOpen() && !b.trialRunning) {
+      } else if (b.circuit.isHalfOpen() && b.trial == null) {
         allowed = Math.min(1, wanted);
       } else {
         allowed = 0;
@@ -105,7 +108,7 @@ final class CircuitBreakers {
   private boolean halfOpenIfDue(Breaker b) {
     if (b.circuit.isOpen() && !clock.instant().isBefore(b.openedAt.plus(b.config.openFor()))) {
       b.circuit.halfOpen();
-      b.trialRunning = false;
+      b.trial = null;
       return true;
     }
     return false;
@@ -117,12 +120,12 @@ final class CircuitBreakers {
   }
 
   /**
-   * Whether a job of {@code jobType} may start now: not while its circuit is open (a half-open
-   * circuit's trial job starts).
+   * Whether job {@code job} of {@code jobType} may start now: any while its circuit is closed, only
+   * the trial while it is half open, none while it is open.
    */
-  synchronized boolean mayStart(String jobType) {
+  synchronized boolean mayStart(String jobType, JobId job) {
     Breaker b = breakers.get(jobType);
-    return b == null || !b.circuit.isOpen();
+    return b == null || b.circuit.isClosed() || (b.circuit.isHalfOpen() && job.equals(b.trial));
   }
 
   /** Whether the circuit of {@code jobType} is closed (true for a type without a breaker). */
@@ -131,39 +134,40 @@ final class CircuitBreakers {
     return b == null || b.circuit.isClosed();
   }
 
+  /** Notes that a claim took job {@code job} of {@code jobType}: if half open, it is the trial. */
+  synchronized void claimed(String jobType, JobId job) {
+    Breaker b = breakers.get(jobType);
+    if (b != null && b.circuit.isHalfOpen() && b.trial == null) {
+      b.trial = job;
+    }
+  }
+
   /**
-   * Records an attempt that ended neither in success nor in failure (cancelled, lost, given back at
-   * shutdown): if it was the trial, the next claim may take another.
+   * Records an attempt that ended neither in success nor in failure (cancelled, lost, given back
+   * unstarted or at shutdown): if it was the trial, the next claim may take another.
    */
-  synchronized void ended(String jobType) {
+  synchronized void ended(String jobType, JobId job) {
     Breaker b = breakers.get(jobType);
-    if (b != null && b.circuit.isHalfOpen()) {
-      b.trialRunning = false;
+    if (b != null && job.equals(b.trial)) {
+      b.trial = null;
     }
   }
 
-  /** Notes that a claim took a job of {@code jobType}: in half-open state, that is the trial. */
-  synchronized void claimed(String jobType) {
-    Breaker b = breakers.get(jobType);
-    if (b != null && b.circuit.isHalfOpen()) {
-      b.trialRunning = true;
-    }
-  }
-
-  /** Records a successful attempt: a half-open circuit closes. */
-  void succeeded(String jobType) {
+  /**
+   * Records a successful attempt: the trial's success closes a half-open circuit; any other success
+   * (a job that ran before the circuit opened) changes nothing.
+   */
+  void succeeded(String jobType, JobId job) {
     boolean closed = false;
     synchronized (this) {
       Breaker b = breakers.get(jobType);
-      if (b == null) {
+      if (b == null || !b.circuit.isHalfOpen() || !job.equals(b.trial)) {
         return;
       }
-      if (b.circuit.isHalfOpen()) {
-        b.circuit.recordSuccess();
-        closed = b.circuit.isClosed();
-        b.trialRunning = false;
-        b.failures.clear();
-      }
+      b.circuit.recordSuccess();
+      closed = b.circuit.isClosed();
+      b.trial = null;
+      b.failures.clear();
     }
     if (closed) {
       LOG.info("circuit of job type '{}' closed: its trial job succeeded", jobType);
@@ -172,10 +176,11 @@ final class CircuitBreakers {
   }
 
   /**
-   * Records a failed attempt: a closed circuit opens once the window holds enough failures, a
-   * half-open one opens again at once.
+   * Records a failed attempt: a closed circuit opens once the window holds enough failures; the
+   * trial's failure opens a half-open one again. Failures of other jobs while it is not closed
+   * (they ran before it opened) change nothing.
    */
-  void failed(String jobType) {
+  void failed(String jobType, JobId job) {
     boolean opened = false;
     Breaker b;
     synchronized (this) {
@@ -184,9 +189,9 @@ final class CircuitBreakers {
         return;
       }
       Instant now = clock.instant();
-      if (b.circuit.isHalfOpen()) {
+      if (b.circuit.isHalfOpen() && job.equals(b.trial)) {
         b.circuit.recordFailure();
-        b.trialRunning = false;
+        b.trial = null;
         opened = true;
       } else if (b.circuit.isClosed()) {
         b.failures.addLast(now);

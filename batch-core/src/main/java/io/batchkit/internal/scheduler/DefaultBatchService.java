@@ -187,7 +187,12 @@ public final class DefaultBatchService implements BatchService {
     if (!result.created()
         && result.batch().status() == BatchStatus.PENDING
         && !isScheduled(request, config.clock().instant())) {
-      return startBatch(result.batch().id());
+      try {
+        return startBatch(result.batch().id());
+      } catch (IllegalStateException e) {
+        // another submit, or its scheduled start, started it in between: the same outcome
+        return getBatch(result.batch().id());
+      }
     }
     return result.batch();
   }

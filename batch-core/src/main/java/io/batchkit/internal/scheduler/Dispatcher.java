@@ -371,7 +371,10 @@ final class Dispatcher {
     return true;
   }
 
-  /** Gives every job claimed ahead back to the store; for shutdown. */
+  /**
+   * Gives every job claimed ahead back to the store, unstarted: for shutdown, and when a full heap
+   * stops starts ({@link MemoryGuard}).
+   */
   void releaseClaimedAhead() {
     RunningJob job;
     while ((job = node.pollReady()) != null) {
@@ -395,6 +398,7 @@ final class Dispatcher {
   private int claimAndLaunch() {
     if (memory.paused()) {
       memoryWait = true; // look again at the next poll interval, not after an idle backoff
+      releaseClaimedAhead(); // their leases would keep them from other nodes for the whole pause
       return 0;
     }
     int free = config.maxConcurrency() - node.runningCount.get();
@@ -421,6 +425,7 @@ final class Dispatcher {
         rateLimitWaitNanos =
             Math.min(rateLimitWaitNanos, Math.max(1, limit.per().toNanos() / limit.permits()));
       } else if (free <= 0
+          && breakers.isClosed(type)
           && nowNanos - noJobsOfTypeSince.getOrDefault(type, nowNanos - idleCheckNanos)
               >= idleCheckNanos) {
         node.slotWanted.set(true);
@@ -458,7 +463,7 @@ final class Dispatcher {
         }
         String type = job.batch.jobType();
         claimedPerType.merge(type, 1, Integer::sum);
-        breakers.claimed(type);
+        breakers.claimed(type, claim.id());
         if (rateLimiters.containsKey(type)) {
           // its permit is spent: it starts now, whatever its place in the claim
           bankedPermits.computeIfPresent(type, (t, banked) -> Math.max(0, banked - 1));

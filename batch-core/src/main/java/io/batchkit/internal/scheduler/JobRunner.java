@@ -135,6 +135,7 @@ final class JobRunner {
       node.running.remove(job.claim.id(), job);
       node.runningCount.decrementAndGet();
       node.outcomes.add(JobOutcome.released(job.claim));
+      breakers.ended(job.batch.jobType(), job.claim.id()); // if it was the trial, another may go
       if (e instanceof OutOfMemoryError) {
         LOG.error("could not start a worker thread for {}; gave the job back", job, e);
       }
@@ -330,7 +331,8 @@ final class JobRunner {
    */
   RunningJob pollStartable() {
     RunningJob next;
-    while ((next = node.pollReady()) != null && !breakers.mayStart(next.batch.jobType())) {
+    while ((next = node.pollReady()) != null
+        && !breakers.mayStart(next.batch.jobType(), next.claim.id())) {
       endUnstarted(next, null); // released: its attempt is not counted, and it waits queued
     }
     return next;
@@ -360,26 +362,26 @@ final class JobRunner {
     Throwable failure = attempt.failure();
     String type = job.batch.jobType();
     if (stop == RunningJob.Stop.LOST) {
-      breakers.ended(type);
+      breakers.ended(type, claim.id());
       return null; // another node owns the job now; the store would reject anything we send
     }
     if (stop == RunningJob.Stop.CANCELLED) {
-      breakers.ended(type);
+      breakers.ended(type, claim.id());
       listeners.fire("jobCancelled", claim.id(), l -> l.jobCancelled(job));
       return JobOutcome.cancelled(claim);
     }
     if (failure == null) {
-      breakers.succeeded(type);
+      breakers.succeeded(type, claim.id());
       stats.record(true, nanos, config.clock().instant().getEpochSecond());
       String stored = attempt.result();
       listeners.fire("jobSucceeded", claim.id(), l -> l.jobSucceeded(job, stored));
       return JobOutcome.succeeded(claim, stored);
     }
     if (stop == RunningJob.Stop.SHUTDOWN) {
-      breakers.ended(type);
+      breakers.ended(type, claim.id());
       return JobOutcome.released(claim);
     }
-    breakers.failed(type);
+    breakers.failed(type, claim.id());
     stats.record(false, nanos, config.clock().instant().getEpochSecond());
     String error = FailureText.describe(failure);
     boolean retry = claim.attempt() < job.batch.maxAttempts();

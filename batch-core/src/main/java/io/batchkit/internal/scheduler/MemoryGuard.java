@@ -4,6 +4,7 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.lang.management.MemoryUsage;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.DoubleSupplier;
@@ -17,11 +18,12 @@ import org.slf4j.LoggerFactory;
  * at INFO when it begins and once when it ends. A class of its own so that the rule, and how the
  * heap is read, are found by name.
  *
- * <p>The heap is read through the {@link MemoryPoolMXBean}s of heap pools that report their usage
- * after a collection ({@link MemoryPoolMXBean#isCollectionUsageThresholdSupported()}: the old
- * generation, or G1's and ZGC's heap pools): the highest ratio of used to maximum among them. That
- * figure only changes at a collection, so a heap full of garbage that the next collection frees
- * does not stop the service. Tests and users may give a probe of their own instead.
+ * <p>The heap is read through the {@link MemoryPoolMXBean}s of the old generation (heap pools that
+ * support both usage thresholds; eden and survivor spaces do not): the highest ratio of used after
+ * the last collection to maximum among them. That figure only changes at a collection of that pool,
+ * so a heap full of garbage that the next collection frees does not stop the service; and a paused
+ * service resumes only once a collection has freed the old generation (running jobs and the rest of
+ * the application keep allocating, so one comes). Tests and users may give a probe of their own.
  *
  * <p>Ownership: {@link #paused} is the one mutable field, an atomic flag that the dispatcher and
  * the workers both read and flip; whoever flips it logs the episode.
@@ -35,18 +37,34 @@ final class MemoryGuard {
   private final double fraction;
   private final DoubleSupplier usedFraction;
   private final AtomicBoolean paused = new AtomicBoolean();
+  private final AtomicBoolean probeFailed = new AtomicBoolean();
+
+  /** The old-generation pools, read once: the JVM's pools do not change while it runs. */
+  private static final List<MemoryPoolMXBean> TENURED =
+      tenured(ManagementFactory.getMemoryPoolMXBeans());
 
   MemoryGuard(double fraction, DoubleSupplier usedFraction) {
     this.fraction = fraction;
     this.usedFraction = usedFraction;
   }
 
-  /** Returns whether new jobs must wait now, logging the start and the end of each episode. */
+  /**
+   * Returns whether new jobs must wait now, logging the start and the end of each episode. A probe
+   * that throws is logged once and counts as "not over": a broken probe must not stop the service.
+   */
   boolean paused() {
     if (this == OFF) {
       return false;
     }
-    double used = usedFraction.getAsDouble();
+    double used;
+    try {
+      used = usedFraction.getAsDouble();
+    } catch (RuntimeException e) {
+      if (probeFailed.compareAndSet(false, true)) {
+        LOG.warn("the memoryAware probe threw; jobs start as if memory were free", e);
+      }
+      return false;
+    }
     boolean over = used > fraction;
     if (over && paused.compareAndSet(false, true)) {
       LOG.info(
@@ -63,18 +81,33 @@ final class MemoryGuard {
 
   /**
    * The default probe: the highest ratio of heap used after the last collection to the maximum,
-   * among the heap pools that report it; 0 when none does.
+   * among the old-generation pools; 0 when none reports it.
    */
   static double heapAfterLastCollection() {
-    return heapAfterLastCollection(ManagementFactory.getMemoryPoolMXBeans());
+    return heapAfterLastCollection(TENURED);
   }
 
+  /**
+   * The old-generation pools among {@code pools}: heap pools that report both a usage threshold and
+   * their usage after a collection (young pools such as eden and survivor report only the latter,
+   * and a survivor space is often nearly full after a collection by design).
+   */
+  static List<MemoryPoolMXBean> tenured(List<MemoryPoolMXBean> pools) {
+    List<MemoryPoolMXBean> old = new ArrayList<>();
+    for (MemoryPoolMXBean pool : pools) {
+      if (pool.getType() == MemoryType.HEAP
+          && pool.isUsageThresholdSupported()
+          && pool.isCollectionUsageThresholdSupported()) {
+        old.add(pool);
+      }
+    }
+    return List.copyOf(old);
+  }
+
+  /** The highest ratio of used after the last collection to maximum among {@code pools}. */
   static double heapAfterLastCollection(List<MemoryPoolMXBean> pools) {
     double highest = 0;
     for (MemoryPoolMXBean pool : pools) {
-      if (pool.getType() != MemoryType.HEAP || !pool.isCollectionUsageThresholdSupported()) {
-        continue;
-      }
       MemoryUsage after = pool.getCollectionUsage();
       if (after == null || after.getMax() <= 0) {
         continue;

@@ -20,9 +20,12 @@ import java.util.TreeMap;
  * the same bytes. Stateless.
  */
 final class RequestFingerprint {
+  /** The encoding's version, in front of the digest; 62 hexadecimal digits of it follow. */
+  static final String VERSION = "1:";
+
   private RequestFingerprint() {}
 
-  /** Returns the fingerprint, 64 hexadecimal digits. */
+  /** Returns the fingerprint: {@link #VERSION} and 62 hexadecimal digits, 64 characters. */
   static String of(BatchRequest request) {
     MessageDigest digest;
     try {
@@ -50,7 +53,8 @@ final class RequestFingerprint {
     number(digest, request.failurePolicy().maxFailures());
     number(digest, Double.doubleToLongBits(request.failurePolicy().maxFailureRatio()));
     number(digest, request.startAt().map(t -> t.toEpochMilli()).orElse(Long.MIN_VALUE));
-    return HexFormat.of().formatHex(digest.digest());
+    // a version in front, so that a later encoding can tell the fingerprints of this one apart
+    return VERSION + HexFormat.of().formatHex(digest.digest()).substring(0, 64 - VERSION.length());
   }
 
   private static void text(MessageDigest digest, String text) {

@@ -1,9 +1,11 @@
 package io.batchkit.internal.scheduler;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchkit.CircuitState;
+import io.batchkit.JobId;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -42,12 +44,14 @@ class CircuitBreakersTest {
 
   @Test
   void theWaitForATrial_isNeverZero_andAnOpenPeriodThatEndedHalfOpensTheCircuit() {
+    JobId early = JobId.random();
     assertEquals(Long.MAX_VALUE, breakers.nanosUntilTrial(), "nothing is open");
-    breakers.failed("api");
-    breakers.failed("api");
+    breakers.failed("api", JobId.random());
+    breakers.failed("api", JobId.random());
     assertEquals(List.of("api OPEN"), changes);
     assertEquals(Duration.ofSeconds(30).toNanos(), breakers.nanosUntilTrial());
     assertEquals(0, breakers.allowance("api", 5));
+    assertFalse(breakers.mayStart("api", early), "nothing starts while open");
 
     now.set(now.get().plusSeconds(30));
     long wait = breakers.nanosUntilTrial();
@@ -56,14 +60,27 @@ class CircuitBreakersTest {
     assertEquals(List.of("api OPEN", "api HALF_OPEN"), changes);
     assertEquals(Map.of("api", CircuitState.HALF_OPEN), breakers.states());
     assertEquals(1, breakers.allowance("api", 5), "one trial");
-    breakers.claimed("api");
+    JobId trial = JobId.random();
+    breakers.claimed("api", trial);
     assertEquals(0, breakers.allowance("api", 5), "only one");
-    breakers.ended("api"); // the trial was given back unrun: another may go
+    assertTrue(breakers.mayStart("api", trial));
+    assertFalse(breakers.mayStart("api", early), "a job claimed before is not the trial");
+
+    // the outcomes of other jobs (running since before the circuit opened) decide nothing
+    breakers.succeeded("api", early);
+    breakers.failed("api", JobId.random());
+    breakers.ended("api", JobId.random());
+    assertEquals(Map.of("api", CircuitState.HALF_OPEN), breakers.states());
+    assertEquals(0, breakers.allowance("api", 5), "the trial still runs");
+
+    breakers.ended("api", trial); // the trial was given back unrun: another may go
     assertEquals(1, breakers.allowance("api", 5));
-    breakers.claimed("api");
-    breakers.succeeded("api");
+    JobId second = JobId.random();
+    breakers.claimed("api", second);
+    breakers.succeeded("api", second);
     assertEquals(List.of("api OPEN", "api HALF_OPEN", "api CLOSED"), changes);
     assertEquals(5, breakers.allowance("api", 5));
+    assertTrue(breakers.mayStart("api", early));
     assertEquals(7, breakers.allowance("other", 7), "a type without a breaker");
   }
 }

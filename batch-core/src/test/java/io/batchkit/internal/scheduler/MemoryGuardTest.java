@@ -18,17 +18,17 @@ class MemoryGuardTest {
 
   @Test
   void heap_isTheHighestUsedToMaxRatioAfterACollection_amongHeapPoolsThatReportIt() {
-    MemoryPoolMXBean old = pool(MemoryType.HEAP, true, 80, 100);
-    MemoryPoolMXBean young = pool(MemoryType.HEAP, true, 10, 100);
-    MemoryPoolMXBean eden = pool(MemoryType.HEAP, false, 99, 100); // no collection usage figure
-    MemoryPoolMXBean metaspace = pool(MemoryType.NON_HEAP, true, 99, 100);
-    MemoryPoolMXBean unbounded = pool(MemoryType.HEAP, true, 99, -1);
+    MemoryPoolMXBean old = pool(MemoryType.HEAP, true, true, 80, 100);
+    MemoryPoolMXBean otherOld = pool(MemoryType.HEAP, true, true, 10, 100);
+    MemoryPoolMXBean survivor = pool(MemoryType.HEAP, false, true, 99, 100); // young: no usage
+    MemoryPoolMXBean metaspace = pool(MemoryType.NON_HEAP, true, true, 99, 100);
+    MemoryPoolMXBean unbounded = pool(MemoryType.HEAP, true, true, 99, -1);
 
-    assertEquals(
-        0.8,
-        MemoryGuard.heapAfterLastCollection(List.of(old, young, eden, metaspace, unbounded)),
-        1e-9);
-    assertEquals(0.0, MemoryGuard.heapAfterLastCollection(List.of(eden, metaspace)), 1e-9);
+    List<MemoryPoolMXBean> tenured =
+        MemoryGuard.tenured(List.of(old, otherOld, survivor, metaspace, unbounded));
+    assertEquals(List.of(old, otherOld, unbounded), tenured);
+    assertEquals(0.8, MemoryGuard.heapAfterLastCollection(tenured), 1e-9);
+    assertEquals(0.0, MemoryGuard.heapAfterLastCollection(List.of()), 1e-9);
   }
 
   @Test
@@ -50,10 +50,24 @@ class MemoryGuardTest {
     assertFalse(MemoryGuard.OFF.paused());
   }
 
-  private static MemoryPoolMXBean pool(MemoryType type, boolean reports, long used, long max) {
+  @Test
+  void aProbeThatThrows_doesNotPause() {
+    MemoryGuard guard =
+        new MemoryGuard(
+            0.8,
+            () -> {
+              throw new IllegalStateException("broken probe");
+            });
+    assertFalse(guard.paused());
+    assertFalse(guard.paused());
+  }
+
+  private static MemoryPoolMXBean pool(
+      MemoryType type, boolean usage, boolean afterCollection, long used, long max) {
     MemoryPoolMXBean pool = mock(MemoryPoolMXBean.class);
     when(pool.getType()).thenReturn(type);
-    when(pool.isCollectionUsageThresholdSupported()).thenReturn(reports);
+    when(pool.isUsageThresholdSupported()).thenReturn(usage);
+    when(pool.isCollectionUsageThresholdSupported()).thenReturn(afterCollection);
     when(pool.getCollectionUsage()).thenReturn(new MemoryUsage(0, used, Math.max(used, max), max));
     return pool;
   }

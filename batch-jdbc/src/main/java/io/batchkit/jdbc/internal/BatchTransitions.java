@@ -63,6 +63,21 @@ final class BatchTransitions {
   }
 
   /**
+   * Forgets a batch's scheduled start once it cannot wait any more (started or cancelled), so that
+   * the check every node makes every second reads only the waiting ones.
+   */
+  private void forgetSchedule(Connection c, BatchId id) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "UPDATE "
+                + tables.requests
+                + " SET start_at = NULL WHERE batch_id = ? AND start_at IS NOT NULL")) {
+      dialect.setUuid(ps, 1, id.value());
+      ps.executeUpdate();
+    }
+  }
+
+  /**
    * Starts the PENDING batches whose scheduled start is not after {@code now}, up to {@code max};
    * one found started, cancelled or deleted meanwhile is left alone.
    */
@@ -88,6 +103,7 @@ final class BatchTransitions {
   }
 
   private Batch start(Connection c, BatchRow row, BatchId id, Instant now) throws SQLException {
+    forgetSchedule(c, id);
     String sql =
         "UPDATE "
             + tables.batches
@@ -110,6 +126,9 @@ final class BatchTransitions {
   CancellationSummary cancelBatch(Connection c, BatchId id, Instant now) throws SQLException {
     BatchRow row = reads.lockBatch(c, id);
     StoreChecks.canCancel(id, row.status);
+    if (row.status == BatchStatus.PENDING) {
+      forgetSchedule(c, id);
+    }
     long finished = row.progress().finished();
     long running = row.count(JobStatus.PROCESSING);
     long cancelled = cancelQueued(c, row, now);
