@@ -213,8 +213,8 @@ public interface JobStore {
    * or stalled): each is queued again, due at once, if it has attempts left, and fails for good
    * otherwise; its attempt stays counted. Their old tokens stop being accepted. On a store that
    * tells live nodes by a session signal (see {@link #reapDeadNodes}), a job whose owner is a
-   * registered node that still holds its signal is left alone: that node is alive, only slow, and
-   * keeps its jobs.
+   * registered node that still holds its signal and reported ({@link #nodeHeartbeat}) within the
+   * last minute is left alone: that node is alive, only slow, and keeps its jobs.
    *
    * @return a snapshot of each batch whose jobs changed (nothing is rejected)
    * @throws NullPointerException if {@code now} is null
