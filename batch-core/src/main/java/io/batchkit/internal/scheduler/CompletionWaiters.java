@@ -80,13 +80,26 @@ final class CompletionWaiters {
     return awaited.isEmpty();
   }
 
-  /** Announces a finished batch: tells the listeners and completes its future. */
+  /**
+   * Announces a finished batch: tells the listeners and completes its future. The future is
+   * completed from the store, not from {@code batch}: the snapshot may be older than a {@code
+   * retryFailed} that made the batch run again, and a caller who waits since then waits for the new
+   * end (seen in CI: a worker still holding the first end's snapshot completed the second wait).
+   */
   void finished(Batch batch) {
     LOG.debug("batch {} finished {}: {}", batch.id(), batch.status(), batch.progress());
     listeners.fire("batchFinished", batch.id(), l -> l.batchFinished(batch));
-    CompletableFuture<Batch> future = awaited.remove(batch.id());
+    CompletableFuture<Batch> future = awaited.get(batch.id());
     if (future != null) {
-      future.complete(batch);
+      store
+          .findBatch(batch.id())
+          .filter(Batch::isFinished)
+          .ifPresent(
+              done -> {
+                if (awaited.remove(batch.id(), future)) {
+                  future.complete(done);
+                }
+              });
     }
   }
 
