@@ -14,7 +14,7 @@ package io.batchkit;
  * starting jobs, and delays its timeouts and lease renewals, until it returns. A listener that
  * throws (even an {@link Error}) is logged at WARN and otherwise ignored: it never changes a job's
  * or a batch's outcome. Batch-finished events are raised by the node whose step finished the batch.
- * A job claimed ahead ({@code BatchService.Builder.claimAhead}) that is cancelled before it started
+ * A job fetched ahead ({@code BatchService.Builder.claimAhead}) that is cancelled before it started
  * gets {@link #jobCancelled} without {@link #jobStarted}, on the thread that cancelled it.
  *
  * <p>Job events are raised on the worker as the attempt ends, just before its outcome is stored, so

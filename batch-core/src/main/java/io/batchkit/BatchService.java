@@ -223,7 +223,10 @@ public interface BatchService extends AutoCloseable {
     private boolean discoverProcessors = true;
     private boolean allowUnknownJobTypes;
     private int maxConcurrency = 8;
-    private int claimAhead;
+
+    /** -1: chosen by the service (see {@link #claimAhead}). */
+    private int claimAhead = -1;
+
     private int defaultBatchConcurrency = 3;
     private int defaultMaxAttempts = 3;
     private Duration defaultJobTimeout = Duration.ofMinutes(15);
@@ -315,20 +318,25 @@ public interface BatchService extends AutoCloseable {
     }
 
     /**
-     * Sets how many jobs this service may claim beyond its free slots (default 0: it claims only
-     * what it can start at once). A worker that finishes a job then takes one of these at once, and
-     * the service records outcomes and claims in larger groups, so a durable store sees far fewer
-     * transactions per job: use it for many short jobs on a database.
+     * An expert override: sets how many jobs of each job type this service fetches ahead, beyond
+     * the jobs it runs. Without it the service chooses by itself: about 100 ms of work at the
+     * measured length of the type's jobs (at most 500), and none for a type until one of its jobs
+     * has ended, for a rate-limited type or for a type whose circuit is not closed; {@code 0}
+     * fetches nothing ahead.
      *
-     * <p>The price: claimed jobs waiting on this service count as {@code processing} in {@link
-     * Progress} and against their batch's {@code maxConcurrency} (set it to at least this service's
-     * {@code maxConcurrency} plus {@code n}, or the claim-ahead is capped by it; on a database,
-     * jobs that ended and whose outcome waits for the next round count too); a batch of higher
-     * priority that arrives meanwhile waits until they have started; and if this node dies, they
-     * wait for their lease to expire like the running ones. Jobs waiting here do not run down their
-     * timeout, are cancelled at once with their batch (a cancel made on another node reaches them
-     * with the next lease renewal), and go back to the queue (their attempt not counted) when the
-     * service closes. Rate-limited job types are never claimed ahead.
+     * <p>Jobs fetched ahead are what lets a service record outcomes and claim in large groups, so
+     * that a durable store sees far fewer transactions per job. They take none of their batch's
+     * slots: a batch's {@code maxConcurrency} bounds the jobs that <em>run</em> at once across all
+     * nodes. When a job ends, its worker starts a job of the same batch fetched ahead in the slot
+     * it held, without asking the store. A service fetches ahead only from a batch that is the one
+     * batch with queued jobs of its job types, so no batch waits for its turn behind them; one that
+     * arrives meanwhile waits until the jobs fetched ahead have started.
+     *
+     * <p>Jobs fetched ahead count as {@code processing} in {@link Progress} (they are leased to
+     * this service); if this node dies, they go back to the queue with its running jobs. They do
+     * not run down their timeout, are cancelled at once with their batch (a cancel made on another
+     * node reaches them with the next lease renewal), and go back to the queue (their attempt not
+     * counted) when the service closes or when its node runs no job of their batch any more.
      *
      * @throws IllegalArgumentException if {@code n} is not between 0 and 10000
      */

@@ -11,7 +11,9 @@ import io.batchkit.internal.util.Checks;
  *
  * @param total jobs in the batch
  * @param queued jobs waiting to run (or to be retried)
- * @param processing jobs running now
+ * @param processing jobs leased to a node: those running now, and those a node fetched ahead to
+ *     start as its running jobs of the batch end (see {@code BatchService.Builder.claimAhead}); so
+ *     it may be above the batch's {@code maxConcurrency}, which bounds the jobs that run at once
  * @param succeeded jobs that succeeded
  * @param failed jobs that failed for good
  * @param cancelled jobs that were cancelled

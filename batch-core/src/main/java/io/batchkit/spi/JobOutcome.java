@@ -16,6 +16,9 @@ import java.util.Optional;
  * @param result the processor's result, for {@link Kind#SUCCEEDED}
  * @param error a description of the failure, for {@link Kind#FAILED} and {@link Kind#RETRY}
  * @param retryAt when the job is due again, for {@link Kind#RETRY}
+ * @param releasesSlot true (what the factories make) if the slot of its batch that the job ran in
+ *     goes back with this outcome; false if the node keeps the slot for a job of the same batch it
+ *     fetched ahead, or the job never held one (see {@link ClaimRequest})
  */
 public record JobOutcome(
     JobId jobId,
@@ -24,7 +27,8 @@ public record JobOutcome(
     Kind kind,
     Optional<String> result,
     Optional<String> error,
-    Optional<Instant> retryAt) {
+    Optional<Instant> retryAt,
+    boolean releasesSlot) {
 
   /** What happened to the attempt. */
   public enum Kind {
@@ -59,6 +63,30 @@ public record JobOutcome(
     if (kind == Kind.RETRY && retryAt.isEmpty()) {
       throw new IllegalArgumentException("retryAt is required for a RETRY outcome");
     }
+  }
+
+  /**
+   * Creates an outcome that gives its slot back.
+   *
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code retryAt} is missing for {@link Kind#RETRY}
+   */
+  public JobOutcome(
+      JobId jobId,
+      BatchId batchId,
+      long fencingToken,
+      Kind kind,
+      Optional<String> result,
+      Optional<String> error,
+      Optional<Instant> retryAt) {
+    this(jobId, batchId, fencingToken, kind, result, error, retryAt, true);
+  }
+
+  /** Returns this outcome, keeping the slot (see {@code releasesSlot}). */
+  public JobOutcome withoutSlot() {
+    return releasesSlot
+        ? new JobOutcome(jobId, batchId, fencingToken, kind, result, error, retryAt, false)
+        : this;
   }
 
   /** Returns a {@link Kind#SUCCEEDED} outcome; {@code result} may be null. */

@@ -156,14 +156,20 @@ public interface JobStore {
   Batch startBatch(BatchId id, Instant now);
 
   /**
-   * Claims up to {@link ClaimRequest#maxJobs()} due jobs and leases them to the requesting node:
-   * each becomes {@code PROCESSING} with the node as owner, the request's lease expiry, its attempt
-   * increased by one and a fresh fencing token. Only jobs of {@code PROCESSING} batches whose retry
-   * time has come are claimed. Per batch, at most {@link Batch#maxConcurrency()} jobs are {@code
-   * PROCESSING} at once, counting every node's; per job type, at most {@link
-   * ClaimRequest#limitFor(String)} jobs are claimed, and none of a type the request does not name.
-   * Batches are served in dispatch-key order (see {@link ClaimRequest}), jobs within a batch in
-   * their order; a batch given jobs is marked served now.
+   * Claims up to {@link ClaimRequest#maxJobs()} due jobs for free slots and fetches ahead as {@link
+   * ClaimRequest} says, and leases them to the requesting node: each becomes {@code PROCESSING}
+   * with the node as owner, the request's lease expiry, its attempt increased by one and a fresh
+   * fencing token. Only jobs of {@code PROCESSING} batches whose retry time has come are claimed.
+   * Per batch, the slots held by every node together never exceed {@link Batch#maxConcurrency()}:
+   * each job claimed for a free slot takes one, jobs fetched ahead take none; per job type, at most
+   * {@link ClaimRequest#limitFor(String)} jobs are claimed for slots, and none of a type the
+   * request does not name. Batches are served in dispatch-key order (see {@link ClaimRequest}),
+   * jobs within a batch in their order, those with slots first; a batch given jobs is marked served
+   * now.
+   *
+   * <p>The slots a node holds are taken back with its jobs when it is found dead ({@link
+   * #reapDeadNodes}, {@link #registerNode} with the id of a dead node), and a node whose expired
+   * leases were all taken back ({@link #requeueExpired}) holds no slot of that batch any more.
    *
    * @return the claimed jobs, possibly none
    * @throws NullPointerException if {@code request} is null
@@ -174,6 +180,8 @@ public interface JobStore {
    * Records how attempts ended, all in one step. An outcome whose job is not {@code PROCESSING}
    * with that fencing token is rejected and changes nothing. For the others, see {@link
    * JobOutcome.Kind}; then the rules above (final status, failure policy, cancelled batches) apply.
+   * An accepted outcome that {@link JobOutcome#releasesSlot() releases its slot} gives one of the
+   * batch's slots that its node holds back.
    *
    * @return the rejected jobs and a snapshot of each batch whose jobs changed
    * @throws NullPointerException if an argument or an outcome is null

@@ -26,6 +26,7 @@ import io.batchkit.testkit.Await;
 import io.batchkit.testkit.Stores;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -1106,6 +1107,184 @@ public abstract class JobStoreContractTest {
         store.complete(List.of(JobOutcome.succeeded(current, "fresh")), at(402));
     assertEquals(Set.of(), accepted.rejected());
     assertEquals(Optional.of("fresh"), jobOf(stored.id(), old.id()).result());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // slots, and jobs fetched ahead
+
+  /** Claims {@code slots} jobs for free slots and fetches up to {@code ahead} more. */
+  protected List<ClaimedJob> fetch(String nodeId, int slots, int ahead, Instant now) {
+    return new ArrayList<>(
+        store.claim(
+            new ClaimRequest(
+                nodeId,
+                slots,
+                now,
+                now.plus(LEASE),
+                AGING_STEP,
+                Map.of(JOB_TYPE, slots),
+                Map.of(JOB_TYPE, ahead))));
+  }
+
+  private static List<ClaimedJob> withSlot(List<ClaimedJob> claimed, boolean slot) {
+    return claimed.stream().filter(c -> c.holdsSlot() == slot).toList();
+  }
+
+  @Test
+  void fetchAhead_takesJobsBeyondTheSlotsWithoutTakingAnyOfTheBatchsSlots() {
+    Stored stored = insert(batch(20).maxConcurrency(2));
+
+    List<ClaimedJob> a = fetch(NODE_A, 2, 5, at(1));
+
+    assertEquals(2, withSlot(a, true).size(), "the two free slots");
+    assertEquals(5, withSlot(a, false).size(), "five fetched ahead");
+    assertEquals(stored.jobs().subList(0, 7).stream().map(NewJob::id).toList(), claimedIds(a));
+    // fetched jobs are leased to the node, so they count as processing
+    assertEquals(new Progress(20, 13, 7, 0, 0, 0), batchOf(stored.id()).progress());
+    for (ClaimedJob job : a) {
+      assertEquals(Optional.of(NODE_A), jobOf(stored.id(), job.id()).nodeId());
+    }
+    assertEquals(List.of(), claim(NODE_B, 5, at(2)), "both slots are held by node A");
+
+    // a job that passes its slot on to a job fetched ahead keeps it
+    store.complete(List.of(JobOutcome.succeeded(a.get(0), "ok").withoutSlot()), at(3));
+    assertEquals(List.of(), claim(NODE_B, 5, at(4)), "the slot passed on inside node A");
+
+    // the last job run in it gives it back
+    store.complete(List.of(JobOutcome.succeeded(a.get(2), "ok")), at(5));
+    List<ClaimedJob> b = claim(NODE_B, 5, at(6));
+    assertEquals(1, b.size(), "node B gets the slot node A gave back");
+    assertTrue(b.get(0).holdsSlot());
+  }
+
+  @Test
+  void fetchAhead_onlyWhenTheBatchIsTheOnlyOneWithQueuedJobsOfTheRequestsTypes() {
+    Stored first = insert(batch(10));
+    insert(batch(10).jobType("other"));
+
+    List<ClaimedJob> both =
+        new ArrayList<>(
+            store.claim(
+                new ClaimRequest(
+                    NODE_A,
+                    1,
+                    at(1),
+                    at(1).plus(LEASE),
+                    AGING_STEP,
+                    Map.of(JOB_TYPE, 1, "other", 1),
+                    Map.of(JOB_TYPE, 5))));
+    assertEquals(1, both.size(), "another batch waits its turn: nothing fetched ahead");
+
+    // a node that does not run the other type fetches ahead: no batch it serves waits
+    List<ClaimedJob> one = fetch(NODE_B, 1, 5, at(2));
+    assertEquals(6, one.size(), claimedIds(one).toString());
+    assertEquals(1, withSlot(one, true).size());
+    assertTrue(one.stream().allMatch(c -> c.batchId().equals(first.id())));
+  }
+
+  @Test
+  void fetchAhead_onlyForANodeThatHoldsASlotOfTheBatch() {
+    Stored stored = insert(batch(10).maxConcurrency(1));
+    List<ClaimedJob> a = fetch(NODE_A, 1, 2, at(1));
+    assertEquals(3, a.size());
+
+    assertEquals(List.of(), fetch(NODE_B, 1, 5, at(2)), "no slot for node B, so nothing fetched");
+    // node A holds the slot: it may fetch more without asking for a slot
+    List<ClaimedJob> more = fetch(NODE_A, 0, 4, at(3));
+    assertEquals(4, more.size());
+    assertTrue(more.stream().noneMatch(ClaimedJob::holdsSlot));
+    assertEquals(7, batchOf(stored.id()).progress().processing());
+  }
+
+  @Test
+  void fetchedJobs_releasedUnstarted_giveNoSlotBack() {
+    Stored stored = insert(batch(10).maxConcurrency(1));
+    List<ClaimedJob> a = fetch(NODE_A, 1, 3, at(1));
+    List<ClaimedJob> fetched = withSlot(a, false);
+
+    store.complete(fetched.stream().map(c -> JobOutcome.released(c).withoutSlot()).toList(), at(2));
+
+    assertEquals(new Progress(10, 9, 1, 0, 0, 0), batchOf(stored.id()).progress());
+    assertEquals(List.of(), claim(NODE_B, 1, at(3)), "node A still runs its job in the slot");
+  }
+
+  @Test
+  void requeueExpired_takesTheSlotsOfANodeWhoseJobsWereTakenBack() {
+    Stored stored = insert(batch(10).maxConcurrency(2));
+    List<ClaimedJob> a = fetch(NODE_A, 2, 3, at(1));
+    assertEquals(5, a.size());
+    assertEquals(List.of(), claim(NODE_B, 2, at(2)));
+
+    store.requeueExpired(at(1).plus(LEASE).plusSeconds(1), 100);
+
+    assertEquals(new Progress(10, 10, 0, 0, 0, 0), batchOf(stored.id()).progress());
+    assertEquals(2, claim(NODE_B, 2, at(2).plus(LEASE).plusSeconds(2)).size());
+    // the late outcome of a job taken back is rejected, and frees nothing more
+    CompletionResult late =
+        store.complete(
+            List.of(JobOutcome.succeeded(a.get(0), "late")), at(3).plus(LEASE).plusSeconds(3));
+    assertEquals(Set.of(a.get(0).id()), late.rejected());
+    assertEquals(List.of(), claim(NODE_C, 2, at(4).plus(LEASE).plusSeconds(4)));
+  }
+
+  /**
+   * Nodes claim, fetch ahead, pass slots on and give them back at once, round after round: the jobs
+   * that hold a slot never exceed the batch's limit, no job is handed out twice, and every job
+   * ends.
+   */
+  @Test
+  void concurrentNodesFetchingAhead_neverHoldMoreSlotsThanTheLimit() throws Exception {
+    int limit = 3;
+    int jobs = 60;
+    for (int round = 0; round < 5 * concurrencyRounds(); round++) {
+      Stored stored = insert(batch(jobs).maxConcurrency(limit));
+      // slots held by the callers: up after the store granted one, down before the outcome that
+      // gives it back is sent, so never above the store's count of held slots
+      AtomicInteger held = new AtomicInteger();
+      AtomicInteger peak = new AtomicInteger();
+      Set<JobId> seen = ConcurrentHashMap.newKeySet();
+      List<Callable<Integer>> nodes = new ArrayList<>();
+      for (String node : List.of(NODE_A, NODE_B, NODE_C)) {
+        nodes.add(
+            () -> {
+              int done = 0;
+              Instant now = at(1);
+              for (int step = 0; step < 5_000; step++) {
+                if (batchOf(stored.id()).progress().pending() == 0) {
+                  break;
+                }
+                List<ClaimedJob> got = fetch(node, 1, 2, now);
+                for (ClaimedJob job : got) {
+                  assertTrue(seen.add(job.id()), "claimed twice: " + job.id());
+                }
+                ArrayDeque<ClaimedJob> fetched = new ArrayDeque<>(withSlot(got, false));
+                for (ClaimedJob slotted : withSlot(got, true)) {
+                  peak.accumulateAndGet(held.incrementAndGet(), Math::max);
+                  // the slot runs this job, then each one fetched ahead, and goes back with the
+                  // last
+                  ClaimedJob running = slotted;
+                  ClaimedJob next;
+                  while ((next = fetched.poll()) != null) {
+                    store.complete(List.of(JobOutcome.succeeded(running, "ok").withoutSlot()), now);
+                    done++;
+                    running = next;
+                  }
+                  held.decrementAndGet();
+                  store.complete(List.of(JobOutcome.succeeded(running, "ok")), now);
+                  done++;
+                }
+                for (ClaimedJob left : fetched) {
+                  store.complete(List.of(JobOutcome.released(left).withoutSlot()), now);
+                }
+              }
+              return done;
+            });
+      }
+      List<Integer> done = runConcurrently(nodes, new CountDownLatch(1));
+      assertEquals(jobs, done.stream().mapToInt(Integer::intValue).sum(), "jobs run");
+      assertEquals(new Progress(jobs, 0, 0, jobs, 0, 0), batchOf(stored.id()).progress());
+      assertTrue(peak.get() <= limit, "slots held at once: " + peak.get());
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ import io.batchkit.Priority;
 import io.batchkit.Progress;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
 
@@ -35,6 +37,14 @@ final class BatchState {
   Instant lastServedAt;
   long servedSeq;
 
+  /**
+   * The slots of this batch each node holds (see {@code ClaimRequest}); never a zero entry. Their
+   * sum is {@link #slotsHeld}, which never exceeds the batch's limit.
+   */
+  final Map<String, Integer> slots = new HashMap<>(4);
+
+  int slotsHeld;
+
   BatchState(Batch batch, int size) {
     this.batch = batch;
     this.jobs = new ArrayList<>(size);
@@ -46,6 +56,31 @@ final class BatchState {
 
   Priority priority() {
     return batch.priority();
+  }
+
+  /** Returns the slots {@code nodeId} holds. */
+  int slotsOf(String nodeId) {
+    return slots.getOrDefault(nodeId, 0);
+  }
+
+  /** Gives {@code nodeId} {@code n} more slots. */
+  void grantSlots(String nodeId, int n) {
+    if (n > 0) {
+      slots.merge(nodeId, n, Integer::sum);
+      slotsHeld += n;
+    }
+  }
+
+  /** Takes up to {@code n} slots back from {@code nodeId}; never below none. */
+  void releaseSlots(String nodeId, int n) {
+    int held = slotsOf(nodeId);
+    int released = Math.min(held, n);
+    if (released == held) {
+      slots.remove(nodeId);
+    } else {
+      slots.put(nodeId, held - released);
+    }
+    slotsHeld -= released;
   }
 
   void move(JobStatus from, JobStatus to) {

@@ -335,30 +335,65 @@ public final class InMemoryJobStore implements JobStore {
       }
       String type = state.batch.jobType();
       int typeRoom = request.limitFor(type) - takenPerType.getOrDefault(type, 0);
-      int batchRoom =
-          state.batch.maxConcurrency() - (int) state.counts[JobStatus.PROCESSING.ordinal()];
-      int want = Math.min(room, Math.min(typeRoom, batchRoom));
-      int got = 0;
-      while (got < want) {
-        JobState job = state.nextDue(request.now());
-        if (job == null) {
-          break;
-        }
-        lease(job, request);
-        claimed.add(new ClaimedJob(job.id, state.batch.id(), job.payload, job.attempt, job.token));
-        got++;
-      }
-      if (got > 0) {
-        takenPerType.merge(type, got, Integer::sum);
-        state.lastServedAt = request.now();
-        state.servedSeq = ++lastServe;
-        state.updatedAt = request.now();
-        if (state.counts[JobStatus.QUEUED.ordinal()] == 0) {
-          runnable.remove(state);
-        }
-      }
+      int batchRoom = state.batch.maxConcurrency() - state.slotsHeld;
+      int got = take(state, Math.min(room, Math.min(typeRoom, batchRoom)), true, request, claimed);
+      state.grantSlots(request.nodeId(), got);
+      takenPerType.merge(type, got, Integer::sum);
+    }
+    BatchState only = onlyCandidate(request);
+    if (only != null && only.slotsOf(request.nodeId()) > 0) {
+      take(only, request.fetchAheadFor(only.batch.jobType()), false, request, claimed);
     }
     return claimed;
+  }
+
+  /**
+   * Returns the one runnable batch of the request's job types if there is exactly one and the
+   * request may fetch its type ahead; else null.
+   */
+  private BatchState onlyCandidate(ClaimRequest request) {
+    if (request.fetchAhead().isEmpty()) {
+      return null;
+    }
+    BatchState only = null;
+    for (BatchState state : runnable) {
+      String type = state.batch.jobType();
+      if (request.jobTypes().containsKey(type) || request.fetchAhead().containsKey(type)) {
+        if (only != null) {
+          return null;
+        }
+        only = state;
+      }
+    }
+    return only != null && request.fetchAheadFor(only.batch.jobType()) > 0 ? only : null;
+  }
+
+  /**
+   * Leases up to {@code want} due jobs of {@code state} in order and adds them to {@code claimed};
+   * marks the batch served if it gave any. Returns how many it leased.
+   */
+  private int take(
+      BatchState state, int want, boolean slot, ClaimRequest request, List<ClaimedJob> claimed) {
+    int got = 0;
+    while (got < want) {
+      JobState job = state.nextDue(request.now());
+      if (job == null) {
+        break;
+      }
+      lease(job, request);
+      claimed.add(
+          new ClaimedJob(job.id, state.batch.id(), job.payload, job.attempt, job.token, slot));
+      got++;
+    }
+    if (got > 0) {
+      state.lastServedAt = request.now();
+      state.servedSeq = ++lastServe;
+      state.updatedAt = request.now();
+      if (state.counts[JobStatus.QUEUED.ordinal()] == 0) {
+        runnable.remove(state);
+      }
+    }
+    return got;
   }
 
   private void lease(JobState job, ClaimRequest request) {
@@ -437,6 +472,9 @@ public final class InMemoryJobStore implements JobStore {
   private void apply(JobState job, JobOutcome outcome, Instant now) {
     BatchState state = job.batch;
     processing.remove(job);
+    if (outcome.releasesSlot()) {
+      state.releaseSlots(job.owner, 1);
+    }
     job.leaseUntil = null;
     job.updatedAt = now;
     JobOutcome.Kind kind = state.status.isFinal() ? JobOutcome.Kind.CANCELLED : outcome.kind();
@@ -593,6 +631,7 @@ public final class InMemoryJobStore implements JobStore {
         }
         touched.put(state.batch.id(), state);
       }
+      dropIdleSlots();
       result = new CompletionResult(Set.of(), settle(touched.values(), now));
     } finally {
       lock.unlock();
@@ -602,6 +641,27 @@ public final class InMemoryJobStore implements JobStore {
     }
     subscribers.announceFinished(result.batches());
     return result;
+  }
+
+  /**
+   * Takes away the slots held by nodes that run none of the batch's jobs any more: after their jobs
+   * were taken back (an outcome that comes after its job was taken back cannot give its slot back).
+   */
+  private void dropIdleSlots() {
+    Map<BatchState, Set<String>> running = new HashMap<>();
+    for (JobState job : processing) {
+      running.computeIfAbsent(job.batch, b -> new HashSet<>()).add(job.owner);
+    }
+    for (BatchState state : batches.values()) {
+      if (state.slotsHeld > 0) {
+        Set<String> owners = running.getOrDefault(state, Set.of());
+        for (String owner : List.copyOf(state.slots.keySet())) {
+          if (!owners.contains(owner)) {
+            state.releaseSlots(owner, Integer.MAX_VALUE);
+          }
+        }
+      }
+    }
   }
 
   // ------------------------------------------------------------------ nodes

@@ -50,7 +50,7 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@link BatchRequestValidator}: what a request must satisfy before its batch is stored;
  *   <li>{@link Dispatcher}: the dispatcher thread and its round (claims, outcomes, rate limits,
- *       outage backoff, the ready queue of jobs claimed ahead);
+ *       outage backoff, the ready queue of jobs fetched ahead);
  *   <li>{@link JobRunner}: the worker threads, and every way a job's attempt ends ({@link
  *       FailureText}: the error text it stores);
  *   <li>{@link LeaseKeeper}: renewing leases and taking back expired ones;

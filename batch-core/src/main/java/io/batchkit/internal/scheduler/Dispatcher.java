@@ -1,6 +1,7 @@
 package io.batchkit.internal.scheduler;
 
 import dev.failsafe.RateLimiter;
+import io.batchkit.BatchId;
 import io.batchkit.internal.util.DaemonThreadFactory;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
@@ -15,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,34 +37,38 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>The dispatch round</h2>
  *
- * Each round the dispatcher (1) claims up to the free slots plus what {@code claimAhead} allows and
- * sends every queued outcome with the claim, in one {@code completeAndClaim} call, and starts jobs
- * in the free slots; when it claimed nothing, it sends the outcomes still queued in {@code
- * complete} calls, and otherwise leaves them for the next round's claim, which follows as soon as
- * the jobs it started end, so that a busy node records a group of outcomes and claims the next
- * group in one transaction (on a database, one commit instead of two), (2) renews leases every
- * third of the lease duration and takes back expired leases every half lease (at most every max
- * poll interval), (3) completes the futures of awaited batches that the store reported finished
- * ({@code JobStore.subscribeFinished}: on PostgreSQL, within milliseconds of another node finishing
- * them) and, while callers wait for batches, polls the store for finished ones every poll interval,
- * (4) interrupts jobs past their timeout and gives up on those that did not return for the grace
- * period (this step needs no store, so it runs during an outage too), then (5) sleeps until a
- * worker gives a slot back, queues an outcome it wants recorded soon or takes the last jobs claimed
- * ahead down to half, a caller or the store (through {@code JobStore.subscribe}) announces work,
- * the store reports an awaited batch finished, a retry or a timeout falls due, or the next timer is
- * due. The outcome of a short job followed by a job claimed ahead waits for the next round, so
- * outcomes are recorded in groups. A worker that starts a job due to time out before the
- * dispatcher's planned wake-up wakes it. A round that found nothing doubles the next sleep, from
- * the poll interval up to the max poll interval, so an idle service leaves the store alone. A round
- * claims only when it is due: after a wake-up, with outcomes to send, when a retry fell due, when a
- * scheduled batch was started ({@link ScheduledStarts}, every second), or when the poll wait is up;
- * the other timers (leases, the {@link NodeWatch}'s checks for dead nodes twice a second, timeouts)
- * wake the loop without a claim. A job type whose circuit is open ({@link CircuitBreakers}) is not
- * claimed, and while the heap is too full ({@link MemoryGuard}) nothing is. Priority order, ageing
- * and the per-batch limit are applied by the store in {@code claim}, so they hold across every node
- * that shares it, whichever thread claims. Rate limits are per service: before a claim, the
- * dispatcher takes permits from each type's Failsafe limiter (up to the free slots) and passes them
- * as that type's claim limit; rate-limited types are never claimed ahead or by workers.
+ * Each round the dispatcher (1) claims up to the free slots, fetches ahead (see {@link FetchAhead}:
+ * jobs leased to this node that take none of their batch's slots, started by workers in the slots
+ * of their batch they hold) and sends every queued outcome with the claim, in one {@code
+ * completeAndClaim} call, and starts the jobs given slots; it first gives back jobs fetched ahead
+ * of batches this node holds no slot of any more; when it claimed nothing, it sends the outcomes
+ * still queued in {@code complete} calls, and otherwise leaves them for the next round's claim,
+ * which follows as soon as the jobs it started end, so that a busy node records a group of outcomes
+ * and claims the next group in one transaction (on a database, one commit instead of two), (2)
+ * renews leases every third of the lease duration and takes back expired leases every half lease
+ * (at most every max poll interval), (3) completes the futures of awaited batches that the store
+ * reported finished ({@code JobStore.subscribeFinished}: on PostgreSQL, within milliseconds of
+ * another node finishing them) and, while callers wait for batches, polls the store for finished
+ * ones every poll interval, (4) interrupts jobs past their timeout and gives up on those that did
+ * not return for the grace period (this step needs no store, so it runs during an outage too), then
+ * (5) sleeps until a worker gives a slot back, queues an outcome it wants recorded soon or takes
+ * the jobs of a batch fetched ahead down to half (it then asks for a refill, and the workers that
+ * find none left wait for it, up to a second, rather than give their slots back), a caller or the
+ * store (through {@code JobStore.subscribe}) announces work, the store reports an awaited batch
+ * finished, a retry or a timeout falls due, or the next timer is due. The outcome of a short job
+ * followed by a job fetched ahead waits for the next round, so outcomes are recorded in groups. A
+ * worker that starts a job due to time out before the dispatcher's planned wake-up wakes it. A
+ * round that found nothing doubles the next sleep, from the poll interval up to the max poll
+ * interval, so an idle service leaves the store alone. A round claims only when it is due: after a
+ * wake-up, with outcomes to send, when a retry fell due, when a scheduled batch was started ({@link
+ * ScheduledStarts}, every second), or when the poll wait is up; the other timers (leases, the
+ * {@link NodeWatch}'s checks for dead nodes twice a second, timeouts) wake the loop without a
+ * claim. A job type whose circuit is open ({@link CircuitBreakers}) is not claimed, and while the
+ * heap is too full ({@link MemoryGuard}) nothing is. Priority order, ageing and the per-batch limit
+ * are applied by the store in {@code claim}, so they hold across every node that shares it,
+ * whichever thread claims. Rate limits are per service: before a claim, the dispatcher takes
+ * permits from each type's Failsafe limiter (up to the free slots) and passes them as that type's
+ * claim limit; rate-limited types are never fetched ahead or claimed by workers.
  *
  * <h2>Failures</h2>
  *
@@ -99,6 +105,7 @@ final class Dispatcher {
 
   // dispatcher-owned
   private final List<JobOutcome> unsent = new ArrayList<>();
+
   private final Map<String, Integer> bankedPermits = new HashMap<>();
   private long lastHeartbeatNanos;
   private long lastSweepNanos;
@@ -162,7 +169,7 @@ final class Dispatcher {
   }
 
   /**
-   * Ends the loop after its round (it then releases what it claimed ahead and sends the last
+   * Ends the loop after its round (it then gives back the jobs fetched ahead and sends the last
    * outcomes) and waits up to 30 s for the thread; for {@code close()}, after the worker pool was
    * shut down.
    */
@@ -372,7 +379,7 @@ final class Dispatcher {
   }
 
   /**
-   * Gives every job claimed ahead back to the store, unstarted: for shutdown, and when a full heap
+   * Gives every job fetched ahead back to the store, unstarted: for shutdown, and when a full heap
    * stops starts ({@link MemoryGuard}).
    */
   void releaseClaimedAhead() {
@@ -384,34 +391,55 @@ final class Dispatcher {
   }
 
   /**
-   * Claims up to the free slots plus what {@code claimAhead} allows, and starts jobs in the free
-   * slots; returns how many it claimed. Sets {@link #rateLimitWaitNanos} when a rate-limited type
-   * had no permit, so that the dispatcher looks again when the next one is due.
+   * Claims up to the free slots and fetches ahead (see {@link FetchAhead}), and starts the jobs the
+   * claim gave slots; returns how many it claimed. Sets {@link #rateLimitWaitNanos} when a
+   * rate-limited type had no permit, so that the dispatcher looks again when the next one is due.
    *
    * <p>Rate limits: before the claim, permits are taken from each type's limiter up to the free
    * slots (at least one) and passed as the type's claim limit (at most the free slots: a
-   * rate-limited job is never claimed ahead). Of the permits a claim leaves unused, at most one is
+   * rate-limited job is never fetched ahead). Of the permits a claim leaves unused, at most one is
    * kept for the next round, so a service that was idle cannot start a burst. When a type has a
    * permit but no slot is free, because workers keep their slots for the next job, {@link
    * NodeState#slotWanted} asks the next worker that finishes to give its slot back.
    */
   private int claimAndLaunch() {
+    try {
+      return claimAndLaunchOnce();
+    } finally {
+      node.refillsDone(); // workers waiting for jobs fetched ahead take them or give slots back
+    }
+  }
+
+  private int claimAndLaunchOnce() {
     if (memory.paused()) {
       memoryWait = true; // look again at the next poll interval, not after an idle backoff
       releaseClaimedAhead(); // their leases would keep them from other nodes for the whole pause
       return 0;
     }
+    releaseStranded();
     int free = config.maxConcurrency() - node.runningCount.get();
-    int ahead = Math.max(0, config.claimAhead() - node.readyCount());
     if (config.processors().isEmpty()) {
       return 0;
     }
     long nowNanos = System.nanoTime();
     Map<String, Integer> types = new HashMap<>();
+    Map<String, Integer> fetch = new HashMap<>();
+    Map<String, Integer> ready = node.readyPerType();
+    Set<String> slotTypes = null;
     for (String type : config.processors().keySet()) {
       RateLimiter<Object> limiter = rateLimiters.get(type);
       if (limiter == null) {
-        types.put(type, breakers.allowance(type, free + ahead));
+        types.put(type, breakers.allowance(type, Math.max(free, 0)));
+        int more = runner.fetchAhead.depth(type) - ready.getOrDefault(type, 0);
+        if (more > 0 && breakers.isClosed(type)) {
+          if (slotTypes == null) {
+            slotTypes = node.slotTypes();
+          }
+          // the store fetches only for a node that holds a slot of the batch, or gets one now
+          if (free > 0 || slotTypes.contains(type)) {
+            fetch.put(type, Math.min(more, ClaimRequest.MAX_FETCH_AHEAD));
+          }
+        }
         continue;
       }
       int banked = bankedPermits.getOrDefault(type, 0);
@@ -431,7 +459,7 @@ final class Dispatcher {
         node.slotWanted.set(true);
       }
     }
-    if (free + ahead <= 0) {
+    if (free <= 0 && fetch.isEmpty()) {
       return 0;
     }
     // the queued outcomes go with the claim: the slots they free in a batch can be claimed at once,
@@ -444,11 +472,12 @@ final class Dispatcher {
             now,
             new ClaimRequest(
                 config.nodeId(),
-                Math.max(free, 0) + ahead,
+                Math.max(free, 0),
                 now,
                 now.plus(config.leaseDuration()),
                 config.priorityAging(),
-                types));
+                types,
+                fetch));
     recorded(round.completion());
     List<ClaimedJob> claimed = round.claimed();
     Map<String, Integer> claimedPerType = new HashMap<>();
@@ -462,26 +491,27 @@ final class Dispatcher {
           continue;
         }
         String type = job.batch.jobType();
-        claimedPerType.merge(type, 1, Integer::sum);
         breakers.claimed(type, claim.id());
-        if (rateLimiters.containsKey(type)) {
-          // its permit is spent: it starts now, whatever its place in the claim
-          bankedPermits.computeIfPresent(type, (t, banked) -> Math.max(0, banked - 1));
+        if (claim.holdsSlot()) {
+          claimedPerType.merge(type, 1, Integer::sum);
+          if (rateLimiters.containsKey(type)) {
+            // its permit is spent
+            bankedPermits.computeIfPresent(type, (t, banked) -> Math.max(0, banked - 1));
+          }
+          node.takeSlot(claim.batchId());
           runner.launch(job);
-          free--;
         } else {
           addReady(job);
         }
       }
     } finally {
       // a failure half-way (the batch settings could not be read) gives back what was not tracked
-      pending.forEach(c -> node.outcomes.add(JobOutcome.released(c)));
+      for (ClaimedJob c : pending) {
+        JobOutcome back = JobOutcome.released(c);
+        node.outcomes.add(c.holdsSlot() ? back : back.withoutSlot());
+      }
     }
-    RunningJob waiting;
-    while (free > 0 && (waiting = runner.pollStartable()) != null) {
-      runner.launch(waiting); // in claim order: jobs claimed ahead earlier go first
-      free--;
-    }
+    node.forgetEmptyFetches();
     for (Map.Entry<String, Integer> offered : types.entrySet()) {
       if (rateLimiters.containsKey(offered.getKey())) {
         if (offered.getValue() > 0 && !claimedPerType.containsKey(offered.getKey())) {
@@ -495,7 +525,22 @@ final class Dispatcher {
     return claimed.size();
   }
 
-  /** Queues a job claimed ahead; a cancellation that came as it was queued ends it at once. */
+  /**
+   * Gives back the jobs fetched ahead of batches this node holds no slot of any more (its last job
+   * of the batch ended as they arrived): no job of theirs could start here.
+   */
+  private void releaseStranded() {
+    for (BatchId id : node.batchesFetched()) {
+      if (node.slotsOf(id) == 0) {
+        RunningJob job;
+        while (node.slotsOf(id) == 0 && (job = node.pollReady(id)) != null) {
+          runner.endUnstarted(job, new InterruptedException("its node runs no job of its batch"));
+        }
+      }
+    }
+  }
+
+  /** Queues a job fetched ahead; a cancellation that came as it was queued ends it at once. */
   private void addReady(RunningJob job) {
     node.addReady(job);
     if (job.isCancelled() && node.removeReady(job)) {

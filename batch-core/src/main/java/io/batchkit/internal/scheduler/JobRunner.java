@@ -33,16 +33,17 @@ import org.slf4j.LoggerFactory;
  * way a job's attempt ends (its outcome, a stop, a give-up, shutdown). A class of its own so that a
  * reader finds where jobs run by its name; the {@link Dispatcher} decides when they start.
  *
- * <p>Ownership: a <b>worker thread</b> owns one slot while it runs. When its job ends it takes its
- * next job, keeping the slot: first one claimed ahead from the ready queue ({@link
- * NodeState#pollReady}); else, on the in-memory store only, one it claims itself (see {@link
- * #workerClaimTypes}), after recording the outcome itself. Otherwise it queues the outcome in
- * {@link NodeState#outcomes}, a lock-free queue, gives the slot back and wakes the dispatcher. It
- * also gives the slot back when the dispatcher asks for one ({@link NodeState#slotWanted}) for a
- * rate-limited type. The fields of this class are set once, in the constructor; the shared state
- * they work on is in {@link NodeState}, whose comment says who writes what. Methods other parts
- * call ({@link #launch}, {@link #track}, {@link #stop}, {@link #giveUp}, ...) run on the caller's
- * thread.
+ * <p>Ownership: a <b>worker thread</b> owns one slot of the node, and one slot of its job's batch,
+ * while it runs. When its job ends it takes its next job, keeping both: a job of the same batch
+ * fetched ahead ({@link NodeState#pollReady(BatchId)}); else, on the in-memory store only, one it
+ * claims itself (see {@link #workerClaimTypes}), after recording the outcome itself, giving the
+ * batch's slot back in the same call. Otherwise it queues the outcome in {@link
+ * NodeState#outcomes}, a lock-free queue, gives both slots back ({@link NodeState#releaseSlot}) and
+ * wakes the dispatcher. It also gives its slot back when the dispatcher asks for one ({@link
+ * NodeState#slotWanted}) for a rate-limited type. The fields of this class are set once, in the
+ * constructor; the shared state they work on is in {@link NodeState}, whose comment says who writes
+ * what. Methods other parts call ({@link #launch}, {@link #track}, {@link #stop}, {@link #giveUp},
+ * ...) run on the caller's thread.
  */
 final class JobRunner {
   /** Logs under the service's name, as it did before the service was split into parts. */
@@ -50,8 +51,11 @@ final class JobRunner {
 
   private static final Duration INTERRUPT_GRACE = Duration.ofSeconds(1);
 
+  /** The longest a worker waits for a pending refill of its batch before it gives its slot back. */
+  private static final Duration REFILL_WAIT = Duration.ofSeconds(1);
+
   /**
-   * A job shorter than this, followed on its worker by a job claimed ahead, leaves its outcome for
+   * A job shorter than this, followed on its worker by a job fetched ahead, leaves its outcome for
    * the dispatcher's next round instead of waking it: short jobs are recorded in groups.
    */
   private static final long GROUPED_OUTCOME_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
@@ -88,6 +92,9 @@ final class JobRunner {
   /** Asked before a worker takes its next job: none while the heap is too full. */
   private final MemoryGuard memory;
 
+  /** How many jobs to fetch ahead per type: told every attempt's length. */
+  final FetchAhead fetchAhead;
+
   JobRunner(
       ServiceConfig config,
       NodeState node,
@@ -100,6 +107,7 @@ final class JobRunner {
     this.config = config;
     this.breakers = breakers;
     this.memory = memory;
+    this.fetchAhead = new FetchAhead(config.maxConcurrency(), config.claimAhead());
     this.store = config.store();
     this.node = node;
     this.listeners = listeners;
@@ -124,7 +132,10 @@ final class JobRunner {
             new DaemonThreadFactory("batchkit-worker-" + config.nodeId()));
   }
 
-  /** Gives a tracked job a slot and a worker. */
+  /**
+   * Gives a tracked job a slot of the node and a worker; the job holds a slot of its batch, which
+   * the caller has taken ({@link NodeState#takeSlot}).
+   */
   void launch(RunningJob job) {
     job.markStarted();
     node.runningCount.incrementAndGet();
@@ -135,6 +146,7 @@ final class JobRunner {
       node.running.remove(job.claim.id(), job);
       node.runningCount.decrementAndGet();
       node.outcomes.add(JobOutcome.released(job.claim));
+      node.releaseSlot(job.claim.batchId());
       breakers.ended(job.batch.jobType(), job.claim.id()); // if it was the trial, another may go
       if (e instanceof OutOfMemoryError) {
         LOG.error("could not start a worker thread for {}; gave the job back", job, e);
@@ -154,7 +166,8 @@ final class JobRunner {
           "claimed job {} of batch {}, which no longer exists; giving it back",
           claim.id(),
           claim.batchId());
-      node.outcomes.add(JobOutcome.released(claim));
+      JobOutcome back = JobOutcome.released(claim);
+      node.outcomes.add(claim.holdsSlot() ? back : back.withoutSlot());
       return null;
     }
     RunningJob job = new RunningJob(claim, batch, listeners);
@@ -185,15 +198,18 @@ final class JobRunner {
         outcome = JobOutcome.released(job.claim);
       }
       node.running.remove(job.claim.id(), job);
+      fetchAhead.record(job.batch.jobType(), System.nanoTime() - started);
+      RunningJob ended = job;
       try {
-        job = next(outcome, job.nanosSinceStart());
+        job = next(ended, outcome);
       } catch (RuntimeException | Error e) {
         // e.g. an Error from the store: hand the outcome to the dispatcher (sending it twice is
-        // harmless, its token is spent once stored) and the slot back, or the service shrinks
+        // harmless, its token is spent once stored) and the slots back, or the service shrinks
         LOG.error("a worker failed while taking its next job; it gives its slot back", e);
         if (outcome != null) {
           node.outcomes.add(outcome);
         }
+        node.releaseSlot(ended.claim.batchId());
         node.runningCount.decrementAndGet();
         node.waiter.wake();
         return;
@@ -255,37 +271,53 @@ final class JobRunner {
   }
 
   /**
-   * Hands {@code outcome} on and finds the worker its next job, keeping its slot: first a job
-   * claimed ahead; else, on the in-memory store, one the worker claims itself. On the in-memory
-   * store, while the service runs and the store is healthy, the worker also records the outcome
-   * itself, in the same store call as the claim (unless it is a retry, whose time the dispatcher
-   * must know). Otherwise the outcome goes to the dispatcher, which records it (and retries if the
-   * store fails); the outcome of a short job taken over by another claimed-ahead job waits for the
-   * dispatcher's next round, so that outcomes are recorded in groups. Returns the next job, or null
-   * after giving the slot back.
+   * Hands {@code outcome} on and finds the worker its next job, keeping its slots: first a job of
+   * the same batch fetched ahead, which starts in the batch's slot the ended job held; else, on the
+   * in-memory store, one the worker claims itself, giving the batch's slot back in the same call.
+   * On the in-memory store, while the service runs and the store is healthy, the worker also
+   * records the outcome itself, in the same store call as the claim (unless it is a retry, whose
+   * time the dispatcher must know). Otherwise the outcome goes to the dispatcher, which records it
+   * (and retries if the store fails); the outcome of a short job followed by a job fetched ahead
+   * waits for the dispatcher's next round, so that outcomes are recorded in groups. Returns the
+   * next job, or null after giving the slots back.
    */
-  private RunningJob next(JobOutcome outcome, long jobNanos) {
+  private RunningJob next(RunningJob ended, JobOutcome outcome) {
+    BatchId batch = ended.claim.batchId();
+    long jobNanos = ended.nanosSinceStart();
     boolean open = node.state.get() == NodeState.State.RUNNING;
-    boolean selfServe = open && !node.inOutage && !workerClaimTypes.isEmpty();
     // the dispatcher has a rate-limit permit and no slot: then this slot goes back to it
     boolean giveSlot = open && node.slotWanted.get() && node.slotWanted.compareAndSet(true, false);
     // while the heap is too full, the slot goes back instead of taking the next job
     giveSlot |= open && memory.paused();
-    boolean mayClaim = selfServe && !giveSlot;
+    RunningJob next = open && !giveSlot ? pollStartable(batch) : null;
+    if (next == null && open && !giveSlot) {
+      next = awaitStartable(batch); // a refill is on its way: keep the slot for it
+    }
+    boolean wake =
+        next != null && node.readyCount(batch) <= fetchAhead.refillBelow(ended.batch.jobType());
+    if (wake) {
+      node.askRefill(batch);
+    }
+    if (next != null && outcome != null) {
+      outcome = outcome.withoutSlot(); // the batch's slot passes to the next job
+    } else if (next == null) {
+      node.releaseSlot(batch); // and the outcome gives it back to the store
+    }
+    boolean selfServe = open && !node.inOutage && !workerClaimTypes.isEmpty();
+    boolean mayClaim = selfServe && !giveSlot && next == null;
     JobOutcome queued = outcome;
-    RunningJob next = null;
     boolean claimed = false;
     if (selfServe && outcome != null && outcome.retryAt().isEmpty()) {
       // recorded before the next job starts, so that this worker never holds two leased jobs
       try {
         Instant now = config.clock().instant();
         CompletionResult completion;
-        if (mayClaim && node.readyCount() == 0) {
+        if (mayClaim) {
           CompleteAndClaimResult result =
               store.completeAndClaim(List.of(outcome), now, selfClaim(now));
           completion = result.completion();
           claimed = true;
-          next = result.claimed().isEmpty() ? null : track(result.claimed().get(0));
+          next = result.claimed().isEmpty() ? null : trackWithSlot(result.claimed().get(0));
         } else {
           completion = store.complete(List.of(outcome), now);
         }
@@ -295,15 +327,10 @@ final class JobRunner {
         LOG.debug("a worker could not record its outcome; the dispatcher will", e);
       }
     }
-    boolean wake = false;
-    if (next == null && open && !giveSlot) {
-      next = pollStartable();
-      wake = next != null && node.readyCount() <= config.claimAhead() / 2; // time to claim more
-    }
     if (next == null && mayClaim && !claimed) {
       try {
         List<ClaimedJob> got = store.claim(selfClaim(config.clock().instant()));
-        next = got.isEmpty() ? null : track(got.get(0));
+        next = got.isEmpty() ? null : trackWithSlot(got.get(0));
       } catch (RuntimeException e) {
         LOG.debug("a worker could not claim its next job; the dispatcher will", e);
       }
@@ -326,12 +353,43 @@ final class JobRunner {
   }
 
   /**
-   * Takes the next job claimed ahead whose type may start; gives back to the queue, unstarted,
-   * those of types whose circuit is open. Returns null if none is left.
+   * Tracks a job a worker claimed for itself, which holds a slot of its batch; returns null if its
+   * batch no longer exists.
    */
-  RunningJob pollStartable() {
+  private RunningJob trackWithSlot(ClaimedJob claim) {
+    RunningJob job = track(claim);
+    if (job != null) {
+      node.takeSlot(claim.batchId());
+    }
+    return job;
+  }
+
+  /**
+   * Waits for the refill of {@code batch} the workers asked for, if one is pending, and takes the
+   * first job it brought whose type may start; returns null if none came. It waits at most {@link
+   * #REFILL_WAIT}: the dispatcher ends every pending refill after its next claim.
+   */
+  private RunningJob awaitStartable(BatchId batch) {
+    try {
+      RunningJob next = node.awaitReady(batch, REFILL_WAIT.toNanos());
+      if (next != null && !breakers.mayStart(next.batch.jobType(), next.claim.id())) {
+        endUnstarted(next, null);
+        return pollStartable(batch);
+      }
+      return next;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    }
+  }
+
+  /**
+   * Takes the next job of {@code batch} fetched ahead whose type may start; gives back to the
+   * queue, unstarted, those of types whose circuit is open. Returns null if none is left.
+   */
+  RunningJob pollStartable(BatchId batch) {
     RunningJob next;
-    while ((next = node.pollReady()) != null
+    while ((next = node.pollReady(batch)) != null
         && !breakers.mayStart(next.batch.jobType(), next.claim.id())) {
       endUnstarted(next, null); // released: its attempt is not counted, and it waits queued
     }
@@ -427,6 +485,7 @@ final class JobRunner {
         node.outcomes.add(outcome);
       }
       node.running.remove(job.claim.id(), job);
+      node.releaseSlot(job.claim.batchId());
       node.runningCount.decrementAndGet();
       node.waiter.wake();
     }
@@ -455,7 +514,7 @@ final class JobRunner {
   }
 
   /**
-   * Tells a job to stop; a job claimed ahead and not started ends here at once (cancelled, or
+   * Tells a job to stop; a job fetched ahead and not started ends here at once (cancelled, or
    * dropped if its lease was lost), without a slot.
    */
   void stop(RunningJob job, RunningJob.Stop reason) {
@@ -466,8 +525,8 @@ final class JobRunner {
   }
 
   /**
-   * Ends a job this thread took out of the ready queue ({@link NodeState#pollReady}): it never ran,
-   * and holds no slot.
+   * Ends a job fetched ahead that this thread took out of its queue ({@link NodeState#pollReady}):
+   * it never ran, and holds no slot.
    */
   void endUnstarted(RunningJob job, Throwable reason) {
     if (!job.claimReport()) {
@@ -480,7 +539,7 @@ final class JobRunner {
       }
     } finally {
       if (outcome != null) {
-        node.outcomes.add(outcome);
+        node.outcomes.add(outcome.withoutSlot()); // it never ran in one
       }
       node.running.remove(job.claim.id(), job);
       node.waiter.wake();
@@ -507,6 +566,7 @@ final class JobRunner {
             LOG.warn("{} ignored its interrupt; giving its job back to the store", job);
             node.outcomes.add(JobOutcome.released(job.claim));
             node.running.remove(job.claim.id(), job);
+            node.releaseSlot(job.claim.batchId());
             node.runningCount.decrementAndGet();
           }
         }

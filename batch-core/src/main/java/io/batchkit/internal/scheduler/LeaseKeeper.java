@@ -38,7 +38,7 @@ final class LeaseKeeper {
   }
 
   /**
-   * Renews the leases of every job this node holds, running or claimed ahead; stops the jobs whose
+   * Renews the leases of every job this node holds, running or fetched ahead; stops the jobs whose
    * lease was lost and those whose cancellation the store asks for.
    */
   void heartbeat() {

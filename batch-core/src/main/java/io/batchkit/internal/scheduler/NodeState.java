@@ -1,13 +1,19 @@
 package io.batchkit.internal.scheduler;
 
+import io.batchkit.BatchId;
 import io.batchkit.JobId;
 import io.batchkit.spi.JobOutcome;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The mutable state of one service that more than one of its parts ({@link Dispatcher}, {@link
@@ -23,22 +29,23 @@ import java.util.concurrent.atomic.AtomicReference;
  *       (invalidated on delete).
  *   <li>The <b>dispatcher thread</b> owns the fields of {@link Dispatcher}: outcomes it has not
  *       sent yet, the rate-limit permits it has banked, its timers, and the earliest retry time. It
- *       claims for free slots and ahead ({@code claimAhead}), renews leases, takes back expired
- *       ones, enforces timeouts and records the outcomes queued in {@link #outcomes}. Here it alone
- *       writes {@link #inOutage}, {@link #dispatcherAsleep} and {@link #sleepUntilNanos}.
- *   <li>A <b>worker thread</b> owns one slot while it runs. When its job ends it takes its next
- *       job, keeping the slot: first one claimed ahead from the ready queue ({@link #pollReady});
- *       else, on the in-memory store only, one it claims itself (see {@link JobRunner}), after
- *       recording the outcome itself. Otherwise it queues the outcome in {@link #outcomes}, a
- *       lock-free queue, gives the slot back and wakes the dispatcher. It also gives the slot back
- *       when the dispatcher asks for one ({@link #slotWanted}) for a rate-limited type.
+ *       claims for free slots and fetches ahead ({@link FetchAhead}), renews leases, takes back
+ *       expired ones, enforces timeouts and records the outcomes queued in {@link #outcomes}. Here
+ *       it alone writes {@link #inOutage}, {@link #dispatcherAsleep} and {@link #sleepUntilNanos}.
+ *   <li>A <b>worker thread</b> owns one slot of the node, and one of its job's batch, while it
+ *       runs. When its job ends it takes its next job, keeping both: first one of the same batch
+ *       fetched ahead ({@link #pollReady(BatchId)}, waiting for a pending refill); else, on the
+ *       in-memory store only, one it claims itself (see {@link JobRunner}), after recording the
+ *       outcome itself. Otherwise it queues the outcome in {@link #outcomes}, a lock-free queue,
+ *       gives both slots back ({@link #releaseSlot}) and wakes the dispatcher. It also gives the
+ *       slot back when the dispatcher asks for one ({@link #slotWanted}) for a rate-limited type.
  *   <li>{@link #running} (job id to {@link RunningJob}) and {@link #runningCount} are shared.
  *       Whoever claims a job adds it to {@code running}; whoever ends it removes it (by id and
  *       instance): the worker that ran it, the dispatcher or {@code close()} giving up on it, or,
- *       for a job claimed ahead and never started, the caller of {@code cancelBatch}, the
+ *       for a job fetched ahead and never started, the caller of {@code cancelBatch}, the
  *       dispatcher or {@code close()}. {@code runningCount} is the number of slots taken and never
  *       exceeds {@code maxConcurrency}: only the dispatcher increments it, up to the free slots it
- *       computed; a worker that takes its next job keeps the slot it had; jobs claimed ahead hold
+ *       computed; a worker that takes its next job keeps the slot it had; jobs fetched ahead hold
  *       no slot until started.
  *   <li>{@link #state} is written by {@code close()} only; everyone reads it.
  * </ul>
@@ -59,15 +66,46 @@ final class NodeState {
   final ConcurrentLinkedQueue<JobOutcome> outcomes = new ConcurrentLinkedQueue<>();
 
   /**
-   * Jobs claimed ahead ({@code claimAhead}), not started, in claim order; each is in {@link
-   * #running} too, so its lease is renewed, but holds no slot. The dispatcher adds, and takes jobs
-   * for free slots; a worker taking its next job, a cancellation, a lost lease or shutdown removes
-   * (whoever removes a job owns it).
+   * Jobs fetched ahead, not started, per batch in claim order (see {@link FetchAhead}); each is in
+   * {@link #running} too, so its lease is renewed, but holds no slot. The dispatcher adds; a worker
+   * passing its slot on, a cancellation, a lost lease, the dispatcher giving back jobs whose batch
+   * this node runs no job of, or shutdown removes (whoever removes a job owns it).
    */
-  private final ConcurrentLinkedQueue<RunningJob> ready = new ConcurrentLinkedQueue<>();
+  private final Map<BatchId, Fetched> fetched = new ConcurrentHashMap<>();
 
-  /** The size of {@link #ready} (its own {@code size()} walks the queue), kept beside it. */
-  private final AtomicInteger readyCount = new AtomicInteger();
+  /** Where workers wait for a pending refill ({@link #awaitReady}). */
+  private final ReentrantLock refillLock = new ReentrantLock();
+
+  private final Condition refilled = refillLock.newCondition();
+
+  /** The number of jobs in {@link #fetched}, kept beside it. */
+  private final AtomicInteger fetchedCount = new AtomicInteger();
+
+  /** One batch's jobs fetched ahead, with their count (a queue's own {@code size()} walks it). */
+  private static final class Fetched {
+    final String jobType;
+    final ConcurrentLinkedQueue<RunningJob> queue = new ConcurrentLinkedQueue<>();
+    final AtomicInteger count = new AtomicInteger();
+
+    /**
+     * Set by a worker that asked the dispatcher for more; cleared by the dispatcher once its next
+     * claim is done ({@link #refillsDone}).
+     */
+    final AtomicBoolean refillPending = new AtomicBoolean();
+
+    Fetched(String jobType) {
+      this.jobType = jobType;
+    }
+  }
+
+  /**
+   * The slots of each batch this node holds: one per running job of the batch (a finished job's
+   * slot passes to a job of its batch fetched ahead, or goes back). Whoever starts a job with a
+   * slot the store granted takes it ({@link #takeSlot}); whoever ends the last job that held it
+   * releases it ({@link #releaseSlot}). Only for this node's own view (which batches it may still
+   * start fetched jobs of): the store counts slots from the outcomes.
+   */
+  private final Map<BatchId, Integer> slots = new ConcurrentHashMap<>();
 
   /**
    * Set by the dispatcher when a rate-limited type has a permit but no slot is free (workers keep
@@ -90,34 +128,166 @@ final class NodeState {
   /** Written by the dispatcher only: whether the store is failing (workers then leave it alone). */
   volatile boolean inOutage;
 
-  /** Adds a job claimed ahead to the end of the ready queue; for the dispatcher. */
+  /** Adds a job fetched ahead to the end of its batch's queue; for the dispatcher. */
   void addReady(RunningJob job) {
-    ready.add(job);
-    readyCount.incrementAndGet();
+    Fetched of =
+        fetched.computeIfAbsent(job.claim.batchId(), id -> new Fetched(job.batch.jobType()));
+    of.queue.add(job);
+    of.count.incrementAndGet();
+    fetchedCount.incrementAndGet();
   }
 
-  /** Takes the first job claimed ahead, or returns null; the caller owns the job it gets. */
-  RunningJob pollReady() {
-    RunningJob job = ready.poll();
+  /**
+   * Takes the first job of {@code batchId} fetched ahead, or returns null; the caller owns the job
+   * it gets.
+   */
+  RunningJob pollReady(BatchId batchId) {
+    Fetched of = fetched.get(batchId);
+    RunningJob job = of == null ? null : of.queue.poll();
     if (job != null) {
-      readyCount.decrementAndGet();
+      of.count.decrementAndGet();
+      fetchedCount.decrementAndGet();
     }
     return job;
   }
 
+  /** Takes the first job fetched ahead of any batch, or returns null (for shutdown). */
+  RunningJob pollReady() {
+    for (BatchId id : fetched.keySet()) {
+      RunningJob job = pollReady(id);
+      if (job != null) {
+        return job;
+      }
+    }
+    return null;
+  }
+
   /**
-   * Takes {@code job} out of the ready queue; returns true if it was there (the caller owns it).
+   * Takes {@code job} out of the jobs fetched ahead; returns true if it was there (the caller owns
+   * it).
    */
   boolean removeReady(RunningJob job) {
-    if (ready.remove(job)) {
-      readyCount.decrementAndGet();
+    Fetched of = fetched.get(job.claim.batchId());
+    if (of != null && of.queue.remove(job)) {
+      of.count.decrementAndGet();
+      fetchedCount.decrementAndGet();
       return true;
     }
     return false;
   }
 
-  /** Returns how many jobs claimed ahead wait in the ready queue. */
+  /** Returns how many jobs fetched ahead wait, over all batches. */
   int readyCount() {
-    return readyCount.get();
+    return fetchedCount.get();
+  }
+
+  /** Returns how many jobs of {@code batchId} fetched ahead wait. */
+  int readyCount(BatchId batchId) {
+    Fetched of = fetched.get(batchId);
+    return of == null ? 0 : of.count.get();
+  }
+
+  /** Returns how many jobs of each job type fetched ahead wait (types with none may be absent). */
+  Map<String, Integer> readyPerType() {
+    Map<String, Integer> perType = new HashMap<>();
+    fetched.values().forEach(of -> perType.merge(of.jobType, of.count.get(), Integer::sum));
+    return perType;
+  }
+
+  /** The batches with jobs fetched ahead (possibly a few without any left). */
+  Set<BatchId> batchesFetched() {
+    return fetched.keySet();
+  }
+
+  /** Takes a slot of {@code batchId} the store granted, for a job that starts in it. */
+  void takeSlot(BatchId batchId) {
+    slots.merge(batchId, 1, Integer::sum);
+  }
+
+  /**
+   * Gives a slot of {@code batchId} back here; the store hears of it with the outcome of the job
+   * that held it.
+   */
+  void releaseSlot(BatchId batchId) {
+    slots.computeIfPresent(batchId, (id, n) -> n <= 1 ? null : n - 1);
+  }
+
+  /** Returns how many slots of {@code batchId} this node holds. */
+  int slotsOf(BatchId batchId) {
+    return slots.getOrDefault(batchId, 0);
+  }
+
+  /**
+   * Returns the job types of the batches this node holds slots of: of the jobs that run here now,
+   * and of batches with jobs fetched ahead whose slots wait for them.
+   */
+  Set<String> slotTypes() {
+    Set<String> types = new HashSet<>();
+    for (RunningJob job : running.values()) {
+      if (job.isStarted()) {
+        types.add(job.batch.jobType());
+      }
+    }
+    fetched.forEach(
+        (id, of) -> {
+          if (slotsOf(id) > 0) {
+            types.add(of.jobType);
+          }
+        });
+    return types;
+  }
+
+  /**
+   * Asks for more jobs of {@code batchId} to be fetched: marks a refill pending, so that a worker
+   * that finds none left waits for the dispatcher's claim rather than giving its slot back. The
+   * caller wakes the dispatcher.
+   */
+  void askRefill(BatchId batchId) {
+    Fetched of = fetched.get(batchId);
+    if (of != null) {
+      of.refillPending.set(true);
+    }
+  }
+
+  /**
+   * Takes the first job of {@code batchId} fetched ahead, waiting up to {@code maxNanos} while a
+   * refill is pending; returns null if none came.
+   */
+  RunningJob awaitReady(BatchId batchId, long maxNanos) throws InterruptedException {
+    long deadline = System.nanoTime() + maxNanos;
+    refillLock.lock();
+    try {
+      RunningJob job;
+      while ((job = pollReady(batchId)) == null) {
+        Fetched of = fetched.get(batchId);
+        long left = deadline - System.nanoTime();
+        if (of == null || !of.refillPending.get() || left <= 0) {
+          return null;
+        }
+        refilled.awaitNanos(left);
+      }
+      return job;
+    } finally {
+      refillLock.unlock();
+    }
+  }
+
+  /** Ends every pending refill after a claim (which may have brought none); wakes the waiters. */
+  void refillsDone() {
+    fetched.values().forEach(of -> of.refillPending.set(false));
+    refillLock.lock();
+    try {
+      refilled.signalAll();
+    } finally {
+      refillLock.unlock();
+    }
+  }
+
+  /**
+   * Forgets the batches none of whose jobs fetched ahead waits; for the dispatcher, the only one
+   * that adds (a worker holding a forgotten batch's empty queue finds nothing in it).
+   */
+  void forgetEmptyFetches() {
+    fetched.values().removeIf(of -> of.count.get() == 0);
   }
 }

@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * cancellation, a lost lease, shutdown, the dispatcher's timeout watch) and read by the worker;
  * {@code thread} is written by the worker only; {@code reported} is an atomic so that exactly one
  * party ends the job and hands on its outcome: the worker; the dispatcher or {@code close()} giving
- * up on a worker that ignores its interrupt; or, for a job claimed ahead and never started, whoever
+ * up on a worker that ignores its interrupt; or, for a job fetched ahead and never started, whoever
  * takes it out of the service's queue to cancel or release it.
  */
 final class RunningJob implements JobContext {
@@ -46,7 +46,7 @@ final class RunningJob implements JobContext {
   private final AtomicBoolean reported = new AtomicBoolean();
 
   /**
-   * When the job was given to a worker (System.nanoTime), or 0 while it waits, claimed ahead;
+   * When the job was given to a worker (System.nanoTime), or 0 while it waits, fetched ahead;
    * written once, by the thread that gives it to a worker.
    */
   private volatile long startedNanos;

@@ -39,7 +39,7 @@ final class TimeoutWatch {
     long next = Long.MAX_VALUE;
     for (RunningJob job : node.running.values()) {
       if (!job.isStarted() || job.isReported()) {
-        continue; // claimed ahead (nothing runs yet), or ended (its listeners are being told)
+        continue; // fetched ahead (nothing runs yet), or ended (its listeners are being told)
       }
       if (!job.isCancelled()) {
         long untilTimeout = job.deadlineNanos() - now;

@@ -92,7 +92,7 @@ final class BatchInserts {
             + BatchRow.COLUMNS
             + ", last_served_ms, served_seq)"
             + " VALUES ("
-            + Tables.params(24)
+            + Tables.params(25)
             + ")";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       int i = 0;
@@ -119,6 +119,7 @@ final class BatchInserts {
       dialect.setInstant(ps, ++i, b.startedAt().orElse(null));
       dialect.setInstant(ps, ++i, b.updatedAt());
       dialect.setInstant(ps, ++i, b.completedAt().orElse(null));
+      ps.setInt(++i, 0); // slots_held
       ps.setLong(++i, b.startedAt().orElse(b.createdAt()).toEpochMilli());
       ps.setLong(++i, 0);
       ps.executeUpdate();

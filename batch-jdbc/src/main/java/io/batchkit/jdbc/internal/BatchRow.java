@@ -28,7 +28,7 @@ final class BatchRow {
       "id, name, job_type, priority, metadata, max_concurrency, max_attempts, job_timeout_ms,"
           + " policy_max_failures, policy_max_ratio, idempotency_key, status, total, queued,"
           + " processing, succeeded, failed, cancelled, created_at, started_at, updated_at,"
-          + " completed_at";
+          + " completed_at, slots_held";
 
   final UUID id;
   final String name;
@@ -44,6 +44,10 @@ final class BatchRow {
   BatchStatus status;
   final long[] counts = new long[JobStatus.values().length];
   final long total;
+
+  /** The slots all nodes hold; read only: the steps that change it write it themselves. */
+  final int slotsHeld;
+
   Instant startedAt;
   Instant updatedAt;
   Instant completedAt;
@@ -71,6 +75,7 @@ final class BatchRow {
     startedAt = dialect.getInstant(rs, "started_at");
     updatedAt = dialect.getInstant(rs, "updated_at");
     completedAt = dialect.getInstant(rs, "completed_at");
+    slotsHeld = rs.getInt("slots_held");
   }
 
   long count(JobStatus status) {

@@ -203,7 +203,7 @@ final class BatchTransitions {
   void deleteBatch(Connection c, BatchId id) throws SQLException {
     BatchRow row = reads.lockBatch(c, id);
     StoreChecks.canDelete(id, row.status, row.progress());
-    for (String table : List.of(tables.jobs, tables.metadata, tables.requests)) {
+    for (String table : List.of(tables.jobs, tables.metadata, tables.requests, tables.slots)) {
       try (PreparedStatement ps =
           c.prepareStatement("DELETE FROM " + table + " WHERE batch_id = ?")) {
         dialect.setUuid(ps, 1, row.id);

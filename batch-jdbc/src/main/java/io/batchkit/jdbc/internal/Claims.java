@@ -15,6 +15,8 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 
 /**
@@ -67,7 +69,7 @@ final class Claims {
     String pick =
         "SELECT id FROM "
             + tables.batches
-            + " WHERE status = 'PROCESSING' AND queued > 0 AND processing < max_concurrency"
+            + " WHERE status = 'PROCESSING' AND queued > 0 AND slots_held < max_concurrency"
             + " AND job_type IN ("
             + Tables.params(types.size())
             + ")"
@@ -113,7 +115,7 @@ final class Claims {
     List<Object[]> candidates = new ArrayList<>();
     for (UUID id : order) {
       BatchRow row = locked.get(id);
-      int free = row == null ? 0 : row.maxConcurrency - (int) row.count(JobStatus.PROCESSING);
+      int free = row == null ? 0 : row.maxConcurrency - row.slotsHeld;
       // 3. the row may have changed between the read and the lock
       if (row != null
           && row.status == BatchStatus.PROCESSING
@@ -127,11 +129,6 @@ final class Claims {
     // make H2 lock every queued job of the batch, not just the ones returned)
     List<ClaimedJob> claimed = new ArrayList<>();
     Map<String, Integer> takenPerType = new HashMap<>();
-    String select =
-        "SELECT id, payload, attempt, fencing_token FROM "
-            + tables.jobs
-            + " WHERE batch_id = ? AND status = 'QUEUED' AND run_at <= ?"
-            + " ORDER BY seq LIMIT ?";
     for (Object[] candidate : candidates) {
       UUID batchId = (UUID) candidate[0];
       String type = (String) candidate[1];
@@ -144,62 +141,131 @@ final class Claims {
       if (want <= 0) {
         continue;
       }
-      List<ClaimedJob> group = new ArrayList<>(want);
-      try (PreparedStatement ps = c.prepareStatement(select)) {
-        dialect.setUuid(ps, 1, batchId);
-        dialect.setInstant(ps, 2, request.now());
-        ps.setInt(3, want);
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            group.add(
-                new ClaimedJob(
-                    new JobId(dialect.getUuid(rs, "id")),
-                    new BatchId(batchId),
-                    rs.getString("payload"),
-                    rs.getInt("attempt") + 1,
-                    Tables.nextStamp(rs.getLong("fencing_token"))));
-          }
-        }
-      }
-      if (group.isEmpty()) {
-        continue;
-      }
-      String lease =
-          "UPDATE "
-              + tables.jobs
-              + " SET status = 'PROCESSING', attempt = ?, fencing_token = ?,"
-              + " owner = ?, lease_until = ?, started_at = ?, updated_at = ?, error = NULL"
-              + " WHERE id = ?";
-      try (PreparedStatement ps = c.prepareStatement(lease)) {
-        for (ClaimedJob job : group) {
-          ps.setInt(1, job.attempt());
-          ps.setLong(2, job.fencingToken());
-          ps.setString(3, request.nodeId());
-          dialect.setInstant(ps, 4, request.leaseUntil());
-          dialect.setInstant(ps, 5, request.now());
-          dialect.setInstant(ps, 6, request.now());
-          dialect.setUuid(ps, 7, job.id().value());
-          ps.addBatch();
-        }
-        ps.executeBatch();
-      }
-      String served =
-          "UPDATE "
-              + tables.batches
-              + " SET queued = queued - ?, processing = processing + ?,"
-              + " last_served_ms = ?, served_seq = ?, updated_at = ? WHERE id = ?";
-      try (PreparedStatement ps = c.prepareStatement(served)) {
-        ps.setLong(1, group.size());
-        ps.setLong(2, group.size());
-        ps.setLong(3, request.now().toEpochMilli());
-        ps.setLong(4, Tables.nextStamp(0));
-        dialect.setInstant(ps, 5, request.now());
-        dialect.setUuid(ps, 6, batchId);
-        ps.executeUpdate();
-      }
+      List<ClaimedJob> group = takeJobs(c, request, batchId, want, true);
       takenPerType.merge(type, group.size(), Integer::sum);
       claimed.addAll(group);
     }
     return claimed;
+  }
+
+  /**
+   * Fetches jobs ahead, as {@link io.batchkit.spi.ClaimRequest} says: from the one batch with
+   * queued jobs of the request's types, when the node holds a slot of it (after the grants of this
+   * claim, which {@link Slots#granted} has recorded).
+   */
+  List<ClaimedJob> fetchAhead(Connection c, ClaimRequest request, Slots slots) throws SQLException {
+    if (request.fetchAhead().values().stream().allMatch(n -> n == 0)) {
+      return List.of();
+    }
+    Set<String> named = new TreeSet<>(request.jobTypes().keySet());
+    named.addAll(request.fetchAhead().keySet());
+    String only =
+        "SELECT id, job_type FROM "
+            + tables.batches
+            + " WHERE status = 'PROCESSING' AND queued > 0 AND job_type IN ("
+            + Tables.params(named.size())
+            + ") LIMIT 2";
+    List<UUID> found = new ArrayList<>();
+    String type = null;
+    try (PreparedStatement ps = c.prepareStatement(only)) {
+      int i = 0;
+      for (String t : named) {
+        dialect.setKey(ps, ++i, t);
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          found.add(dialect.getUuid(rs, "id"));
+          type = dialect.getKey(rs, "job_type");
+        }
+      }
+    }
+    if (found.size() != 1 || request.fetchAheadFor(type) == 0) {
+      return List.of();
+    }
+    UUID batchId = found.get(0);
+    BatchRow row = reads.lockBatches(c, found).get(batchId);
+    if (row == null
+        || row.status != BatchStatus.PROCESSING
+        || row.count(JobStatus.QUEUED) == 0
+        || slots.heldBy(c, request.nodeId(), batchId) == 0) {
+      return List.of();
+    }
+    if (steps != null) {
+      return steps.fetch(c, dialect, request, batchId, request.fetchAheadFor(type));
+    }
+    return takeJobs(c, request, batchId, request.fetchAheadFor(type), false);
+  }
+
+  /**
+   * Leases up to {@code want} due jobs of a batch whose row this transaction has locked, in order,
+   * and writes the batch's counters once; with {@code slots}, each job takes one of its slots.
+   */
+  private List<ClaimedJob> takeJobs(
+      Connection c, ClaimRequest request, UUID batchId, int want, boolean slots)
+      throws SQLException {
+    // no row locks needed on the jobs: every step that changes a batch's queued jobs holds the
+    // batch row, which this claim holds too (a FOR UPDATE here would make H2 lock every queued job
+    // of the batch, not just the ones returned)
+    String select =
+        "SELECT id, payload, attempt, fencing_token FROM "
+            + tables.jobs
+            + " WHERE batch_id = ? AND status = 'QUEUED' AND run_at <= ?"
+            + " ORDER BY seq LIMIT ?";
+    List<ClaimedJob> group = new ArrayList<>(Math.min(want, 1_000));
+    try (PreparedStatement ps = c.prepareStatement(select)) {
+      dialect.setUuid(ps, 1, batchId);
+      dialect.setInstant(ps, 2, request.now());
+      ps.setInt(3, want);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          group.add(
+              new ClaimedJob(
+                  new JobId(dialect.getUuid(rs, "id")),
+                  new BatchId(batchId),
+                  rs.getString("payload"),
+                  rs.getInt("attempt") + 1,
+                  Tables.nextStamp(rs.getLong("fencing_token")),
+                  slots));
+        }
+      }
+    }
+    if (group.isEmpty()) {
+      return group;
+    }
+    String lease =
+        "UPDATE "
+            + tables.jobs
+            + " SET status = 'PROCESSING', attempt = ?, fencing_token = ?,"
+            + " owner = ?, lease_until = ?, started_at = ?, updated_at = ?, error = NULL"
+            + " WHERE id = ?";
+    try (PreparedStatement ps = c.prepareStatement(lease)) {
+      for (ClaimedJob job : group) {
+        ps.setInt(1, job.attempt());
+        ps.setLong(2, job.fencingToken());
+        ps.setString(3, request.nodeId());
+        dialect.setInstant(ps, 4, request.leaseUntil());
+        dialect.setInstant(ps, 5, request.now());
+        dialect.setInstant(ps, 6, request.now());
+        dialect.setUuid(ps, 7, job.id().value());
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+    String served =
+        "UPDATE "
+            + tables.batches
+            + " SET queued = queued - ?, processing = processing + ?, slots_held = slots_held + ?,"
+            + " last_served_ms = ?, served_seq = ?, updated_at = ? WHERE id = ?";
+    try (PreparedStatement ps = c.prepareStatement(served)) {
+      ps.setLong(1, group.size());
+      ps.setLong(2, group.size());
+      ps.setInt(3, slots ? group.size() : 0);
+      ps.setLong(4, request.now().toEpochMilli());
+      ps.setLong(5, Tables.nextStamp(0));
+      dialect.setInstant(ps, 6, request.now());
+      dialect.setUuid(ps, 7, batchId);
+      ps.executeUpdate();
+    }
+    return group;
   }
 }

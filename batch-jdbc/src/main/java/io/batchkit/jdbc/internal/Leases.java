@@ -35,8 +35,10 @@ final class Leases {
   private final BatchReads reads;
   private final Outcomes outcomes;
   private final WorkNotifier notifier;
+  private final Slots slots;
 
-  Leases(Tables tables, BatchReads reads, Outcomes outcomes, WorkNotifier notifier) {
+  Leases(Tables tables, BatchReads reads, Outcomes outcomes, WorkNotifier notifier, Slots slots) {
+    this.slots = slots;
     this.tables = tables;
     this.dialect = tables.dialect;
     this.reads = reads;
@@ -148,6 +150,7 @@ final class Leases {
       }
       snapshots.addAll(taken.batches());
     }
+    slots.takeAllFrom(c, nodeId);
     return new CompletionResult(Set.of(), snapshots);
   }
 
@@ -212,6 +215,8 @@ final class Leases {
       touched.put(row.id, row);
     }
     transitions.execute(c);
+    // a node none of whose jobs of a batch is left running holds none of its slots
+    slots.dropIdle(c, new ArrayList<>(touched.keySet()));
     List<Batch> snapshots = outcomes.settle(c, touched.values(), now);
     if (requeued) {
       notifier.notifyWork(c);

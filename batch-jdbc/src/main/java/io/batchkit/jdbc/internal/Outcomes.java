@@ -39,12 +39,16 @@ final class Outcomes {
   /** The one-statement recording of outcomes, or null where the dialect has none. */
   private final PostgresSteps steps;
 
+  private final Slots slots;
+
   Outcomes(
       Tables tables,
       BatchReads reads,
       BatchTransitions batchTransitions,
       WorkNotifier notifier,
-      PostgresSteps steps) {
+      PostgresSteps steps,
+      Slots slots) {
+    this.slots = slots;
     this.tables = tables;
     this.dialect = tables.dialect;
     this.reads = reads;
@@ -95,6 +99,7 @@ final class Outcomes {
     Set<JobId> rejected = new HashSet<>();
     Transitions transitions = new Transitions(now);
     Map<UUID, BatchRow> touched = new LinkedHashMap<>();
+    Map<String, Map<UUID, Integer>> released = new HashMap<>(); // node to batch to slots
     boolean requeued = false;
     for (JobOutcome o : outcomes) {
       JobLock job = locked.get(o.jobId().value());
@@ -119,8 +124,14 @@ final class Outcomes {
       requeued |= kind == JobOutcome.Kind.RETRY || kind == JobOutcome.Kind.RELEASED;
       job.status = target(kind).name();
       touched.put(row.id, row);
+      if (o.releasesSlot()) {
+        released.computeIfAbsent(job.owner, n -> new HashMap<>()).merge(row.id, 1, Integer::sum);
+      }
     }
     transitions.execute(c);
+    for (Map.Entry<String, Map<UUID, Integer>> e : released.entrySet()) {
+      slots.release(c, e.getKey(), e.getValue());
+    }
     List<Batch> snapshots = settle(c, touched.values(), now);
     if (requeued) {
       notifier.notifyWork(c);

@@ -41,6 +41,7 @@ final class PostgresSteps {
   private final String claimSql;
   private final String completeSql;
   private final String completeAndLockSql;
+  private final String fetchSql;
 
   /**
    * @param batches the batches table
@@ -48,22 +49,23 @@ final class PostgresSteps {
    * @param tokens the sequence the fencing tokens come from: a stamp reserved in this JVM before
    *     the statement waits for its locks could be overtaken by a newer claim's, so only a value
    *     drawn under the lock is unique and greater than the job's last token
+   * @param slots the table of the slots each node holds (see {@link Slots})
    */
-  PostgresSteps(String batches, String jobs, String tokens) {
+  PostgresSteps(String batches, String jobs, String tokens, String slots) {
     this.claimSql =
         """
         WITH cand AS (
           SELECT id FROM %1$s
-          WHERE status = 'PROCESSING' AND queued > 0 AND processing < max_concurrency
+          WHERE status = 'PROCESSING' AND queued > 0 AND slots_held < max_concurrency
             AND job_type = ANY(?)
           ORDER BY priority * ?::bigint + last_served_ms, served_seq, id
           LIMIT ?
         ), locked AS MATERIALIZED (
-          SELECT b.id, b.job_type, b.max_concurrency - b.processing AS free,
+          SELECT b.id, b.job_type, b.max_concurrency - b.slots_held AS free,
                  b.priority * ?::bigint + b.last_served_ms AS k1, b.served_seq AS k2
           FROM %1$s b
           WHERE b.id IN (SELECT id FROM cand)
-            AND b.status = 'PROCESSING' AND b.queued > 0 AND b.processing < b.max_concurrency
+            AND b.status = 'PROCESSING' AND b.queued > 0 AND b.slots_held < b.max_concurrency
           ORDER BY b.id
           FOR UPDATE
         ), ranked AS (
@@ -99,26 +101,53 @@ final class PostgresSteps {
         ), served AS (
           UPDATE %1$s b
           SET queued = b.queued - c.n, processing = b.processing + c.n,
-              last_served_ms = ?, served_seq = ?::bigint + c.ord, updated_at = ?
+              slots_held = b.slots_held + c.n, last_served_ms = ?, served_seq = ?::bigint + c.ord, updated_at = ?
           FROM counted c WHERE b.id = c.batch_id
         )
         SELECT id, batch_id, payload, attempt, fencing_token FROM upd ORDER BY ord, seq
         """
             .formatted(batches, jobs, tokens);
+    this.fetchSql =
+        """
+        WITH picked AS (
+          SELECT j.id FROM %2$s j
+          WHERE j.batch_id = ? AND j.status = 'QUEUED' AND j.run_at <= ?
+          ORDER BY j.seq
+          LIMIT ?
+          FOR UPDATE SKIP LOCKED
+        ), upd AS (
+          UPDATE %2$s j
+          SET status = 'PROCESSING', attempt = j.attempt + 1,
+              fencing_token = GREATEST(j.fencing_token + 1, nextval('%3$s')),
+              owner = ?, lease_until = ?, started_at = ?, updated_at = ?, error = NULL
+          FROM picked p
+          WHERE j.id = p.id
+          RETURNING j.id, j.payload, j.attempt, j.fencing_token, j.seq
+        ), served AS (
+          UPDATE %1$s b
+          SET queued = b.queued - c.n, processing = b.processing + c.n,
+              last_served_ms = ?, served_seq = ?, updated_at = ?
+          FROM (SELECT count(*) AS n FROM upd) c
+          WHERE b.id = ? AND c.n > 0
+        )
+        SELECT id, payload, attempt, fencing_token FROM upd ORDER BY seq
+        """
+            .formatted(batches, jobs, tokens);
     String complete =
         """
-        WITH o AS (
-          SELECT * FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[],
-                               ?::bigint[]) AS o(id, token, kind, result, error, retry_micros)
-        ), lb AS MATERIALIZED (
+        WITH lb AS MATERIALIZED (
           SELECT b.id, b.status FROM %1$s b WHERE b.id = ANY(?::uuid[])%4$s
           ORDER BY b.id FOR UPDATE
         ), lj AS MATERIALIZED (
-          SELECT j.id, j.batch_id FROM %2$s j WHERE j.id = ANY(?::uuid[]) ORDER BY j.id FOR UPDATE
+          SELECT j.id, j.batch_id, o.token, o.kind, o.result, o.error, o.retry_micros, o.slot
+          FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[],
+                      ?::boolean[]) AS o(id, token, kind, result, error, retry_micros, slot)
+          JOIN %2$s j ON j.id = o.id
+          ORDER BY j.id FOR UPDATE OF j
         ), todo AS (
-          SELECT o.*, CASE WHEN lb.status IN ('PENDING', 'PROCESSING') THEN o.kind
-                           ELSE 'CANCELLED' END AS k
-          FROM o JOIN lj ON lj.id = o.id JOIN lb ON lb.id = lj.batch_id
+          SELECT lj.*, CASE WHEN lb.status IN ('PENDING', 'PROCESSING') THEN lj.kind
+                            ELSE 'CANCELLED' END AS k
+          FROM lj JOIN lb ON lb.id = lj.batch_id
         ), upd AS (
           UPDATE %2$s j SET
             status = CASE t.k WHEN 'SUCCEEDED' THEN 'SUCCEEDED' WHEN 'FAILED' THEN 'FAILED'
@@ -136,7 +165,17 @@ final class PostgresSteps {
             updated_at = ?
           FROM todo t
           WHERE j.id = t.id AND j.status = 'PROCESSING' AND j.fencing_token = t.token
-          RETURNING j.id, j.batch_id, j.status
+          RETURNING j.id, j.batch_id, j.status, j.owner, t.slot
+        ), rel AS (
+          SELECT batch_id, owner, count(*) AS n FROM upd WHERE slot GROUP BY batch_id, owner
+        ), sr AS (
+          SELECT s.batch_id, s.node_id, LEAST(s.held, rel.n) AS dec
+          FROM %5$s s JOIN rel ON s.batch_id = rel.batch_id AND s.node_id = rel.owner
+        ), su AS (
+          UPDATE %5$s s SET held = s.held - sr.dec
+          FROM sr WHERE s.batch_id = sr.batch_id AND s.node_id = sr.node_id
+        ), srb AS (
+          SELECT batch_id, sum(dec) AS dec FROM sr GROUP BY batch_id
         ), cnt AS (
           SELECT batch_id, count(*) AS n,
                  count(*) FILTER (WHERE status = 'QUEUED') AS q,
@@ -148,14 +187,15 @@ final class PostgresSteps {
         ), bu AS (
           UPDATE %1$s b SET queued = b.queued + cnt.q, processing = b.processing - cnt.n,
             succeeded = b.succeeded + cnt.s, failed = b.failed + cnt.f,
-            cancelled = b.cancelled + cnt.c, updated_at = ?
-          FROM cnt WHERE b.id = cnt.batch_id
+            cancelled = b.cancelled + cnt.c, updated_at = ?,
+            slots_held = b.slots_held - COALESCE(srb.dec, 0)
+          FROM cnt LEFT JOIN srb ON srb.batch_id = cnt.batch_id WHERE b.id = cnt.batch_id
           RETURNING %3$s, cnt.accepted
         )
         SELECT bu.* FROM (SELECT count(*) AS n FROM lb) held LEFT JOIN bu ON true
         """;
     String columns = prefixed("b.", BatchRow.COLUMNS);
-    this.completeSql = complete.formatted(batches, jobs, columns, "");
+    this.completeSql = complete.formatted(batches, jobs, columns, "", slots);
     // the claim that follows in the same transaction locks its candidates: lock them now, in the
     // same id-ordered pass, so that two nodes' rounds never take the same rows in opposite orders
     this.completeAndLockSql =
@@ -167,11 +207,12 @@ final class PostgresSteps {
 
                OR b.id IN (
                 SELECT id FROM %1$s
-                WHERE status = 'PROCESSING' AND queued > 0 AND processing < max_concurrency
+                WHERE status = 'PROCESSING' AND queued > 0 AND slots_held < max_concurrency
                   AND job_type = ANY(?::text[])
                 ORDER BY priority * ?::bigint + last_served_ms, served_seq, id
                 LIMIT ?)"""
-                .formatted(batches));
+                .formatted(batches),
+            slots);
   }
 
   /** Prefixes every column of a comma-separated list with {@code alias}. */
@@ -233,6 +274,43 @@ final class PostgresSteps {
     return claimed;
   }
 
+  /**
+   * Fetches up to {@code want} due jobs of a batch ahead, without slots, in one statement: leases
+   * them and writes the batch's counters. The caller holds the batch row's lock.
+   */
+  List<ClaimedJob> fetch(
+      Connection c, Dialect dialect, ClaimRequest request, UUID batchId, int want)
+      throws SQLException {
+    List<ClaimedJob> fetched = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(fetchSql)) {
+      int i = 0;
+      dialect.setUuid(ps, ++i, batchId);
+      dialect.setInstant(ps, ++i, request.now());
+      ps.setInt(++i, want);
+      ps.setString(++i, request.nodeId());
+      dialect.setInstant(ps, ++i, request.leaseUntil());
+      dialect.setInstant(ps, ++i, request.now());
+      dialect.setInstant(ps, ++i, request.now());
+      ps.setLong(++i, request.now().toEpochMilli());
+      ps.setLong(++i, Tables.nextStamp(0));
+      dialect.setInstant(ps, ++i, request.now());
+      dialect.setUuid(ps, ++i, batchId);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          fetched.add(
+              new ClaimedJob(
+                  new JobId(dialect.getUuid(rs, "id")),
+                  new BatchId(batchId),
+                  rs.getString("payload"),
+                  rs.getInt("attempt"),
+                  rs.getLong("fencing_token"),
+                  false));
+        }
+      }
+    }
+    return fetched;
+  }
+
   /** What {@link #complete} did: the rows of the batches whose jobs changed, after the change. */
   record Completed(Map<UUID, BatchRow> rows, Set<UUID> accepted) {}
 
@@ -263,6 +341,7 @@ final class PostgresSteps {
     String[] results = new String[n];
     String[] errors = new String[n];
     Long[] retryMicros = new Long[n];
+    Boolean[] slot = new Boolean[n];
     Set<UUID> batchIds = new TreeSet<>();
     int i = 0;
     for (JobOutcome o : outcomes) {
@@ -272,6 +351,7 @@ final class PostgresSteps {
       results[i] = o.result().orElse(null);
       errors[i] = o.error().orElse(null);
       retryMicros[i] = o.retryAt().map(PostgresSteps::epochMicros).orElse(null);
+      slot[i] = o.releasesSlot();
       batchIds.add(o.batchId().value());
       i++;
     }
@@ -281,12 +361,6 @@ final class PostgresSteps {
     try (PreparedStatement ps =
         c.prepareStatement(lockCandidates ? completeAndLockSql : completeSql)) {
       int p = 0;
-      ps.setArray(++p, c.createArrayOf("uuid", ids));
-      ps.setArray(++p, c.createArrayOf("bigint", tokens));
-      ps.setArray(++p, c.createArrayOf("text", kinds));
-      ps.setArray(++p, c.createArrayOf("text", results));
-      ps.setArray(++p, c.createArrayOf("text", errors));
-      ps.setArray(++p, c.createArrayOf("bigint", retryMicros));
       ps.setArray(++p, c.createArrayOf("uuid", batchIds.toArray(UUID[]::new)));
       if (lockCandidates) {
         ps.setArray(++p, c.createArrayOf("text", types.toArray(String[]::new)));
@@ -294,6 +368,12 @@ final class PostgresSteps {
         ps.setInt(++p, claim.maxJobs());
       }
       ps.setArray(++p, c.createArrayOf("uuid", ids));
+      ps.setArray(++p, c.createArrayOf("bigint", tokens));
+      ps.setArray(++p, c.createArrayOf("text", kinds));
+      ps.setArray(++p, c.createArrayOf("text", results));
+      ps.setArray(++p, c.createArrayOf("text", errors));
+      ps.setArray(++p, c.createArrayOf("bigint", retryMicros));
+      ps.setArray(++p, c.createArrayOf("boolean", slot));
       dialect.setInstant(ps, ++p, now);
       dialect.setInstant(ps, ++p, now);
       dialect.setInstant(ps, ++p, now);

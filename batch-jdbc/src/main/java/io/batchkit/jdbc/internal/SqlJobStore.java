@@ -25,9 +25,12 @@ import io.batchkit.spi.JobStoreException;
 import io.batchkit.spi.NewJob;
 import io.batchkit.spi.StoredRequest;
 import io.batchkit.spi.Subscription;
+import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -55,6 +58,7 @@ public final class SqlJobStore implements JdbcJobStore {
   private final BatchReads reads;
   private final BatchTransitions batchTransitions;
   private final Claims claims;
+  private final Slots slots;
   private final Outcomes outcomes;
   private final Leases leases;
   private final LivenessSession liveness;
@@ -86,11 +90,12 @@ public final class SqlJobStore implements JdbcJobStore {
     this.batchTransitions = new BatchTransitions(tables, reads, notifier);
     PostgresSteps steps =
         dialect.hasSingleStatementSteps()
-            ? new PostgresSteps(tables.batches, tables.jobs, tables.fencingTokens)
+            ? new PostgresSteps(tables.batches, tables.jobs, tables.fencingTokens, tables.slots)
             : null;
     this.claims = new Claims(tables, reads, steps);
-    this.outcomes = new Outcomes(tables, reads, batchTransitions, notifier, steps);
-    this.leases = new Leases(tables, reads, outcomes, notifier);
+    this.slots = new Slots(tables, reads);
+    this.outcomes = new Outcomes(tables, reads, batchTransitions, notifier, steps, slots);
+    this.leases = new Leases(tables, reads, outcomes, notifier, slots);
     this.liveness =
         new LivenessSession(
             dataSource, dialect, prefix, sessionLiveness && dialect.hasSessionLocks());
@@ -240,11 +245,27 @@ public final class SqlJobStore implements JdbcJobStore {
   public List<ClaimedJob> claim(ClaimRequest request) {
     Checks.notNull(request, "request");
     List<String> types = Claims.claimableTypes(request);
-    if (types.isEmpty()) {
+    if (types.isEmpty() && request.fetchAhead().isEmpty()) {
       return List.of();
     }
-    return notifier.writeJobStep(
-        "claim", c -> claims.claimIn(c, request, types), asynchronousJobCommits);
+    return notifier.writeJobStep("claim", c -> claimIn(c, request, types), asynchronousJobCommits);
+  }
+
+  /**
+   * The claim's steps in the open transaction: gives back the released slots, claims for free slots
+   * and records the slots granted, then fetches ahead.
+   */
+  private List<ClaimedJob> claimIn(Connection c, ClaimRequest request, List<String> types)
+      throws SQLException {
+    List<ClaimedJob> claimed = new ArrayList<>();
+    if (!types.isEmpty() && request.maxJobs() > 0) {
+      claimed.addAll(claims.claimIn(c, request, types));
+    }
+    Map<UUID, Integer> granted = new HashMap<>();
+    claimed.forEach(job -> granted.merge(job.batchId().value(), 1, Integer::sum));
+    slots.granted(c, request.nodeId(), granted);
+    claimed.addAll(claims.fetchAhead(c, request, slots));
+    return claimed;
   }
 
   @Override
@@ -273,7 +294,7 @@ public final class SqlJobStore implements JdbcJobStore {
     checkOutcomes(outcomes, now);
     Checks.notNull(request, "request");
     List<String> types = Claims.claimableTypes(request);
-    if (types.isEmpty()) {
+    if (types.isEmpty() && request.fetchAhead().isEmpty()) {
       return new CompleteAndClaimResult(complete(outcomes, now), List.of());
     }
     if (outcomes.isEmpty()) {
@@ -284,12 +305,15 @@ public final class SqlJobStore implements JdbcJobStore {
         c -> {
           if (!dialect.hasSingleStatementSteps()) {
             // the portable steps lock the outcomes' batches and the claim's candidates up front
-            Set<UUID> rows = new TreeSet<>(claims.candidates(c, request, types));
+            Set<UUID> rows = new TreeSet<>();
+            if (!types.isEmpty() && request.maxJobs() > 0) {
+              rows.addAll(claims.candidates(c, request, types));
+            }
             outcomes.forEach(o -> rows.add(o.batchId().value()));
             reads.lockBatches(c, rows);
           }
           CompletionResult completion = this.outcomes.completeIn(c, outcomes, now, request, types);
-          return new CompleteAndClaimResult(completion, claims.claimIn(c, request, types));
+          return new CompleteAndClaimResult(completion, claimIn(c, request, types));
         },
         asynchronousJobCommits);
   }
@@ -317,6 +341,14 @@ public final class SqlJobStore implements JdbcJobStore {
   public CompletionResult requeueExpired(Instant now, int maxJobs) {
     Checks.notNull(now, "now");
     Checks.positive(maxJobs, "maxJobs");
+    // slots whose node runs no job of their batch any more: left by an outcome that came after its
+    // job was taken back, so it could not give its slot back
+    tx.run(
+        "slots",
+        c -> {
+          slots.dropIdle(c, null);
+          return null;
+        });
     if (!liveness.hasLocks()) {
       return notifier.write(
           "requeueExpired", c -> leases.requeueExpired(c, now, maxJobs, null, List.of()));

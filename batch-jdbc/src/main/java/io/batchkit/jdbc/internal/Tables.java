@@ -35,6 +35,7 @@ final class Tables {
   final String metadata;
   final String nodes;
   final String requests;
+  final String slots;
 
   /** The PostgreSQL sequence of fencing tokens (see {@link PostgresSteps}). */
   final String fencingTokens;
@@ -47,6 +48,7 @@ final class Tables {
     this.metadata = prefix + "batch_metadata";
     this.nodes = prefix + "nodes";
     this.requests = prefix + "batch_requests";
+    this.slots = prefix + "slots";
     this.fencingTokens = prefix + "fencing_tokens";
   }
 

@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS batchkit_batches (
   updated_at          TIMESTAMP WITH TIME ZONE NOT NULL,
   completed_at        TIMESTAMP WITH TIME ZONE,
   last_served_ms      BIGINT NOT NULL,
-  served_seq          BIGINT NOT NULL
+  served_seq          BIGINT NOT NULL,
+  -- the slots all nodes hold (the sum of held in batchkit_slots), at most max_concurrency
+  slots_held          INTEGER NOT NULL DEFAULT 0
 );
 
 -- claim: started batches with queued jobs and free slots, in dispatch order
@@ -97,3 +99,13 @@ CREATE TABLE IF NOT EXISTS batchkit_batch_requests (
 
 -- startDueBatches: scheduled starts that have come
 CREATE INDEX IF NOT EXISTS batchkit_batch_requests_start ON batchkit_batch_requests (start_at);
+
+-- the slots of a batch each node holds: a claim grants one with each job it hands out for a free
+-- slot, the node gives them back as it runs out of jobs of the batch (see ClaimRequest); written
+-- only under the batch row's lock
+CREATE TABLE IF NOT EXISTS batchkit_slots (
+  batch_id UUID NOT NULL,
+  node_id  VARCHAR(100) NOT NULL,
+  held     INTEGER NOT NULL,
+  PRIMARY KEY (batch_id, node_id)
+);

@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS batchkit_batches (
   completed_at        DATETIME(6),
   last_served_ms      BIGINT NOT NULL,
   served_seq          BIGINT NOT NULL,
+  -- the slots all nodes hold (the sum of held in batchkit_slots), at most max_concurrency
+  slots_held          INTEGER NOT NULL DEFAULT 0,
   -- createBatch: one batch per idempotency key
   UNIQUE KEY batchkit_batches_idempotency (idempotency_key),
   -- claim: started batches with queued jobs and free slots, in dispatch order
@@ -97,4 +99,14 @@ CREATE TABLE IF NOT EXISTS batchkit_batch_requests (
   start_at    DATETIME(6),
   -- startDueBatches: scheduled starts that have come
   KEY batchkit_batch_requests_start (start_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- the slots of a batch each node holds: a claim grants one with each job it hands out for a free
+-- slot, the node gives them back as it runs out of jobs of the batch (see ClaimRequest); written
+-- only under the batch row's lock
+CREATE TABLE IF NOT EXISTS batchkit_slots (
+  batch_id CHAR(36) CHARACTER SET ascii NOT NULL,
+  node_id  VARCHAR(100) NOT NULL,
+  held     INTEGER NOT NULL,
+  PRIMARY KEY (batch_id, node_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -20,11 +20,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * {@code Builder.claimAhead}: a service claims jobs beyond its free slots. Its limits, counts,
- * cancellation, timeouts and shutdown must hold as its Javadoc says.
+ * Jobs fetched ahead ({@code Builder.claimAhead} fixes how many): a service leases jobs beyond
+ * those it runs, without taking their batch's slots. Its limits, counts, cancellation, timeouts and
+ * shutdown must hold as the Javadoc says.
  */
 @Timeout(60)
-class ClaimAheadTest {
+class FetchAheadTest {
   private static final Duration WAIT = Duration.ofSeconds(30);
 
   private final TestServices services = new TestServices();
@@ -45,15 +46,13 @@ class ClaimAheadTest {
   }
 
   /**
-   * Many short jobs through 3 slots and 10 claimed ahead: never more than 3 run, never more than 13
-   * are processing (claimed), every job runs exactly once and the counts are exact.
+   * Many short jobs through 3 slots and 10 fetched ahead: never more than 3 run, every job runs
+   * exactly once and the counts are exact.
    */
   @Test
   void limitsHoldAndEveryJobRunsOnce() {
     ConcurrencyProbe probe = new ConcurrencyProbe();
     Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
-    AtomicInteger maxProcessing = new AtomicInteger();
-    BatchService[] self = new BatchService[1];
     BatchService service =
         services.start(
             BatchService.builder()
@@ -66,14 +65,11 @@ class ClaimAheadTest {
                       try {
                         runs.computeIfAbsent(ctx.payload(), k -> new AtomicInteger())
                             .incrementAndGet();
-                        long processing = self[0].getBatch(ctx.batchId()).progress().processing();
-                        maxProcessing.accumulateAndGet((int) processing, Math::max);
                         return "ok";
                       } finally {
                         probe.exit(ctx);
                       }
                     }));
-    self[0] = service;
     int jobs = 2_000;
     Batch batch =
         service.submit(
@@ -84,91 +80,141 @@ class ClaimAheadTest {
     assertEquals(BatchStatus.COMPLETED, done.status(), done.toString());
     assertEquals(new Progress(jobs, 0, 0, jobs, 0, 0), done.progress());
     assertTrue(probe.peak() <= 3, "peak concurrency " + probe.peak());
-    assertTrue(maxProcessing.get() <= 13, "processing reached " + maxProcessing.get());
     assertEquals(jobs, runs.size());
     runs.forEach((payload, count) -> assertEquals(1, count.get(), payload));
   }
 
-  /** The batch's own limit caps what is claimed ahead: claimed jobs count as processing. */
+  /**
+   * The batch's limit bounds the jobs that run, not those fetched ahead: with a limit of 2, 8 slots
+   * and 50 fetched ahead, at most 2 run at once, while the batch shows more than 2 processing (the
+   * jobs fetched ahead are leased to the service).
+   */
   @Test
-  void theBatchLimitCapsTheClaimAhead() {
+  void theBatchLimitBoundsRunningJobsNotThoseFetchedAhead() {
+    ConcurrencyProbe probe = new ConcurrencyProbe();
     AtomicInteger maxProcessing = new AtomicInteger();
     BatchService[] self = new BatchService[1];
     BatchService service =
         services.start(
             BatchService.builder()
-                .maxConcurrency(2)
+                .maxConcurrency(8)
                 .claimAhead(50)
                 .processor(
                     "t",
                     ctx -> {
-                      long processing = self[0].getBatch(ctx.batchId()).progress().processing();
-                      maxProcessing.accumulateAndGet((int) processing, Math::max);
-                      return "ok";
+                      probe.enter(ctx);
+                      try {
+                        long processing = self[0].getBatch(ctx.batchId()).progress().processing();
+                        maxProcessing.accumulateAndGet((int) processing, Math::max);
+                        return "ok";
+                      } finally {
+                        probe.exit(ctx);
+                      }
                     }));
     self[0] = service;
     Batch batch =
         service.submit(
-            BatchRequest.builder("t").items(TestServices.items(500)).maxConcurrency(5).build());
+            BatchRequest.builder("t").items(TestServices.items(500)).maxConcurrency(2).build());
 
-    assertEquals(BatchStatus.COMPLETED, service.awaitCompletion(batch.id(), WAIT).status());
-    assertTrue(maxProcessing.get() <= 5, "processing reached " + maxProcessing.get());
+    Batch done = service.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(new Progress(500, 0, 0, 500, 0, 0), done.progress(), done.toString());
+    assertTrue(probe.peak() <= 2, "peak concurrency " + probe.peak());
+    assertTrue(maxProcessing.get() > 2, "processing reached only " + maxProcessing.get());
   }
 
   /**
-   * The only slot is busy with another batch's job, so the jobs claimed ahead wait; cancelling
-   * their batch ends them at once, without running them.
+   * Two services on one store, each with 4 slots fetching 20 ahead, share a batch limited to 3:
+   * never more than 3 of its jobs run at once over both, and every job runs once.
    */
   @Test
-  void cancellingABatchEndsItsClaimedAheadJobsAtOnce() {
-    CountDownLatch blockerRunning = new CountDownLatch(1);
-    CountDownLatch releaseBlocker = services.gate();
-    AtomicInteger waitingRan = new AtomicInteger();
+  void twoServicesFetchingAheadShareTheBatchLimit() {
+    JobStore store = JobStore.inMemory();
+    ConcurrencyProbe probe = new ConcurrencyProbe();
+    Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
+    JobProcessor work =
+        ctx -> {
+          probe.enter(ctx);
+          try {
+            runs.computeIfAbsent(ctx.payload(), k -> new AtomicInteger()).incrementAndGet();
+            return "ok";
+          } finally {
+            probe.exit(ctx);
+          }
+        };
+    BatchService a =
+        services.start(
+            BatchService.builder()
+                .store(store)
+                .nodeId("a")
+                .maxConcurrency(4)
+                .claimAhead(20)
+                .processor("t", work));
+    services.start(
+        BatchService.builder()
+            .store(store)
+            .nodeId("b")
+            .maxConcurrency(4)
+            .claimAhead(20)
+            .processor("t", work));
+    int jobs = 3_000;
+    Batch batch =
+        a.submit(
+            BatchRequest.builder("t").items(TestServices.items(jobs)).maxConcurrency(3).build());
+
+    Batch done = a.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(new Progress(jobs, 0, 0, jobs, 0, 0), done.progress(), done.toString());
+    assertTrue(probe.peak() <= 3, "peak concurrency " + probe.peak());
+    assertEquals(jobs, runs.size());
+    runs.forEach((payload, count) -> assertEquals(1, count.get(), payload));
+  }
+
+  /**
+   * The only slot runs the batch's first job, which blocks, so the five fetched ahead wait;
+   * cancelling their batch ends them at once, without running them.
+   */
+  @Test
+  void cancellingABatchEndsItsFetchedJobsAtOnce() {
+    CountDownLatch firstRunning = new CountDownLatch(1);
+    CountDownLatch never = services.gate();
+    AtomicInteger ran = new AtomicInteger();
     BatchService service =
         services.start(
             BatchService.builder()
                 .maxConcurrency(1)
                 .claimAhead(5)
                 .processor(
-                    "blocker",
+                    "t",
                     ctx -> {
-                      blockerRunning.countDown();
-                      releaseBlocker.await();
-                      return "ok";
-                    })
-                .processor(
-                    "waiting",
-                    ctx -> {
-                      waitingRan.incrementAndGet();
+                      ran.incrementAndGet();
+                      firstRunning.countDown();
+                      never.await();
                       return "ok";
                     }));
-    Batch blocker = service.submit(BatchRequest.builder("blocker").item("b").build());
-    Await.until("the blocker to run", WAIT, () -> blockerRunning.getCount() == 0);
-    Batch waiting =
+    Batch batch =
         service.submit(
-            BatchRequest.builder("waiting").items(TestServices.items(5)).maxConcurrency(5).build());
+            BatchRequest.builder("t").items(TestServices.items(6)).maxConcurrency(6).build());
+    Await.until("the first job to run", WAIT, () -> firstRunning.getCount() == 0);
     Await.until(
-        "5 jobs claimed ahead",
+        "5 more fetched ahead",
         WAIT,
-        () -> service.getBatch(waiting.id()).progress().processing() == 5);
+        () -> service.getBatch(batch.id()).progress().processing() == 6);
 
-    service.cancelBatch(waiting.id());
-    Batch cancelled = service.awaitCompletion(waiting.id(), WAIT);
+    service.cancelBatch(batch.id());
+    Batch cancelled = service.awaitCompletion(batch.id(), WAIT);
 
     assertEquals(BatchStatus.CANCELLED, cancelled.status(), cancelled.toString());
-    assertEquals(new Progress(5, 0, 0, 0, 0, 5), cancelled.progress());
-    assertEquals(0, waitingRan.get());
-    assertEquals(BatchStatus.PROCESSING, service.getBatch(blocker.id()).status());
-    releaseBlocker.countDown();
-    assertEquals(BatchStatus.COMPLETED, service.awaitCompletion(blocker.id(), WAIT).status());
+    assertEquals(new Progress(6, 0, 0, 0, 0, 6), cancelled.progress());
+    assertEquals(1, ran.get(), "only the first job ran");
   }
 
   /**
-   * Closing gives the jobs claimed ahead back to the store without counting an attempt; another
+   * Closing gives the jobs fetched ahead back to the store without counting an attempt; another
    * service then runs every job once.
    */
   @Test
-  void closeGivesClaimedAheadJobsBack() {
+  void closeGivesFetchedJobsBack() {
     JobStore store = JobStore.inMemory();
     CountDownLatch firstRunning = new CountDownLatch(1);
     CountDownLatch never = services.gate();
@@ -192,7 +238,7 @@ class ClaimAheadTest {
             BatchRequest.builder("t").items(TestServices.items(6)).maxConcurrency(6).build());
     Await.until("the first job to run", WAIT, () -> firstRunning.getCount() == 0);
     Await.until(
-        "5 more claimed ahead",
+        "5 more fetched ahead",
         WAIT,
         () -> closing.getBatch(batch.id()).progress().processing() == 6);
 
@@ -213,11 +259,11 @@ class ClaimAheadTest {
   }
 
   /**
-   * A job's timeout starts when a worker takes it, not when it was claimed: 100 jobs of 20 ms
+   * A job's timeout starts when a worker takes it, not when it was fetched: 100 jobs of 20 ms
    * through one slot take about 2 s, twice their 1 s timeout, and none times out.
    */
   @Test
-  void theTimeoutStartsWhenTheJobStartsNotWhenItWasClaimed() {
+  void theTimeoutStartsWhenTheJobStartsNotWhenItWasFetched() {
     BatchService service =
         services.start(
             BatchService.builder()
