@@ -430,7 +430,9 @@ final class Dispatcher {
       RateLimiter<Object> limiter = rateLimiters.get(type);
       if (limiter == null) {
         types.put(type, breakers.allowance(type, Math.max(free, 0)));
-        int more = runner.fetchAhead.depth(type) - ready.getOrDefault(type, 0);
+        // about 100 ms of work for the slots of the type it holds and may get now
+        int slots = node.slotsOfType(type) + Math.max(free, 0);
+        int more = runner.fetchAhead.depth(type, slots) - ready.getOrDefault(type, 0);
         if (more > 0 && breakers.isClosed(type)) {
           if (slotTypes == null) {
             slotTypes = node.slotTypes();
@@ -498,7 +500,7 @@ final class Dispatcher {
             // its permit is spent
             bankedPermits.computeIfPresent(type, (t, banked) -> Math.max(0, banked - 1));
           }
-          node.takeSlot(claim.batchId());
+          node.takeSlot(claim.batchId(), type);
           runner.launch(job);
         } else {
           addReady(job);

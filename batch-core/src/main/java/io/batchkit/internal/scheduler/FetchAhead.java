@@ -7,31 +7,30 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * How many jobs of each job type a service fetches ahead (see {@code ClaimRequest} and {@code
- * BatchService.Builder.claimAhead}): about {@link #TARGET_NANOS} of work for all its slots at the
- * measured length of the type's jobs, at most {@link #MAX_DEPTH}, and none until one of the type's
- * jobs has ended, so that a type whose jobs are long (or not known yet) is never held back on one
- * node while others wait idle. A fixed {@code claimAhead} replaces the measure.
+ * BatchService.Builder.claimAhead}): about {@link #TARGET_NANOS} of work for the slots it holds of
+ * batches of the type (fetched jobs start only in those), at the measured length of the type's
+ * jobs, at most {@link #MAX_DEPTH}, and none until one of the type's jobs has ended, so that a type
+ * whose jobs are long (or not known yet) is never held back on one node while others wait idle, and
+ * the jobs left to one node at a batch's end are about that much work. A fixed {@code claimAhead}
+ * replaces the measure.
  *
  * <p>Ownership: workers record each attempt's length ({@link #record}); the dispatcher reads
  * ({@link #depth}) and tells workers when to ask for more ({@link #refillBelow}). The mean per type
  * is an atomic value that each record moves one eighth of the way to the new length.
  */
 final class FetchAhead {
-  /** How much work a node holds fetched ahead, over all its slots. */
+  /** How much work a node holds fetched ahead, over the slots it holds. */
   static final long TARGET_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
   /** The most jobs of one type a node fetches ahead. */
   static final int MAX_DEPTH = 500;
-
-  private final int slots;
 
   /** The fixed depth ({@code claimAhead}), or -1 to measure. */
   private final int fixed;
 
   private final Map<String, AtomicLong> meanNanos = new ConcurrentHashMap<>();
 
-  FetchAhead(int slots, int fixed) {
-    this.slots = slots;
+  FetchAhead(int fixed) {
     this.fixed = fixed;
   }
 
@@ -43,8 +42,8 @@ final class FetchAhead {
         .accumulateAndGet(sample, (mean, x) -> mean == 0 ? x : mean + (x - mean) / 8);
   }
 
-  /** Returns how many jobs of {@code jobType} to hold fetched ahead. */
-  int depth(String jobType) {
+  /** Returns how many jobs of {@code jobType} to hold fetched ahead for {@code slots} slots. */
+  int depth(String jobType, int slots) {
     if (fixed >= 0) {
       return fixed;
     }
@@ -60,7 +59,7 @@ final class FetchAhead {
    * Returns the count of a batch's jobs fetched ahead at or below which a worker that took one
    * wakes the dispatcher to fetch more: half the depth.
    */
-  int refillBelow(String jobType) {
-    return depth(jobType) / 2;
+  int refillBelow(String jobType, int slots) {
+    return depth(jobType, slots) / 2;
   }
 }

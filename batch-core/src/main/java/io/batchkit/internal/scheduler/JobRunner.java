@@ -107,7 +107,7 @@ final class JobRunner {
     this.config = config;
     this.breakers = breakers;
     this.memory = memory;
-    this.fetchAhead = new FetchAhead(config.maxConcurrency(), config.claimAhead());
+    this.fetchAhead = new FetchAhead(config.claimAhead());
     this.store = config.store();
     this.node = node;
     this.listeners = listeners;
@@ -273,13 +273,12 @@ final class JobRunner {
   /**
    * Hands {@code outcome} on and finds the worker its next job, keeping its slots: first a job of
    * the same batch fetched ahead, which starts in the batch's slot the ended job held; else, on the
-   * in-memory store, one the worker claims itself, giving the batch's slot back in the same call.
-   * On the in-memory store, while the service runs and the store is healthy, the worker also
-   * records the outcome itself, in the same store call as the claim (unless it is a retry, whose
-   * time the dispatcher must know). Otherwise the outcome goes to the dispatcher, which records it
-   * (and retries if the store fails); the outcome of a short job followed by a job fetched ahead
-   * waits for the dispatcher's next round, so that outcomes are recorded in groups. Returns the
-   * next job, or null after giving the slots back.
+   * in-memory store, one the worker claims itself, recording the outcome (which gives the batch's
+   * slot back) in the same call, while the service runs and the store is healthy (unless it is a
+   * retry, whose time the dispatcher must know). Otherwise the outcome goes to the dispatcher,
+   * which records it (and retries if the store fails); the outcome of a short job followed by a job
+   * fetched ahead waits for the dispatcher's next round, so that outcomes are recorded in groups.
+   * Returns the next job, or null after giving the slots back.
    */
   private RunningJob next(RunningJob ended, JobOutcome outcome) {
     BatchId batch = ended.claim.batchId();
@@ -294,7 +293,10 @@ final class JobRunner {
       next = awaitStartable(batch); // a refill is on its way: keep the slot for it
     }
     boolean wake =
-        next != null && node.readyCount(batch) <= fetchAhead.refillBelow(ended.batch.jobType());
+        next != null
+            && node.readyCount(batch)
+                <= fetchAhead.refillBelow(
+                    ended.batch.jobType(), node.slotsOfType(ended.batch.jobType()));
     if (wake) {
       node.askRefill(batch);
     }
@@ -307,20 +309,17 @@ final class JobRunner {
     boolean mayClaim = selfServe && !giveSlot && next == null;
     JobOutcome queued = outcome;
     boolean claimed = false;
-    if (selfServe && outcome != null && outcome.retryAt().isEmpty()) {
-      // recorded before the next job starts, so that this worker never holds two leased jobs
+    // on the in-memory store, a worker with no job to pass its slot to records its outcome and
+    // claims its next job in one call; the outcome of a job whose slot passed on waits for the
+    // dispatcher's next round, with the others
+    if (mayClaim && outcome != null && outcome.retryAt().isEmpty()) {
       try {
         Instant now = config.clock().instant();
-        CompletionResult completion;
-        if (mayClaim) {
-          CompleteAndClaimResult result =
-              store.completeAndClaim(List.of(outcome), now, selfClaim(now));
-          completion = result.completion();
-          claimed = true;
-          next = result.claimed().isEmpty() ? null : trackWithSlot(result.claimed().get(0));
-        } else {
-          completion = store.complete(List.of(outcome), now);
-        }
+        CompleteAndClaimResult result =
+            store.completeAndClaim(List.of(outcome), now, selfClaim(now));
+        CompletionResult completion = result.completion();
+        claimed = true;
+        next = result.claimed().isEmpty() ? null : trackWithSlot(result.claimed().get(0));
         queued = null;
         afterChange(completion.batches());
       } catch (RuntimeException e) {
@@ -359,7 +358,7 @@ final class JobRunner {
   private RunningJob trackWithSlot(ClaimedJob claim) {
     RunningJob job = track(claim);
     if (job != null) {
-      node.takeSlot(claim.batchId());
+      node.takeSlot(claim.batchId(), job.batch.jobType());
     }
     return job;
   }

@@ -108,6 +108,12 @@ final class NodeState {
   private final Map<BatchId, Integer> slots = new ConcurrentHashMap<>();
 
   /**
+   * The job type of each batch this node took a slot of (kept small by {@link #forgetEmptyFetches},
+   * which drops the batches it holds no slot of).
+   */
+  private final Map<BatchId, String> slotTypes = new ConcurrentHashMap<>();
+
+  /**
    * Set by the dispatcher when a rate-limited type has a permit but no slot is free (workers keep
    * their slots while they find work); the next worker to finish clears it and gives its slot back.
    */
@@ -200,7 +206,8 @@ final class NodeState {
   }
 
   /** Takes a slot of {@code batchId} the store granted, for a job that starts in it. */
-  void takeSlot(BatchId batchId) {
+  void takeSlot(BatchId batchId, String jobType) {
+    slotTypes.putIfAbsent(batchId, jobType);
     slots.merge(batchId, 1, Integer::sum);
   }
 
@@ -212,28 +219,27 @@ final class NodeState {
     slots.computeIfPresent(batchId, (id, n) -> n <= 1 ? null : n - 1);
   }
 
+  /** Returns how many slots of batches of {@code jobType} this node holds. */
+  int slotsOfType(String jobType) {
+    int n = 0;
+    for (Map.Entry<BatchId, Integer> e : slots.entrySet()) {
+      if (jobType.equals(slotTypes.get(e.getKey()))) {
+        n += e.getValue();
+      }
+    }
+    return n;
+  }
+
   /** Returns how many slots of {@code batchId} this node holds. */
   int slotsOf(BatchId batchId) {
     return slots.getOrDefault(batchId, 0);
   }
 
-  /**
-   * Returns the job types of the batches this node holds slots of: of the jobs that run here now,
-   * and of batches with jobs fetched ahead whose slots wait for them.
-   */
+  /** Returns the job types of the batches this node holds slots of. */
   Set<String> slotTypes() {
     Set<String> types = new HashSet<>();
-    for (RunningJob job : running.values()) {
-      if (job.isStarted()) {
-        types.add(job.batch.jobType());
-      }
-    }
-    fetched.forEach(
-        (id, of) -> {
-          if (slotsOf(id) > 0) {
-            types.add(of.jobType);
-          }
-        });
+    slots.keySet().forEach(id -> types.add(slotTypes.get(id)));
+    types.remove(null);
     return types;
   }
 
@@ -289,5 +295,6 @@ final class NodeState {
    */
   void forgetEmptyFetches() {
     fetched.values().removeIf(of -> of.count.get() == 0);
+    slotTypes.keySet().removeIf(id -> !slots.containsKey(id));
   }
 }

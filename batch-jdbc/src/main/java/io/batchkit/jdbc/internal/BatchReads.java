@@ -190,6 +190,26 @@ final class BatchReads {
     };
   }
 
+  /**
+   * Locks a batch row unless another transaction holds it ({@code FOR UPDATE SKIP LOCKED}); returns
+   * null if it is held elsewhere or gone. For a step that may hold rows after it in id order, and
+   * can do without this one.
+   */
+  BatchRow lockBatchIfFree(Connection c, UUID id) throws SQLException {
+    String sql =
+        "SELECT "
+            + BatchRow.COLUMNS
+            + " FROM "
+            + tables.batches
+            + " WHERE id = ? FOR UPDATE SKIP LOCKED";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      dialect.setUuid(ps, 1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? new BatchRow(rs, dialect) : null;
+      }
+    }
+  }
+
   Map<UUID, BatchRow> lockBatches(Connection c, Collection<UUID> ids) throws SQLException {
     Map<UUID, BatchRow> rows = new LinkedHashMap<>();
     tables.selectIn(

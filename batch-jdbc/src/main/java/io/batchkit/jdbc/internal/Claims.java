@@ -183,7 +183,13 @@ final class Claims {
       return List.of();
     }
     UUID batchId = found.get(0);
-    BatchRow row = reads.lockBatches(c, found).get(batchId);
+    if (slots.heldBy(c, request.nodeId(), batchId) == 0) {
+      return List.of();
+    }
+    // this transaction may hold other batch rows already, not all of them before this one in id
+    // order: so it takes this row only if no other transaction holds it, and else fetches nothing
+    // this round (waiting could close a cycle with a step that locks in id order)
+    BatchRow row = reads.lockBatchIfFree(c, batchId);
     if (row == null
         || row.status != BatchStatus.PROCESSING
         || row.count(JobStatus.QUEUED) == 0

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
 
@@ -140,6 +141,23 @@ final class Leases {
         "SELECT j.id, j.batch_id FROM "
             + tables.jobs
             + " j WHERE j.status = 'PROCESSING' AND j.owner = ? ORDER BY j.id LIMIT ?";
+    // every batch row this takes is locked first, in id order: those of the node's jobs and those
+    // of its slots
+    List<UUID> slotted = slots.batchesOf(c, nodeId);
+    Set<UUID> rows = new TreeSet<>(slotted);
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT DISTINCT batch_id FROM "
+                + tables.jobs
+                + " WHERE status = 'PROCESSING' AND owner = ?")) {
+      ps.setString(1, nodeId);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          rows.add(dialect.getUuid(rs, "batch_id"));
+        }
+      }
+    }
+    reads.lockBatches(c, rows);
     List<Batch> snapshots = new ArrayList<>();
     Map<UUID, UUID> candidates;
     while (!(candidates = find(c, find, List.of(nodeId), Tables.IN_LIST_LIMIT)).isEmpty()) {
@@ -150,7 +168,7 @@ final class Leases {
       }
       snapshots.addAll(taken.batches());
     }
-    slots.takeAllFrom(c, nodeId);
+    slots.takeAllFrom(c, nodeId, slotted);
     return new CompletionResult(Set.of(), snapshots);
   }
 

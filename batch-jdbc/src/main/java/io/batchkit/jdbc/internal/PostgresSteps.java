@@ -173,7 +173,10 @@ final class PostgresSteps {
           FROM %5$s s JOIN rel ON s.batch_id = rel.batch_id AND s.node_id = rel.owner
         ), su AS (
           UPDATE %5$s s SET held = s.held - sr.dec
-          FROM sr WHERE s.batch_id = sr.batch_id AND s.node_id = sr.node_id
+          FROM sr WHERE s.batch_id = sr.batch_id AND s.node_id = sr.node_id AND s.held > sr.dec
+        ), sd AS (
+          DELETE FROM %5$s s
+          USING sr WHERE s.batch_id = sr.batch_id AND s.node_id = sr.node_id AND s.held <= sr.dec
         ), srb AS (
           SELECT batch_id, sum(dec) AS dec FROM sr GROUP BY batch_id
         ), cnt AS (

@@ -88,8 +88,8 @@ final class Slots {
     return heldBy(c, nodeId, List.of(batchId)).getOrDefault(batchId, 0);
   }
 
-  /** Takes every slot {@code nodeId} holds away from it, for a node found dead. */
-  void takeAllFrom(Connection c, String nodeId) throws SQLException {
+  /** Returns the batches {@code nodeId} holds slots of. */
+  List<UUID> batchesOf(Connection c, String nodeId) throws SQLException {
     List<UUID> ids = new ArrayList<>();
     try (PreparedStatement ps =
         c.prepareStatement("SELECT batch_id FROM " + tables.slots + " WHERE node_id = ?")) {
@@ -100,11 +100,17 @@ final class Slots {
         }
       }
     }
-    if (ids.isEmpty()) {
-      return;
+    return ids;
+  }
+
+  /**
+   * Takes every slot {@code nodeId} holds away from it, for a node found dead; the rows of {@code
+   * batchIds} ({@link #batchesOf}, read before) must be locked by this transaction.
+   */
+  void takeAllFrom(Connection c, String nodeId, List<UUID> batchIds) throws SQLException {
+    if (!batchIds.isEmpty()) {
+      lower(c, nodeId, heldBy(c, nodeId, batchIds));
     }
-    reads.lockBatches(c, ids);
-    lower(c, nodeId, heldBy(c, nodeId, ids)); // read again under the locks
   }
 
   /**
@@ -198,9 +204,14 @@ final class Slots {
       batches.executeBatch();
     }
     try (PreparedStatement ps =
-        c.prepareStatement("DELETE FROM " + tables.slots + " WHERE node_id = ? AND held <= 0")) {
-      ps.setString(1, nodeId);
-      ps.executeUpdate();
+        c.prepareStatement(
+            "DELETE FROM " + tables.slots + " WHERE batch_id = ? AND node_id = ? AND held <= 0")) {
+      for (UUID id : new TreeMap<>(taken).keySet()) {
+        dialect.setUuid(ps, 1, id);
+        ps.setString(2, nodeId);
+        ps.addBatch();
+      }
+      ps.executeBatch();
     }
   }
 }
