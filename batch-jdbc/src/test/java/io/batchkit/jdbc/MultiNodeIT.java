@@ -51,6 +51,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 class MultiNodeIT {
   private static final List<String> NODES = List.of("a", "b", "c");
 
+  /** For {@code claimAhead}: leave the setting at its default (fetch ahead by measure). */
+  private static final int DEFAULT = -1;
+
   private final String prefix = TestDatabases.uniquePrefix();
   private HikariDataSource admin;
   private JdbcJobStore store;
@@ -85,11 +88,12 @@ class MultiNodeIT {
   }
 
   /**
-   * Also with {@code claimAhead}: then each node claims up to 100 jobs beyond its 8 slots, and the
-   * batch limit (which counts the jobs claimed ahead) is raised so that it does not cap them.
+   * Without fetching ahead, with the default (fetching ahead by measure), and with each node
+   * fetching 100 ahead, under a limit above the 24 slots and one below them: jobs fetched ahead
+   * take no slot, so the limit bounds the jobs that run at once in every case.
    */
-  @ParameterizedTest(name = "claimAhead {0}, batch limit {1}")
-  @CsvSource({"0, 12", "100, 300"})
+  @ParameterizedTest(name = "claimAhead {0} (-1: the default), batch limit {1}")
+  @CsvSource({"0, 12", "100, 300", "-1, 12", "100, 10"})
   void threeNodes_runEveryJobExactlyOnce_neverMoreThanTheBatchLimitAtOnce(
       int claimAhead, int limit, TestReporter reporter) {
     int jobs = 20_000;
@@ -184,6 +188,8 @@ class MultiNodeIT {
     // ageing far beyond the test's length, so that waiting never lifts LOW over URGENT
     List<BatchService> nodes = new ArrayList<>();
     for (String node : NODES) {
+      // nothing fetched ahead: the test lets one job end per start, so every queued job must be
+      // free for any node to start (a job fetched ahead waits for its own node's slot)
       nodes.add(node(node, 1, 0, "gated", gated, Duration.ofHours(1)));
     }
     Batch blockers =
@@ -228,6 +234,7 @@ class MultiNodeIT {
    * the three nodes claim and complete at the same time. Claims still follow the dispatch order, so
    * a LOW job can only start before the last URGENT one while that URGENT job is claimed but its
    * processor has not yet recorded its start: a few at most, bounded here by the number of nodes.
+   * With the default settings, so nodes fetch ahead once a batch is the only one with queued jobs.
    */
   @Test
   void threeNodes_competingForWork_startEveryUrgentJobBeforeAnyLowJob() {
@@ -248,7 +255,7 @@ class MultiNodeIT {
         };
     List<BatchService> nodes = new ArrayList<>();
     for (String node : NODES) {
-      nodes.add(node(node, 1, 0, "gated", work, Duration.ofHours(1)));
+      nodes.add(node(node, 1, DEFAULT, "gated", work, Duration.ofHours(1)));
     }
     Batch blockers = nodes.get(0).submit(request(Priority.NORMAL, "B", NODES.size(), 12));
     Await.until(
@@ -291,7 +298,10 @@ class MultiNodeIT {
     return request.build();
   }
 
-  /** Starts a service with a pool and a store of its own. */
+  /**
+   * Starts a service with a pool and a store of its own; {@code claimAhead} {@link #DEFAULT} leaves
+   * that setting alone.
+   */
   private BatchService node(
       String nodeId,
       int maxConcurrency,
@@ -301,18 +311,20 @@ class MultiNodeIT {
       Duration aging) {
     HikariDataSource pool = TestDatabases.postgres(10);
     pools.add(pool);
-    BatchService service =
+    BatchService.Builder builder =
         BatchService.builder()
             .store(JdbcJobStore.builder(pool).tablePrefix(prefix).build())
             .discoverProcessors(false)
             .nodeId(nodeId)
             .maxConcurrency(maxConcurrency)
-            .claimAhead(claimAhead)
             .pollInterval(Duration.ofMillis(100))
             .priorityAging(aging)
             .shutdownGracePeriod(Duration.ofSeconds(5))
-            .processor(jobType, processor)
-            .build();
+            .processor(jobType, processor);
+    if (claimAhead != DEFAULT) {
+      builder.claimAhead(claimAhead);
+    }
+    BatchService service = builder.build();
     services.add(service);
     return service;
   }

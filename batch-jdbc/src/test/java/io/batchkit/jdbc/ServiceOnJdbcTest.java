@@ -60,6 +60,45 @@ class ServiceOnJdbcTest {
     return IntStream.range(0, n).mapToObj(i -> "item-" + i).collect(Collectors.toList());
   }
 
+  /**
+   * With the default settings a service fetches ahead once a job of the type has ended: through a
+   * batch limit of 1, the batch shows more than one job processing (leased to the service), while
+   * only one runs at a time.
+   */
+  @Test
+  void byDefault_aServiceFetchesAheadOnceItKnowsHowLongTheJobsTake() {
+    JdbcJobStore store = JdbcJobStore.builder(TestDatabases.h2()).createSchema(true).build();
+    AtomicInteger running = new AtomicInteger();
+    AtomicInteger peak = new AtomicInteger();
+    AtomicInteger maxProcessing = new AtomicInteger();
+    BatchService[] self = new BatchService[1];
+    BatchService service =
+        start(
+            BatchService.builder()
+                .store(store)
+                .processor(
+                    "t",
+                    ctx -> {
+                      peak.accumulateAndGet(running.incrementAndGet(), Math::max);
+                      try {
+                        long processing = self[0].getBatch(ctx.batchId()).progress().processing();
+                        maxProcessing.accumulateAndGet((int) processing, Math::max);
+                        return "ok";
+                      } finally {
+                        running.decrementAndGet();
+                      }
+                    }));
+    self[0] = service;
+    Batch batch =
+        service.submit(BatchRequest.builder("t").items(items(300)).maxConcurrency(1).build());
+
+    Batch done = service.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(new Progress(300, 0, 0, 300, 0, 0), done.progress(), done.toString());
+    assertEquals(1, peak.get(), "the batch's limit");
+    assertTrue(maxProcessing.get() > 1, "processing reached only " + maxProcessing.get());
+  }
+
   @Test
   void cancel_onOneNode_stopsJobsRunningOnAnotherWithinAHeartbeat() throws Exception {
     DataSource db = TestDatabases.h2();

@@ -288,8 +288,11 @@ final class JobRunner {
     boolean giveSlot = open && node.slotWanted.get() && node.slotWanted.compareAndSet(true, false);
     // while the heap is too full, the slot goes back instead of taking the next job
     giveSlot |= open && memory.paused();
-    RunningJob next = open && !giveSlot ? pollStartable(batch) : null;
-    if (next == null && open && !giveSlot) {
+    // a job stopped because its batch was cancelled passes nothing on: the batch's jobs fetched
+    // ahead are being ended too
+    boolean takeNext = open && !giveSlot && ended.stopReason() != RunningJob.Stop.CANCELLED;
+    RunningJob next = takeNext ? pollStartable(batch) : null;
+    if (next == null && takeNext) {
       next = awaitStartable(batch); // a refill is on its way: keep the slot for it
     }
     boolean wake =
