@@ -49,13 +49,13 @@ final class BatchReads {
   }
 
   BatchRow readBatch(Connection c, UUID id, boolean lock) throws SQLException {
+    return readBatch(c, id, lock ? " FOR UPDATE" : "");
+  }
+
+  /** Reads one batch row, with {@code lockClause} (empty, or a {@code FOR UPDATE} clause). */
+  private BatchRow readBatch(Connection c, UUID id, String lockClause) throws SQLException {
     String sql =
-        "SELECT "
-            + BatchRow.COLUMNS
-            + " FROM "
-            + tables.batches
-            + " WHERE id = ?"
-            + (lock ? " FOR UPDATE" : "");
+        "SELECT " + BatchRow.COLUMNS + " FROM " + tables.batches + " WHERE id = ?" + lockClause;
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       dialect.setUuid(ps, 1, id);
       try (ResultSet rs = ps.executeQuery()) {
@@ -196,18 +196,7 @@ final class BatchReads {
    * can do without this one.
    */
   BatchRow lockBatchIfFree(Connection c, UUID id) throws SQLException {
-    String sql =
-        "SELECT "
-            + BatchRow.COLUMNS
-            + " FROM "
-            + tables.batches
-            + " WHERE id = ? FOR UPDATE SKIP LOCKED";
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      dialect.setUuid(ps, 1, id);
-      try (ResultSet rs = ps.executeQuery()) {
-        return rs.next() ? new BatchRow(rs, dialect) : null;
-      }
-    }
+    return readBatch(c, id, " FOR UPDATE SKIP LOCKED");
   }
 
   Map<UUID, BatchRow> lockBatches(Connection c, Collection<UUID> ids) throws SQLException {
