@@ -7,6 +7,7 @@ import io.batchkit.internal.scheduler.ServiceConfig;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.spi.JobProcessorProvider;
 import io.batchkit.spi.JobStore;
+import io.batchkit.spi.SharedRateLimit;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -234,6 +235,7 @@ public interface BatchService extends AutoCloseable {
     private Duration retryMaxDelay = Duration.ofMinutes(5);
     private double retryJitter = 0.2;
     private final Map<String, RateLimit> rateLimits = new LinkedHashMap<>();
+    private final Map<String, SharedRateLimit> sharedRateLimits = new LinkedHashMap<>();
     private final Map<String, CircuitBreakerConfig> circuitBreakers = new LinkedHashMap<>();
     private double memoryAwareFraction;
     private DoubleSupplier memoryProbe;
@@ -490,7 +492,9 @@ public interface BatchService extends AutoCloseable {
 
     /**
      * Limits how many jobs of a type this service starts: at most {@code permits} per {@code per},
-     * spread evenly (a Failsafe smooth rate limiter). The limit is per service.
+     * spread evenly (a Failsafe smooth rate limiter). The limit is per service: three services that
+     * share a store let through three times the rate. For one limit over every service that shares
+     * the store, use {@link #sharedRateLimit}; a type may have both.
      *
      * @throws NullPointerException if an argument is null
      * @throws IllegalArgumentException if {@code jobType} is blank or already limited, {@code
@@ -507,6 +511,51 @@ public interface BatchService extends AutoCloseable {
           new RateLimit(
               Checks.positive(permits, "rateLimit permits"),
               Checks.positive(per, "rateLimit per")));
+      return this;
+    }
+
+    /**
+     * Limits how many jobs of a type start at most {@code permits} per {@code per} over every
+     * service that shares the store: the store keeps a token bucket for the type, and a claim takes
+     * a token for each job it hands out, in the same step. The bucket holds at most a tenth of the
+     * permits (at least 1), so in any window of {@code per} at most {@code permits} plus that many
+     * jobs start. Jobs of the type are never fetched ahead. See {@link #rateLimit} for a limit per
+     * service.
+     *
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if {@code jobType} is blank or already has a shared limit,
+     *     {@code permits} is not positive, or {@code per} is not between 1 ms and 1 day
+     */
+    public Builder sharedRateLimit(String jobType, int permits, Duration per) {
+      return sharedRateLimit(jobType, Optional.empty(), permits, per);
+    }
+
+    /**
+     * Like {@link #sharedRateLimit(String, int, Duration)}, with a bucket for each value the
+     * batches have under metadata key {@code metadataKey}: with {@code "tenant"}, each tenant gets
+     * {@code permits} per {@code per}. Batches without that key share the bucket of the empty
+     * value.
+     *
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if {@code jobType} or {@code metadataKey} is blank, the type
+     *     already has a shared limit, {@code permits} is not positive, or {@code per} is not
+     *     between 1 ms and 1 day
+     */
+    public Builder sharedRateLimit(String jobType, String metadataKey, int permits, Duration per) {
+      Checks.notBlank(metadataKey, "metadataKey", BatchRequest.MAX_METADATA_KEY_LENGTH);
+      return sharedRateLimit(jobType, Optional.of(metadataKey), permits, per);
+    }
+
+    private Builder sharedRateLimit(
+        String jobType, Optional<String> metadataKey, int permits, Duration per) {
+      Checks.notBlank(jobType, "jobType", BatchRequest.MAX_JOB_TYPE_LENGTH);
+      if (sharedRateLimits.containsKey(jobType)) {
+        throw new IllegalArgumentException(
+            "a shared rate limit for job type '" + jobType + "' is already set");
+      }
+      Checks.positive(permits, "sharedRateLimit permits");
+      Checks.notNull(per, "sharedRateLimit per");
+      sharedRateLimits.put(jobType, new SharedRateLimit(metadataKey, permits, per));
       return this;
     }
 
@@ -682,6 +731,12 @@ public interface BatchService extends AutoCloseable {
               "rateLimit names job type '" + type + "', which has no processor");
         }
       }
+      for (String type : sharedRateLimits.keySet()) {
+        if (!all.containsKey(type)) {
+          throw new IllegalArgumentException(
+              "sharedRateLimit names job type '" + type + "', which has no processor");
+        }
+      }
       for (String type : circuitBreakers.keySet()) {
         if (!all.containsKey(type)) {
           throw new IllegalArgumentException(
@@ -702,6 +757,7 @@ public interface BatchService extends AutoCloseable {
               retryMaxDelay,
               retryJitter,
               rateLimits,
+              sharedRateLimits,
               circuitBreakers,
               memoryAwareFraction,
               memoryProbe,
@@ -728,6 +784,9 @@ public interface BatchService extends AutoCloseable {
       }
       if (!rateLimits.isEmpty()) {
         parts.add("rateLimits=" + rateLimits);
+      }
+      if (!sharedRateLimits.isEmpty()) {
+        parts.add("sharedRateLimits=" + sharedRateLimits);
       }
       if (!listeners.isEmpty()) {
         parts.add("listeners=" + listeners.size());

@@ -43,6 +43,9 @@ import java.util.Map;
  *     free slots (less than {@code maxJobs} for a rate-limited type); jobs of types not named here
  *     or in {@code fetchAhead} are left for other nodes
  * @param fetchAhead job types whose jobs may be fetched ahead, each with the most to fetch
+ * @param sharedRateLimits job types whose starts the store limits for all nodes: a job of such a
+ *     type is claimed only with a token of its bucket (see {@link SharedRateLimit}), and never
+ *     fetched ahead
  */
 public record ClaimRequest(
     String nodeId,
@@ -51,7 +54,8 @@ public record ClaimRequest(
     Instant leaseUntil,
     Duration agingStep,
     Map<String, Integer> jobTypes,
-    Map<String, Integer> fetchAhead) {
+    Map<String, Integer> fetchAhead,
+    Map<String, SharedRateLimit> sharedRateLimits) {
 
   /** The most jobs one claim may fetch ahead of one type. */
   public static final int MAX_FETCH_AHEAD = 10_000;
@@ -74,6 +78,24 @@ public record ClaimRequest(
     fetchAhead = Map.copyOf(Checks.notNull(fetchAhead, "fetchAhead"));
     fetchAhead.forEach(
         (type, most) -> Checks.between(most, 0, MAX_FETCH_AHEAD, "fetchAhead[" + type + "]"));
+    sharedRateLimits = Map.copyOf(Checks.notNull(sharedRateLimits, "sharedRateLimits"));
+  }
+
+  /**
+   * Creates a request with no rate limit held by the store.
+   *
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException as the canonical constructor says
+   */
+  public ClaimRequest(
+      String nodeId,
+      int maxJobs,
+      Instant now,
+      Instant leaseUntil,
+      Duration agingStep,
+      Map<String, Integer> jobTypes,
+      Map<String, Integer> fetchAhead) {
+    this(nodeId, maxJobs, now, leaseUntil, agingStep, jobTypes, fetchAhead, Map.of());
   }
 
   /**
@@ -89,7 +111,7 @@ public record ClaimRequest(
       Instant leaseUntil,
       Duration agingStep,
       Map<String, Integer> jobTypes) {
-    this(nodeId, maxJobs, now, leaseUntil, agingStep, jobTypes, Map.of());
+    this(nodeId, maxJobs, now, leaseUntil, agingStep, jobTypes, Map.of(), Map.of());
   }
 
   /**
@@ -98,7 +120,8 @@ public record ClaimRequest(
    * @throws NullPointerException if {@code jobType} is null
    */
   public int fetchAheadFor(String jobType) {
-    return fetchAhead.getOrDefault(Checks.notNull(jobType, "jobType"), 0);
+    Checks.notNull(jobType, "jobType");
+    return sharedRateLimits.containsKey(jobType) ? 0 : fetchAhead.getOrDefault(jobType, 0);
   }
 
   /**

@@ -1288,6 +1288,63 @@ public abstract class JobStoreContractTest {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // rate limits held by the store for all nodes
+
+  /** Claims up to {@code max} jobs for free slots under {@code limit}, fetching {@code ahead}. */
+  protected ClaimRequest limited(
+      String nodeId, int max, int ahead, Instant now, SharedRateLimit limit) {
+    return new ClaimRequest(
+        nodeId,
+        max,
+        now,
+        now.plus(LEASE),
+        AGING_STEP,
+        Map.of(JOB_TYPE, max),
+        Map.of(JOB_TYPE, ahead),
+        Map.of(JOB_TYPE, limit));
+  }
+
+  @Test
+  void sharedRateLimit_claimsOnEveryNodeDrawOnOneBucketThatRefillsWithTime() {
+    insert(batch(100));
+    // 1 a second, so the bucket holds 3 (a tenth of the permits)
+    SharedRateLimit limit = new SharedRateLimit(Optional.empty(), 30, Duration.ofSeconds(30));
+
+    assertEquals(3, store.claim(limited(NODE_A, 10, 0, at(1), limit)).size(), "a full bucket");
+    assertEquals(0, store.claim(limited(NODE_B, 10, 0, at(1), limit)).size(), "the same bucket");
+    assertEquals(2, store.claim(limited(NODE_B, 10, 0, at(3), limit)).size(), "2 s: 2 tokens");
+    assertEquals(
+        3,
+        store.claim(limited(NODE_C, 10, 0, at(60), limit)).size(),
+        "idle: its capacity, no more");
+  }
+
+  @Test
+  void sharedRateLimit_byMetadata_eachValueHasABucketOfItsOwn() {
+    Stored a = insert(batch(10).metadata("tenant", "a"));
+    Stored b = insert(batch(10).metadata("tenant", "b"));
+    SharedRateLimit limit = new SharedRateLimit(Optional.of("tenant"), 10, Duration.ofMinutes(1));
+
+    List<ClaimedJob> got = store.claim(limited(NODE_A, 10, 0, at(1), limit));
+
+    assertEquals(2, got.size(), "one token in each tenant's bucket");
+    assertEquals(
+        Set.of(a.id(), b.id()), got.stream().map(ClaimedJob::batchId).collect(Collectors.toSet()));
+    assertEquals(List.of(), store.claim(limited(NODE_B, 10, 0, at(2), limit)));
+  }
+
+  @Test
+  void sharedRateLimit_nothingIsFetchedAheadOfALimitedType() {
+    insert(batch(50));
+    SharedRateLimit limit = new SharedRateLimit(Optional.empty(), 100, Duration.ofSeconds(1));
+
+    List<ClaimedJob> got = store.claim(limited(NODE_A, 2, 20, at(1), limit));
+
+    assertEquals(2, got.size());
+    assertTrue(got.stream().allMatch(ClaimedJob::holdsSlot));
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // completeAndClaim
 
   @Test

@@ -288,6 +288,62 @@ class MultiNodeIT {
             + started);
   }
 
+  /**
+   * A rate limit the store holds: 20 starts a second over 3 nodes of 4 slots each (a node-local
+   * limit would let 60 through). In every one-second window of the 60 starts, at most 20 plus the
+   * bucket's 2, plus 2 for the time between a claim and its job's start.
+   */
+  @Test
+  void threeNodes_sharedRateLimit_holdsOverAllNodes() {
+    int permits = 20;
+    int jobs = 60;
+    List<Long> starts = Collections.synchronizedList(new ArrayList<>());
+    List<BatchService> nodes = new ArrayList<>();
+    for (String nodeId : NODES) {
+      HikariDataSource pool = TestDatabases.postgres(10);
+      pools.add(pool);
+      BatchService service =
+          BatchService.builder()
+              .store(JdbcJobStore.builder(pool).tablePrefix(prefix).build())
+              .discoverProcessors(false)
+              .nodeId(nodeId)
+              .maxConcurrency(4)
+              .pollInterval(Duration.ofMillis(100))
+              .sharedRateLimit("limited", permits, Duration.ofSeconds(1))
+              .processor(
+                  "limited",
+                  ctx -> {
+                    starts.add(System.nanoTime());
+                    return null;
+                  })
+              .build();
+      services.add(service);
+      nodes.add(service);
+    }
+    BatchRequest.Builder request = BatchRequest.builder("limited").maxConcurrency(12);
+    for (int i = 0; i < jobs; i++) {
+      request.item("r" + i);
+    }
+    Batch batch = nodes.get(0).submit(request.build());
+
+    Batch done = nodes.get(2).awaitCompletion(batch.id(), Duration.ofMinutes(2));
+
+    assertEquals(BatchStatus.COMPLETED, done.status(), done.toString());
+    assertEquals(jobs, starts.size());
+    List<Long> sorted = new ArrayList<>(starts);
+    Collections.sort(sorted);
+    long second = TimeUnit.SECONDS.toNanos(1);
+    int most = 0;
+    for (int i = 0; i < sorted.size(); i++) {
+      int inWindow = 0;
+      for (int j = i; j < sorted.size() && sorted.get(j) - sorted.get(i) < second; j++) {
+        inWindow++;
+      }
+      most = Math.max(most, inWindow);
+    }
+    assertTrue(most <= permits + 2 + 2, "starts in one second: " + most);
+  }
+
   private static BatchRequest request(
       Priority priority, String name, int jobs, int maxConcurrency) {
     BatchRequest.Builder request =

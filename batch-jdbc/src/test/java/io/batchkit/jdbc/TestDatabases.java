@@ -110,6 +110,8 @@ public final class TestDatabases {
         prefix + "batch_metadata",
         prefix + "batch_requests",
         prefix + "batches",
-        prefix + "nodes");
+        prefix + "nodes",
+        prefix + "slots",
+        prefix + "rate_buckets");
   }
 }

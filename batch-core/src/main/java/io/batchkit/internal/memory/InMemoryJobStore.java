@@ -25,8 +25,10 @@ import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.NewJob;
+import io.batchkit.spi.SharedRateLimit;
 import io.batchkit.spi.StoredRequest;
 import io.batchkit.spi.Subscription;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -82,6 +84,12 @@ public final class InMemoryJobStore implements JobStore {
   private final Map<BatchId, Instant> scheduled = new HashMap<>();
 
   /** The registry of nodes; guarded by its own monitor, not by the lock. */
+  /** The token buckets of rate limits held for all nodes, by key (see {@link SharedRateLimit}). */
+  private final Map<String, Bucket> buckets = new HashMap<>();
+
+  /** A token bucket: its tokens as of {@code at}. */
+  private record Bucket(double tokens, Instant at) {}
+
   private final InMemoryNodes nodes = new InMemoryNodes();
 
   /** Counts serves, so that batches served in the same millisecond still take turns. */
@@ -336,7 +344,24 @@ public final class InMemoryJobStore implements JobStore {
       String type = state.batch.jobType();
       int typeRoom = request.limitFor(type) - takenPerType.getOrDefault(type, 0);
       int batchRoom = state.batch.maxConcurrency() - state.slotsHeld;
-      int got = take(state, Math.min(room, Math.min(typeRoom, batchRoom)), true, request, claimed);
+      int want = Math.min(room, Math.min(typeRoom, batchRoom));
+      SharedRateLimit limit = request.sharedRateLimits().get(type);
+      String key = null;
+      double tokens = 0;
+      if (limit != null && want > 0) {
+        key = limit.bucketKey(type, state.batch.metadata());
+        Bucket bucket = buckets.get(key);
+        tokens =
+            bucket == null
+                ? limit.refill(-1, 0)
+                : limit.refill(
+                    bucket.tokens(), Duration.between(bucket.at(), request.now()).toNanos());
+        want = Math.min(want, (int) Math.floor(tokens));
+      }
+      int got = take(state, want, true, request, claimed);
+      if (key != null) {
+        buckets.put(key, new Bucket(tokens - got, request.now()));
+      }
       state.grantSlots(request.nodeId(), got);
       takenPerType.merge(type, got, Integer::sum);
     }

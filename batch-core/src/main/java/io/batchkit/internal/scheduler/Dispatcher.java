@@ -113,6 +113,14 @@ final class Dispatcher {
   private long rateLimitWaitNanos;
   private long outageBackoffNanos;
 
+  /**
+   * Types whose rate limit the store holds, with how many claims in a row asked for them and got
+   * none (see {@link #waitForTokens}).
+   */
+  private final Map<String, Integer> emptySharedClaims = new HashMap<>();
+
+  private static final int EMPTY_CLAIMS_BEFORE_IDLE = 3;
+
   /** Set by a round that started nothing because the heap was too full. */
   private boolean memoryWait;
 
@@ -430,6 +438,9 @@ final class Dispatcher {
       RateLimiter<Object> limiter = rateLimiters.get(type);
       if (limiter == null) {
         types.put(type, breakers.allowance(type, Math.max(free, 0)));
+        if (config.sharedRateLimits().containsKey(type)) {
+          continue; // the store hands these out as its bucket allows, never ahead
+        }
         // about 100 ms of work for the slots of the type it holds and may get now
         int slots = node.slotsOfType(type) + Math.max(free, 0);
         int more = runner.fetchAhead.depth(type, slots) - ready.getOrDefault(type, 0);
@@ -479,7 +490,8 @@ final class Dispatcher {
                 now.plus(config.leaseDuration()),
                 config.priorityAging(),
                 types,
-                fetch));
+                fetch,
+                config.sharedRateLimits()));
     recorded(round.completion());
     List<ClaimedJob> claimed = round.claimed();
     Map<String, Integer> claimedPerType = new HashMap<>();
@@ -524,7 +536,35 @@ final class Dispatcher {
       }
     }
     bankedPermits.replaceAll((type, banked) -> Math.min(banked, 1));
+    waitForTokens(types, claimedPerType);
     return claimed.size();
+  }
+
+  /**
+   * For a type whose rate limit the store holds: when a claim got fewer jobs than it asked for, the
+   * bucket may be empty, so the next claim is due when the next token is; after {@link
+   * #EMPTY_CLAIMS_BEFORE_IDLE} such claims in a row that got none, the type has likely run out of
+   * work, and the dispatcher polls as usual.
+   */
+  private void waitForTokens(Map<String, Integer> offered, Map<String, Integer> claimedPerType) {
+    config
+        .sharedRateLimits()
+        .forEach(
+            (type, limit) -> {
+              int asked = offered.getOrDefault(type, 0);
+              int got = claimedPerType.getOrDefault(type, 0);
+              if (asked == 0 || got >= asked) {
+                return;
+              }
+              int streak = got > 0 ? 0 : emptySharedClaims.merge(type, 1, Integer::sum);
+              if (got > 0) {
+                emptySharedClaims.remove(type);
+              }
+              if (streak < EMPTY_CLAIMS_BEFORE_IDLE) {
+                long nanosPerToken = Math.max(1, limit.per().toNanos() / limit.permits());
+                rateLimitWaitNanos = Math.min(rateLimitWaitNanos, nanosPerToken);
+              }
+            });
   }
 
   /**

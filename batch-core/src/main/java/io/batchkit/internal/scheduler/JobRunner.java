@@ -119,6 +119,7 @@ final class JobRunner {
     if (store instanceof InMemoryJobStore) {
       config.processors().keySet().stream()
           .filter(type -> !config.rateLimits().containsKey(type))
+          .filter(type -> !config.sharedRateLimits().containsKey(type))
           .forEach(type -> selfClaim.put(type, 1));
     }
     this.workerClaimTypes = Map.copyOf(selfClaim);

@@ -3,6 +3,7 @@ package io.batchkit.internal.scheduler;
 import io.batchkit.BatchListener;
 import io.batchkit.JobProcessor;
 import io.batchkit.spi.JobStore;
+import io.batchkit.spi.SharedRateLimit;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -26,6 +27,7 @@ public record ServiceConfig(
     Duration retryMaxDelay,
     double retryJitter,
     Map<String, RateLimit> rateLimits,
+    Map<String, SharedRateLimit> sharedRateLimits,
     Map<String, CircuitBreakerConfig> circuitBreakers,
     double memoryAwareFraction,
     DoubleSupplier memoryProbe,
@@ -45,6 +47,7 @@ public record ServiceConfig(
   public ServiceConfig {
     processors = Map.copyOf(processors);
     rateLimits = Map.copyOf(rateLimits);
+    sharedRateLimits = Map.copyOf(sharedRateLimits);
     circuitBreakers = Map.copyOf(circuitBreakers);
     listeners = List.copyOf(listeners);
   }

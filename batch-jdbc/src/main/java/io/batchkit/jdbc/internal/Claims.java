@@ -6,6 +6,7 @@ import io.batchkit.JobId;
 import io.batchkit.JobStatus;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.SharedRateLimit;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -37,6 +38,7 @@ final class Claims {
   private final Tables tables;
   private final Dialect dialect;
   private final BatchReads reads;
+  private final RateBuckets buckets;
 
   /** The one-statement claim, or null where the dialect has none. */
   private final PostgresSteps steps;
@@ -46,6 +48,7 @@ final class Claims {
     this.dialect = tables.dialect;
     this.reads = reads;
     this.steps = steps;
+    this.buckets = new RateBuckets(tables);
   }
 
   /** The job types the request may claim any of, sorted. */
@@ -101,7 +104,9 @@ final class Claims {
    */
   List<ClaimedJob> claimIn(Connection c, ClaimRequest request, List<String> types)
       throws SQLException {
-    if (steps != null) {
+    boolean rateLimited = types.stream().anyMatch(request.sharedRateLimits()::containsKey);
+    if (steps != null && !rateLimited) {
+      // (a claim that draws on rate buckets takes the steps below, which take tokens per batch)
       return steps.claim(c, dialect, request, types, Tables.reserveStamps(request.maxJobs() + 1));
     }
     // 1. the candidates in dispatch order, read without locks
@@ -113,6 +118,7 @@ final class Claims {
     // whose row another node holds for a moment would hand out lower-priority work first
     Map<UUID, BatchRow> locked = reads.lockBatches(c, order);
     List<Object[]> candidates = new ArrayList<>();
+    Map<String, SharedRateLimit> limits = new HashMap<>();
     for (UUID id : order) {
       BatchRow row = locked.get(id);
       int free = row == null ? 0 : row.maxConcurrency - row.slotsHeld;
@@ -121,9 +127,16 @@ final class Claims {
           && row.status == BatchStatus.PROCESSING
           && row.count(JobStatus.QUEUED) > 0
           && free > 0) {
-        candidates.add(new Object[] {id, row.jobType, free});
+        SharedRateLimit limit = request.sharedRateLimits().get(row.jobType);
+        String key = limit == null ? null : limit.bucketKey(row.jobType, row.metadata);
+        if (key != null) {
+          limits.put(key, limit);
+        }
+        candidates.add(new Object[] {id, row.jobType, free, key});
       }
     }
+    // the rate buckets those batches draw from, locked after the batch rows, in key order
+    RateBuckets.Open tokens = buckets.open(c, limits, request.now());
     // 4. the due jobs of each batch in order: no row locks needed, since every step that changes a
     // batch's queued jobs holds the batch row, which this claim holds too (a FOR UPDATE here would
     // make H2 lock every queued job of the batch, not just the ones returned)
@@ -135,6 +148,10 @@ final class Claims {
       int room = request.maxJobs() - claimed.size();
       int typeRoom = request.limitFor(type) - takenPerType.getOrDefault(type, 0);
       int want = Math.min(room, Math.min(typeRoom, (Integer) candidate[2]));
+      String key = (String) candidate[3];
+      if (key != null) {
+        want = Math.min(want, tokens.available(key));
+      }
       if (room <= 0) {
         break;
       }
@@ -142,9 +159,13 @@ final class Claims {
         continue;
       }
       List<ClaimedJob> group = takeJobs(c, request, batchId, want, true);
+      if (key != null) {
+        tokens.take(key, group.size());
+      }
       takenPerType.merge(type, group.size(), Integer::sum);
       claimed.addAll(group);
     }
+    tokens.write(c);
     return claimed;
   }
 

@@ -136,6 +136,52 @@ public final class Dialect {
   }
 
   /**
+   * An {@code INSERT} of one row ({@code values} are its parameters or literals) that does nothing
+   * when a row with the same primary key exists; {@code key} is the primary key's one column. H2
+   * needs {@code typedValues}, the same values each cast to its column's type: it has no such
+   * {@code INSERT}, and the {@code MERGE} it runs instead cannot infer the type of a bare {@code
+   * ?}.
+   */
+  String insertUnlessPresent(
+      String table, String key, String columns, String values, String typedValues) {
+    return switch (kind) {
+      case POSTGRESQL ->
+          "INSERT INTO "
+              + table
+              + " ("
+              + columns
+              + ") VALUES ("
+              + values
+              + ") ON CONFLICT DO NOTHING";
+      case MYSQL -> "INSERT IGNORE INTO " + table + " (" + columns + ") VALUES (" + values + ")";
+      case H2 ->
+          "MERGE INTO "
+              + table
+              + " t USING (SELECT "
+              + typedValues
+              + ") s ("
+              + columns
+              + ") ON t."
+              + key
+              + " = s."
+              + key
+              + " WHEN NOT MATCHED THEN INSERT ("
+              + columns
+              + ") VALUES ("
+              + prefixed("s.", columns)
+              + ")";
+    };
+  }
+
+  private static String prefixed(String alias, String columns) {
+    StringBuilder out = new StringBuilder();
+    for (String column : columns.split(",")) {
+      out.append(out.length() == 0 ? "" : ", ").append(alias).append(column.trim());
+    }
+    return out.toString();
+  }
+
+  /**
    * A bigint parameter usable in arithmetic, where PostgreSQL cannot infer the type of a bare ?.
    */
   String bigintParam() {

@@ -36,6 +36,7 @@ final class Tables {
   final String nodes;
   final String requests;
   final String slots;
+  final String rateBuckets;
 
   /** The PostgreSQL sequence of fencing tokens (see {@link PostgresSteps}). */
   final String fencingTokens;
@@ -49,6 +50,7 @@ final class Tables {
     this.nodes = prefix + "nodes";
     this.requests = prefix + "batch_requests";
     this.slots = prefix + "slots";
+    this.rateBuckets = prefix + "rate_buckets";
     this.fencingTokens = prefix + "fencing_tokens";
   }
 

@@ -110,3 +110,13 @@ CREATE TABLE IF NOT EXISTS batchkit_slots (
   held     INTEGER NOT NULL,
   PRIMARY KEY (batch_id, node_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- the token buckets of rate limits held for all nodes (BatchService.Builder.sharedRateLimit): one
+-- row per key (a SHA-256 of the job type, or of the job type and a metadata value); tokens -1 is a
+-- bucket not used yet (full); a claim locks the rows it draws from after its batch rows, in key
+-- order
+CREATE TABLE IF NOT EXISTS batchkit_rate_buckets (
+  bucket_key VARCHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+  tokens     DOUBLE NOT NULL,
+  updated_at DATETIME(6) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
