@@ -520,11 +520,14 @@ public interface BatchService extends AutoCloseable {
      * a token for each job it hands out, in the same step. The bucket holds at most a tenth of the
      * permits (at least 1), so in any window of {@code per} at most {@code permits} plus that many
      * jobs start. Jobs of the type are never fetched ahead. See {@link #rateLimit} for a limit per
-     * service.
+     * service. The limit travels with each service's claims: give every service that shares the
+     * store the same one (a service without it claims the type without tokens). Buckets are kept,
+     * one row per key ever used.
      *
      * @throws NullPointerException if an argument is null
      * @throws IllegalArgumentException if {@code jobType} is blank or already has a shared limit,
-     *     {@code permits} is not positive, or {@code per} is not between 1 ms and 1 day
+     *     {@code permits} is not between 1 and 1,000,000,000, or {@code per} is not between 1 ms
+     *     and 1 day
      */
     public Builder sharedRateLimit(String jobType, int permits, Duration per) {
       return sharedRateLimit(jobType, Optional.empty(), permits, per);
@@ -538,8 +541,8 @@ public interface BatchService extends AutoCloseable {
      *
      * @throws NullPointerException if an argument is null
      * @throws IllegalArgumentException if {@code jobType} or {@code metadataKey} is blank, the type
-     *     already has a shared limit, {@code permits} is not positive, or {@code per} is not
-     *     between 1 ms and 1 day
+     *     already has a shared limit, {@code permits} is not between 1 and 1,000,000,000, or {@code
+     *     per} is not between 1 ms and 1 day
      */
     public Builder sharedRateLimit(String jobType, String metadataKey, int permits, Duration per) {
       Checks.notBlank(metadataKey, "metadataKey", BatchRequest.MAX_METADATA_KEY_LENGTH);
@@ -553,7 +556,7 @@ public interface BatchService extends AutoCloseable {
         throw new IllegalArgumentException(
             "a shared rate limit for job type '" + jobType + "' is already set");
       }
-      Checks.positive(permits, "sharedRateLimit permits");
+      Checks.between(permits, 1, 1_000_000_000, "sharedRateLimit permits");
       Checks.notNull(per, "sharedRateLimit per");
       sharedRateLimits.put(jobType, new SharedRateLimit(metadataKey, permits, per));
       return this;

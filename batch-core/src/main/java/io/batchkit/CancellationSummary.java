@@ -7,7 +7,8 @@ import io.batchkit.internal.util.Checks;
  *
  * @param batchId the batch
  * @param cancelledQueued jobs that were queued and are now {@link JobStatus#CANCELLED}
- * @param stoppingRunning jobs that were running and were told to stop; each ends {@link
+ * @param stoppingRunning jobs that were processing (running, or leased to a node that fetched them
+ *     ahead, which ends them at once without running them) and were told to stop; each ends {@link
  *     JobStatus#CANCELLED} when it has
  * @param alreadyFinished jobs that had ended before the cancellation and keep their status
  */

@@ -22,7 +22,7 @@ import java.util.Optional;
  * capacity.
  *
  * @param metadataKey the batch metadata key whose value splits the budget, if any
- * @param permits the job starts allowed per {@code per}, at least 1
+ * @param permits the job starts allowed per {@code per}, from 1 to 1,000,000,000
  * @param per the period, at least 1 ms and at most a day
  */
 public record SharedRateLimit(Optional<String> metadataKey, int permits, Duration per) {
@@ -30,13 +30,13 @@ public record SharedRateLimit(Optional<String> metadataKey, int permits, Duratio
    * Creates a limit.
    *
    * @throws NullPointerException if an argument is null
-   * @throws IllegalArgumentException if {@code permits} is not positive, {@code per} is not between
-   *     1 ms and 1 day, or the metadata key is blank
+   * @throws IllegalArgumentException if {@code permits} is not between 1 and 1,000,000,000, {@code
+   *     per} is not between 1 ms and 1 day, or the metadata key is blank
    */
   public SharedRateLimit {
     Checks.notNull(metadataKey, "metadataKey");
     metadataKey.ifPresent(k -> Checks.notBlank(k, "metadataKey"));
-    Checks.positive(permits, "permits");
+    Checks.between(permits, 1, 1_000_000_000, "permits");
     Checks.notNull(per, "per");
     if (per.compareTo(Duration.ofMillis(1)) < 0 || per.compareTo(Duration.ofDays(1)) > 0) {
       throw new IllegalArgumentException("per must be between 1 ms and 1 day, was " + per);

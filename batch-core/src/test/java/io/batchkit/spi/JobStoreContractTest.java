@@ -1319,6 +1319,18 @@ public abstract class JobStoreContractTest {
         "idle: its capacity, no more");
   }
 
+  /** A node whose clock is behind neither refills the bucket nor lets another refill it twice. */
+  @Test
+  void sharedRateLimit_aClockBehindAddsNoTokens() {
+    insert(batch(100));
+    SharedRateLimit limit = new SharedRateLimit(Optional.empty(), 30, Duration.ofSeconds(30));
+
+    assertEquals(3, store.claim(limited(NODE_A, 10, 0, at(10), limit)).size());
+    assertEquals(0, store.claim(limited(NODE_B, 10, 0, at(5), limit)).size(), "5 s behind");
+    assertEquals(
+        1, store.claim(limited(NODE_C, 10, 0, at(11), limit)).size(), "1 s after the first claim");
+  }
+
   @Test
   void sharedRateLimit_byMetadata_eachValueHasABucketOfItsOwn() {
     Stored a = insert(batch(10).metadata("tenant", "a"));

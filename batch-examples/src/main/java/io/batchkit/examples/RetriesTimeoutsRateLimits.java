@@ -142,7 +142,7 @@ public final class RetriesTimeoutsRateLimits {
               + summary.cancelledQueued()
               + " queued jobs cancelled, "
               + summary.stoppingRunning()
-              + " running told to stop, "
+              + " running or fetched ahead told to stop, "
               + summary.alreadyFinished()
               + " already finished");
       Batch cancelled = service.awaitCompletion(export.id(), WAIT);

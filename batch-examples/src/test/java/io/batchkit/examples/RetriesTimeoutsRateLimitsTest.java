@@ -45,7 +45,8 @@ class RetriesTimeoutsRateLimitsTest {
     assertEquals(BatchStatus.CANCELLED, o.cancelled().status(), text);
     assertEquals(
         16, summary.cancelledQueued() + summary.stoppingRunning() + summary.alreadyFinished());
-    assertTrue(summary.cancelledQueued() > 0, summary.toString());
+    // jobs that had not ended were cancelled, queued or leased (running, or fetched ahead)
+    assertTrue(cancelled.cancelled() > 0, cancelled.toString());
     assertTrue(summary.alreadyFinished() >= 4, summary.toString());
     assertEquals(0, cancelled.pending());
     assertEquals(0, cancelled.failed());

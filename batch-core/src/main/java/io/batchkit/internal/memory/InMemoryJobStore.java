@@ -83,13 +83,13 @@ public final class InMemoryJobStore implements JobStore {
   /** Scheduled starts of PENDING batches ({@link StoredRequest#startAt()}). */
   private final Map<BatchId, Instant> scheduled = new HashMap<>();
 
-  /** The registry of nodes; guarded by its own monitor, not by the lock. */
   /** The token buckets of rate limits held for all nodes, by key (see {@link SharedRateLimit}). */
   private final Map<String, Bucket> buckets = new HashMap<>();
 
   /** A token bucket: its tokens as of {@code at}. */
   private record Bucket(double tokens, Instant at) {}
 
+  /** The registry of nodes; guarded by its own monitor, not by the lock. */
   private final InMemoryNodes nodes = new InMemoryNodes();
 
   /** Counts serves, so that batches served in the same millisecond still take turns. */
@@ -360,7 +360,10 @@ public final class InMemoryJobStore implements JobStore {
       }
       int got = take(state, want, true, request, claimed);
       if (key != null) {
-        buckets.put(key, new Bucket(tokens - got, request.now()));
+        Bucket old = buckets.get(key);
+        // a stamp never moves back (see RateBuckets in batch-jdbc): skewed clocks add no refill
+        Instant at = old != null && old.at().isAfter(request.now()) ? old.at() : request.now();
+        buckets.put(key, new Bucket(tokens - got, at));
       }
       state.grantSlots(request.nodeId(), got);
       takenPerType.merge(type, got, Integer::sum);

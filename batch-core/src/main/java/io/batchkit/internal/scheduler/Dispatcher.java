@@ -556,6 +556,7 @@ final class Dispatcher {
               int asked = offered.getOrDefault(type, 0);
               int got = claimedPerType.getOrDefault(type, 0);
               if (asked == 0 || got >= asked) {
+                emptySharedClaims.remove(type);
                 return;
               }
               int streak = got > 0 ? 0 : emptySharedClaims.merge(type, 1, Integer::sum);

@@ -40,6 +40,13 @@ final class Claims {
   private final BatchReads reads;
   private final RateBuckets buckets;
 
+  /**
+   * How many more candidate batches a claim that draws on rate buckets reads than it has slots for:
+   * those whose bucket is empty are passed over, and the next ones in dispatch order may take the
+   * slots.
+   */
+  private static final int RATE_LIMITED_LOOKAHEAD = 100;
+
   /** The one-statement claim, or null where the dialect has none. */
   private final PostgresSteps steps;
 
@@ -87,7 +94,9 @@ final class Claims {
         dialect.setKey(ps, ++i, type);
       }
       ps.setLong(++i, request.agingStep().toMillis());
-      ps.setInt(++i, request.maxJobs());
+      // batches whose rate bucket is empty are passed over: look further than the slots reach
+      boolean rateLimited = types.stream().anyMatch(request.sharedRateLimits()::containsKey);
+      ps.setInt(++i, rateLimited ? request.maxJobs() + RATE_LIMITED_LOOKAHEAD : request.maxJobs());
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           order.add(dialect.getUuid(rs, "id"));

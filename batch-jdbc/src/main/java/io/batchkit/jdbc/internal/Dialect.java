@@ -153,7 +153,19 @@ public final class Dialect {
               + ") VALUES ("
               + values
               + ") ON CONFLICT DO NOTHING";
-      case MYSQL -> "INSERT IGNORE INTO " + table + " (" + columns + ") VALUES (" + values + ")";
+      // not INSERT IGNORE: on an existing row it takes a shared lock, and two transactions that
+      // both go on to lock the row for update would deadlock
+      case MYSQL ->
+          "INSERT INTO "
+              + table
+              + " ("
+              + columns
+              + ") VALUES ("
+              + values
+              + ") ON DUPLICATE KEY UPDATE "
+              + key
+              + " = "
+              + key;
       case H2 ->
           "MERGE INTO "
               + table

@@ -31,11 +31,13 @@ final class RateBuckets {
   /** The buckets one claim drew from, refilled to {@code now}; changed as it takes tokens. */
   final class Open {
     private final Map<String, Double> tokens;
-    private final Instant now;
 
-    private Open(Map<String, Double> tokens, Instant now) {
+    /** Each bucket's new stamp: the later of its stored stamp and this claim's time. */
+    private final Map<String, Instant> stamps;
+
+    private Open(Map<String, Double> tokens, Map<String, Instant> stamps) {
       this.tokens = tokens;
-      this.now = now;
+      this.stamps = stamps;
     }
 
     /** Returns how many whole tokens bucket {@code key} holds. */
@@ -48,7 +50,10 @@ final class RateBuckets {
       tokens.merge(key, (double) -n, Double::sum);
     }
 
-    /** Writes the buckets back, stamped {@code now}. */
+    /**
+     * Writes the buckets back. A stamp never moves back: a node whose clock is behind would
+     * otherwise let the next node, whose clock is ahead, count the difference as refill again.
+     */
     void write(Connection c) throws SQLException {
       if (tokens.isEmpty()) {
         return;
@@ -58,7 +63,7 @@ final class RateBuckets {
       try (PreparedStatement ps = c.prepareStatement(sql)) {
         for (Map.Entry<String, Double> e : tokens.entrySet()) {
           ps.setDouble(1, e.getValue());
-          dialect.setInstant(ps, 2, now);
+          dialect.setInstant(ps, 2, stamps.get(e.getKey()));
           ps.setString(3, e.getKey());
           ps.addBatch();
         }
@@ -74,8 +79,9 @@ final class RateBuckets {
   Open open(Connection c, Map<String, SharedRateLimit> limits, Instant now) throws SQLException {
     Map<String, SharedRateLimit> sorted = new TreeMap<>(limits);
     Map<String, Double> tokens = new HashMap<>();
+    Map<String, Instant> stamps = new HashMap<>();
     if (sorted.isEmpty()) {
-      return new Open(tokens, now);
+      return new Open(tokens, stamps);
     }
     String create =
         dialect.insertUnlessPresent(
@@ -110,9 +116,10 @@ final class RateBuckets {
           Instant at = dialect.getInstant(rs, "updated_at");
           long elapsed = Duration.between(at, now).toNanos();
           tokens.put(key, sorted.get(key).refill(rs.getDouble("tokens"), elapsed));
+          stamps.put(key, at.isAfter(now) ? at : now);
         }
       }
     }
-    return new Open(tokens, now);
+    return new Open(tokens, stamps);
   }
 }
