@@ -48,10 +48,11 @@ import java.util.function.UnaryOperator;
 /**
  * The {@link JobStore} that keeps everything on the heap. Its parts: the state of a batch and of a
  * job ({@link BatchState}, {@link JobState}), the registry of nodes ({@link InMemoryNodes}) and the
- * subscribers ({@link InMemorySubscribers}). What stays here, at about 750 lines, are the store's
- * atomic steps themselves: each takes the one lock for its whole step, and splitting them by
- * concern (inserts, claims, outcomes, leases) would spread that lock and the helpers every step
- * shares (finish, requeue, settle) over several files without making any of them simpler.
+ * subscribers ({@link InMemorySubscribers}). What stays here, at about 850 lines, are the store's
+ * atomic steps themselves (with the slots of each batch and the rate buckets, which claims and
+ * outcomes change under the same lock): each takes the one lock for its whole step, and splitting
+ * them by concern (inserts, claims, outcomes, leases) would spread that lock and the helpers every
+ * step shares (finish, requeue, settle) over several files without making any of them simpler.
  *
  * <p>Ownership: every field below is guarded by {@link #lock}, and every public method takes it
  * once for its whole atomic step. The lock guards only in-memory state; no user code or I/O runs

@@ -314,7 +314,8 @@ public final class DefaultBatchService implements BatchService {
         store.cancelBatch(Checks.notNull(id, "id"), config.clock().instant());
     runner.stopJobsOf(id);
     LOG.info(
-        "cancelled batch {}: {} queued jobs cancelled, {} running told to stop, {} already finished",
+        "cancelled batch {}: {} queued jobs cancelled, {} running or fetched ahead told to stop, {}"
+            + " already finished",
         id,
         summary.cancelledQueued(),
         summary.stoppingRunning(),
