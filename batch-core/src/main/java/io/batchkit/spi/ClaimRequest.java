@@ -82,24 +82,7 @@ public record ClaimRequest(
   }
 
   /**
-   * Creates a request with no rate limit held by the store.
-   *
-   * @throws NullPointerException if an argument is null
-   * @throws IllegalArgumentException as the canonical constructor says
-   */
-  public ClaimRequest(
-      String nodeId,
-      int maxJobs,
-      Instant now,
-      Instant leaseUntil,
-      Duration agingStep,
-      Map<String, Integer> jobTypes,
-      Map<String, Integer> fetchAhead) {
-    this(nodeId, maxJobs, now, leaseUntil, agingStep, jobTypes, fetchAhead, Map.of());
-  }
-
-  /**
-   * Creates a request that fetches nothing ahead.
+   * Creates a request that fetches nothing ahead and draws on no rate bucket.
    *
    * @throws NullPointerException if an argument is null
    * @throws IllegalArgumentException as the canonical constructor says
@@ -115,7 +98,8 @@ public record ClaimRequest(
   }
 
   /**
-   * Returns the most jobs of {@code jobType} this claim may fetch ahead: 0 for a type not named.
+   * Returns the most jobs of {@code jobType} this claim may fetch ahead: 0 for a type not named in
+   * {@code fetchAhead}, and for one with a rate limit in {@code sharedRateLimits}.
    *
    * @throws NullPointerException if {@code jobType} is null
    */

@@ -1123,7 +1123,8 @@ public abstract class JobStoreContractTest {
                 now.plus(LEASE),
                 AGING_STEP,
                 Map.of(JOB_TYPE, slots),
-                Map.of(JOB_TYPE, ahead))));
+                Map.of(JOB_TYPE, ahead),
+                Map.of())));
   }
 
   private static List<ClaimedJob> withSlot(List<ClaimedJob> claimed, boolean slot) {
@@ -1172,7 +1173,8 @@ public abstract class JobStoreContractTest {
                     at(1).plus(LEASE),
                     AGING_STEP,
                     Map.of(JOB_TYPE, 1, "other", 1),
-                    Map.of(JOB_TYPE, 5))));
+                    Map.of(JOB_TYPE, 5),
+                    Map.of())));
     assertEquals(1, both.size(), "another batch waits its turn: nothing fetched ahead");
 
     // a node that does not run the other type fetches ahead: no batch it serves waits
