@@ -428,6 +428,66 @@ public abstract class JobStoreContractTest {
   }
 
   @Test
+  void insertBatch_rejectsAJobIdThatAnotherBatchHolds() {
+    List<NewJob> run = consecutiveJobs(UUID.randomUUID(), 3);
+    Stored first = new Stored(batch(3).build(), run);
+    assertTrue(store.insertBatch(first.batch(), run).created());
+    Stored second = insert(batch(2));
+
+    // an id of a batch with consecutive ids, then one of a batch with unrelated ids
+    for (NewJob taken : List.of(run.get(1), second.jobs().get(0))) {
+      Batch again = batch(2).build();
+      List<NewJob> jobs = List.of(jobs(1).get(0), new NewJob(taken.id(), "again"));
+
+      assertThrows(IllegalArgumentException.class, () -> store.insertBatch(again, jobs));
+
+      assertEquals(Optional.empty(), store.findBatch(again.id()));
+    }
+    assertEquals(ids(run), ids(allJobs(first.batch().id())));
+    assertEquals(ids(second.jobs()), ids(allJobs(second.batch().id())));
+  }
+
+  /**
+   * Ids that differ only in their low half, counting up by one, are what the service gives a
+   * batch's jobs: every job of such a batch is found by its id (outcomes, heartbeats, reads), also
+   * beside a batch whose ids continue the same run, and after the other is deleted.
+   */
+  @Test
+  void insertBatch_withConsecutiveJobIds_findsEveryJobByItsId() {
+    UUID start = new UUID(UUID.randomUUID().getMostSignificantBits(), 0x8000_0000_0000_0010L);
+    List<NewJob> run = consecutiveJobs(start, 4);
+    List<NewJob> next =
+        consecutiveJobs(
+            new UUID(start.getMostSignificantBits(), start.getLeastSignificantBits() + 4), 2);
+    Batch first = batch(4).build();
+    Batch second = batch(2).build();
+    assertTrue(store.insertBatch(first, run).created());
+    assertTrue(store.insertBatch(second, next).created());
+
+    List<ClaimedJob> claimed = claim(NODE_A, 6, at(1));
+    assertEquals(6, claimed.size());
+    Map<JobId, Long> leases = new HashMap<>();
+    claimed.forEach(job -> leases.put(job.id(), job.fencingToken()));
+    HeartbeatResult beat = store.heartbeat(NODE_A, leases, at(600));
+    assertEquals(Set.of(), beat.lost());
+    List<JobOutcome> outcomes = new ArrayList<>();
+    claimed.forEach(job -> outcomes.add(outcome(job, Kind.SUCCEEDED, at(2))));
+    assertEquals(Set.of(), store.complete(outcomes, at(2)).rejected());
+
+    assertEquals(ids(run), ids(allJobs(first.id())));
+    assertEquals(ids(next), ids(allJobs(second.id())));
+    assertEquals(4, batchOf(first.id()).progress().succeeded());
+    assertEquals(2, batchOf(second.id()).progress().succeeded());
+    store.deleteBatch(first.id());
+    assertEquals(ids(next), ids(allJobs(second.id())));
+    Batch reuse = batch(1).build();
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> store.insertBatch(reuse, List.of(new NewJob(next.get(1).id(), "again"))));
+    assertTrue(store.insertBatch(reuse, List.of(new NewJob(run.get(1).id(), "again"))).created());
+  }
+
+  @Test
   void insertBatch_rejectsAProcessingBatchWithoutStartTime() {
     Batch started = batch(1).build();
     Batch unstarted =
@@ -2672,6 +2732,19 @@ public abstract class JobStoreContractTest {
     List<NewJob> jobs = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
       jobs.add(new NewJob(JobId.random(), "payload " + i));
+    }
+    return jobs;
+  }
+
+  /**
+   * Returns {@code count} new jobs whose ids share {@code first}'s high half and count up by one
+   * from its low half, as the service makes a batch's ids.
+   */
+  protected static List<NewJob> consecutiveJobs(UUID first, int count) {
+    List<NewJob> jobs = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      UUID id = new UUID(first.getMostSignificantBits(), first.getLeastSignificantBits() + i);
+      jobs.add(new NewJob(new JobId(id), "payload " + i));
     }
     return jobs;
   }

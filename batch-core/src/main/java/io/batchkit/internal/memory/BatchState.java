@@ -22,6 +22,13 @@ final class BatchState {
   final Batch batch;
 
   final List<JobState> jobs;
+
+  /**
+   * Its jobs' ids when they are a run, so that no job keeps its own (see {@link JobIndex}); else
+   * null.
+   */
+  final JobIndex.IdRun ids;
+
   final long[] counts = new long[JobStatus.values().length];
   final PriorityQueue<JobState> delayed = new PriorityQueue<>(JobState.BY_DUE);
   final PriorityQueue<JobState> returned = new PriorityQueue<>(JobState.BY_SEQ);
@@ -45,8 +52,9 @@ final class BatchState {
 
   int slotsHeld;
 
-  BatchState(Batch batch, int size) {
+  BatchState(Batch batch, int size, JobIndex.IdRun ids) {
     this.batch = batch;
+    this.ids = ids;
     this.jobs = new ArrayList<>(size);
     this.counts[JobStatus.QUEUED.ordinal()] = size;
     this.status = batch.status();
@@ -94,7 +102,7 @@ final class BatchState {
 
   /** Returns the next due queued job in batch order, or null. */
   JobState nextDue(Instant now) {
-    while (!delayed.isEmpty() && !delayed.peek().runAt.isAfter(now)) {
+    while (!delayed.isEmpty() && !delayed.peek().due.isAfter(now)) {
       returned.add(delayed.poll());
     }
     while (cursor < jobs.size() && jobs.get(cursor).status != JobStatus.QUEUED) {

@@ -67,7 +67,7 @@ public final class InMemoryJobStore implements JobStore {
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Map<BatchId, BatchState> batches = new HashMap<>();
-  private final Map<JobId, JobState> jobs = new HashMap<>();
+  private final JobIndex jobs = new JobIndex();
   private final Map<String, BatchId> idempotencyKeys = new HashMap<>();
 
   /** PROCESSING batches that still have queued jobs, in the order they were started. */
@@ -121,18 +121,16 @@ public final class InMemoryJobStore implements JobStore {
       if (batches.containsKey(batch.id())) {
         throw new IllegalArgumentException("batch id " + batch.id() + " is taken");
       }
-      BatchState state = new BatchState(batch, newJobs.size());
+      JobIndex.IdRun run = jobs.runOf(newJobs);
+      jobs.checkFree(newJobs, run);
+      BatchState state = new BatchState(batch, newJobs.size(), run);
       for (NewJob newJob : newJobs) {
-        if (jobs.containsKey(newJob.id())) {
-          throw new IllegalArgumentException("job id " + newJob.id() + " is taken");
-        }
-      }
-      for (NewJob newJob : newJobs) {
-        JobState job = new JobState(newJob.id(), state, state.jobs.size(), newJob.payload());
+        JobId own = run == null ? newJob.id() : null;
+        JobState job = new JobState(own, state, state.jobs.size(), newJob.payload());
         job.updatedAt = batch.createdAt();
         state.jobs.add(job);
-        jobs.put(job.id, job);
       }
+      jobs.add(state);
       batches.put(batch.id(), state);
       key.ifPresent(k -> idempotencyKeys.put(k, batch.id()));
       if (key.isPresent()) {
@@ -411,7 +409,7 @@ public final class InMemoryJobStore implements JobStore {
       }
       lease(job, request);
       claimed.add(
-          new ClaimedJob(job.id, state.batch.id(), job.payload, job.attempt, job.token, slot));
+          new ClaimedJob(job.id(), state.batch.id(), job.payload, job.attempt, job.token, slot));
       got++;
     }
     if (got > 0) {
@@ -431,7 +429,7 @@ public final class InMemoryJobStore implements JobStore {
     job.attempt++;
     job.token = ++lastToken;
     job.owner = request.nodeId();
-    job.leaseUntil = request.leaseUntil();
+    job.due = request.leaseUntil();
     job.startedAt = request.now();
     job.updatedAt = request.now();
     job.error = null;
@@ -479,8 +477,9 @@ public final class InMemoryJobStore implements JobStore {
       Set<JobId> rejected,
       Map<BatchId, BatchState> touched) {
     boolean requeued = false;
+    BatchState last = null; // outcomes come grouped by batch: one map entry per run of them
     for (JobOutcome outcome : outcomes) {
-      JobState job = jobs.get(outcome.jobId());
+      JobState job = jobs.find(outcome.jobId());
       if (job == null
           || job.status != JobStatus.PROCESSING
           || job.token != outcome.fencingToken()) {
@@ -492,7 +491,10 @@ public final class InMemoryJobStore implements JobStore {
               && (outcome.kind() == JobOutcome.Kind.RETRY
                   || outcome.kind() == JobOutcome.Kind.RELEASED);
       apply(job, outcome, now);
-      touched.put(job.batch.batch.id(), job.batch);
+      if (job.batch != last) {
+        last = job.batch;
+        touched.put(last.batch.id(), last);
+      }
     }
     return requeued;
   }
@@ -504,7 +506,7 @@ public final class InMemoryJobStore implements JobStore {
     if (outcome.releasesSlot()) {
       state.releaseSlots(job.owner, 1);
     }
-    job.leaseUntil = null;
+    job.due = null;
     job.updatedAt = now;
     JobOutcome.Kind kind = state.status.isFinal() ? JobOutcome.Kind.CANCELLED : outcome.kind();
     switch (kind) {
@@ -534,7 +536,7 @@ public final class InMemoryJobStore implements JobStore {
     BatchState state = job.batch;
     state.move(JobStatus.PROCESSING, JobStatus.QUEUED);
     job.status = JobStatus.QUEUED;
-    job.runAt = due;
+    job.due = due;
     state.delayed.add(job);
     if (state.status == BatchStatus.PROCESSING) {
       runnable.add(state);
@@ -595,7 +597,7 @@ public final class InMemoryJobStore implements JobStore {
     try {
       leases.forEach(
           (id, token) -> {
-            JobState job = jobs.get(id);
+            JobState job = jobs.find(id);
             if (job == null
                 || job.status != JobStatus.PROCESSING
                 || job.token != token
@@ -603,7 +605,7 @@ public final class InMemoryJobStore implements JobStore {
               lost.add(id);
               return;
             }
-            job.leaseUntil = leaseUntil;
+            job.due = leaseUntil;
             if (job.batch.status.isFinal()) {
               cancelRequested.add(id);
             }
@@ -619,10 +621,7 @@ public final class InMemoryJobStore implements JobStore {
     Checks.notNull(now, "now");
     Checks.positive(maxJobs, "maxJobs");
     return takeBack(
-        job -> job.leaseUntil.isBefore(now),
-        maxJobs,
-        owner -> "lease expired on node " + owner,
-        now);
+        job -> job.due.isBefore(now), maxJobs, owner -> "lease expired on node " + owner, now);
   }
 
   /**
@@ -646,7 +645,7 @@ public final class InMemoryJobStore implements JobStore {
       }
       for (JobState job : expired) {
         processing.remove(job);
-        job.leaseUntil = null;
+        job.due = null;
         job.updatedAt = now;
         BatchState state = job.batch;
         if (state.status.isFinal()) {
@@ -778,7 +777,7 @@ public final class InMemoryJobStore implements JobStore {
           job.attempt = 0;
           job.finishedAt = null;
           job.updatedAt = now;
-          job.runAt = now;
+          job.due = now;
           state.delayed.add(job);
         }
       }
@@ -804,9 +803,7 @@ public final class InMemoryJobStore implements JobStore {
       StoreChecks.canDelete(id, state.status, state.progress());
       batches.remove(id);
       state.batch.idempotencyKey().ifPresent(idempotencyKeys::remove);
-      for (JobState job : state.jobs) {
-        jobs.remove(job.id);
-      }
+      jobs.remove(state);
     } finally {
       lock.unlock();
     }

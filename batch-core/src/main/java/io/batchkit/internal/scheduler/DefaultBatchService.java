@@ -14,7 +14,6 @@ import io.batchkit.BatchValidationException.Violation;
 import io.batchkit.CancellationSummary;
 import io.batchkit.IdempotencyConflictException;
 import io.batchkit.Job;
-import io.batchkit.JobId;
 import io.batchkit.JobProcessor;
 import io.batchkit.JobQuery;
 import io.batchkit.Node;
@@ -29,7 +28,6 @@ import io.batchkit.spi.StoredRequest;
 import io.batchkit.spi.Subscription;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -233,10 +231,7 @@ public final class DefaultBatchService implements BatchService {
             now,
             Optional.empty(),
             Optional.empty());
-    List<NewJob> jobs = new ArrayList<>(request.items().size());
-    for (String payload : request.items()) {
-      jobs.add(new NewJob(JobId.random(), payload));
-    }
+    List<NewJob> jobs = new NewJobs(request.items());
     String key = request.idempotencyKey().orElse(null);
     String fingerprint = key == null ? null : RequestFingerprint.of(request);
     StoredRequest kept =

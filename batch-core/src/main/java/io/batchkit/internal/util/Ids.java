@@ -13,16 +13,39 @@ public final class Ids {
   /** Owner: this atomic. Millisecond timestamp in the high bits, counter in the low 12 bits. */
   private static final AtomicLong LAST = new AtomicLong();
 
+  /** The variant bits of RFC 9562 UUIDs, {@code 10} at the top of the low half. */
+  private static final long VARIANT = 0x8000000000000000L;
+
   private Ids() {}
 
   /** Returns a new time-ordered UUID, greater than every one this class returned before. */
   public static UUID next() {
+    long lsb = (ThreadLocalRandom.current().nextLong() & 0x3FFFFFFFFFFFFFFFL) | VARIANT;
+    return new UUID(nextHigh(), lsb);
+  }
+
+  /**
+   * Returns the first of {@code n} new time-ordered UUIDs that differ only in their low half, which
+   * counts up by one from it (the "monotonic random" method of RFC 9562: the random bits of ids
+   * made at once are a counter from a random start). All {@code n} are greater than every id this
+   * class returned before and less than every one it returns after. Stores find such a run of ids
+   * by arithmetic instead of keeping an index entry per id.
+   *
+   * @throws IllegalArgumentException if {@code n} is not positive
+   */
+  public static UUID nextRun(int n) {
+    Checks.positive(n, "n");
+    // a random start below 2^61, so that adding n < 2^31 never reaches the variant bits
+    long lsb = (ThreadLocalRandom.current().nextLong() & 0x1FFFFFFFFFFFFFFFL) | VARIANT;
+    return new UUID(nextHigh(), lsb);
+  }
+
+  /** The version 7 high half: the millisecond, the version and the counter. */
+  private static long nextHigh() {
     long now = System.currentTimeMillis() << 12;
     long stamp = LAST.updateAndGet(last -> Math.max(last + 1, now));
     long millis = stamp >>> 12;
     long counter = stamp & 0xFFFL;
-    long msb = (millis << 16) | 0x7000L | counter;
-    long lsb = (ThreadLocalRandom.current().nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
-    return new UUID(msb, lsb);
+    return (millis << 16) | 0x7000L | counter;
   }
 }

@@ -27,8 +27,12 @@ public final class StoreChecks {
   public static void newBatch(Batch batch, List<NewJob> jobs) {
     Checks.notNull(batch, "batch");
     Checks.notNull(jobs, "jobs");
+    boolean ascending = true; // then no id appears twice, and no set of them is needed
+    JobId previous = null;
     for (NewJob job : jobs) {
       Checks.notNull(job, "job");
+      ascending &= previous == null || previous.compareTo(job.id()) < 0;
+      previous = job.id();
     }
     if (batch.status() != BatchStatus.PENDING && batch.status() != BatchStatus.PROCESSING) {
       throw new IllegalArgumentException(
@@ -44,10 +48,12 @@ public final class StoreChecks {
       throw new IllegalArgumentException(
           "progress must count all " + jobs.size() + " jobs as queued, was " + batch.progress());
     }
-    Set<JobId> ids = new HashSet<>();
-    for (NewJob job : jobs) {
-      if (!ids.add(job.id())) {
-        throw new IllegalArgumentException("job id " + job.id() + " appears twice");
+    if (!ascending) {
+      Set<JobId> ids = new HashSet<>();
+      for (NewJob job : jobs) {
+        if (!ids.add(job.id())) {
+          throw new IllegalArgumentException("job id " + job.id() + " appears twice");
+        }
       }
     }
   }
