@@ -249,7 +249,10 @@ public record BatchRequest(
       Checks.notNull(payloads, "items");
       int index = items.size();
       for (String payload : payloads) {
-        Checks.notNull(payload, "items[" + index++ + "]");
+        if (payload == null) { // the field's name is made only when it is needed
+          Checks.notNull(payload, "items[" + index + "]");
+        }
+        index++;
       }
       items.addAll(payloads);
       return this;

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,14 +29,22 @@ import org.slf4j.LoggerFactory;
  * service's clock (Failsafe's own timers read the system clock, which tests cannot move): the
  * failure window is counted here, and the open period's end is decided here.
  *
- * <p>Ownership: workers record attempts and the dispatcher asks for allowances, so every method is
- * synchronized on this object; listeners are told after the monitor is released.
+ * <p>Ownership: workers record attempts and the dispatcher asks for allowances, so every method
+ * works on a breaker's state under this object's monitor; listeners are told after the monitor is
+ * released. The map of breakers itself never changes after the constructor.
  */
 final class CircuitBreakers {
   private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);
 
   private final Clock clock;
-  private final Map<String, Breaker> breakers = new LinkedHashMap<>();
+
+  /**
+   * One breaker per configured type, fixed in the constructor: read without the monitor, so that a
+   * type without a breaker (most, and every one when none is configured) costs a lookup, not a
+   * lock, per job.
+   */
+  private final Map<String, Breaker> breakers;
+
   private final BiConsumer<String, CircuitState> onChange;
 
   /** One type's breaker. Guarded by the enclosing object. */
@@ -69,11 +78,18 @@ final class CircuitBreakers {
       BiConsumer<String, CircuitState> onChange) {
     this.clock = clock;
     this.onChange = onChange;
-    configs.forEach((type, config) -> breakers.put(type, new Breaker(config)));
+    Map<String, Breaker> byType = new LinkedHashMap<>();
+    configs.forEach((type, config) -> byType.put(type, new Breaker(config)));
+    this.breakers = Collections.unmodifiableMap(byType);
   }
 
   boolean isEmpty() {
     return breakers.isEmpty();
+  }
+
+  /** Returns the breaker of {@code jobType}, or null; without hashing when there are none. */
+  private Breaker of(String jobType) {
+    return breakers.isEmpty() ? null : breakers.get(jobType);
   }
 
   /**
@@ -84,11 +100,11 @@ final class CircuitBreakers {
   int allowance(String jobType, int wanted) {
     boolean halfOpened;
     int allowed;
+    Breaker b = of(jobType);
+    if (b == null) {
+      return wanted;
+    }
     synchronized (this) {
-      Breaker b = breakers.get(jobType);
-      if (b == null) {
-        return wanted;
-      }
       halfOpened = halfOpenIfDue(b);
       if (b.circuit.isClosed()) {
         allowed = wanted;
@@ -123,22 +139,37 @@ final class CircuitBreakers {
    * Whether job {@code job} of {@code jobType} may start now: any while its circuit is closed, only
    * the trial while it is half open, none while it is open.
    */
-  synchronized boolean mayStart(String jobType, JobId job) {
-    Breaker b = breakers.get(jobType);
-    return b == null || b.circuit.isClosed() || (b.circuit.isHalfOpen() && job.equals(b.trial));
+  boolean mayStart(String jobType, JobId job) {
+    Breaker b = of(jobType);
+    if (b == null) {
+      return true;
+    }
+    synchronized (this) {
+      return b.circuit.isClosed() || (b.circuit.isHalfOpen() && job.equals(b.trial));
+    }
   }
 
   /** Whether the circuit of {@code jobType} is closed (true for a type without a breaker). */
-  synchronized boolean isClosed(String jobType) {
-    Breaker b = breakers.get(jobType);
-    return b == null || b.circuit.isClosed();
+  boolean isClosed(String jobType) {
+    Breaker b = of(jobType);
+    if (b == null) {
+      return true;
+    }
+    synchronized (this) {
+      return b.circuit.isClosed();
+    }
   }
 
   /** Notes that a claim took job {@code job} of {@code jobType}: if half open, it is the trial. */
-  synchronized void claimed(String jobType, JobId job) {
-    Breaker b = breakers.get(jobType);
-    if (b != null && b.circuit.isHalfOpen() && b.trial == null) {
-      b.trial = job;
+  void claimed(String jobType, JobId job) {
+    Breaker b = of(jobType);
+    if (b == null) {
+      return;
+    }
+    synchronized (this) {
+      if (b.circuit.isHalfOpen() && b.trial == null) {
+        b.trial = job;
+      }
     }
   }
 
@@ -146,10 +177,15 @@ final class CircuitBreakers {
    * Records an attempt that ended neither in success nor in failure (cancelled, lost, given back
    * unstarted or at shutdown): if it was the trial, the next claim may take another.
    */
-  synchronized void ended(String jobType, JobId job) {
-    Breaker b = breakers.get(jobType);
-    if (b != null && job.equals(b.trial)) {
-      b.trial = null;
+  void ended(String jobType, JobId job) {
+    Breaker b = of(jobType);
+    if (b == null) {
+      return;
+    }
+    synchronized (this) {
+      if (job.equals(b.trial)) {
+        b.trial = null;
+      }
     }
   }
 
@@ -159,9 +195,12 @@ final class CircuitBreakers {
    */
   void succeeded(String jobType, JobId job) {
     boolean closed = false;
+    Breaker b = of(jobType);
+    if (b == null) {
+      return;
+    }
     synchronized (this) {
-      Breaker b = breakers.get(jobType);
-      if (b == null || !b.circuit.isHalfOpen() || !job.equals(b.trial)) {
+      if (!b.circuit.isHalfOpen() || !job.equals(b.trial)) {
         return;
       }
       b.circuit.recordSuccess();
@@ -182,12 +221,11 @@ final class CircuitBreakers {
    */
   void failed(String jobType, JobId job) {
     boolean opened = false;
-    Breaker b;
+    Breaker b = of(jobType);
+    if (b == null) {
+      return;
+    }
     synchronized (this) {
-      b = breakers.get(jobType);
-      if (b == null) {
-        return;
-      }
       Instant now = clock.instant();
       if (b.circuit.isHalfOpen() && job.equals(b.trial)) {
         b.circuit.recordFailure();
@@ -225,6 +263,9 @@ final class CircuitBreakers {
    */
   long nanosUntilTrial() {
     long min = Long.MAX_VALUE;
+    if (breakers.isEmpty()) {
+      return min;
+    }
     List<String> halfOpened = new ArrayList<>();
     synchronized (this) {
       Instant now = clock.instant();

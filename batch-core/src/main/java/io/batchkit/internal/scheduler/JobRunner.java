@@ -433,7 +433,7 @@ final class JobRunner {
     }
     if (failure == null) {
       breakers.succeeded(type, claim.id());
-      stats.record(true, nanos, config.clock().instant().getEpochSecond());
+      stats.record(true, nanos, Math.floorDiv(config.clock().millis(), 1000));
       String stored = attempt.result();
       listeners.fire("jobSucceeded", claim.id(), l -> l.jobSucceeded(job, stored));
       return JobOutcome.succeeded(claim, stored);
@@ -443,7 +443,7 @@ final class JobRunner {
       return JobOutcome.released(claim);
     }
     breakers.failed(type, claim.id());
-    stats.record(false, nanos, config.clock().instant().getEpochSecond());
+    stats.record(false, nanos, Math.floorDiv(config.clock().millis(), 1000));
     String error = FailureText.describe(failure);
     boolean retry = claim.attempt() < job.batch.maxAttempts();
     JobOutcome outcome;

@@ -99,19 +99,23 @@ final class NodeState {
   }
 
   /**
-   * The slots of each batch this node holds: one per running job of the batch (a finished job's
-   * slot passes to a job of its batch fetched ahead, or goes back). Whoever starts a job with a
-   * slot the store granted takes it ({@link #takeSlot}); whoever ends the last job that held it
-   * releases it ({@link #releaseSlot}). Only for this node's own view (which batches it may still
-   * start fetched jobs of): the store counts slots from the outcomes.
+   * The slots of each batch this node holds, with the batch's job type: one per running job of the
+   * batch (a finished job's slot passes to a job of its batch fetched ahead, or goes back). Whoever
+   * starts a job with a slot the store granted takes it ({@link #takeSlot}); whoever ends the last
+   * job that held it releases it ({@link #releaseSlot}). Only for this node's own view (which
+   * batches it may still start fetched jobs of): the store counts slots from the outcomes.
    */
-  private final Map<BatchId, Integer> slots = new ConcurrentHashMap<>();
+  private final Map<BatchId, Held> slots = new ConcurrentHashMap<>();
+
+  /** One batch's slots on this node, and its job type. */
+  private record Held(String jobType, int count) {}
 
   /**
-   * The job type of each batch this node took a slot of (kept small by {@link #forgetEmptyFetches},
-   * which drops the batches it holds no slot of).
+   * The slots of {@link #slots} summed per job type, kept beside it by the same two methods, so
+   * that a worker reads its type's count without walking the map: equal to the sum whenever no
+   * {@code takeSlot} or {@code releaseSlot} is half-way.
    */
-  private final Map<BatchId, String> slotTypes = new ConcurrentHashMap<>();
+  private final Map<String, AtomicInteger> slotsPerType = new ConcurrentHashMap<>();
 
   /**
    * Set by the dispatcher when a rate-limited type has a permit but no slot is free (workers keep
@@ -207,8 +211,9 @@ final class NodeState {
 
   /** Takes a slot of {@code batchId} the store granted, for a job that starts in it. */
   void takeSlot(BatchId batchId, String jobType) {
-    slotTypes.putIfAbsent(batchId, jobType);
-    slots.merge(batchId, 1, Integer::sum);
+    slots.merge(
+        batchId, new Held(jobType, 1), (held, one) -> new Held(held.jobType, held.count + 1));
+    slotsPerType.computeIfAbsent(jobType, type -> new AtomicInteger()).incrementAndGet();
   }
 
   /**
@@ -216,30 +221,34 @@ final class NodeState {
    * that held it.
    */
   void releaseSlot(BatchId batchId) {
-    slots.computeIfPresent(batchId, (id, n) -> n <= 1 ? null : n - 1);
+    Held[] released = new Held[1];
+    slots.computeIfPresent(
+        batchId,
+        (id, held) -> {
+          released[0] = held;
+          return held.count <= 1 ? null : new Held(held.jobType, held.count - 1);
+        });
+    if (released[0] != null) {
+      slotsPerType.get(released[0].jobType).decrementAndGet();
+    }
   }
 
   /** Returns how many slots of batches of {@code jobType} this node holds. */
   int slotsOfType(String jobType) {
-    int n = 0;
-    for (Map.Entry<BatchId, Integer> e : slots.entrySet()) {
-      if (jobType.equals(slotTypes.get(e.getKey()))) {
-        n += e.getValue();
-      }
-    }
-    return n;
+    AtomicInteger n = slotsPerType.get(jobType);
+    return n == null ? 0 : n.get();
   }
 
   /** Returns how many slots of {@code batchId} this node holds. */
   int slotsOf(BatchId batchId) {
-    return slots.getOrDefault(batchId, 0);
+    Held held = slots.get(batchId);
+    return held == null ? 0 : held.count;
   }
 
   /** Returns the job types of the batches this node holds slots of. */
   Set<String> slotTypes() {
     Set<String> types = new HashSet<>();
-    slots.keySet().forEach(id -> types.add(slotTypes.get(id)));
-    types.remove(null);
+    slots.values().forEach(held -> types.add(held.jobType));
     return types;
   }
 
@@ -295,6 +304,5 @@ final class NodeState {
    */
   void forgetEmptyFetches() {
     fetched.values().removeIf(of -> of.count.get() == 0);
-    slotTypes.keySet().removeIf(id -> !slots.containsKey(id));
   }
 }
