@@ -9,6 +9,7 @@ import io.batchkit.JobId;
 import io.batchkit.JobProcessor;
 import io.batchkit.Priority;
 import io.batchkit.Progress;
+import io.batchkit.internal.util.Ids;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.NewJob;
 import java.time.Duration;
@@ -18,6 +19,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 
 /** Batches, jobs and services shaped the same way in every benchmark. */
 final class Fixtures {
@@ -42,9 +44,12 @@ final class Fixtures {
 
   /** {@code n} new jobs with fresh ids and the shared payload, as the service builds them. */
   static List<NewJob> newJobs(int n) {
+    // one run of consecutive time-ordered ids, as the service gives a batch's jobs
+    UUID first = Ids.nextRun(n);
     List<NewJob> jobs = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      jobs.add(new NewJob(JobId.random(), PAYLOAD));
+      UUID id = new UUID(first.getMostSignificantBits(), first.getLeastSignificantBits() + i);
+      jobs.add(new NewJob(new JobId(id), PAYLOAD));
     }
     return jobs;
   }

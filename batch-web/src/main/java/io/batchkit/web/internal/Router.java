@@ -1,0 +1,309 @@
+package io.batchkit.web.internal;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchId;
+import io.batchkit.BatchNotFoundException;
+import io.batchkit.BatchQuery;
+import io.batchkit.BatchService;
+import io.batchkit.BatchStatus;
+import io.batchkit.BatchValidationException;
+import io.batchkit.IdempotencyConflictException;
+import io.batchkit.JobQuery;
+import io.batchkit.JobStatus;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * The REST API: finds the route of a request, applies the server's rules (the token, read-only
+ * mode, JSON for changes), calls the {@link BatchService} and writes the answer. Every failure
+ * becomes a JSON error with its status: {@code 400} for bad input (with the same checks and
+ * messages as the Java API), {@code 404} for an unknown batch or route, {@code 409} for a batch in
+ * the wrong state; anything else is logged here and answered {@code 500} with no detail, so that no
+ * stack trace or server detail ever reaches a client.
+ *
+ * <p>Thread-safe: it holds only its settings; each request runs on the server's thread for it.
+ */
+public final class Router {
+  private static final Logger LOG = LoggerFactory.getLogger(Router.class);
+
+  private static final String JSON = "application/json";
+  private static final String NDJSON = "application/x-ndjson";
+
+  /** The largest request body read, in bytes: a batch of items arrives in one. */
+  static final int MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+  private final BatchService service;
+  private final byte[] token;
+  private final boolean readOnly;
+  private final boolean showPayloads;
+  private final Exports exports;
+
+  /**
+   * @param authToken the token every request must present as {@code Authorization: Bearer}, or null
+   *     for none
+   */
+  public Router(BatchService service, String authToken, boolean readOnly, boolean showPayloads) {
+    this.service = service;
+    this.token = authToken == null ? null : authToken.getBytes(StandardCharsets.UTF_8);
+    this.readOnly = readOnly;
+    this.showPayloads = showPayloads;
+    this.exports = new Exports(service, showPayloads);
+  }
+
+  /** Answers one request; never throws for a request's fault. */
+  public void handle(Exchange exchange) throws IOException {
+    try {
+      route(exchange);
+    } catch (ApiException e) {
+      sendError(exchange, e.status, e.getMessage(), e.violations);
+    } catch (BatchValidationException e) {
+      sendError(exchange, 400, "invalid batch request", e.violations());
+    } catch (BatchNotFoundException e) {
+      sendError(exchange, 404, e.getMessage(), List.of());
+    } catch (IdempotencyConflictException | IllegalStateException e) {
+      sendError(exchange, 409, e.getMessage(), List.of());
+    } catch (IllegalArgumentException e) {
+      sendError(exchange, 400, e.getMessage(), List.of());
+    } catch (IOException e) {
+      throw e; // the client went away: nothing to answer
+    } catch (RuntimeException e) {
+      LOG.warn("{} {} failed", exchange.method(), exchange.path(), e);
+      sendError(exchange, 500, "internal error; the server's log has the details", List.of());
+    }
+  }
+
+  /**
+   * Answers with an error, unless the answer has begun (an export that failed half-way): then the
+   * stream is cut short, and the client sees a truncated body, never a false end.
+   */
+  private static void sendError(
+      Exchange ex, int status, String message, List<BatchValidationException.Violation> violations)
+      throws IOException {
+    if (ex.headersSent()) {
+      LOG.warn("{} {} failed after its answer began: {}", ex.method(), ex.path(), message);
+      throw new IOException("answer cut short: " + message);
+    }
+    Map<String, String> headers = status == 401 ? Map.of("WWW-Authenticate", "Bearer") : Map.of();
+    byte[] bytes = Json.MAPPER.writeValueAsBytes(Json.error(message, violations));
+    ex.sendHeaders(status, JSON, bytes.length, headers);
+    try (OutputStream out = ex.responseBody()) {
+      out.write(bytes);
+    }
+  }
+
+  private void route(Exchange ex) throws IOException {
+    checkToken(ex);
+    String[] parts = segments(ex.path());
+    if (parts.length < 2 || !parts[0].equals("api")) {
+      throw new ApiException(404, "no such page: " + QueryParams.clip(ex.path()));
+    }
+    String method = ex.method();
+    switch (parts[1]) {
+      case "batches" -> batches(ex, method, parts);
+      case "statistics" -> {
+        only(ex, parts.length == 2, method, "GET");
+        sendJson(ex, 200, Json.statistics(service.statistics()));
+      }
+      case "nodes" -> {
+        only(ex, parts.length == 2, method, "GET");
+        sendJson(ex, 200, Json.nodes(service.nodes()));
+      }
+      default -> throw new ApiException(404, "no such route: " + QueryParams.clip(ex.path()));
+    }
+  }
+
+  private void batches(Exchange ex, String method, String[] parts) throws IOException {
+    if (parts.length == 2) {
+      if (method.equals("GET")) {
+        sendJson(ex, 200, Json.page(service.listBatches(batchQuery(ex)), Json::batch));
+      } else if (method.equals("POST")) {
+        JsonNode body = readJson(ex);
+        Batch created = service.createBatch(CreateRequest.parse(body));
+        sendJson(ex, 201, Json.batch(created));
+      } else {
+        throw notAllowed(ex, "GET, POST");
+      }
+      return;
+    }
+    BatchId id = batchId(parts[2]);
+    String action = parts.length == 3 ? "" : parts[3];
+    if (parts.length > 4) {
+      throw new ApiException(404, "no such route: " + QueryParams.clip(ex.path()));
+    }
+    switch (action) {
+      case "" -> {
+        if (method.equals("GET")) {
+          sendJson(ex, 200, Json.batch(service.getBatch(id)));
+        } else if (method.equals("DELETE")) {
+          checkChange(ex);
+          service.deleteBatch(id);
+          ex.sendHeaders(204, null, 0, Map.of());
+          ex.responseBody().close();
+        } else {
+          throw notAllowed(ex, "GET, DELETE");
+        }
+      }
+      case "start" -> {
+        change(ex, method);
+        sendJson(ex, 200, Json.batch(service.startBatch(id)));
+      }
+      case "retry-failed" -> {
+        change(ex, method);
+        sendJson(ex, 200, Json.batch(service.retryFailed(id)));
+      }
+      case "cancel" -> {
+        change(ex, method);
+        sendJson(ex, 200, Json.cancellation(service.cancelBatch(id)));
+      }
+      case "jobs" -> {
+        only(ex, true, method, "GET");
+        QueryParams q = new QueryParams(ex.query());
+        JobQuery query = new JobQuery(q.enums("status", JobStatus.class), q.offset(), q.limit());
+        sendJson(
+            ex, 200, Json.page(service.getJobs(id, query), job -> Json.job(job, showPayloads)));
+      }
+      case "results" -> {
+        only(ex, true, method, "GET");
+        service.getBatch(id); // 404 before the stream starts
+        ex.sendHeaders(200, NDJSON + "; charset=utf-8", -1, Map.of());
+        try (OutputStream out = ex.responseBody()) {
+          exports.jsonLines(id, out);
+        }
+      }
+      case "results.zip" -> {
+        only(ex, true, method, "GET");
+        Batch batch = service.getBatch(id);
+        ex.sendHeaders(
+            200,
+            "application/zip",
+            -1,
+            Map.of("Content-Disposition", "attachment; filename=\"batch-" + id + ".zip\""));
+        try (OutputStream out = ex.responseBody()) {
+          exports.zip(batch, out);
+        }
+      }
+      default -> throw new ApiException(404, "no such route: " + QueryParams.clip(ex.path()));
+    }
+  }
+
+  private static BatchQuery batchQuery(Exchange ex) {
+    QueryParams q = new QueryParams(ex.query());
+    BatchQuery.Builder query = BatchQuery.builder();
+    var statuses = q.enums("status", BatchStatus.class);
+    if (!statuses.isEmpty()) {
+      query.status(statuses.toArray(BatchStatus[]::new));
+    }
+    String jobType = q.text("jobType");
+    if (jobType != null) {
+      query.jobType(jobType);
+    }
+    for (Map.Entry<String, String> meta : q.withPrefix("meta.")) {
+      try {
+        query.metadata(meta.getKey(), meta.getValue());
+      } catch (IllegalArgumentException | NullPointerException e) {
+        throw ApiException.badField("meta." + meta.getKey(), e.getMessage());
+      }
+    }
+    return query.page(q.offset(), q.limit()).build();
+  }
+
+  private static BatchId batchId(String text) {
+    try {
+      return BatchId.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw ApiException.badField(
+          "id", "must be a batch id (a UUID), was '" + QueryParams.clip(text) + "'");
+    }
+  }
+
+  /** A change: POST only, allowed unless read-only, with a JSON body type. */
+  private void change(Exchange ex, String method) {
+    if (!method.equals("POST")) {
+      throw notAllowed(ex, "POST");
+    }
+    checkChange(ex);
+  }
+
+  /**
+   * Refuses changes in read-only mode, and changes without a JSON content type: a plain HTML form
+   * cannot send one, so another site's page cannot make a user's browser change anything.
+   */
+  private void checkChange(Exchange ex) {
+    if (readOnly) {
+      throw new ApiException(403, "this server is read-only");
+    }
+    String type = ex.header("Content-Type");
+    if (type == null || !type.toLowerCase(Locale.ROOT).strip().startsWith(JSON)) {
+      throw new ApiException(415, "a change must be sent with Content-Type: " + JSON);
+    }
+  }
+
+  private static void only(Exchange ex, boolean exists, String method, String allowed) {
+    if (!exists) {
+      throw new ApiException(404, "no such route: " + QueryParams.clip(ex.path()));
+    }
+    if (!method.equals(allowed)) {
+      throw notAllowed(ex, allowed);
+    }
+  }
+
+  private static ApiException notAllowed(Exchange ex, String allowed) {
+    return new ApiException(405, ex.method() + " is not allowed here; use " + allowed);
+  }
+
+  private void checkToken(Exchange ex) {
+    if (token == null) {
+      return;
+    }
+    String header = ex.header("Authorization");
+    byte[] given =
+        header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
+            ? header.substring(7).strip().getBytes(StandardCharsets.UTF_8)
+            : new byte[0];
+    if (!MessageDigest.isEqual(given, token)) { // in constant time: no timing hint of the token
+      throw new ApiException(401, "a valid 'Authorization: Bearer <token>' header is required");
+    }
+  }
+
+  private JsonNode readJson(Exchange ex) throws IOException {
+    checkChange(ex);
+    byte[] bytes;
+    try (InputStream in = ex.body()) {
+      bytes = in.readNBytes(MAX_BODY_BYTES + 1);
+    }
+    if (bytes.length > MAX_BODY_BYTES) {
+      throw new ApiException(413, "the body is over " + MAX_BODY_BYTES + " bytes");
+    }
+    try {
+      return Json.MAPPER.readTree(bytes);
+    } catch (JacksonException e) {
+      throw ApiException.badField("body", "is not valid JSON");
+    }
+  }
+
+  private static String[] segments(String path) {
+    String trimmed = path.startsWith("/") ? path.substring(1) : path;
+    if (trimmed.endsWith("/")) {
+      trimmed = trimmed.substring(0, trimmed.length() - 1);
+    }
+    return trimmed.isEmpty() ? new String[0] : trimmed.split("/", -1);
+  }
+
+  private static void sendJson(Exchange ex, int status, JsonNode body) throws IOException {
+    byte[] bytes = Json.MAPPER.writeValueAsBytes(body);
+    ex.sendHeaders(status, JSON, bytes.length, Map.of("Cache-Control", "no-store"));
+    try (OutputStream out = ex.responseBody()) {
+      out.write(bytes);
+    }
+  }
+}
