@@ -207,6 +207,12 @@ public interface BatchService extends AutoCloseable {
   List<Node> nodes();
 
   /**
+   * Returns whether {@link #close()} has begun: from then on every call that creates or changes a
+   * batch throws {@link IllegalStateException}.
+   */
+  boolean isClosed();
+
+  /**
    * Stops the service: it takes no new work, lets running jobs finish for up to the shutdown grace
    * period, then interrupts them and gives their jobs back to the store (queued again, attempt not
    * counted) so that another node or the next start runs them. Returns when every thread the

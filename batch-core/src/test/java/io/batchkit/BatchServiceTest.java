@@ -1123,10 +1123,13 @@ class BatchServiceTest {
     service.awaitCompletion(done.id(), WAIT);
     Batch pending = service.createBatch(BatchRequest.builder("t").item("x").build());
     CompletableFuture<Batch> waiter = service.completion(pending.id());
+    assertFalse(service.isClosed());
 
     service.close();
     service.close(); // a second close does nothing
 
+    assertTrue(service.isClosed());
+    assertThrows(IllegalStateException.class, () -> service.startBatch(pending.id()));
     assertNoThreadsOf("quiet");
     assertTrue(waiter.isCompletedExceptionally());
   }

@@ -212,14 +212,16 @@ public final class BatchWeb implements AutoCloseable {
         throw new UncheckedIOException(
             "cannot listen on " + bindAddress + ":" + port + ": " + e.getMessage(), e);
       }
-      Router router = new Router(service, authToken, readOnly, showPayloads);
+      Router router =
+          new Router(service, authToken, readOnly, showPayloads, address.isLoopbackAddress());
       String base = basePath;
       server.createContext(
           base,
           exchange -> {
-            try (exchange) {
-              router.handle(new JdkExchange(exchange, base));
-            }
+            // not closed when handle throws: the server then drops the connection, so a client
+            // whose answer was cut short sees an error, never a complete-looking body
+            router.handle(new JdkExchange(exchange, base));
+            exchange.close();
           });
       ExecutorService pool =
           Executors.newFixedThreadPool(threads, new DaemonThreadFactory("batchkit-web"));

@@ -367,7 +367,6 @@ abstract class AbstractBatchWebTest {
     assertEquals(409, send("DELETE", "api/batches/" + running, null, true).statusCode());
     assertEquals(409, post("api/batches/" + running + "/retry-failed", "").statusCode());
 
-    assertEquals(405, send("PUT", "api/batches", "{}", true).statusCode());
     assertEquals(405, get("api/batches/" + running + "/start").statusCode());
     assertEquals(404, get("api/elsewhere").statusCode());
     assertEquals(404, get("api/batches/" + running + "/elsewhere").statusCode());
@@ -385,6 +384,57 @@ abstract class AbstractBatchWebTest {
       assertEquals(List.of("error", "violations"), List.copyOf(body.propertyNames()));
       assertFalse(response.body().contains("at io.batchkit"), response.body());
       assertFalse(response.body().contains("Exception"), response.body());
+    }
+  }
+
+  @Test
+  void wrongMethods_sayWhichAreAllowed_andAClosedService503() throws Exception {
+    HttpResponse<String> put = send("PUT", "api/batches", "{}", true);
+    assertEquals(405, put.statusCode());
+    assertEquals("GET, POST", put.headers().firstValue("Allow").orElse(""));
+    BatchId id = create(ECHO, Map.of(), "a");
+
+    service.close();
+
+    HttpResponse<String> closed = post("api/batches/" + id + "/start", "");
+    assertEquals(503, closed.statusCode(), closed.body());
+  }
+
+  /**
+   * Without a token, a loopback server answers only requests addressed to a loopback name: a
+   * rebound DNS name (an attacker's site pointed at 127.0.0.1) is refused.
+   */
+  @Test
+  void withoutAToken_onlyLoopbackHostNamesAreAnswered() throws Exception {
+    int port = web.uri().getPort();
+    assertEquals(403, rawStatus(port, "evil.example:" + port));
+    assertEquals(403, rawStatus(port, ""));
+    assertEquals(200, rawStatus(port, "localhost:" + port));
+    assertEquals(200, rawStatus(port, "127.0.0.1:" + port));
+    assertEquals(200, rawStatus(port, "[::1]:" + port));
+
+    web.close();
+    web = BatchWeb.builder(service).port(0).authToken("t0ken").start();
+    int withToken = web.uri().getPort();
+    assertEquals(401, rawStatus(withToken, "evil.example"), "the token decides, whatever the host");
+  }
+
+  /**
+   * Sends {@code GET /api/batches} with {@code Host: host} over a raw socket; returns the status.
+   */
+  private static int rawStatus(int port, String host) throws IOException {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+      socket.setSoTimeout((int) AWAIT.toMillis());
+      String request =
+          "GET /api/batches HTTP/1.1\r\n"
+              + (host.isEmpty() ? "" : "Host: " + host + "\r\n")
+              + "Connection: close\r\n\r\n";
+      socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+      String status =
+          new java.io.BufferedReader(
+                  new java.io.InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII))
+              .readLine();
+      return Integer.parseInt(status.split(" ")[1]);
     }
   }
 

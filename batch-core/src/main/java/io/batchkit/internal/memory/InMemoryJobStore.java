@@ -204,8 +204,15 @@ public final class InMemoryJobStore implements JobStore {
     try {
       BatchState state = require(id);
       List<Job> page = new ArrayList<>();
-      int skipped = 0;
       boolean hasMore = false;
+      if (query.statuses().isEmpty()) {
+        // every job matches: the page starts at its offset, with no walk to it
+        int from = Math.min(query.offset(), state.jobs.size());
+        int to = (int) Math.min((long) from + query.limit(), state.jobs.size());
+        state.jobs.subList(from, to).forEach(job -> page.add(job.snapshot()));
+        return new Page<>(page, query.offset(), query.limit(), to < state.jobs.size());
+      }
+      int skipped = 0;
       for (JobState job : state.jobs) {
         if (!query.matches(job.status)) {
           continue;

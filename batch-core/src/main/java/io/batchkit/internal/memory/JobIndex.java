@@ -46,9 +46,10 @@ final class JobIndex {
     if (runs.containsKey(high)) {
       return null;
     }
-    for (int i = 1, n = jobs.size(); i < n; i++) {
-      UUID id = jobs.get(i).id().value();
-      if (id.getMostSignificantBits() != high || id.getLeastSignificantBits() != low + i) {
+    long expected = low;
+    for (NewJob job : jobs) { // iterated, not indexed: any list is read in one pass
+      UUID id = job.id().value();
+      if (id.getMostSignificantBits() != high || id.getLeastSignificantBits() != expected++) {
         return null;
       }
     }

@@ -397,8 +397,13 @@ public final class DefaultBatchService implements BatchService {
     return store.listNodes();
   }
 
+  @Override
+  public boolean isClosed() {
+    return node.state.get() != NodeState.State.RUNNING;
+  }
+
   private void ensureOpen() {
-    if (node.state.get() != NodeState.State.RUNNING) {
+    if (isClosed()) {
       throw new IllegalStateException("batchkit service " + config.nodeId() + " is closed");
     }
   }

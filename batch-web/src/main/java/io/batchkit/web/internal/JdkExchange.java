@@ -22,7 +22,9 @@ public final class JdkExchange implements Exchange {
   public JdkExchange(HttpExchange exchange, String basePath) {
     this.exchange = exchange;
     String raw = exchange.getRequestURI().getRawPath();
-    this.path = "/" + raw.substring(Math.min(raw.length(), basePath.length()));
+    // the server matched the context on the decoded path: a path that reaches the base only once
+    // decoded keeps its base here, and so matches no route
+    this.path = raw.startsWith(basePath) ? "/" + raw.substring(basePath.length()) : "/" + raw;
   }
 
   @Override

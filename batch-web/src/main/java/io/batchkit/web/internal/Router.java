@@ -15,21 +15,23 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 
 /**
- * The REST API: finds the route of a request, applies the server's rules (the token, read-only
- * mode, JSON for changes), calls the {@link BatchService} and writes the answer. Every failure
- * becomes a JSON error with its status: {@code 400} for bad input (with the same checks and
- * messages as the Java API), {@code 404} for an unknown batch or route, {@code 409} for a batch in
- * the wrong state; anything else is logged here and answered {@code 500} with no detail, so that no
- * stack trace or server detail ever reaches a client.
+ * The REST API and the dashboard's page: finds the route of a request, applies the server's rules
+ * (the token, read-only mode, JSON for changes), calls the {@link BatchService} and writes the
+ * answer. Every failure becomes a JSON error with its status: {@code 400} for bad input (with the
+ * same checks and messages as the Java API), {@code 404} for an unknown batch or route, {@code 409}
+ * for a batch in the wrong state; anything else is logged here and answered {@code 500} with no
+ * detail, so that no stack trace or server detail ever reaches a client.
  *
  * <p>Thread-safe: it holds only its settings; each request runs on the server's thread for it.
  */
@@ -39,23 +41,36 @@ public final class Router {
   private static final String JSON = "application/json";
   private static final String NDJSON = "application/x-ndjson";
 
+  /** The host names a loopback server without a token answers to. */
+  private static final Set<String> LOOPBACK_NAMES = Set.of("localhost", "127.0.0.1", "[::1]");
+
   /** The largest request body read, in bytes: a batch of items arrives in one. */
   static final int MAX_BODY_BYTES = 64 * 1024 * 1024;
 
   private final BatchService service;
   private final byte[] token;
   private final boolean readOnly;
+  private final boolean loopbackOnly;
   private final boolean showPayloads;
   private final Exports exports;
+  private final StaticFiles page = new StaticFiles();
 
   /**
    * @param authToken the token every request must present as {@code Authorization: Bearer}, or null
    *     for none
+   * @param loopback whether the server listens on a loopback address only: then, without a token,
+   *     only requests to a loopback host name are answered
    */
-  public Router(BatchService service, String authToken, boolean readOnly, boolean showPayloads) {
+  public Router(
+      BatchService service,
+      String authToken,
+      boolean readOnly,
+      boolean showPayloads,
+      boolean loopback) {
     this.service = service;
     this.token = authToken == null ? null : authToken.getBytes(StandardCharsets.UTF_8);
     this.readOnly = readOnly;
+    this.loopbackOnly = loopback && authToken == null;
     this.showPayloads = showPayloads;
     this.exports = new Exports(service, showPayloads);
   }
@@ -65,20 +80,24 @@ public final class Router {
     try {
       route(exchange);
     } catch (ApiException e) {
-      sendError(exchange, e.status, e.getMessage(), e.violations);
+      sendError(exchange, e.status, e.getMessage(), e.violations, e.headers);
     } catch (BatchValidationException e) {
-      sendError(exchange, 400, "invalid batch request", e.violations());
+      sendError(exchange, 400, "invalid batch request", e.violations(), Map.of());
     } catch (BatchNotFoundException e) {
-      sendError(exchange, 404, e.getMessage(), List.of());
-    } catch (IdempotencyConflictException | IllegalStateException e) {
-      sendError(exchange, 409, e.getMessage(), List.of());
-    } catch (IllegalArgumentException e) {
-      sendError(exchange, 400, e.getMessage(), List.of());
+      sendError(exchange, 404, e.getMessage(), List.of(), Map.of());
+    } catch (IdempotencyConflictException e) {
+      sendError(exchange, 409, e.getMessage(), List.of(), Map.of());
+    } catch (IllegalStateException e) {
+      // the service's state rules ("cannot be started: it is PROCESSING"), or a closed service
+      sendError(exchange, service.isClosed() ? 503 : 409, e.getMessage(), List.of(), Map.of());
     } catch (IOException e) {
       throw e; // the client went away: nothing to answer
     } catch (RuntimeException e) {
+      // input is checked before it reaches the service, so anything else is the server's fault;
+      // its message may name stored data, so it stays in the log
       LOG.warn("{} {} failed", exchange.method(), exchange.path(), e);
-      sendError(exchange, 500, "internal error; the server's log has the details", List.of());
+      sendError(
+          exchange, 500, "internal error; the server's log has the details", List.of(), Map.of());
     }
   }
 
@@ -87,13 +106,20 @@ public final class Router {
    * stream is cut short, and the client sees a truncated body, never a false end.
    */
   private static void sendError(
-      Exchange ex, int status, String message, List<BatchValidationException.Violation> violations)
+      Exchange ex,
+      int status,
+      String message,
+      List<BatchValidationException.Violation> violations,
+      Map<String, String> extra)
       throws IOException {
     if (ex.headersSent()) {
       LOG.warn("{} {} failed after its answer began: {}", ex.method(), ex.path(), message);
       throw new IOException("answer cut short: " + message);
     }
-    Map<String, String> headers = status == 401 ? Map.of("WWW-Authenticate", "Bearer") : Map.of();
+    Map<String, String> headers = new HashMap<>(extra);
+    if (status == 401) {
+      headers.put("WWW-Authenticate", "Bearer");
+    }
     byte[] bytes = Json.MAPPER.writeValueAsBytes(Json.error(message, violations));
     ex.sendHeaders(status, JSON, bytes.length, headers);
     try (OutputStream out = ex.responseBody()) {
@@ -102,7 +128,14 @@ public final class Router {
   }
 
   private void route(Exchange ex) throws IOException {
+    String file = StaticFiles.fileOf(ex.path());
+    if (file != null) {
+      only(ex, true, ex.method(), "GET", "HEAD");
+      page.send(ex, file);
+      return;
+    }
     checkToken(ex);
+    checkHost(ex);
     String[] parts = segments(ex.path());
     if (parts.length < 2 || !parts[0].equals("api")) {
       throw new ApiException(404, "no such page: " + QueryParams.clip(ex.path()));
@@ -176,9 +209,9 @@ public final class Router {
         only(ex, true, method, "GET");
         service.getBatch(id); // 404 before the stream starts
         ex.sendHeaders(200, NDJSON + "; charset=utf-8", -1, Map.of());
-        try (OutputStream out = ex.responseBody()) {
-          exports.jsonLines(id, out);
-        }
+        OutputStream out = ex.responseBody();
+        exports.jsonLines(id, out);
+        out.close(); // only a complete export ends the stream; a failure cuts it (see sendError)
       }
       case "results.zip" -> {
         only(ex, true, method, "GET");
@@ -188,9 +221,9 @@ public final class Router {
             "application/zip",
             -1,
             Map.of("Content-Disposition", "attachment; filename=\"batch-" + id + ".zip\""));
-        try (OutputStream out = ex.responseBody()) {
-          exports.zip(batch, out);
-        }
+        OutputStream out = ex.responseBody();
+        exports.zip(batch, out);
+        out.close();
       }
       default -> throw new ApiException(404, "no such route: " + QueryParams.clip(ex.path()));
     }
@@ -248,17 +281,40 @@ public final class Router {
     }
   }
 
-  private static void only(Exchange ex, boolean exists, String method, String allowed) {
+  private static void only(Exchange ex, boolean exists, String method, String... allowed) {
     if (!exists) {
       throw new ApiException(404, "no such route: " + QueryParams.clip(ex.path()));
     }
-    if (!method.equals(allowed)) {
-      throw notAllowed(ex, allowed);
+    if (!List.of(allowed).contains(method)) {
+      throw notAllowed(ex, String.join(", ", allowed));
     }
   }
 
   private static ApiException notAllowed(Exchange ex, String allowed) {
-    return new ApiException(405, ex.method() + " is not allowed here; use " + allowed);
+    return new ApiException(405, ex.method() + " is not allowed here; use " + allowed)
+        .withHeader("Allow", allowed);
+  }
+
+  /**
+   * Without a token, on a loopback address, answers only requests addressed to this machine by a
+   * loopback name: a page on another site whose name an attacker points at 127.0.0.1 (DNS
+   * rebinding) sends its own name in {@code Host}, and is refused.
+   */
+  private void checkHost(Exchange ex) {
+    if (!loopbackOnly) {
+      return;
+    }
+    String host = ex.header("Host");
+    String name = host == null ? "" : host.strip().toLowerCase(Locale.ROOT);
+    if (name.startsWith("[")) {
+      name = name.substring(0, name.indexOf(']') + 1);
+    } else if (name.indexOf(':') >= 0) {
+      name = name.substring(0, name.indexOf(':'));
+    }
+    if (!LOOPBACK_NAMES.contains(name)) {
+      throw new ApiException(
+          403, "this server answers only requests addressed to localhost or 127.0.0.1");
+    }
   }
 
   private void checkToken(Exchange ex) {
@@ -277,6 +333,12 @@ public final class Router {
 
   private JsonNode readJson(Exchange ex) throws IOException {
     checkChange(ex);
+    String length = ex.header("Content-Length");
+    if (length != null
+        && length.strip().matches("[0-9]{1,18}")
+        && Long.parseLong(length.strip()) > MAX_BODY_BYTES) {
+      throw new ApiException(413, "the body is over " + MAX_BODY_BYTES + " bytes");
+    }
     byte[] bytes;
     try (InputStream in = ex.body()) {
       bytes = in.readNBytes(MAX_BODY_BYTES + 1);

@@ -1,0 +1,278 @@
+// The batchkit dashboard: plain JavaScript over the REST API next to it, refreshed every second.
+'use strict';
+
+const BASE = location.pathname.replace(/[^/]*$/, '');
+const STATUSES = ['PENDING', 'PROCESSING', 'COMPLETED', 'PARTIAL', 'FAILED', 'CANCELLED'];
+const JOB_STATUSES = ['QUEUED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+const view = document.getElementById('view');
+const state = { filters: { status: '', jobType: '' }, jobs: { status: '', offset: 0 }, rates: {} };
+let timer = null;
+
+function token() { return sessionStorage.getItem('batchkit-token'); }
+
+async function api(path, options = {}) {
+  const headers = {};
+  if (token()) headers.Authorization = 'Bearer ' + token();
+  if (options.method && options.method !== 'GET') headers['Content-Type'] = 'application/json';
+  const response = await fetch(BASE + 'api/' + path, { ...options, headers });
+  if (response.status === 401) {
+    document.getElementById('token-form').hidden = false;
+    throw new Error('this server needs a token');
+  }
+  if (!response.ok) {
+    let message = response.status + ' ' + response.statusText;
+    try {
+      const body = await response.json();
+      message = body.error + body.violations.map(v => ' ' + v.field + ': ' + v.message).join(';');
+    } catch (ignored) { /* not JSON */ }
+    throw new Error(message);
+  }
+  return response.status === 204 ? null : response;
+}
+
+const json = async (path, options) => (await api(path, options)).json();
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === 'class') node.className = value;
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+function notice(message) {
+  const box = document.getElementById('notice');
+  box.textContent = message || '';
+  box.hidden = !message;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return '–';
+  if (seconds < 60) return seconds + ' s';
+  if (seconds < 3600) return Math.floor(seconds / 60) + ' min ' + (seconds % 60) + ' s';
+  return Math.floor(seconds / 3600) + ' h ' + Math.floor((seconds % 3600) / 60) + ' min';
+}
+
+function time(iso) { return iso ? new Date(iso).toLocaleString() : '–'; }
+
+/** Jobs per second of a batch, from its finished count between two refreshes. */
+function rate(batch) {
+  const done = batch.progress.succeeded + batch.progress.failed + batch.progress.cancelled;
+  const now = Date.now();
+  const last = state.rates[batch.id];
+  let perSecond = last ? last.perSecond : null;
+  if (last && now > last.at) {
+    const measured = (done - last.done) * 1000 / (now - last.at);
+    perSecond = last.perSecond === null ? measured : 0.7 * last.perSecond + 0.3 * measured;
+  }
+  state.rates[batch.id] = { done, at: now, perSecond };
+  return batch.status === 'PROCESSING' && perSecond !== null ? perSecond.toFixed(1) + ' jobs/s' : '–';
+}
+
+function bar(progress) {
+  const total = Math.max(progress.total, 1);
+  const part = (name) => {
+    const segment = el('span', { class: name, title: progress[name] + ' ' + name });
+    segment.style.width = (100 * progress[name] / total) + '%';
+    return segment;
+  };
+  return el('div', { class: 'bar', role: 'progressbar', 'aria-valuenow': progress.percentage.toFixed(0) },
+    part('succeeded'), part('failed'), part('cancelled'), part('processing'));
+}
+
+function statusBadge(status) { return el('span', { class: 'status ' + status }, status); }
+
+// ------------------------------------------------------------------ the batch list
+
+async function renderList() {
+  const query = new URLSearchParams({ limit: '50' });
+  if (state.filters.status) query.set('status', state.filters.status);
+  if (state.filters.jobType) query.set('jobType', state.filters.jobType);
+  const page = await json('batches?' + query);
+  const rows = page.items.map(b => el('div', { class: 'batch', 'data-batch-id': b.id },
+    el('div', {}, el('a', { href: '#/batch/' + b.id }, b.name || b.id), ' ', statusBadge(b.status),
+      el('div', { class: 'meta' }, b.jobType + ' · ' + b.priority + ' · ' + b.progress.total + ' jobs')),
+    el('div', {}, bar(b.progress), el('div', { class: 'figures' },
+      el('span', { class: 'pct' }, b.progress.percentage.toFixed(1) + ' %'),
+      el('span', {}, b.progress.succeeded + ' ok'), el('span', {}, b.progress.failed + ' failed'),
+      el('span', {}, b.progress.processing + ' running'), el('span', {}, b.progress.queued + ' queued'),
+      el('span', {}, rate(b)), el('span', {}, 'left ' + duration(b.estimatedSecondsRemaining)))),
+    el('div', {}, actions(b, true))));
+  return [
+    el('div', { class: 'card' },
+      el('div', { class: 'filters' },
+        el('select', { id: 'filter-status', onchange: e => { state.filters.status = e.target.value; refresh(); } },
+          el('option', { value: '' }, 'any status'),
+          STATUSES.map(s => el('option', { value: s, selected: s === state.filters.status }, s))),
+        el('input', { id: 'filter-type', placeholder: 'job type', value: state.filters.jobType,
+          onchange: e => { state.filters.jobType = e.target.value.trim(); refresh(); } })),
+      rows.length ? rows : el('p', { class: 'empty' }, 'No batches.')),
+    newBatchForm(),
+  ];
+}
+
+function newBatchForm() {
+  const type = el('input', { id: 'new-type', placeholder: 'job type', required: true });
+  const name = el('input', { id: 'new-name', placeholder: 'name (optional)' });
+  const items = el('textarea', { id: 'new-items', placeholder: 'one item per line' });
+  const start = el('input', { id: 'new-start', type: 'checkbox', checked: true });
+  return el('details', { class: 'card' }, el('summary', {}, 'New batch'),
+    el('form', { onsubmit: async e => {
+      e.preventDefault();
+      const lines = items.value.split('\n').map(l => l.trim()).filter(l => l);
+      try {
+        await api('batches', { method: 'POST', body: JSON.stringify({
+          jobType: type.value.trim(), name: name.value.trim() || null, items: lines, autoStart: start.checked }) });
+        items.value = '';
+        notice('');
+        refresh();
+      } catch (error) { notice(error.message); }
+    } },
+      el('div', { class: 'filters' }, type, name, el('label', {}, start, ' start at once')),
+      items, el('div', { class: 'actions' }, el('button', { type: 'submit' }, 'Create'))));
+}
+
+// ------------------------------------------------------------------ one batch
+
+function actions(b, compact) {
+  const act = (label, action, enabled, cls) => el('button', { class: cls || 'secondary', 'data-action': action,
+    disabled: !enabled, onclick: () => perform(b.id, action) }, label);
+  const finished = ['COMPLETED', 'PARTIAL', 'FAILED', 'CANCELLED'].includes(b.status);
+  const list = [
+    act('Start', 'start', b.status === 'PENDING'),
+    act('Cancel', 'cancel', !finished, 'danger'),
+  ];
+  if (!compact) {
+    list.push(act('Retry failed', 'retry-failed', (b.status === 'PARTIAL' || b.status === 'FAILED') && b.progress.failed > 0));
+    list.push(act('Delete', 'delete', finished && b.progress.queued + b.progress.processing === 0));
+    list.push(el('button', { class: 'secondary', onclick: () => download(b.id, 'results', 'batch-' + b.id + '.jsonl') }, 'Results (JSON Lines)'));
+    list.push(el('button', { class: 'secondary', onclick: () => download(b.id, 'results.zip', 'batch-' + b.id + '.zip') }, 'Results (ZIP)'));
+  }
+  return el('div', { class: 'actions' }, list);
+}
+
+async function perform(id, action) {
+  if ((action === 'cancel' || action === 'delete') && !confirm(action + ' this batch?')) return;
+  try {
+    if (action === 'delete') {
+      await api('batches/' + id, { method: 'DELETE' });
+      location.hash = '#/';
+    } else {
+      await api('batches/' + id + '/' + action, { method: 'POST', body: '{}' });
+    }
+    notice('');
+  } catch (error) { notice(error.message); }
+  refresh();
+}
+
+async function download(id, what, filename) {
+  try {
+    const blob = await (await api('batches/' + id + '/' + what)).blob();
+    const link = el('a', { href: URL.createObjectURL(blob), download: filename });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  } catch (error) { notice(error.message); }
+}
+
+async function renderBatch(id) {
+  const b = await json('batches/' + id);
+  const p = b.progress;
+  const jobs = new URLSearchParams({ offset: String(state.jobs.offset), limit: '25' });
+  if (state.jobs.status) jobs.set('status', state.jobs.status);
+  const page = await json('batches/' + id + '/jobs?' + jobs);
+  const count = (label, value) => el('div', {}, el('b', {}, value), label);
+  const rows = page.items.map((j, i) => el('tr', { 'data-job-id': j.id },
+    el('td', {}, page.offset + i + 1), el('td', {}, statusBadge(j.status)), el('td', {}, j.attempt),
+    el('td', { class: 'text', title: j.payload ?? '' }, j.payload ?? '–'),
+    el('td', { class: 'text', title: j.error ?? j.result ?? '' }, j.error ?? j.result ?? '–'),
+    el('td', { class: 'wide' }, time(j.finishedAt))));
+  const pageButton = (label, offset, enabled) => el('button', { class: 'secondary', disabled: !enabled,
+    onclick: () => { state.jobs.offset = offset; refresh(); } }, label);
+  return [
+    el('div', { class: 'card', 'data-batch-id': b.id },
+      el('h1', {}, b.name || b.id, ' ', el('span', { id: 'batch-status', class: 'status ' + b.status }, b.status)),
+      el('div', { class: 'meta' }, b.jobType + ' · ' + b.priority + ' · created ' + time(b.createdAt)
+        + (b.completedAt ? ' · ended ' + time(b.completedAt) : '')),
+      el('div', { class: 'spaced' }, bar(p)),
+      el('div', { class: 'figures' }, el('span', { id: 'batch-pct', class: 'pct' }, p.percentage.toFixed(1) + ' %'),
+        el('span', {}, rate(b)), el('span', {}, 'left ' + duration(b.estimatedSecondsRemaining))),
+      el('div', { class: 'counts' }, count('total', p.total), count('succeeded', p.succeeded), count('failed', p.failed),
+        count('cancelled', p.cancelled), count('running', p.processing), count('queued', p.queued)),
+      actions(b, false)),
+    el('div', { class: 'card' }, el('h2', {}, 'Jobs'),
+      el('div', { class: 'filters' },
+        el('select', { id: 'job-status', onchange: e => { state.jobs.status = e.target.value; state.jobs.offset = 0; refresh(); } },
+          el('option', { value: '' }, 'any status'),
+          JOB_STATUSES.map(s => el('option', { value: s, selected: s === state.jobs.status }, s))),
+        pageButton('Previous', Math.max(0, page.offset - page.limit), page.offset > 0),
+        pageButton('Next', page.offset + page.limit, page.hasMore)),
+      rows.length ? el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'status'),
+        el('th', {}, 'attempt'), el('th', {}, 'payload'), el('th', {}, 'result or error'), el('th', { class: 'wide' }, 'finished'))),
+        el('tbody', {}, rows)) : el('p', { class: 'empty' }, 'No jobs here.')),
+  ];
+}
+
+// ------------------------------------------------------------------ statistics and nodes
+
+async function renderStats() {
+  const [s, nodes] = await Promise.all([json('statistics'), json('nodes')]);
+  const count = (label, value) => el('div', {}, el('b', {}, value), label);
+  return [
+    el('div', { class: 'card' }, el('h2', {}, 'This service'),
+      el('div', { class: 'counts' }, count('succeeded', s.succeeded), count('failed', s.failed),
+        count('jobs/s (last minute)', s.throughputPerSecond.toFixed(1)), count('running', s.running),
+        count('queued', s.queued), count('p50 ms', s.p50Ms.toFixed(1)), count('p95 ms', s.p95Ms.toFixed(1)),
+        count('p99 ms', s.p99Ms.toFixed(1))),
+      Object.keys(s.circuitBreakers).length ? el('p', {}, 'Circuits: ',
+        Object.entries(s.circuitBreakers).map(([t, c]) => t + ' ' + c).join(', ')) : null),
+    el('div', { class: 'card' }, el('h2', {}, 'Nodes'),
+      el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'node'), el('th', {}, 'status'), el('th', {}, 'running'),
+        el('th', {}, 'slots'), el('th', { class: 'wide' }, 'host'), el('th', { class: 'wide' }, 'last heartbeat'))),
+        el('tbody', {}, nodes.items.map(n => el('tr', {}, el('td', {}, n.nodeId), el('td', {}, n.status),
+          el('td', {}, n.running), el('td', {}, n.slots), el('td', { class: 'wide' }, n.host),
+          el('td', { class: 'wide' }, time(n.lastHeartbeat))))))),
+  ];
+}
+
+// ------------------------------------------------------------------ routing and refresh
+
+async function refresh() {
+  clearTimeout(timer);
+  const hash = location.hash || '#/';
+  const focused = document.activeElement && document.activeElement.id;
+  try {
+    let content;
+    if (hash.startsWith('#/batch/')) content = await renderBatch(decodeURIComponent(hash.slice(8)));
+    else if (hash === '#/stats') content = await renderStats();
+    else content = await renderList();
+    // keep a half-typed form: do not redraw while the user is typing in it
+    const typing = focused && focused.startsWith('new-');
+    if (!typing) {
+      const open = view.querySelector('details') && view.querySelector('details').open;
+      view.replaceChildren(...content);
+      if (open && view.querySelector('details')) view.querySelector('details').open = true;
+      if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+    }
+    document.getElementById('live').classList.remove('stale');
+  } catch (error) {
+    document.getElementById('live').classList.add('stale');
+    notice(error.message);
+  }
+  timer = setTimeout(refresh, 1000);
+}
+
+document.getElementById('token-form').addEventListener('submit', e => {
+  e.preventDefault();
+  sessionStorage.setItem('batchkit-token', document.getElementById('token').value);
+  document.getElementById('token-form').hidden = true;
+  notice('');
+  refresh();
+});
+window.addEventListener('hashchange', () => { state.jobs = { status: '', offset: 0 }; notice(''); refresh(); });
+refresh();

@@ -1,0 +1,183 @@
+package io.batchkit.web;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchRequest;
+import io.batchkit.BatchService;
+import io.batchkit.BatchStatus;
+import io.batchkit.spi.JobStore;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The dashboard in a real browser: Debian's Chromium, headless, driven by Selenium through Debian's
+ * {@code chromedriver} (so nothing is downloaded). Screenshots go to {@code target/}. Without
+ * Chromium the test is skipped with a message; under {@code CI=true} it fails ({@code .ci/run}
+ * installs the packages).
+ */
+class DashboardBrowserIT {
+  private static final File CHROMIUM = new File("/usr/bin/chromium");
+  private static final File DRIVER = new File("/usr/bin/chromedriver");
+  private static final Duration WAIT = Duration.ofSeconds(30);
+
+  private final CountDownLatch release = new CountDownLatch(1);
+  private BatchService service;
+  private BatchWeb web;
+  private WebDriver browser;
+  private Path profile;
+
+  @BeforeEach
+  void start() throws IOException {
+    if (!CHROMIUM.canExecute() || !DRIVER.canExecute()) {
+      String message =
+          "Chromium and chromedriver are needed at /usr/bin (apt-get install chromium"
+              + " chromium-driver); .ci/run installs them";
+      if (isCi()) {
+        throw new AssertionError("CI is set, so this is a failure, not a skip: " + message);
+      }
+      Assumptions.abort(message);
+    }
+    service =
+        BatchService.builder()
+            .store(JobStore.inMemory())
+            .discoverProcessors(false)
+            .maxConcurrency(4)
+            .defaultMaxAttempts(1)
+            .processor(
+                "work",
+                context -> {
+                  Thread.sleep(20);
+                  if (context.payload().startsWith("fail")) {
+                    throw new IllegalStateException("refused " + context.payload());
+                  }
+                  return "done " + context.payload();
+                })
+            .processor(
+                "hold",
+                context -> {
+                  release.await();
+                  return "held";
+                })
+            .build();
+    web = BatchWeb.builder(service).port(0).start();
+    profile = Files.createTempDirectory("batchkit-chromium");
+    ChromeOptions options = new ChromeOptions();
+    options.setBinary(CHROMIUM);
+    options.addArguments(
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--user-data-dir=" + profile);
+    ChromeDriverService driver =
+        new ChromeDriverService.Builder().usingDriverExecutable(DRIVER).usingAnyFreePort().build();
+    browser = new ChromeDriver(driver, options);
+    browser.manage().window().setSize(new Dimension(1280, 900));
+  }
+
+  @AfterEach
+  void stop() throws IOException {
+    release.countDown();
+    if (browser != null) {
+      browser.quit();
+    }
+    if (web != null) {
+      web.close();
+    }
+    if (service != null) {
+      service.close();
+    }
+    if (profile != null) {
+      try (var files = Files.walk(profile)) {
+        files.sorted(java.util.Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+      }
+    }
+  }
+
+  @Test
+  void aPartlyFailingBatchReaches100Percent_andARunningOneIsCancelledWithItsButton()
+      throws Exception {
+    List<String> items = new ArrayList<>();
+    for (int i = 0; i < 60; i++) {
+      items.add(i % 10 == 3 ? "fail-" + i : "item-" + i);
+    }
+    Batch partial =
+        service.submit(
+            BatchRequest.builder("work")
+                .name("partly failing")
+                .items(items)
+                .maxConcurrency(2)
+                .build());
+
+    browser.get(web.uri().toString());
+    WebDriverWait wait = new WebDriverWait(browser, WAIT);
+    String row = "[data-batch-id='" + partial.id() + "']";
+    wait.until(ExpectedConditions.textToBe(By.cssSelector(row + " .pct"), "100.0 %"));
+    wait.until(ExpectedConditions.textToBe(By.cssSelector(row + " .status"), "PARTIAL"));
+    screenshot("dashboard-list.png");
+
+    browser.get(web.uri() + "#/batch/" + partial.id());
+    wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PARTIAL"));
+    wait.until(ExpectedConditions.textToBe(By.id("batch-pct"), "100.0 %"));
+    wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector("tr[data-job-id]"), 25));
+    screenshot("dashboard-batch.png");
+    browser.manage().window().setSize(new Dimension(390, 844)); // a phone
+    wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PARTIAL"));
+    screenshot("dashboard-phone.png");
+    browser.manage().window().setSize(new Dimension(1280, 900));
+
+    Batch held =
+        service.submit(
+            BatchRequest.builder("hold").name("held").items(List.of("1", "2", "3")).build());
+    browser.get(web.uri() + "#/batch/" + held.id());
+    wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PROCESSING"));
+    wait.until(
+            ExpectedConditions.elementToBeClickable(By.cssSelector("button[data-action='cancel']")))
+        .click();
+    wait.until(ExpectedConditions.alertIsPresent()).accept();
+    wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "CANCELLED"));
+    screenshot("dashboard-cancelled.png");
+
+    assertEquals(BatchStatus.CANCELLED, service.awaitCompletion(held.id(), WAIT).status());
+    assertEquals(BatchStatus.PARTIAL, service.getBatch(partial.id()).status());
+  }
+
+  private void screenshot(String name) throws IOException {
+    File shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
+    Path target = Path.of("target", name);
+    Files.createDirectories(target.getParent());
+    Files.copy(shot.toPath(), target, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  private static boolean isCi() {
+    String ci = System.getenv("CI");
+    return ci != null && !ci.isBlank() && !ci.equalsIgnoreCase("false");
+  }
+}
