@@ -11,6 +11,7 @@ import io.batchkit.spi.SharedRateLimit;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -80,6 +81,22 @@ public interface BatchService extends AutoCloseable {
   Batch submit(BatchRequest request);
 
   /**
+   * Adds jobs to a batch that has not started, one per item, after its others in its order: a page
+   * that uploads files adds them to a batch, then starts it. The items pass the same checks as a
+   * new batch's ({@code maxItemsPerBatch} counts the batch's jobs together, payload size and
+   * characters). A batch with an idempotency key keeps the fingerprint of the request that made it,
+   * so a repeated request still finds it.
+   *
+   * @return the batch with the jobs counted
+   * @throws NullPointerException if {@code id}, {@code items} or an item is null
+   * @throws BatchValidationException if there are no items, too many, or a payload is refused;
+   *     nothing is added
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the batch is not {@code PENDING}, or the service is closed
+   */
+  Batch addItems(BatchId id, Collection<String> items);
+
+  /**
    * Starts a pending batch: its jobs become eligible to run ({@code PENDING -> PROCESSING}).
    *
    * @throws NullPointerException if {@code id} is null
@@ -145,7 +162,8 @@ public interface BatchService extends AutoCloseable {
   Batch retryFailed(BatchId id);
 
   /**
-   * Lists batches, newest first.
+   * Lists batches, newest first, each as {@link #getBatch} gives it (with the estimated time
+   * remaining of those that run).
    *
    * @throws NullPointerException if {@code query} is null
    * @throws IllegalStateException if the service is closed

@@ -103,6 +103,95 @@ class BatchServiceTest {
   }
 
   @Test
+  void addItems_addsJobsToAPendingBatch_whichRunsThemAll() {
+    BatchService service =
+        services.start(
+            BatchService.builder()
+                .processor("t", ctx -> "done " + ctx.payload())
+                .maxItemsPerBatch(5));
+    Batch batch = service.createBatch(BatchRequest.builder("t").items(List.of("a", "b")).build());
+
+    Batch grown = service.addItems(batch.id(), List.of("c", "d"));
+
+    assertEquals(Progress.allQueued(4), grown.progress());
+    service.startBatch(batch.id());
+    Batch done = service.awaitCompletion(batch.id(), WAIT);
+    assertEquals(BatchStatus.COMPLETED, done.status());
+    assertEquals(
+        List.of("done a", "done b", "done c", "done d"),
+        service.getJobs(batch.id(), JobQuery.all()).items().stream()
+            .map(job -> job.result().orElse("?"))
+            .collect(Collectors.toList()));
+  }
+
+  @Test
+  void addItems_checksItsItems_andTheBatchsState() {
+    BatchService service =
+        services.start(BatchService.builder().processor("t", ctx -> "ok").maxItemsPerBatch(3));
+    Batch batch = service.createBatch(BatchRequest.builder("t").items(List.of("a", "b")).build());
+    BatchId id = batch.id();
+
+    BatchValidationException tooMany =
+        assertThrows(BatchValidationException.class, () -> service.addItems(id, List.of("c", "d")));
+    assertTrue(tooMany.getMessage().contains("would have 4"), tooMany.getMessage());
+    assertThrows(BatchValidationException.class, () -> service.addItems(id, List.of()));
+    assertThrows(BatchValidationException.class, () -> service.addItems(id, List.of("nul\0")));
+    List<String> withNull = new ArrayList<>(List.of("c"));
+    withNull.add(null);
+    NullPointerException nul =
+        assertThrows(NullPointerException.class, () -> service.addItems(id, withNull));
+    assertTrue(nul.getMessage().contains("items[1]"), nul.getMessage());
+    assertThrows(NullPointerException.class, () -> service.addItems(null, List.of("c")));
+    assertThrows(
+        BatchNotFoundException.class, () -> service.addItems(BatchId.random(), List.of("c")));
+    assertEquals(2, service.getBatch(id).progress().total(), "nothing was added");
+
+    service.startBatch(id);
+    IllegalStateException started =
+        assertThrows(IllegalStateException.class, () -> service.addItems(id, List.of("c")));
+    assertTrue(started.getMessage().contains("PENDING"), started.getMessage());
+  }
+
+  @Test
+  void aRunningBatch_hasAnEstimatedTimeRemaining_inGetBatchAndListBatches() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    BatchService service =
+        services.start(
+            BatchService.builder()
+                .processor(
+                    "t",
+                    ctx -> {
+                      if (ctx.payload().equals("slow")) {
+                        release.await();
+                      } else {
+                        TimeUnit.MILLISECONDS.sleep(5); // time passes between start and finish
+                      }
+                      return "ok";
+                    }));
+    Batch pending = service.createBatch(BatchRequest.builder("t").item("x").build());
+    Batch running =
+        service.submit(
+            BatchRequest.builder("t")
+                .items(List.of("a", "b", "slow", "d"))
+                .maxConcurrency(1)
+                .build());
+    Await.until(
+        "two jobs finished", () -> service.getBatch(running.id()).progress().finished() == 2);
+
+    assertTrue(service.getBatch(running.id()).estimatedTimeRemaining().isPresent());
+    assertTrue(service.getBatch(pending.id()).estimatedTimeRemaining().isEmpty());
+    for (Batch listed : service.listBatches(BatchQuery.all()).items()) {
+      assertEquals(
+          listed.id().equals(running.id()),
+          listed.estimatedTimeRemaining().isPresent(),
+          "estimate of " + listed.name());
+    }
+    release.countDown();
+    Batch done = service.awaitCompletion(running.id(), WAIT);
+    assertTrue(service.getBatch(done.id()).estimatedTimeRemaining().isEmpty());
+  }
+
+  @Test
   void createBatch_staysPendingUntilStarted() {
     AtomicInteger runs = new AtomicInteger();
     BatchService service =

@@ -97,6 +97,22 @@ public interface JobStore {
   }
 
   /**
+   * Adds jobs to the end of a {@code PENDING} batch, after its others in its order, all queued, and
+   * counts them in its progress; stores all of them or none.
+   *
+   * @param jobs the new jobs, in order
+   * @return the batch after the change
+   * @throws NullPointerException if an argument or a job is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the batch is not {@code PENDING}
+   * @throws IllegalArgumentException if there are no jobs, two share an id, or a job's id is taken
+   * @throws UnsupportedOperationException by default (a store written before it existed)
+   */
+  default Batch addJobs(BatchId id, List<NewJob> jobs, Instant now) {
+    throw new UnsupportedOperationException(getClass().getName() + " cannot add jobs to a batch");
+  }
+
+  /**
    * Starts the {@code PENDING} batches whose scheduled start ({@link StoredRequest#startAt()}) is
    * not after {@code now}, as {@link #startBatch} does, up to a hundred per call; a batch started,
    * cancelled or deleted before its time is left alone. Services call it every second or so.

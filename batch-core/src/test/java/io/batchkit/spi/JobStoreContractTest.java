@@ -428,6 +428,86 @@ public abstract class JobStoreContractTest {
   }
 
   @Test
+  void addJobs_appendsQueuedJobsToAPendingBatch_whichRunsThemAfterItsOthers() {
+    UUID start = UUID.randomUUID();
+    Stored pending =
+        new Stored(batch(2).status(BatchStatus.PENDING).build(), consecutiveJobs(start, 2));
+    assertTrue(store.insertBatch(pending.batch(), pending.jobs()).created());
+    List<NewJob> more = jobs(3);
+
+    Batch changed = store.addJobs(pending.batch().id(), more, at(5));
+
+    assertEquals(BatchStatus.PENDING, changed.status());
+    assertEquals(Progress.allQueued(5), changed.progress());
+    assertEquals(at(5), changed.updatedAt());
+    assertEquals(changed, batchOf(pending.batch().id()));
+    List<JobId> order = new ArrayList<>(ids(pending.jobs()));
+    order.addAll(ids(more));
+    assertEquals(order, ids(allJobs(pending.batch().id())));
+    assertEquals("payload 2", jobOf(pending.batch().id(), more.get(2).id()).payload());
+
+    store.startBatch(pending.batch().id(), at(6));
+    List<ClaimedJob> claimed = claim(NODE_A, 5, at(7));
+    assertEquals(order, ids(claimed));
+    Map<JobId, Long> leases = new HashMap<>();
+    claimed.forEach(job -> leases.put(job.id(), job.fencingToken()));
+    assertEquals(Set.of(), store.heartbeat(NODE_A, leases, at(600)).lost());
+    List<JobOutcome> outcomes = new ArrayList<>();
+    claimed.forEach(job -> outcomes.add(outcome(job, Kind.SUCCEEDED, at(8))));
+    assertEquals(Set.of(), store.complete(outcomes, at(8)).rejected());
+    assertEquals(BatchStatus.COMPLETED, batchOf(pending.batch().id()).status());
+
+    // deleting the batch frees the ids it was created with and those added to it
+    store.deleteBatch(pending.batch().id());
+    Batch reuse = batch(2).build();
+    List<NewJob> again =
+        List.of(new NewJob(pending.jobs().get(0).id(), "a"), new NewJob(more.get(0).id(), "b"));
+    assertTrue(store.insertBatch(reuse, again).created());
+  }
+
+  @Test
+  void addJobs_refusesABatchThatIsNotPending_andAddsNothing() {
+    Stored started = insert(batch(2));
+    Stored cancelled = insert(batch(1).status(BatchStatus.PENDING));
+    store.cancelBatch(cancelled.batch().id(), at(1));
+
+    for (Stored stored : List.of(started, cancelled)) {
+      BatchId id = stored.batch().id();
+      Batch before = batchOf(id);
+      IllegalStateException e =
+          assertThrows(IllegalStateException.class, () -> store.addJobs(id, jobs(1), at(2)));
+      assertTrue(e.getMessage().contains("PENDING"), e.getMessage());
+      assertEquals(before, batchOf(id));
+      assertEquals(ids(stored.jobs()), ids(allJobs(id)));
+    }
+    assertThrows(
+        BatchNotFoundException.class, () -> store.addJobs(BatchId.random(), jobs(1), at(2)));
+  }
+
+  @Test
+  void addJobs_refusesNoJobs_anIdTwice_andATakenId_andAddsNothing() {
+    Stored pending = insert(batch(2).status(BatchStatus.PENDING));
+    Stored other = insert(batch(1));
+    BatchId id = pending.batch().id();
+    NewJob fresh = jobs(1).get(0);
+
+    assertThrows(IllegalArgumentException.class, () -> store.addJobs(id, List.of(), at(1)));
+    assertThrows(
+        IllegalArgumentException.class, () -> store.addJobs(id, List.of(fresh, fresh), at(1)));
+    for (NewJob taken : List.of(pending.jobs().get(1), other.jobs().get(0))) {
+      List<NewJob> jobs = List.of(jobs(1).get(0), new NewJob(taken.id(), "again"));
+      assertThrows(IllegalArgumentException.class, () -> store.addJobs(id, jobs, at(1)));
+    }
+    List<NewJob> withNull = new ArrayList<>();
+    withNull.add(fresh);
+    withNull.add(null);
+    assertThrows(NullPointerException.class, () -> store.addJobs(id, withNull, at(1)));
+
+    assertEquals(Progress.allQueued(2), batchOf(id).progress());
+    assertEquals(ids(pending.jobs()), ids(allJobs(id)));
+  }
+
+  @Test
   void insertBatch_rejectsAJobIdThatAnotherBatchHolds() {
     List<NewJob> run = consecutiveJobs(UUID.randomUUID(), 3);
     Stored first = new Stored(batch(3).build(), run);

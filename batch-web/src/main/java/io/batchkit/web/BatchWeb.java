@@ -41,6 +41,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET api/batches/{id}}, {@code DELETE api/batches/{id}} ({@code 204});
  *   <li>{@code POST api/batches/{id}/start}, {@code .../retry-failed} (the batch) and {@code
  *       .../cancel} (what the cancellation did);
+ *   <li>{@code POST api/batches/{id}/items} with {@code {"items": [...]}}: adds jobs to a batch
+ *       that has not started ({@link BatchService#addItems}); answers with the batch;
  *   <li>{@code GET api/batches/{id}/jobs?status=&offset=&limit=}: a page of jobs in the batch's
  *       order;
  *   <li>{@code GET api/batches/{id}/results}: every job as JSON Lines ({@code

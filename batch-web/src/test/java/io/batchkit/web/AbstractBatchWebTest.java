@@ -219,6 +219,35 @@ abstract class AbstractBatchWebTest {
   }
 
   @Test
+  void itemsAreAddedToAPendingBatch_andRefusedOnceItStarted() throws Exception {
+    BatchId id = create(ECHO, Map.of(), "a");
+
+    HttpResponse<String> added =
+        post("api/batches/" + id + "/items", "{\"items\": [\"b\", \"c\"]}");
+
+    assertEquals(200, added.statusCode(), added.body());
+    assertEquals(3, json(added).get("progress").get("total").intValue());
+    assertEquals(
+        List.of("a", "b", "c"),
+        lines(get("api/batches/" + id + "/results").body()).stream()
+            .map(line -> line.get("payload").stringValue())
+            .toList());
+    assertEquals(400, post("api/batches/" + id + "/items", "{\"items\": []}").statusCode());
+    HttpResponse<String> wrong = post("api/batches/" + id + "/items", "{\"items\": [1], \"x\": 2}");
+    assertEquals(400, wrong.statusCode());
+    assertEquals(List.of("x", "items[0]"), fields(json(wrong)));
+
+    assertEquals(200, post("api/batches/" + id + "/start", "").statusCode());
+    HttpResponse<String> late = post("api/batches/" + id + "/items", "{\"items\": [\"d\"]}");
+    assertEquals(409, late.statusCode(), late.body());
+    assertEquals(BatchStatus.COMPLETED, service.awaitCompletion(id, AWAIT).status());
+    assertEquals(3, service.getBatch(id).progress().succeeded());
+    assertEquals(
+        404,
+        post("api/batches/" + BatchId.random() + "/items", "{\"items\": [\"d\"]}").statusCode());
+  }
+
+  @Test
   void statisticsAndNodes() throws Exception {
     service.awaitCompletion(createStarted(ECHO, "a"), AWAIT);
 

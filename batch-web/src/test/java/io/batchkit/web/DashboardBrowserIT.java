@@ -122,7 +122,7 @@ class DashboardBrowserIT {
   }
 
   @Test
-  void aPartlyFailingBatchReaches100Percent_andARunningOneIsCancelledWithItsButton()
+  void aPartlyFailingBatchReaches100Percent_aRunningOneIsCancelled_aWaitingOneGrowsAndStarts()
       throws Exception {
     List<String> items = new ArrayList<>();
     for (int i = 0; i < 60; i++) {
@@ -164,6 +164,22 @@ class DashboardBrowserIT {
     wait.until(ExpectedConditions.alertIsPresent()).accept();
     wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "CANCELLED"));
     screenshot("dashboard-cancelled.png");
+
+    // a batch that waits: items are added with the page's form, then it is started with its button
+    Batch waiting =
+        service.createBatch(
+            BatchRequest.builder("work").name("waiting").items(List.of("a", "b")).build());
+    browser.get(web.uri() + "#/batch/" + waiting.id());
+    wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PENDING"));
+    browser.findElement(By.id("new-added-items")).sendKeys("c\nd\ne");
+    browser.findElement(By.cssSelector("button[data-action='add-items']")).click();
+    wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector("tr[data-job-id]"), 5));
+    screenshot("dashboard-pending.png");
+    wait.until(
+            ExpectedConditions.elementToBeClickable(By.cssSelector("button[data-action='start']")))
+        .click();
+    wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "COMPLETED"));
+    assertEquals(5, service.getBatch(waiting.id()).progress().succeeded());
 
     assertEquals(BatchStatus.CANCELLED, service.awaitCompletion(held.id(), WAIT).status());
     assertEquals(BatchStatus.PARTIAL, service.getBatch(partial.id()).status());

@@ -233,6 +233,33 @@ public final class InMemoryJobStore implements JobStore {
   }
 
   @Override
+  public Batch addJobs(BatchId id, List<NewJob> newJobs, Instant now) {
+    Checks.notNull(id, "id");
+    StoreChecks.newJobs(newJobs);
+    Checks.notNull(now, "now");
+    lock.lock();
+    try {
+      BatchState state = require(id);
+      StoreChecks.canAddJobs(id, state.status);
+      jobs.checkFree(newJobs, null);
+      List<JobState> added = new ArrayList<>(newJobs.size());
+      for (NewJob newJob : newJobs) {
+        JobState job =
+            new JobState(newJob.id(), state, state.jobs.size() + added.size(), newJob.payload());
+        job.updatedAt = now;
+        added.add(job);
+      }
+      state.jobs.addAll(added);
+      state.counts[JobStatus.QUEUED.ordinal()] += added.size();
+      state.updatedAt = now;
+      jobs.addOwnIds(added);
+      return state.snapshot();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
   public Batch startBatch(BatchId id, Instant now) {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");

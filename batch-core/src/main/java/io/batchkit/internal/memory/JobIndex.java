@@ -28,7 +28,7 @@ final class JobIndex {
     BatchState run = runs.isEmpty() ? null : runs.get(value.getMostSignificantBits());
     if (run != null) {
       long seq = value.getLeastSignificantBits() - run.ids.firstLow();
-      if (seq >= 0 && seq < run.jobs.size()) {
+      if (seq >= 0 && seq < run.ids.length()) {
         return run.jobs.get((int) seq);
       }
     }
@@ -53,7 +53,7 @@ final class JobIndex {
         return null;
       }
     }
-    return new IdRun(high, low);
+    return new IdRun(high, low, jobs.size());
   }
 
   /**
@@ -77,9 +77,18 @@ final class JobIndex {
   void add(BatchState state) {
     if (state.ids != null) {
       runs.put(state.ids.high(), state);
-    } else {
-      for (JobState job : state.jobs) {
-        others.put(job.id(), job);
+    }
+    addOwnIds(state.jobs);
+  }
+
+  /**
+   * Makes jobs findable that were added to a stored batch, each with an id of its own (added jobs
+   * are never part of the batch's run).
+   */
+  void addOwnIds(List<JobState> jobs) {
+    for (JobState job : jobs) {
+      if (job.ownId() != null) {
+        others.put(job.ownId(), job);
       }
     }
   }
@@ -88,18 +97,20 @@ final class JobIndex {
   void remove(BatchState state) {
     if (state.ids != null) {
       runs.remove(state.ids.high());
-    } else {
-      for (JobState job : state.jobs) {
-        others.remove(job.id());
+    }
+    for (JobState job : state.jobs) {
+      if (job.ownId() != null) {
+        others.remove(job.ownId());
       }
     }
   }
 
   /**
-   * The ids of a batch's jobs when they are a run: the job at position {@code seq} has the id
-   * ({@code high}, {@code firstLow + seq}).
+   * The ids of a batch's first {@code length} jobs when they are a run (those it was created with;
+   * jobs added later have ids of their own): the job at position {@code seq} has the id ({@code
+   * high}, {@code firstLow + seq}).
    */
-  record IdRun(long high, long firstLow) {
+  record IdRun(long high, long firstLow, int length) {
     /** Returns the id of the job at position {@code seq}. */
     JobId id(int seq) {
       return new JobId(new UUID(high, firstLow + seq));

@@ -50,6 +50,11 @@ final class JobState {
     this.payload = payload;
   }
 
+  /** Returns the job's own id, or null if its place in its batch's run of ids gives it. */
+  JobId ownId() {
+    return id;
+  }
+
   /** Returns the job's id: its own, or the one its place in its batch's run of ids gives it. */
   JobId id() {
     return id != null ? id : batch.ids.id(seq);

@@ -34,17 +34,30 @@ final class BatchRequestValidator {
                   + config.processors().keySet()
                   + ")"));
     }
-    int items = request.items().size();
-    if (items > config.maxItemsPerBatch()) {
+    violations.addAll(validateItems(request.items(), 0));
+    return violations;
+  }
+
+  /**
+   * Returns what is wrong with {@code items} given to a batch that holds {@code held} already: the
+   * count against {@code maxItemsPerBatch}, and each payload's size and characters.
+   */
+  List<Violation> validateItems(List<String> payloads, long held) {
+    List<Violation> violations = new ArrayList<>();
+    int items = payloads.size();
+    if (held + items > config.maxItemsPerBatch()) {
       violations.add(
           new Violation(
               "items",
-              "a batch may have at most " + config.maxItemsPerBatch() + " items, had " + items));
+              "a batch may have at most "
+                  + config.maxItemsPerBatch()
+                  + " items, "
+                  + (held == 0 ? "had " + items : "would have " + (held + items))));
     }
     int oversized = 0;
     int unstorable = 0;
     for (int i = 0; i < items; i++) {
-      String payload = request.items().get(i);
+      String payload = payloads.get(i);
       String problem = Checks.unstorable(payload);
       if (problem != null) {
         if (++unstorable <= 10) {

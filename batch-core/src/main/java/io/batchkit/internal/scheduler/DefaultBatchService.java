@@ -28,6 +28,8 @@ import io.batchkit.spi.StoredRequest;
 import io.batchkit.spi.Subscription;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -260,6 +262,32 @@ public final class DefaultBatchService implements BatchService {
   }
 
   @Override
+  public Batch addItems(BatchId id, Collection<String> items) {
+    ensureOpen();
+    Checks.notNull(id, "id");
+    Checks.notNull(items, "items");
+    List<String> payloads = new ArrayList<>(items.size());
+    for (String item : items) {
+      if (item == null) { // the field's name is made only when it is needed
+        Checks.notNull(item, "items[" + payloads.size() + "]");
+      }
+      payloads.add(item);
+    }
+    Batch batch = store.findBatch(id).orElseThrow(() -> new BatchNotFoundException(id));
+    List<Violation> violations = new ArrayList<>();
+    if (payloads.isEmpty()) {
+      violations.add(new Violation("items", "must hold at least one item"));
+    }
+    violations.addAll(validator.validateItems(payloads, batch.progress().total()));
+    if (!violations.isEmpty()) {
+      throw new BatchValidationException(violations);
+    }
+    Batch changed = store.addJobs(id, new NewJobs(payloads), config.clock().instant());
+    LOG.debug("added {} jobs to batch {}", payloads.size(), id);
+    return changed;
+  }
+
+  @Override
   public Batch startBatch(BatchId id) {
     ensureOpen();
     Batch started = store.startBatch(Checks.notNull(id, "id"), config.clock().instant());
@@ -334,7 +362,11 @@ public final class DefaultBatchService implements BatchService {
   @Override
   public Page<Batch> listBatches(BatchQuery query) {
     ensureOpen();
-    return store.listBatches(Checks.notNull(query, "query"));
+    Page<Batch> page = store.listBatches(Checks.notNull(query, "query"));
+    Instant now = config.clock().instant();
+    List<Batch> items = new ArrayList<>(page.items().size());
+    page.items().forEach(b -> items.add(b.withEstimatedTimeRemaining(estimate(b, now))));
+    return new Page<>(items, page.offset(), page.limit(), page.hasMore());
   }
 
   @Override

@@ -27,13 +27,6 @@ public final class StoreChecks {
   public static void newBatch(Batch batch, List<NewJob> jobs) {
     Checks.notNull(batch, "batch");
     Checks.notNull(jobs, "jobs");
-    boolean ascending = true; // then no id appears twice, and no set of them is needed
-    JobId previous = null;
-    for (NewJob job : jobs) {
-      Checks.notNull(job, "job");
-      ascending &= previous == null || previous.compareTo(job.id()) < 0;
-      previous = job.id();
-    }
     if (batch.status() != BatchStatus.PENDING && batch.status() != BatchStatus.PROCESSING) {
       throw new IllegalArgumentException(
           "a new batch must be PENDING or PROCESSING, was " + batch.status());
@@ -48,6 +41,20 @@ public final class StoreChecks {
       throw new IllegalArgumentException(
           "progress must count all " + jobs.size() + " jobs as queued, was " + batch.progress());
     }
+    distinctIds(jobs);
+  }
+
+  /**
+   * Throws if a job is null or two share an id; a set of ids is built only if they do not ascend.
+   */
+  private static void distinctIds(List<NewJob> jobs) {
+    boolean ascending = true; // then no id appears twice, and no set of them is needed
+    JobId previous = null;
+    for (NewJob job : jobs) {
+      Checks.notNull(job, "job");
+      ascending &= previous == null || previous.compareTo(job.id()) < 0;
+      previous = job.id();
+    }
     if (!ascending) {
       Set<JobId> ids = new HashSet<>();
       for (NewJob job : jobs) {
@@ -56,6 +63,31 @@ public final class StoreChecks {
         }
       }
     }
+  }
+
+  /**
+   * Checks the new jobs given to {@code addJobs}: none null, at least one, no id twice.
+   *
+   * @throws NullPointerException if an argument or a job is null
+   * @throws IllegalArgumentException if there are no jobs or two share an id
+   */
+  public static void newJobs(List<NewJob> jobs) {
+    Checks.notNull(jobs, "jobs");
+    if (jobs.isEmpty()) {
+      throw new IllegalArgumentException("jobs must hold at least one job");
+    }
+    distinctIds(jobs);
+  }
+
+  /** The state rule of {@code addJobs}: jobs are added to a PENDING batch only. */
+  public static void canAddJobs(BatchId id, BatchStatus status) {
+    Checks.state(
+        status == BatchStatus.PENDING,
+        "cannot add items to batch "
+            + id
+            + ": it is "
+            + status
+            + "; only a PENDING batch takes more");
   }
 
   /** The state rule of {@code startBatch}: only a PENDING batch starts. */

@@ -1,8 +1,10 @@
 package io.batchkit.jdbc.internal;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
 import io.batchkit.Progress;
+import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.NewJob;
 import io.batchkit.spi.StoredRequest;
@@ -10,6 +12,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Instant;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -59,7 +62,7 @@ final class BatchInserts {
     try {
       insertBatchRow(c, batch);
       insertMetadata(c, batch);
-      insertJobs(c, batch, newJobs);
+      insertJobs(c, batch.id(), 0, newJobs, batch.createdAt());
       if (fingerprint != null || request.startAt().isPresent()) {
         try (PreparedStatement ps =
             c.prepareStatement(
@@ -144,9 +147,42 @@ final class BatchInserts {
   }
 
   /**
-   * Inserts jobs with multi-row VALUES statements: few round trips whatever the driver settings.
+   * Adds queued jobs to the end of a PENDING batch ({@code JobStore.addJobs}) and counts them; the
+   * batch's row is locked first, so that two additions number their jobs one after the other.
    */
-  private void insertJobs(Connection c, Batch b, List<NewJob> newJobs) throws SQLException {
+  Batch addJobs(Connection c, BatchReads reads, BatchId id, List<NewJob> newJobs, Instant now)
+      throws SQLException {
+    BatchRow row = reads.lockBatch(c, id);
+    StoreChecks.canAddJobs(id, row.status);
+    try {
+      insertJobs(c, id, Math.toIntExact(row.total), newJobs, now);
+    } catch (SQLException e) {
+      if (dialect.isDuplicateKey(e)) {
+        throw new DuplicateKey(e);
+      }
+      throw e;
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "UPDATE "
+                + tables.batches
+                + " SET total = total + ?, queued = queued + ?, updated_at = ? WHERE id = ?")) {
+      ps.setLong(1, newJobs.size());
+      ps.setLong(2, newJobs.size());
+      dialect.setInstant(ps, 3, now);
+      dialect.setUuid(ps, 4, id.value());
+      ps.executeUpdate();
+    }
+    return reads.lockBatch(c, id).toBatch();
+  }
+
+  /**
+   * Inserts jobs with multi-row VALUES statements (few round trips whatever the driver settings),
+   * numbered from {@code firstSeq} in the batch's order.
+   */
+  private void insertJobs(
+      Connection c, BatchId batchId, int firstSeq, List<NewJob> newJobs, Instant at)
+      throws SQLException {
     String head =
         "INSERT INTO "
             + tables.jobs
@@ -171,14 +207,14 @@ final class BatchInserts {
               rows, n -> head + String.join(", ", Collections.nCopies(n, row)));
       try (PreparedStatement ps = c.prepareStatement(sql)) {
         int i = 0;
-        for (int seq = start; seq < end; seq++) {
-          NewJob job = newJobs.get(seq);
+        for (int index = start; index < end; index++) {
+          NewJob job = newJobs.get(index);
           dialect.setUuid(ps, ++i, job.id().value());
-          dialect.setUuid(ps, ++i, b.id().value());
-          ps.setInt(++i, seq);
+          dialect.setUuid(ps, ++i, batchId.value());
+          ps.setInt(++i, firstSeq + index);
           ps.setString(++i, job.payload());
-          dialect.setInstant(ps, ++i, b.createdAt());
-          dialect.setInstant(ps, ++i, b.createdAt());
+          dialect.setInstant(ps, ++i, at);
+          dialect.setInstant(ps, ++i, at);
         }
         ps.executeUpdate();
       }

@@ -198,6 +198,18 @@ public final class SqlJobStore implements JdbcJobStore {
   // ------------------------------------------------------------------ batch transitions
 
   @Override
+  public Batch addJobs(BatchId id, List<NewJob> newJobs, Instant now) {
+    Checks.notNull(id, "id");
+    StoreChecks.newJobs(newJobs);
+    Checks.notNull(now, "now");
+    try {
+      return notifier.write("addJobs", c -> inserts.addJobs(c, reads, id, newJobs, now));
+    } catch (BatchInserts.DuplicateKey e) {
+      throw new IllegalArgumentException("one of the new job ids is taken", e.getCause());
+    }
+  }
+
+  @Override
   public Batch startBatch(BatchId id, Instant now) {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");

@@ -50,6 +50,49 @@ final class CreateRequest {
     return new CreateRequest().build(body);
   }
 
+  /**
+   * Returns the items of the body of {@code POST /api/batches/{id}/items}: {@code {"items":
+   * [...]}}.
+   *
+   * @throws ApiException 400 when the body is not that
+   */
+  static List<String> items(JsonNode body) {
+    CreateRequest parse = new CreateRequest();
+    if (body == null || !body.isObject()) {
+      throw ApiException.badField("body", "must be a JSON object");
+    }
+    for (String name : body.propertyNames()) {
+      if (!name.equals("items")) {
+        parse.violations.add(new Violation(name, "is not a field of an items request"));
+      }
+    }
+    List<String> items = parse.strings(body.get("items"));
+    if (!parse.violations.isEmpty()) {
+      throw new ApiException(400, "invalid items request", parse.violations);
+    }
+    return items;
+  }
+
+  /** The strings of an {@code items} array; violations for what is missing or not a string. */
+  private List<String> strings(JsonNode items) {
+    List<String> payloads = new ArrayList<>();
+    if (items == null || items.isNull()) {
+      violations.add(new Violation("items", "is required"));
+    } else if (!items.isArray()) {
+      violations.add(new Violation("items", "must be an array of strings"));
+    } else {
+      for (int i = 0; i < items.size(); i++) {
+        JsonNode item = items.get(i);
+        if (!item.isString()) {
+          violations.add(new Violation("items[" + i + "]", "must be a string"));
+        } else {
+          payloads.add(item.stringValue());
+        }
+      }
+    }
+    return payloads;
+  }
+
   private BatchRequest build(JsonNode body) {
     if (body == null || !body.isObject()) {
       throw ApiException.badField("body", "must be a JSON object");
@@ -74,20 +117,9 @@ final class CreateRequest {
     }
     BatchRequest.Builder b = builder != null ? builder : BatchRequest.builder("unchecked");
     JsonNode items = body.get("items");
-    if (items == null || items.isNull()) {
-      violations.add(new Violation("items", "is required"));
-    } else if (!items.isArray()) {
-      violations.add(new Violation("items", "must be an array of strings"));
-    } else {
-      List<String> payloads = new ArrayList<>(items.size());
-      for (int i = 0; i < items.size(); i++) {
-        JsonNode item = items.get(i);
-        if (!item.isString()) {
-          violations.add(new Violation("items[" + i + "]", "must be a string"));
-        } else {
-          payloads.add(item.stringValue());
-        }
-      }
+    int before = violations.size();
+    List<String> payloads = strings(items);
+    if (violations.size() == before) {
       apply("items", () -> b.items(payloads));
     }
     string(body, "name", b::name);

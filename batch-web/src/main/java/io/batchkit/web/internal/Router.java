@@ -194,6 +194,11 @@ public final class Router {
         change(ex, method);
         sendJson(ex, 200, Json.batch(service.retryFailed(id)));
       }
+      case "items" -> {
+        change(ex, method);
+        List<String> items = CreateRequest.items(readJson(ex));
+        sendJson(ex, 200, Json.batch(service.addItems(id, items)));
+      }
       case "cancel" -> {
         change(ex, method);
         sendJson(ex, 200, Json.cancellation(service.cancelBatch(id)));

@@ -100,7 +100,8 @@ async function renderList() {
     el('div', {}, bar(b.progress), el('div', { class: 'figures' },
       el('span', { class: 'pct' }, b.progress.percentage.toFixed(1) + ' %'),
       el('span', {}, b.progress.succeeded + ' ok'), el('span', {}, b.progress.failed + ' failed'),
-      el('span', {}, b.progress.processing + ' running'), el('span', {}, b.progress.queued + ' queued'),
+      el('span', { title: 'leased by a node: running, or fetched ahead to start next' }, b.progress.processing + ' processing'),
+      el('span', {}, b.progress.queued + ' queued'),
       el('span', {}, rate(b)), el('span', {}, 'left ' + duration(b.estimatedSecondsRemaining)))),
     el('div', {}, actions(b, true))));
   return [
@@ -180,6 +181,22 @@ async function download(id, what, filename) {
   } catch (error) { notice(error.message); }
 }
 
+/** Adds jobs to a batch that has not started: one item per line. */
+function addItemsForm(id) {
+  const items = el('textarea', { id: 'new-added-items', placeholder: 'more items, one per line' });
+  return el('form', { class: 'spaced', onsubmit: async e => {
+    e.preventDefault();
+    const lines = items.value.split('\n').map(l => l.trim()).filter(l => l);
+    try {
+      await api('batches/' + id + '/items', { method: 'POST', body: JSON.stringify({ items: lines }) });
+      items.value = '';
+      notice('');
+    } catch (error) { notice(error.message); }
+    document.activeElement.blur();
+    refresh();
+  } }, items, el('div', { class: 'actions' }, el('button', { type: 'submit', 'data-action': 'add-items' }, 'Add items')));
+}
+
 async function renderBatch(id) {
   const b = await json('batches/' + id);
   const p = b.progress;
@@ -203,8 +220,8 @@ async function renderBatch(id) {
       el('div', { class: 'figures' }, el('span', { id: 'batch-pct', class: 'pct' }, p.percentage.toFixed(1) + ' %'),
         el('span', {}, rate(b)), el('span', {}, 'left ' + duration(b.estimatedSecondsRemaining))),
       el('div', { class: 'counts' }, count('total', p.total), count('succeeded', p.succeeded), count('failed', p.failed),
-        count('cancelled', p.cancelled), count('running', p.processing), count('queued', p.queued)),
-      actions(b, false)),
+        count('cancelled', p.cancelled), count('processing', p.processing), count('queued', p.queued)),
+      actions(b, false), b.status === 'PENDING' ? addItemsForm(b.id) : null),
     el('div', { class: 'card' }, el('h2', {}, 'Jobs'),
       el('div', { class: 'filters' },
         el('select', { id: 'job-status', onchange: e => { state.jobs.status = e.target.value; state.jobs.offset = 0; refresh(); } },
