@@ -20,7 +20,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.DoubleSupplier;
 
-// This file runs to about 800 lines: it holds the service's interface and its Builder, nested so
+// This file runs to about 840 lines: it holds the service's interface and its Builder, nested so
 // that users write BatchService.Builder, and most of its lines are the Javadoc of every method and
 // setting. The service itself lives in internal.scheduler, cut into parts.
 

@@ -33,6 +33,9 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -122,6 +125,45 @@ class BatchServiceTest {
         service.getJobs(batch.id(), JobQuery.all()).items().stream()
             .map(job -> job.result().orElse("?"))
             .collect(Collectors.toList()));
+  }
+
+  /** Additions racing on one batch never take it past maxItemsPerBatch, and none is half done. */
+  @Test
+  void addItems_racingOnOneBatch_neverPassTheLimit() throws Exception {
+    BatchService service =
+        services.start(BatchService.builder().processor("t", ctx -> "ok").maxItemsPerBatch(10));
+    ExecutorService callers = Executors.newFixedThreadPool(8);
+    try {
+      for (int round = 0; round < 30; round++) {
+        BatchId id = service.createBatch(BatchRequest.builder("t").item("first").build()).id();
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<Boolean>> calls = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+          calls.add(
+              callers.submit(
+                  () -> {
+                    go.await();
+                    try {
+                      service.addItems(id, List.of("x", "y"));
+                      return true;
+                    } catch (BatchValidationException refused) {
+                      return false;
+                    }
+                  }));
+        }
+        go.countDown();
+        int added = 0;
+        for (Future<Boolean> call : calls) {
+          added += call.get(30, TimeUnit.SECONDS) ? 2 : 0;
+        }
+        long total = service.getBatch(id).progress().total();
+        assertEquals(1 + added, total, "round " + round);
+        assertTrue(total <= 10, "round " + round + ": " + total);
+        assertEquals(total, service.getJobs(id, JobQuery.all().page(0, 100)).items().size());
+      }
+    } finally {
+      callers.shutdownNow();
+    }
   }
 
   @Test

@@ -101,14 +101,16 @@ public interface JobStore {
    * counts them in its progress; stores all of them or none.
    *
    * @param jobs the new jobs, in order
+   * @param maxTotal the most jobs the batch may hold with them, checked in the same atomic step
    * @return the batch after the change
    * @throws NullPointerException if an argument or a job is null
    * @throws BatchNotFoundException if no batch has this id
    * @throws IllegalStateException if the batch is not {@code PENDING}
-   * @throws IllegalArgumentException if there are no jobs, two share an id, or a job's id is taken
+   * @throws IllegalArgumentException if there are no jobs, two share an id, a job's id is taken, or
+   *     the batch would hold more than {@code maxTotal} jobs
    * @throws UnsupportedOperationException by default (a store written before it existed)
    */
-  default Batch addJobs(BatchId id, List<NewJob> jobs, Instant now) {
+  default Batch addJobs(BatchId id, List<NewJob> jobs, long maxTotal, Instant now) {
     throw new UnsupportedOperationException(getClass().getName() + " cannot add jobs to a batch");
   }
 

@@ -435,7 +435,7 @@ public abstract class JobStoreContractTest {
     assertTrue(store.insertBatch(pending.batch(), pending.jobs()).created());
     List<NewJob> more = jobs(3);
 
-    Batch changed = store.addJobs(pending.batch().id(), more, at(5));
+    Batch changed = store.addJobs(pending.batch().id(), more, 1_000, at(5));
 
     assertEquals(BatchStatus.PENDING, changed.status());
     assertEquals(Progress.allQueued(5), changed.progress());
@@ -475,33 +475,35 @@ public abstract class JobStoreContractTest {
       BatchId id = stored.batch().id();
       Batch before = batchOf(id);
       IllegalStateException e =
-          assertThrows(IllegalStateException.class, () -> store.addJobs(id, jobs(1), at(2)));
+          assertThrows(IllegalStateException.class, () -> store.addJobs(id, jobs(1), 1_000, at(2)));
       assertTrue(e.getMessage().contains("PENDING"), e.getMessage());
       assertEquals(before, batchOf(id));
       assertEquals(ids(stored.jobs()), ids(allJobs(id)));
     }
     assertThrows(
-        BatchNotFoundException.class, () -> store.addJobs(BatchId.random(), jobs(1), at(2)));
+        BatchNotFoundException.class, () -> store.addJobs(BatchId.random(), jobs(1), 1_000, at(2)));
   }
 
   @Test
-  void addJobs_refusesNoJobs_anIdTwice_andATakenId_andAddsNothing() {
+  void addJobs_refusesNoJobs_anIdTwice_aTakenId_andTooMany_andAddsNothing() {
     Stored pending = insert(batch(2).status(BatchStatus.PENDING));
     Stored other = insert(batch(1));
     BatchId id = pending.batch().id();
     NewJob fresh = jobs(1).get(0);
 
-    assertThrows(IllegalArgumentException.class, () -> store.addJobs(id, List.of(), at(1)));
+    assertThrows(IllegalArgumentException.class, () -> store.addJobs(id, List.of(), 1_000, at(1)));
     assertThrows(
-        IllegalArgumentException.class, () -> store.addJobs(id, List.of(fresh, fresh), at(1)));
+        IllegalArgumentException.class,
+        () -> store.addJobs(id, List.of(fresh, fresh), 1_000, at(1)));
     for (NewJob taken : List.of(pending.jobs().get(1), other.jobs().get(0))) {
       List<NewJob> jobs = List.of(jobs(1).get(0), new NewJob(taken.id(), "again"));
-      assertThrows(IllegalArgumentException.class, () -> store.addJobs(id, jobs, at(1)));
+      assertThrows(IllegalArgumentException.class, () -> store.addJobs(id, jobs, 1_000, at(1)));
     }
+    assertThrows(IllegalArgumentException.class, () -> store.addJobs(id, jobs(2), 3, at(1)));
     List<NewJob> withNull = new ArrayList<>();
     withNull.add(fresh);
     withNull.add(null);
-    assertThrows(NullPointerException.class, () -> store.addJobs(id, withNull, at(1)));
+    assertThrows(NullPointerException.class, () -> store.addJobs(id, withNull, 1_000, at(1)));
 
     assertEquals(Progress.allQueued(2), batchOf(id).progress());
     assertEquals(ids(pending.jobs()), ids(allJobs(id)));

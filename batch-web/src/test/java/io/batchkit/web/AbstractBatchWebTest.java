@@ -441,6 +441,10 @@ abstract class AbstractBatchWebTest {
     assertEquals(200, rawStatus(port, "localhost:" + port));
     assertEquals(200, rawStatus(port, "127.0.0.1:" + port));
     assertEquals(200, rawStatus(port, "[::1]:" + port));
+    assertEquals(200, rawStatus(port, "[0:0:0:0:0:0:0:1]:" + port));
+    assertEquals(200, rawStatus(port, "127.0.0.2:" + port), "all of 127/8 is this machine");
+    assertEquals(403, rawStatus(port, "localhost.evil.example:" + port));
+    assertEquals(403, rawStatus(port, "10.0.0.1:" + port));
 
     web.close();
     web = BatchWeb.builder(service).port(0).authToken("t0ken").start();

@@ -48,7 +48,7 @@ import java.util.function.UnaryOperator;
 /**
  * The {@link JobStore} that keeps everything on the heap. Its parts: the state of a batch and of a
  * job ({@link BatchState}, {@link JobState}), the registry of nodes ({@link InMemoryNodes}) and the
- * subscribers ({@link InMemorySubscribers}). What stays here, at about 850 lines, are the store's
+ * subscribers ({@link InMemorySubscribers}). What stays here, at about 880 lines, are the store's
  * atomic steps themselves (with the slots of each batch and the rate buckets, which claims and
  * outcomes change under the same lock): each takes the one lock for its whole step, and splitting
  * them by concern (inserts, claims, outcomes, leases) would spread that lock and the helpers every
@@ -233,7 +233,7 @@ public final class InMemoryJobStore implements JobStore {
   }
 
   @Override
-  public Batch addJobs(BatchId id, List<NewJob> newJobs, Instant now) {
+  public Batch addJobs(BatchId id, List<NewJob> newJobs, long maxTotal, Instant now) {
     Checks.notNull(id, "id");
     StoreChecks.newJobs(newJobs);
     Checks.notNull(now, "now");
@@ -241,6 +241,7 @@ public final class InMemoryJobStore implements JobStore {
     try {
       BatchState state = require(id);
       StoreChecks.canAddJobs(id, state.status);
+      StoreChecks.canHold(id, state.jobs.size(), newJobs.size(), maxTotal);
       jobs.checkFree(newJobs, null);
       List<JobState> added = new ArrayList<>(newJobs.size());
       for (NewJob newJob : newJobs) {

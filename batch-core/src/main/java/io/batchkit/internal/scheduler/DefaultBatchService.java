@@ -20,6 +20,7 @@ import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
 import io.batchkit.internal.util.Checks;
+import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.JobProcessorProvider;
 import io.batchkit.spi.JobStore;
@@ -274,6 +275,7 @@ public final class DefaultBatchService implements BatchService {
       payloads.add(item);
     }
     Batch batch = store.findBatch(id).orElseThrow(() -> new BatchNotFoundException(id));
+    StoreChecks.canAddJobs(id, batch.status()); // the state first, as for every other change
     List<Violation> violations = new ArrayList<>();
     if (payloads.isEmpty()) {
       violations.add(new Violation("items", "must hold at least one item"));
@@ -282,7 +284,15 @@ public final class DefaultBatchService implements BatchService {
     if (!violations.isEmpty()) {
       throw new BatchValidationException(violations);
     }
-    Batch changed = store.addJobs(id, new NewJobs(payloads), config.clock().instant());
+    Batch changed;
+    try {
+      // the store checks the limit again under its lock: two additions at once cannot pass it
+      changed =
+          store.addJobs(
+              id, new NewJobs(payloads), config.maxItemsPerBatch(), config.clock().instant());
+    } catch (IllegalArgumentException e) {
+      throw new BatchValidationException(List.of(new Violation("items", e.getMessage())));
+    }
     LOG.debug("added {} jobs to batch {}", payloads.size(), id);
     return changed;
   }

@@ -79,6 +79,22 @@ public final class StoreChecks {
     distinctIds(jobs);
   }
 
+  /**
+   * The size rule of {@code addJobs}: the batch, which holds {@code held} jobs, may hold {@code
+   * maxTotal}.
+   */
+  public static void canHold(BatchId id, long held, int adding, long maxTotal) {
+    if (held + adding > maxTotal) {
+      throw new IllegalArgumentException(
+          "a batch may have at most "
+              + maxTotal
+              + " items; batch "
+              + id
+              + " would have "
+              + (held + adding));
+    }
+  }
+
   /** The state rule of {@code addJobs}: jobs are added to a PENDING batch only. */
   public static void canAddJobs(BatchId id, BatchStatus status) {
     Checks.state(

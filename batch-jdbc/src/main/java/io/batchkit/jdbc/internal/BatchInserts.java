@@ -150,10 +150,12 @@ final class BatchInserts {
    * Adds queued jobs to the end of a PENDING batch ({@code JobStore.addJobs}) and counts them; the
    * batch's row is locked first, so that two additions number their jobs one after the other.
    */
-  Batch addJobs(Connection c, BatchReads reads, BatchId id, List<NewJob> newJobs, Instant now)
+  Batch addJobs(
+      Connection c, BatchReads reads, BatchId id, List<NewJob> newJobs, long maxTotal, Instant now)
       throws SQLException {
     BatchRow row = reads.lockBatch(c, id);
     StoreChecks.canAddJobs(id, row.status);
+    StoreChecks.canHold(id, row.total, newJobs.size(), maxTotal);
     try {
       insertJobs(c, id, Math.toIntExact(row.total), newJobs, now);
     } catch (SQLException e) {

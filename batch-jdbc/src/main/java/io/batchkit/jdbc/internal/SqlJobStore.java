@@ -198,12 +198,12 @@ public final class SqlJobStore implements JdbcJobStore {
   // ------------------------------------------------------------------ batch transitions
 
   @Override
-  public Batch addJobs(BatchId id, List<NewJob> newJobs, Instant now) {
+  public Batch addJobs(BatchId id, List<NewJob> newJobs, long maxTotal, Instant now) {
     Checks.notNull(id, "id");
     StoreChecks.newJobs(newJobs);
     Checks.notNull(now, "now");
     try {
-      return notifier.write("addJobs", c -> inserts.addJobs(c, reads, id, newJobs, now));
+      return notifier.write("addJobs", c -> inserts.addJobs(c, reads, id, newJobs, maxTotal, now));
     } catch (BatchInserts.DuplicateKey e) {
       throw new IllegalArgumentException("one of the new job ids is taken", e.getCause());
     }

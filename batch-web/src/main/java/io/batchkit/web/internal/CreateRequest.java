@@ -81,13 +81,19 @@ final class CreateRequest {
     } else if (!items.isArray()) {
       violations.add(new Violation("items", "must be an array of strings"));
     } else {
+      int wrong = 0;
       for (int i = 0; i < items.size(); i++) {
         JsonNode item = items.get(i);
         if (!item.isString()) {
-          violations.add(new Violation("items[" + i + "]", "must be a string"));
+          if (++wrong <= 10) { // as the Java API reports payloads: ten, then a count
+            violations.add(new Violation("items[" + i + "]", "must be a string"));
+          }
         } else {
           payloads.add(item.stringValue());
         }
+      }
+      if (wrong > 10) {
+        violations.add(new Violation("items", (wrong - 10) + " more items are not strings"));
       }
     }
     return payloads;

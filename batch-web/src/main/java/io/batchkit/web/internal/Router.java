@@ -13,13 +13,14 @@ import io.batchkit.JobStatus;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.core.JacksonException;
@@ -40,9 +41,6 @@ public final class Router {
 
   private static final String JSON = "application/json";
   private static final String NDJSON = "application/x-ndjson";
-
-  /** The host names a loopback server without a token answers to. */
-  private static final Set<String> LOOPBACK_NAMES = Set.of("localhost", "127.0.0.1", "[::1]");
 
   /** The largest request body read, in bytes: a batch of items arrives in one. */
   static final int MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -90,6 +88,8 @@ public final class Router {
     } catch (IllegalStateException e) {
       // the service's state rules ("cannot be started: it is PROCESSING"), or a closed service
       sendError(exchange, service.isClosed() ? 503 : 409, e.getMessage(), List.of(), Map.of());
+    } catch (UnsupportedOperationException e) {
+      sendError(exchange, 501, e.getMessage(), List.of(), Map.of()); // e.g. a store without a step
     } catch (IOException e) {
       throw e; // the client went away: nothing to answer
     } catch (RuntimeException e) {
@@ -121,6 +121,7 @@ public final class Router {
       headers.put("WWW-Authenticate", "Bearer");
     }
     byte[] bytes = Json.MAPPER.writeValueAsBytes(Json.error(message, violations));
+    headers.put("X-Content-Type-Options", "nosniff");
     ex.sendHeaders(status, JSON, bytes.length, headers);
     try (OutputStream out = ex.responseBody()) {
       out.write(bytes);
@@ -311,14 +312,31 @@ public final class Router {
     }
     String host = ex.header("Host");
     String name = host == null ? "" : host.strip().toLowerCase(Locale.ROOT);
-    if (name.startsWith("[")) {
-      name = name.substring(0, name.indexOf(']') + 1);
+    if (name.startsWith("[") && name.indexOf(']') > 0) {
+      name = name.substring(1, name.indexOf(']')); // an IPv6 literal
     } else if (name.indexOf(':') >= 0) {
       name = name.substring(0, name.indexOf(':'));
     }
-    if (!LOOPBACK_NAMES.contains(name)) {
+    if (!isLoopbackName(name)) {
       throw new ApiException(
-          403, "this server answers only requests addressed to localhost or 127.0.0.1");
+          403, "this server answers only requests addressed to localhost or a loopback address");
+    }
+  }
+
+  /** Whether {@code name} is {@code localhost} or a loopback IP literal (never looked up). */
+  static boolean isLoopbackName(String name) {
+    if (name.equals("localhost")) {
+      return true;
+    }
+    boolean literal =
+        name.matches("[0-9.]+") || (name.contains(":") && name.matches("[0-9a-f:.]+"));
+    if (!literal) {
+      return false; // a name: resolving it would ask the attacker's DNS
+    }
+    try {
+      return InetAddress.getByName(name).isLoopbackAddress();
+    } catch (UnknownHostException e) {
+      return false;
     }
   }
 
@@ -368,7 +386,11 @@ public final class Router {
 
   private static void sendJson(Exchange ex, int status, JsonNode body) throws IOException {
     byte[] bytes = Json.MAPPER.writeValueAsBytes(body);
-    ex.sendHeaders(status, JSON, bytes.length, Map.of("Cache-Control", "no-store"));
+    ex.sendHeaders(
+        status,
+        JSON,
+        bytes.length,
+        Map.of("Cache-Control", "no-store", "X-Content-Type-Options", "nosniff"));
     try (OutputStream out = ex.responseBody()) {
       out.write(bytes);
     }

@@ -6,7 +6,13 @@ const STATUSES = ['PENDING', 'PROCESSING', 'COMPLETED', 'PARTIAL', 'FAILED', 'CA
 const JOB_STATUSES = ['QUEUED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 const view = document.getElementById('view');
 const state = { filters: { status: '', jobType: '' }, jobs: { status: '', offset: 0 }, rates: {} };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 let timer = null;
+let latest = 0; // the number of the latest refresh: an older one that ends later is dropped
+let refreshFailed = false;
+let pointerDown = false;
+document.addEventListener('pointerdown', () => { pointerDown = true; });
+document.addEventListener('pointerup', () => { pointerDown = false; });
 
 function token() { return sessionStorage.getItem('batchkit-token'); }
 
@@ -107,11 +113,11 @@ async function renderList() {
   return [
     el('div', { class: 'card' },
       el('div', { class: 'filters' },
-        el('select', { id: 'filter-status', onchange: e => { state.filters.status = e.target.value; refresh(); } },
+        el('select', { id: 'filter-status', onchange: e => { state.filters.status = e.target.value; e.target.blur(); refresh(); } },
           el('option', { value: '' }, 'any status'),
           STATUSES.map(s => el('option', { value: s, selected: s === state.filters.status }, s))),
         el('input', { id: 'filter-type', placeholder: 'job type', value: state.filters.jobType,
-          onchange: e => { state.filters.jobType = e.target.value.trim(); refresh(); } })),
+          onchange: e => { state.filters.jobType = e.target.value.trim(); e.target.blur(); refresh(); } })),
       rows.length ? rows : el('p', { class: 'empty' }, 'No batches.')),
     newBatchForm(),
   ];
@@ -131,8 +137,9 @@ function newBatchForm() {
           jobType: type.value.trim(), name: name.value.trim() || null, items: lines, autoStart: start.checked }) });
         items.value = '';
         notice('');
-        refresh();
       } catch (error) { notice(error.message); }
+      document.activeElement.blur();
+      refresh();
     } },
       el('div', { class: 'filters' }, type, name, el('label', {}, start, ' start at once')),
       items, el('div', { class: 'actions' }, el('button', { type: 'submit' }, 'Create'))));
@@ -172,12 +179,22 @@ async function perform(id, action) {
 }
 
 async function download(id, what, filename) {
-  try {
-    const blob = await (await api('batches/' + id + '/' + what)).blob();
-    const link = el('a', { href: URL.createObjectURL(blob), download: filename });
+  const path = 'batches/' + encodeURIComponent(id) + '/' + what;
+  if (!token()) {
+    // straight to disk, streamed: the browser never holds the whole export
+    const link = el('a', { href: BASE + 'api/' + path, download: filename });
     document.body.append(link);
     link.click();
     link.remove();
+    return;
+  }
+  try { // a token must go in a header, which a plain link cannot send
+    const url = URL.createObjectURL(await (await api(path)).blob());
+    const link = el('a', { href: url, download: filename });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
   } catch (error) { notice(error.message); }
 }
 
@@ -198,11 +215,11 @@ function addItemsForm(id) {
 }
 
 async function renderBatch(id) {
-  const b = await json('batches/' + id);
+  const b = await json('batches/' + encodeURIComponent(id));
   const p = b.progress;
   const jobs = new URLSearchParams({ offset: String(state.jobs.offset), limit: '25' });
   if (state.jobs.status) jobs.set('status', state.jobs.status);
-  const page = await json('batches/' + id + '/jobs?' + jobs);
+  const page = await json('batches/' + encodeURIComponent(id) + '/jobs?' + jobs);
   const count = (label, value) => el('div', {}, el('b', {}, value), label);
   const rows = page.items.map((j, i) => el('tr', { 'data-job-id': j.id },
     el('td', {}, page.offset + i + 1), el('td', {}, statusBadge(j.status)), el('td', {}, j.attempt),
@@ -224,7 +241,7 @@ async function renderBatch(id) {
       actions(b, false), b.status === 'PENDING' ? addItemsForm(b.id) : null),
     el('div', { class: 'card' }, el('h2', {}, 'Jobs'),
       el('div', { class: 'filters' },
-        el('select', { id: 'job-status', onchange: e => { state.jobs.status = e.target.value; state.jobs.offset = 0; refresh(); } },
+        el('select', { id: 'job-status', onchange: e => { state.jobs.status = e.target.value; state.jobs.offset = 0; e.target.blur(); refresh(); } },
           el('option', { value: '' }, 'any status'),
           JOB_STATUSES.map(s => el('option', { value: s, selected: s === state.jobs.status }, s))),
         pageButton('Previous', Math.max(0, page.offset - page.limit), page.offset > 0),
@@ -259,29 +276,39 @@ async function renderStats() {
 
 // ------------------------------------------------------------------ routing and refresh
 
+/** Whether the user is in the middle of something a redraw would undo: typing, choosing, clicking. */
+function busy() {
+  const active = document.activeElement;
+  return pointerDown || (active && ['INPUT', 'SELECT', 'TEXTAREA'].includes(active.tagName));
+}
+
 async function refresh() {
   clearTimeout(timer);
+  const mine = ++latest;
   const hash = location.hash || '#/';
-  const focused = document.activeElement && document.activeElement.id;
   try {
     let content;
-    if (hash.startsWith('#/batch/')) content = await renderBatch(decodeURIComponent(hash.slice(8)));
-    else if (hash === '#/stats') content = await renderStats();
+    if (hash.startsWith('#/batch/')) {
+      const id = decodeURIComponent(hash.slice(8));
+      if (!UUID.test(id)) throw new Error('not a batch id: ' + id.slice(0, 40));
+      content = await renderBatch(id);
+    } else if (hash === '#/stats') content = await renderStats();
     else content = await renderList();
-    // keep a half-typed form: do not redraw while the user is typing in it
-    const typing = focused && focused.startsWith('new-');
-    if (!typing) {
+    if (mine !== latest) return; // a newer refresh has started: it draws, and sets the timer
+    if (!busy()) {
       const open = view.querySelector('details') && view.querySelector('details').open;
       view.replaceChildren(...content);
       if (open && view.querySelector('details')) view.querySelector('details').open = true;
-      if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+      document.getElementById('live').classList.remove('stale');
     }
-    document.getElementById('live').classList.remove('stale');
+    if (refreshFailed) { notice(''); refreshFailed = false; }
   } catch (error) {
+    if (mine !== latest) return;
     document.getElementById('live').classList.add('stale');
     notice(error.message);
+    refreshFailed = true;
   }
-  timer = setTimeout(refresh, 1000);
+  timer = setTimeout(refresh, busy() ? 300 : 1000);
 }
 
 document.getElementById('token-form').addEventListener('submit', e => {
