@@ -61,7 +61,8 @@ import org.slf4j.LoggerFactory;
  * listens elsewhere without a token. Every change needs {@code POST} or {@code DELETE} with {@code
  * Content-Type: application/json}, which a plain cross-site form cannot send.
  *
- * <p>{@link #close()} stops the server and its threads; it does not close the service.
+ * <p>{@link #close()} stops the server and its threads; it does not close the service. A host
+ * application with its own HTTP server mounts the same routes with {@link Builder#handler()}.
  */
 public final class BatchWeb implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(BatchWeb.class);
@@ -193,6 +194,14 @@ public final class BatchWeb implements AutoCloseable {
     public Builder showPayloads(boolean show) {
       this.showPayloads = show;
       return this;
+    }
+
+    /**
+     * Returns the routes as a handler for a host application's own server, with this builder's
+     * token, read-only and payload settings; the port, address and base path are ignored.
+     */
+    public BatchWebHandler handler() {
+      return new BatchWebHandler(new Router(service, authToken, readOnly, showPayloads, false));
     }
 
     /**

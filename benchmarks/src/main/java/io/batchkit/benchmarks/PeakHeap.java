@@ -99,7 +99,7 @@ public final class PeakHeap {
   }
 
   /** Collects until the used heap stops shrinking, then returns it. */
-  private static long usedAfterGc() throws InterruptedException {
+  static long usedAfterGc() throws InterruptedException {
     long used = Long.MAX_VALUE;
     for (int i = 0; i < 10; i++) {
       System.gc();

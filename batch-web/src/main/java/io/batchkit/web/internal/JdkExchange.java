@@ -1,6 +1,7 @@
 package io.batchkit.web.internal;
 
 import com.sun.net.httpserver.HttpExchange;
+import io.batchkit.web.WebExchange;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -11,8 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** An {@link Exchange} over the JDK's {@code com.sun.net.httpserver}. */
-public final class JdkExchange implements Exchange {
+/** An {@link WebExchange} over the JDK's {@code com.sun.net.httpserver}. */
+public final class JdkExchange implements WebExchange {
   private final HttpExchange exchange;
   private final String path;
 

@@ -10,6 +10,7 @@ import io.batchkit.BatchValidationException;
 import io.batchkit.IdempotencyConflictException;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
+import io.batchkit.web.WebExchange;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -74,7 +75,7 @@ public final class Router {
   }
 
   /** Answers one request; never throws for a request's fault. */
-  public void handle(Exchange exchange) throws IOException {
+  public void handle(WebExchange exchange) throws IOException {
     try {
       route(exchange);
     } catch (ApiException e) {
@@ -106,7 +107,7 @@ public final class Router {
    * stream is cut short, and the client sees a truncated body, never a false end.
    */
   private static void sendError(
-      Exchange ex,
+      WebExchange ex,
       int status,
       String message,
       List<BatchValidationException.Violation> violations,
@@ -128,7 +129,7 @@ public final class Router {
     }
   }
 
-  private void route(Exchange ex) throws IOException {
+  private void route(WebExchange ex) throws IOException {
     String file = StaticFiles.fileOf(ex.path());
     if (file != null) {
       only(ex, true, ex.method(), "GET", "HEAD");
@@ -156,7 +157,7 @@ public final class Router {
     }
   }
 
-  private void batches(Exchange ex, String method, String[] parts) throws IOException {
+  private void batches(WebExchange ex, String method, String[] parts) throws IOException {
     if (parts.length == 2) {
       if (method.equals("GET")) {
         sendJson(ex, 200, Json.page(service.listBatches(batchQuery(ex)), Json::batch));
@@ -235,7 +236,7 @@ public final class Router {
     }
   }
 
-  private static BatchQuery batchQuery(Exchange ex) {
+  private static BatchQuery batchQuery(WebExchange ex) {
     QueryParams q = new QueryParams(ex.query());
     BatchQuery.Builder query = BatchQuery.builder();
     var statuses = q.enums("status", BatchStatus.class);
@@ -266,7 +267,7 @@ public final class Router {
   }
 
   /** A change: POST only, allowed unless read-only, with a JSON body type. */
-  private void change(Exchange ex, String method) {
+  private void change(WebExchange ex, String method) {
     if (!method.equals("POST")) {
       throw notAllowed(ex, "POST");
     }
@@ -277,7 +278,7 @@ public final class Router {
    * Refuses changes in read-only mode, and changes without a JSON content type: a plain HTML form
    * cannot send one, so another site's page cannot make a user's browser change anything.
    */
-  private void checkChange(Exchange ex) {
+  private void checkChange(WebExchange ex) {
     if (readOnly) {
       throw new ApiException(403, "this server is read-only");
     }
@@ -287,7 +288,7 @@ public final class Router {
     }
   }
 
-  private static void only(Exchange ex, boolean exists, String method, String... allowed) {
+  private static void only(WebExchange ex, boolean exists, String method, String... allowed) {
     if (!exists) {
       throw new ApiException(404, "no such route: " + QueryParams.clip(ex.path()));
     }
@@ -296,7 +297,7 @@ public final class Router {
     }
   }
 
-  private static ApiException notAllowed(Exchange ex, String allowed) {
+  private static ApiException notAllowed(WebExchange ex, String allowed) {
     return new ApiException(405, ex.method() + " is not allowed here; use " + allowed)
         .withHeader("Allow", allowed);
   }
@@ -306,7 +307,7 @@ public final class Router {
    * loopback name: a page on another site whose name an attacker points at 127.0.0.1 (DNS
    * rebinding) sends its own name in {@code Host}, and is refused.
    */
-  private void checkHost(Exchange ex) {
+  private void checkHost(WebExchange ex) {
     if (!loopbackOnly) {
       return;
     }
@@ -340,7 +341,7 @@ public final class Router {
     }
   }
 
-  private void checkToken(Exchange ex) {
+  private void checkToken(WebExchange ex) {
     if (token == null) {
       return;
     }
@@ -354,7 +355,7 @@ public final class Router {
     }
   }
 
-  private JsonNode readJson(Exchange ex) throws IOException {
+  private JsonNode readJson(WebExchange ex) throws IOException {
     checkChange(ex);
     String length = ex.header("Content-Length");
     if (length != null
@@ -384,7 +385,7 @@ public final class Router {
     return trimmed.isEmpty() ? new String[0] : trimmed.split("/", -1);
   }
 
-  private static void sendJson(Exchange ex, int status, JsonNode body) throws IOException {
+  private static void sendJson(WebExchange ex, int status, JsonNode body) throws IOException {
     byte[] bytes = Json.MAPPER.writeValueAsBytes(body);
     ex.sendHeaders(
         status,

@@ -1,5 +1,6 @@
 package io.batchkit.web.internal;
 
+import io.batchkit.web.WebExchange;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -60,7 +61,7 @@ final class StaticFiles {
   }
 
   /** Sends {@code name}, one of the files {@link #fileOf} names; a HEAD gets the headers only. */
-  void send(Exchange ex, String name) throws IOException {
+  void send(WebExchange ex, String name) throws IOException {
     byte[] bytes = files.get(name);
     boolean head = ex.method().equals("HEAD");
     ex.sendHeaders(200, TYPES.get(name), head ? 0 : bytes.length, HEADERS);

@@ -1,4 +1,4 @@
-package io.batchkit.web.internal;
+package io.batchkit.web;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -7,28 +7,33 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One HTTP request and its response, as the {@link Router} sees it, whatever server carries it: the
- * JDK's {@code HttpServer} here ({@link JdkExchange}), and any other a host application puts in
- * front. Paths are relative to the base path the API is mounted at.
+ * One HTTP request and its response, as {@link BatchWebHandler} sees it, whatever server carries
+ * it: the JDK's {@code HttpServer} inside {@link BatchWeb}, or a host application's own server,
+ * which implements this interface over its request and response. Paths are relative to the path the
+ * routes are mounted at.
  */
-public interface Exchange {
+public interface WebExchange {
   /** The method, upper case. */
   String method();
 
-  /** The path below the base path, starting with {@code /}, not decoded. */
+  /**
+   * The path below the path the routes are mounted at, starting with {@code /}, not decoded: for
+   * example {@code /api/batches} or {@code /} (the page).
+   */
   String path();
 
   /** The query parameters, decoded, each with its values in order. */
   Map<String, List<String>> query();
 
-  /** The first value of a request header (case-insensitive name), or null. */
+  /** The first value of a request header (its name is case-insensitive), or null. */
   String header(String name);
 
   /** The request body. */
   InputStream body();
 
   /**
-   * Sends the status line and headers; after it, {@link #responseBody} takes the body.
+   * Sends the status line and headers; after it, {@link #responseBody} takes the body, which the
+   * handler closes when the answer is complete.
    *
    * @param contentType the body's media type, or null when there is no body
    * @param length the body's length in bytes, -1 when it is streamed, 0 when there is none
