@@ -29,7 +29,7 @@ public interface WebExchange {
   String header(String name);
 
   /** The request body. */
-  InputStream body();
+  InputStream body() throws IOException;
 
   /**
    * Sends the status line and headers; after it, {@link #responseBody} takes the body, which the
@@ -45,5 +45,5 @@ public interface WebExchange {
   boolean headersSent();
 
   /** Where the body goes, after {@link #sendHeaders}. */
-  OutputStream responseBody();
+  OutputStream responseBody() throws IOException;
 }

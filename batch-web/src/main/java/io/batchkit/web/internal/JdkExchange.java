@@ -43,8 +43,8 @@ public final class JdkExchange implements WebExchange {
     return parseQuery(exchange.getRequestURI().getRawQuery());
   }
 
-  /** Splits a raw query string into decoded names and values. */
-  static Map<String, List<String>> parseQuery(String raw) {
+  /** Splits a raw query string into decoded names and values; for every server's exchange. */
+  public static Map<String, List<String>> parseQuery(String raw) {
     Map<String, List<String>> params = new LinkedHashMap<>();
     if (raw == null || raw.isEmpty()) {
       return params;
