@@ -11,7 +11,9 @@ import java.util.Map;
  *
  * @param succeeded jobs this service ran to success
  * @param failed attempts that failed on this service (retried or not)
- * @param throughputPerSecond jobs ended per second, over the last minute or since start if shorter
+ * @param throughputPerSecond attempts ended per second on this service (succeeded, or failed
+ *     whether retried or not; cancelled and given-back ones are not counted), over the last minute
+ *     or since start if shorter
  * @param p50 median duration of recent attempts
  * @param p95 95th percentile duration of recent attempts
  * @param p99 99th percentile duration of recent attempts
