@@ -225,6 +225,18 @@ public interface BatchService extends AutoCloseable {
   List<Node> nodes();
 
   /**
+   * Returns what happened to a batch, oldest first: created, started, items added, cancelled,
+   * failure policy tripped, failed jobs retried, finished. Each event was recorded by the store in
+   * the same step as the change.
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the service is closed
+   * @throws UnsupportedOperationException if the store does not record events
+   */
+  List<BatchEvent> getBatchEvents(BatchId id);
+
+  /**
    * Returns whether {@link #close()} has begun: from then on every call that creates or changes a
    * batch throws {@link IllegalStateException}.
    */

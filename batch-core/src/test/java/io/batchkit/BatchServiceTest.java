@@ -234,6 +234,22 @@ class BatchServiceTest {
   }
 
   @Test
+  void getBatchEvents_tellsWhatHappenedToABatch() {
+    BatchService service = services.start(BatchService.builder().processor("t", ctx -> "ok"));
+    Batch batch = service.submit(BatchRequest.builder("t").items(TestServices.items(3)).build());
+    service.awaitCompletion(batch.id(), WAIT);
+
+    List<BatchEvent> events = service.getBatchEvents(batch.id());
+
+    assertEquals(
+        List.of(BatchEvent.Type.CREATED, BatchEvent.Type.STARTED, BatchEvent.Type.FINISHED),
+        events.stream().map(BatchEvent::type).collect(Collectors.toList()));
+    assertTrue(events.get(2).detail().startsWith("COMPLETED: 3 succeeded"), events.get(2).detail());
+    assertThrows(BatchNotFoundException.class, () -> service.getBatchEvents(BatchId.random()));
+    assertThrows(NullPointerException.class, () -> service.getBatchEvents(null));
+  }
+
+  @Test
   void createBatch_staysPendingUntilStarted() {
     AtomicInteger runs = new AtomicInteger();
     BatchService service =

@@ -1,6 +1,7 @@
 package io.batchkit.spi;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
 import io.batchkit.BatchNotFoundException;
 import io.batchkit.BatchQuery;
@@ -94,6 +95,18 @@ public interface JobStore {
           getClass().getName() + " cannot keep a scheduled start");
     }
     return insertBatch(batch, jobs);
+  }
+
+  /**
+   * Returns the events of a batch, oldest first (see {@link BatchEvent}): a store records them in
+   * the same atomic step as the change each describes, and deletes them with the batch.
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws UnsupportedOperationException by default (a store written before events existed)
+   */
+  default List<BatchEvent> listBatchEvents(BatchId id) {
+    throw new UnsupportedOperationException(getClass().getName() + " does not record batch events");
   }
 
   /**

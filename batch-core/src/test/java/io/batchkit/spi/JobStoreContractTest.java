@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
 import io.batchkit.BatchNotFoundException;
 import io.batchkit.BatchQuery;
@@ -425,6 +426,117 @@ public abstract class JobStoreContractTest {
 
     assertTrue(e.getMessage().contains(job.id().toString()), e.getMessage());
     assertEquals(Optional.empty(), store.findBatch(batch.id()));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // batch events
+
+  @Test
+  void listBatchEvents_recordsEachStepOfABatchsLife_inOrder_untilTheBatchIsDeleted() {
+    Stored stored = insert(batch(2).status(BatchStatus.PENDING).maxAttempts(1));
+    BatchId id = stored.batch().id();
+    store.addJobs(id, jobs(1), 1_000, at(1));
+    store.startBatch(id, at(2));
+    List<ClaimedJob> claimed = claim(NODE_A, 3, at(3));
+    List<JobOutcome> first =
+        List.of(
+            outcome(claimed.get(0), Kind.SUCCEEDED, at(4)),
+            outcome(claimed.get(1), Kind.FAILED, at(4)),
+            outcome(claimed.get(2), Kind.SUCCEEDED, at(4)));
+    store.complete(first, at(4));
+    store.retryFailed(id, at(5));
+    List<ClaimedJob> again = claim(NODE_A, 1, at(6));
+    store.complete(List.of(outcome(again.get(0), Kind.SUCCEEDED, at(7))), at(7));
+
+    List<BatchEvent> events = store.listBatchEvents(id);
+
+    assertEquals(
+        List.of(
+            BatchEvent.Type.CREATED,
+            BatchEvent.Type.ITEMS_ADDED,
+            BatchEvent.Type.STARTED,
+            BatchEvent.Type.FINISHED,
+            BatchEvent.Type.FAILED_JOBS_RETRIED,
+            BatchEvent.Type.FINISHED),
+        events.stream().map(BatchEvent::type).toList());
+    assertEquals(
+        List.of(T0, at(1), at(2), at(4), at(5), at(7)),
+        events.stream().map(BatchEvent::at).toList());
+    events.forEach(e -> assertEquals(id, e.batchId()));
+    assertTrue(events.get(0).detail().contains("2 jobs"), events.get(0).detail());
+    assertTrue(events.get(1).detail().contains("3 in all"), events.get(1).detail());
+    assertTrue(events.get(2).detail().contains("startBatch"), events.get(2).detail());
+    assertTrue(events.get(3).detail().startsWith("PARTIAL"), events.get(3).detail());
+    assertTrue(events.get(4).detail().startsWith("1 failed"), events.get(4).detail());
+    assertTrue(events.get(5).detail().startsWith("COMPLETED"), events.get(5).detail());
+
+    store.deleteBatch(id);
+    assertThrows(BatchNotFoundException.class, () -> store.listBatchEvents(id));
+  }
+
+  @Test
+  void listBatchEvents_startsOnCreationOrAtTheScheduledTime() {
+    Stored auto = insert(batch(1));
+    Batch scheduled = batch(1).status(BatchStatus.PENDING).build();
+    store.insertBatch(scheduled, jobs(1), scheduled(at(10)));
+    store.startDueBatches(at(10));
+
+    List<BatchEvent> onCreation = store.listBatchEvents(auto.batch().id());
+    assertEquals(
+        List.of(BatchEvent.Type.CREATED, BatchEvent.Type.STARTED),
+        onCreation.stream().map(BatchEvent::type).toList());
+    assertTrue(onCreation.get(1).detail().contains("autoStart"), onCreation.get(1).detail());
+    List<BatchEvent> atTime = store.listBatchEvents(scheduled.id());
+    assertEquals(BatchEvent.Type.STARTED, atTime.get(1).type());
+    assertEquals(at(10), atTime.get(1).at());
+    assertTrue(atTime.get(1).detail().contains("scheduled"), atTime.get(1).detail());
+    assertThrows(BatchNotFoundException.class, () -> store.listBatchEvents(BatchId.random()));
+  }
+
+  @Test
+  void listBatchEvents_aCancellationFinishesTheBatchOnceItsRunningJobsEnd() {
+    Stored running = insert(batch(3));
+    ClaimedJob job = claim(NODE_A, 1, at(1)).get(0);
+    Stored waiting = insert(batch(1).status(BatchStatus.PENDING));
+
+    store.cancelBatch(running.batch().id(), at(2));
+    store.cancelBatch(waiting.batch().id(), at(2));
+
+    List<BatchEvent> stopping = store.listBatchEvents(running.batch().id());
+    assertEquals(BatchEvent.Type.CANCELLED, stopping.get(stopping.size() - 1).type());
+    assertTrue(
+        stopping.get(stopping.size() - 1).detail().contains("2 queued jobs cancelled, 1 running"),
+        stopping.get(stopping.size() - 1).detail());
+    store.complete(List.of(outcome(job, Kind.CANCELLED, at(3))), at(3));
+    List<BatchEvent> ended = store.listBatchEvents(running.batch().id());
+    assertEquals(BatchEvent.Type.FINISHED, ended.get(ended.size() - 1).type());
+    assertEquals(at(3), ended.get(ended.size() - 1).at());
+    assertTrue(ended.get(ended.size() - 1).detail().startsWith("CANCELLED"));
+    assertEquals(stopping.size() + 1, ended.size());
+    assertEquals(
+        List.of(BatchEvent.Type.CREATED, BatchEvent.Type.CANCELLED, BatchEvent.Type.FINISHED),
+        store.listBatchEvents(waiting.batch().id()).stream().map(BatchEvent::type).toList());
+  }
+
+  @Test
+  void listBatchEvents_aTrippedFailurePolicyIsRecordedBeforeTheFinish() {
+    Stored stored = insert(batch(3).maxAttempts(1).failurePolicy(FailurePolicy.maxFailures(1)));
+    List<ClaimedJob> jobs = claim(NODE_A, 2, at(1));
+
+    // two failures are past a limit of one
+    store.complete(
+        List.of(outcome(jobs.get(0), Kind.FAILED, at(2)), outcome(jobs.get(1), Kind.FAILED, at(2))),
+        at(2));
+
+    List<BatchEvent> events = store.listBatchEvents(stored.batch().id());
+    assertEquals(
+        List.of(
+            BatchEvent.Type.CREATED,
+            BatchEvent.Type.STARTED,
+            BatchEvent.Type.FAILURE_POLICY_TRIPPED,
+            BatchEvent.Type.FINISHED),
+        events.stream().map(BatchEvent::type).toList());
+    assertTrue(events.get(3).detail().startsWith("FAILED"), events.get(3).detail());
   }
 
   @Test

@@ -112,6 +112,7 @@ public final class TestDatabases {
         prefix + "batches",
         prefix + "nodes",
         prefix + "slots",
-        prefix + "rate_buckets");
+        prefix + "rate_buckets",
+        prefix + "batch_events");
   }
 }

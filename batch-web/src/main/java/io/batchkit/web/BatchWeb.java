@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code POST api/batches/{id}/items} with {@code {"items": [...]}}: adds jobs to a batch
  *       that has not started ({@link BatchService#addItems}); answers with the batch;
  *   <li>{@code GET api/batches/{id}/jobs?status=&offset=&limit=}: a page of jobs in the batch's
- *       order;
+ *       order; {@code GET api/batches/{id}/events}: what happened to it, oldest first;
  *   <li>{@code GET api/batches/{id}/results}: every job as JSON Lines ({@code
  *       application/x-ndjson}); {@code .../results.zip}: {@code batch.json}, {@code results.jsonl}
  *       and {@code failed.jsonl}. Both stream from the store a page at a time, in bounded memory;

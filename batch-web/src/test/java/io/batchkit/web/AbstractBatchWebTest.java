@@ -158,6 +158,14 @@ abstract class AbstractBatchWebTest {
     assertEquals("fail-b", failed.get("items").get(0).get("payload").stringValue());
     assertTrue(failed.get("items").get(0).get("error").stringValue().contains("refused"));
 
+    JsonNode events = json(get("api/batches/" + id + "/events")).get("items");
+    assertEquals(3, events.size(), events.toString());
+    assertEquals("CREATED", events.get(0).get("type").stringValue());
+    assertEquals("STARTED", events.get(1).get("type").stringValue());
+    assertEquals("FINISHED", events.get(2).get("type").stringValue());
+    assertTrue(events.get(2).get("detail").stringValue().startsWith("PARTIAL"));
+    assertFalse(events.get(2).get("at").isNull());
+
     JsonNode page = json(get("api/batches/" + id + "/jobs?offset=1&limit=1"));
     assertEquals(1, page.get("items").size());
     assertEquals("fail-b", page.get("items").get(0).get("payload").stringValue());
@@ -386,6 +394,7 @@ abstract class AbstractBatchWebTest {
     String unknown = "api/batches/" + BatchId.random();
     assertEquals(404, get(unknown).statusCode());
     assertEquals(404, get(unknown + "/jobs").statusCode());
+    assertEquals(404, get(unknown + "/events").statusCode());
     assertEquals(404, get(unknown + "/results").statusCode());
     assertEquals(404, post(unknown + "/start", "").statusCode());
 

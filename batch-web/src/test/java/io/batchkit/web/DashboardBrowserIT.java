@@ -147,6 +147,9 @@ class DashboardBrowserIT {
     wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PARTIAL"));
     wait.until(ExpectedConditions.textToBe(By.id("batch-pct"), "100.0 %"));
     wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector("tr[data-job-id]"), 25));
+    wait.until(
+        ExpectedConditions.textToBePresentInElementLocated(
+            By.cssSelector("tr[data-event='FINISHED']"), "PARTIAL: 54 succeeded, 6 failed"));
     screenshot("dashboard-batch.png");
     browser.manage().window().setSize(new Dimension(390, 844)); // a phone
     wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PARTIAL"));

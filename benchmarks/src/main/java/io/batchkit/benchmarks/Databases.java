@@ -154,7 +154,10 @@ final class Databases {
       prefix + "batch_metadata",
       prefix + "batch_requests",
       prefix + "nodes",
-      prefix + "batches"
+      prefix + "batches",
+      prefix + "slots",
+      prefix + "rate_buckets",
+      prefix + "batch_events"
     };
   }
 }

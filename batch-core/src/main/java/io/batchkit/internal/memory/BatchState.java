@@ -1,6 +1,7 @@
 package io.batchkit.internal.memory;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
 import io.batchkit.BatchStatus;
 import io.batchkit.JobStatus;
 import io.batchkit.Priority;
@@ -33,6 +34,10 @@ final class BatchState {
   final PriorityQueue<JobState> delayed = new PriorityQueue<>(JobState.BY_DUE);
   final PriorityQueue<JobState> returned = new PriorityQueue<>(JobState.BY_SEQ);
   int cursor;
+
+  /** What happened to the batch, oldest first ({@code listBatchEvents}). */
+  final List<BatchEvent> events = new ArrayList<>(4);
+
   BatchStatus status;
 
   /** The request's fingerprint, kept for a batch with an idempotency key; may be null. */

@@ -1,6 +1,7 @@
 package io.batchkit.internal.memory;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
 import io.batchkit.BatchNotFoundException;
 import io.batchkit.BatchQuery;
@@ -13,6 +14,7 @@ import io.batchkit.JobStatus;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
+import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.spi.BatchStatusRule;
@@ -131,6 +133,11 @@ public final class InMemoryJobStore implements JobStore {
         state.jobs.add(job);
       }
       jobs.add(state);
+      state.events.add(BatchEvents.created(batch, batch.createdAt()));
+      if (state.status == BatchStatus.PROCESSING) {
+        state.events.add(
+            BatchEvents.started(batch.id(), batch.createdAt(), BatchEvents.ON_CREATION));
+      }
       batches.put(batch.id(), state);
       key.ifPresent(k -> idempotencyKeys.put(k, batch.id()));
       if (key.isPresent()) {
@@ -233,6 +240,17 @@ public final class InMemoryJobStore implements JobStore {
   }
 
   @Override
+  public List<BatchEvent> listBatchEvents(BatchId id) {
+    Checks.notNull(id, "id");
+    lock.lock();
+    try {
+      return List.copyOf(require(id).events);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
   public Batch addJobs(BatchId id, List<NewJob> newJobs, long maxTotal, Instant now) {
     Checks.notNull(id, "id");
     StoreChecks.newJobs(newJobs);
@@ -254,6 +272,7 @@ public final class InMemoryJobStore implements JobStore {
       state.counts[JobStatus.QUEUED.ordinal()] += added.size();
       state.updatedAt = now;
       jobs.addOwnIds(added);
+      state.events.add(BatchEvents.itemsAdded(id, now, added.size(), state.jobs.size()));
       return state.snapshot();
     } finally {
       lock.unlock();
@@ -269,7 +288,7 @@ public final class InMemoryJobStore implements JobStore {
     try {
       BatchState state = require(id);
       StoreChecks.canStart(id, state.status);
-      started = start(state, now);
+      started = start(state, now, BatchEvents.BY_CALL);
     } finally {
       lock.unlock();
     }
@@ -299,7 +318,7 @@ public final class InMemoryJobStore implements JobStore {
       due.sort(Map.Entry.comparingByValue()); // earliest first, as the SQL stores do
       for (Map.Entry<BatchId, Instant> entry : due.subList(0, Math.min(100, due.size()))) {
         scheduled.remove(entry.getKey());
-        started.add(start(batches.get(entry.getKey()), now));
+        started.add(start(batches.get(entry.getKey()), now, BatchEvents.AT_START_TIME));
       }
     } finally {
       lock.unlock();
@@ -310,7 +329,8 @@ public final class InMemoryJobStore implements JobStore {
     return started;
   }
 
-  private Batch start(BatchState state, Instant now) {
+  private Batch start(BatchState state, Instant now, String how) {
+    state.events.add(BatchEvents.started(state.batch.id(), now, how));
     state.status = BatchStatus.PROCESSING;
     state.startedAt = now;
     state.lastServedAt = now;
@@ -589,6 +609,9 @@ public final class InMemoryJobStore implements JobStore {
       if (state.status == BatchStatus.PROCESSING) {
         Progress progress = state.progress();
         if (state.batch.failurePolicy().isTripped(progress)) {
+          state.events.add(
+              BatchEvents.policyTripped(
+                  state.batch.id(), now, progress, state.batch.failurePolicy()));
           cancelQueued(state, now);
           state.status = BatchStatusRule.finalStatus(progress, false, true);
           state.completedAt = now;
@@ -596,6 +619,11 @@ public final class InMemoryJobStore implements JobStore {
           state.status = BatchStatusRule.finalStatus(progress, false, false);
           state.completedAt = now;
         }
+      }
+      // a step that ends jobs touches only batches with jobs running, so each finishes here once
+      if (state.status.isFinal() && state.progress().pending() == 0) {
+        state.events.add(
+            BatchEvents.finished(state.batch.id(), now, state.status, state.progress()));
       }
       snapshots.add(state.snapshot());
     }
@@ -785,6 +813,10 @@ public final class InMemoryJobStore implements JobStore {
       state.completedAt = now;
       state.updatedAt = now;
       summary = new CancellationSummary(id, cancelled, running, finished);
+      state.events.add(BatchEvents.cancelled(summary, now));
+      if (running == 0) { // nothing is left to end, so this step finished the batch
+        state.events.add(BatchEvents.finished(id, now, state.status, state.progress()));
+      }
     } finally {
       lock.unlock();
     }
@@ -805,6 +837,7 @@ public final class InMemoryJobStore implements JobStore {
       Progress progress = state.progress();
       StoreChecks.canRetryFailed(id, state.status, progress);
 
+      state.events.add(BatchEvents.failedRetried(id, now, progress.failed()));
       for (JobState job : state.jobs) {
         if (job.status == JobStatus.FAILED) {
           state.move(JobStatus.FAILED, JobStatus.QUEUED);

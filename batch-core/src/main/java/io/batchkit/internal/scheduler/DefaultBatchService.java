@@ -1,6 +1,7 @@
 package io.batchkit.internal.scheduler;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
 import io.batchkit.BatchException;
 import io.batchkit.BatchId;
 import io.batchkit.BatchNotFoundException;
@@ -304,6 +305,12 @@ public final class DefaultBatchService implements BatchService {
     listeners.fire("batchStarted", id, l -> l.batchStarted(started));
     node.waiter.wake();
     return started;
+  }
+
+  @Override
+  public List<BatchEvent> getBatchEvents(BatchId id) {
+    ensureOpen();
+    return store.listBatchEvents(Checks.notNull(id, "id"));
   }
 
   @Override

@@ -1,9 +1,11 @@
 package io.batchkit.jdbc.internal;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
 import io.batchkit.Progress;
+import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.NewJob;
@@ -13,6 +15,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -32,9 +35,11 @@ final class BatchInserts {
   private final Tables tables;
   private final Dialect dialect;
   private final WorkNotifier notifier;
+  private final BatchEventLog events;
 
   BatchInserts(Tables tables, WorkNotifier notifier) {
     this.tables = tables;
+    this.events = new BatchEventLog(tables);
     this.dialect = tables.dialect;
     this.notifier = notifier;
   }
@@ -63,6 +68,12 @@ final class BatchInserts {
       insertBatchRow(c, batch);
       insertMetadata(c, batch);
       insertJobs(c, batch.id(), 0, newJobs, batch.createdAt());
+      List<BatchEvent> happened = new ArrayList<>(2);
+      happened.add(BatchEvents.created(batch, batch.createdAt()));
+      if (batch.status() == BatchStatus.PROCESSING) {
+        happened.add(BatchEvents.started(batch.id(), batch.createdAt(), BatchEvents.ON_CREATION));
+      }
+      events.record(c, happened);
       if (fingerprint != null || request.startAt().isPresent()) {
         try (PreparedStatement ps =
             c.prepareStatement(
@@ -175,6 +186,7 @@ final class BatchInserts {
       dialect.setUuid(ps, 4, id.value());
       ps.executeUpdate();
     }
+    events.record(c, BatchEvents.itemsAdded(id, now, newJobs.size(), row.total + newJobs.size()));
     return reads.lockBatch(c, id).toBatch();
   }
 

@@ -1,11 +1,14 @@
 package io.batchkit.jdbc.internal;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
+import io.batchkit.BatchNotFoundException;
 import io.batchkit.BatchStatus;
 import io.batchkit.CancellationSummary;
 import io.batchkit.JobStatus;
 import io.batchkit.Progress;
+import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.spi.BatchStatusRule;
 import java.sql.Connection;
@@ -30,9 +33,11 @@ final class BatchTransitions {
   private final Dialect dialect;
   private final BatchReads reads;
   private final WorkNotifier notifier;
+  private final BatchEventLog events;
 
   BatchTransitions(Tables tables, BatchReads reads, WorkNotifier notifier) {
     this.tables = tables;
+    this.events = new BatchEventLog(tables);
     this.dialect = tables.dialect;
     this.reads = reads;
     this.notifier = notifier;
@@ -41,7 +46,7 @@ final class BatchTransitions {
   Batch startBatch(Connection c, BatchId id, Instant now) throws SQLException {
     BatchRow row = reads.lockBatch(c, id);
     StoreChecks.canStart(id, row.status);
-    return start(c, row, id, now);
+    return start(c, row, id, now, BatchEvents.BY_CALL);
   }
 
   /** Whether a PENDING batch's scheduled start is not after {@code now}. */
@@ -96,14 +101,16 @@ final class BatchTransitions {
     List<Batch> started = new ArrayList<>();
     for (BatchRow row : reads.lockBatches(c, due).values()) { // in id order
       if (row.status == BatchStatus.PENDING) {
-        started.add(start(c, row, new BatchId(row.id), now));
+        started.add(start(c, row, new BatchId(row.id), now, BatchEvents.AT_START_TIME));
       }
     }
     return started;
   }
 
-  private Batch start(Connection c, BatchRow row, BatchId id, Instant now) throws SQLException {
+  private Batch start(Connection c, BatchRow row, BatchId id, Instant now, String how)
+      throws SQLException {
     forgetSchedule(c, id);
+    events.record(c, BatchEvents.started(id, now, how));
     String sql =
         "UPDATE "
             + tables.batches
@@ -136,10 +143,13 @@ final class BatchTransitions {
     row.completedAt = now;
     row.updatedAt = now;
     writeBatches(c, List.of(row));
+    CancellationSummary summary = new CancellationSummary(id, cancelled, running, finished);
+    events.record(c, BatchEvents.cancelled(summary, now));
     if (running == 0) {
+      events.record(c, BatchEvents.finished(id, now, row.status, row.progress()));
       notifier.notifyFinished(c, row.id); // nothing is left to end: this step finished the batch
     }
-    return new CancellationSummary(id, cancelled, running, finished);
+    return summary;
   }
 
   long cancelQueued(Connection c, BatchRow row, Instant now) throws SQLException {
@@ -178,6 +188,7 @@ final class BatchTransitions {
     BatchRow row = reads.lockBatch(c, id);
     Progress progress = row.progress();
     StoreChecks.canRetryFailed(id, row.status, progress);
+    events.record(c, BatchEvents.failedRetried(id, now, progress.failed()));
 
     moveAll(
         c,
@@ -203,7 +214,8 @@ final class BatchTransitions {
   void deleteBatch(Connection c, BatchId id) throws SQLException {
     BatchRow row = reads.lockBatch(c, id);
     StoreChecks.canDelete(id, row.status, row.progress());
-    for (String table : List.of(tables.jobs, tables.metadata, tables.requests, tables.slots)) {
+    for (String table :
+        List.of(tables.jobs, tables.metadata, tables.requests, tables.slots, tables.batchEvents)) {
       try (PreparedStatement ps =
           c.prepareStatement("DELETE FROM " + table + " WHERE batch_id = ?")) {
         dialect.setUuid(ps, 1, row.id);
@@ -222,6 +234,14 @@ final class BatchTransitions {
    * because {@link #cancelBatch} and {@link #retryFailed} write rows too, and {@link Outcomes}
    * needs {@link #cancelQueued}: one direction of use, not a cycle.
    */
+  /** The events of a batch, oldest first; the batch must exist. */
+  List<BatchEvent> events(Connection c, BatchId id) throws SQLException {
+    if (reads.readBatch(c, id.value(), false) == null) {
+      throw new BatchNotFoundException(id);
+    }
+    return events.list(c, id);
+  }
+
   void writeBatches(Connection c, Collection<BatchRow> rows) throws SQLException {
     if (rows.isEmpty()) {
       return;

@@ -1,9 +1,12 @@
 package io.batchkit.jdbc.internal;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
+import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
 import io.batchkit.JobId;
 import io.batchkit.JobStatus;
+import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.spi.BatchStatusRule;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.CompletionResult;
@@ -39,6 +42,8 @@ final class Outcomes {
   /** The one-statement recording of outcomes, or null where the dialect has none. */
   private final PostgresSteps steps;
 
+  private final BatchEventLog events;
+
   private final Slots slots;
 
   Outcomes(
@@ -55,6 +60,7 @@ final class Outcomes {
     this.batchTransitions = batchTransitions;
     this.notifier = notifier;
     this.steps = steps;
+    this.events = new BatchEventLog(tables);
   }
 
   /** A job row locked for a transition. */
@@ -166,7 +172,7 @@ final class Outcomes {
       snapshots.add(row.toBatch());
     }
     batchTransitions.writeBatches(c, changed);
-    announceFinished(c, done.rows().values());
+    announceFinished(c, done.rows().values(), now);
     if (requeued) {
       notifier.notifyWork(c);
     }
@@ -329,7 +335,7 @@ final class Outcomes {
       snapshots.add(row.toBatch());
     }
     batchTransitions.writeBatches(c, rows);
-    announceFinished(c, rows);
+    announceFinished(c, rows, now);
     return snapshots;
   }
 
@@ -344,6 +350,9 @@ final class Outcomes {
       return false;
     }
     if (row.failurePolicy.isTripped(row.progress())) {
+      events.record(
+          c,
+          BatchEvents.policyTripped(new BatchId(row.id), now, row.progress(), row.failurePolicy));
       batchTransitions.cancelQueued(c, row, now);
       row.status = BatchStatusRule.finalStatus(row.progress(), false, true);
       row.completedAt = now;
@@ -358,14 +367,18 @@ final class Outcomes {
   }
 
   /**
-   * Announces the batches among {@code rows} that are finished now: a step that ends a job cannot
-   * touch a batch that was finished before it, so each finished here.
+   * Records and announces the batches among {@code rows} that are finished now: a step that ends a
+   * job cannot touch a batch that was finished before it, so each finished here.
    */
-  private void announceFinished(Connection c, Collection<BatchRow> rows) throws SQLException {
+  private void announceFinished(Connection c, Collection<BatchRow> rows, Instant now)
+      throws SQLException {
+    List<BatchEvent> finished = new ArrayList<>();
     for (BatchRow row : rows) {
       if (row.status.isFinal() && row.progress().pending() == 0) {
+        finished.add(BatchEvents.finished(new BatchId(row.id), now, row.status, row.progress()));
         notifier.notifyFinished(c, row.id);
       }
     }
+    events.record(c, finished);
   }
 }

@@ -1,6 +1,7 @@
 package io.batchkit.jdbc.internal;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
 import io.batchkit.BatchQuery;
 import io.batchkit.CancellationSummary;
@@ -196,6 +197,12 @@ public final class SqlJobStore implements JdbcJobStore {
   }
 
   // ------------------------------------------------------------------ batch transitions
+
+  @Override
+  public List<BatchEvent> listBatchEvents(BatchId id) {
+    Checks.notNull(id, "id");
+    return tx.read("listBatchEvents", c -> batchTransitions.events(c, id));
+  }
 
   @Override
   public Batch addJobs(BatchId id, List<NewJob> newJobs, long maxTotal, Instant now) {

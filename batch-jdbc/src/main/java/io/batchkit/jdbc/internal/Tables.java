@@ -37,6 +37,7 @@ final class Tables {
   final String requests;
   final String slots;
   final String rateBuckets;
+  final String batchEvents;
 
   /** The PostgreSQL sequence of fencing tokens (see {@link PostgresSteps}). */
   final String fencingTokens;
@@ -51,6 +52,7 @@ final class Tables {
     this.requests = prefix + "batch_requests";
     this.slots = prefix + "slots";
     this.rateBuckets = prefix + "rate_buckets";
+    this.batchEvents = prefix + "batch_events";
     this.fencingTokens = prefix + "fencing_tokens";
   }
 

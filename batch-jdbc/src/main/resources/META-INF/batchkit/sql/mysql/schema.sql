@@ -120,3 +120,15 @@ CREATE TABLE IF NOT EXISTS batchkit_rate_buckets (
   tokens     DOUBLE NOT NULL,
   updated_at DATETIME(6) NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- what happened to each batch, oldest first by id (BatchEvent), written in the step that made the
+-- change; deleted with its batch
+CREATE TABLE IF NOT EXISTS batchkit_batch_events (
+  id          BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  batch_id    CHAR(36) CHARACTER SET ascii NOT NULL,
+  type        VARCHAR(32) CHARACTER SET ascii NOT NULL,
+  happened_at DATETIME(6) NOT NULL,
+  detail      VARCHAR(500) NOT NULL,
+  -- listBatchEvents, and deleteBatch
+  KEY batchkit_batch_events_batch (batch_id, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

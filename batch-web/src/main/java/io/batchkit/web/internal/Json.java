@@ -1,6 +1,7 @@
 package io.batchkit.web.internal;
 
 import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
 import io.batchkit.BatchStatistics;
 import io.batchkit.BatchValidationException;
 import io.batchkit.CancellationSummary;
@@ -115,6 +116,20 @@ final class Json {
     n.put("offset", page.offset());
     n.put("limit", page.limit());
     n.put("hasMore", page.hasMore());
+    return n;
+  }
+
+  /** What happened to a batch: {@code {"items": [{"type", "at", "detail"}...]}}, oldest first. */
+  static ObjectNode events(List<BatchEvent> events) {
+    ObjectNode n = MAPPER.createObjectNode();
+    ArrayNode items = n.putArray("items");
+    for (BatchEvent e : events) {
+      items
+          .addObject()
+          .put("type", e.type().name())
+          .put("at", e.at().toString())
+          .put("detail", e.detail());
+    }
     return n;
   }
 

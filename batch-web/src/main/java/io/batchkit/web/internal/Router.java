@@ -205,6 +205,10 @@ public final class Router {
         change(ex, method);
         sendJson(ex, 200, Json.cancellation(service.cancelBatch(id)));
       }
+      case "events" -> {
+        only(ex, true, method, "GET");
+        sendJson(ex, 200, Json.events(service.getBatchEvents(id)));
+      }
       case "jobs" -> {
         only(ex, true, method, "GET");
         QueryParams q = new QueryParams(ex.query());
