@@ -18,8 +18,12 @@ public final class BatchEvents {
   /** How a batch started: {@code startBatch}. */
   public static final String BY_CALL = "by startBatch";
 
-  /** How a batch started: created with {@code autoStart}. */
-  public static final String ON_CREATION = "on creation (autoStart)";
+  /**
+   * How a batch started: at once, as it was created ({@code submit}, {@code autoStart}, or a start
+   * time already past).
+   */
+  public static final String ON_CREATION =
+      "on creation (submit, autoStart or a start time already past)";
 
   /** How a batch started: its scheduled start time came. */
   public static final String AT_START_TIME = "at its scheduled start time";

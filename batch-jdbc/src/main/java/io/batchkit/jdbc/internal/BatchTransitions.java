@@ -229,11 +229,6 @@ final class BatchTransitions {
     }
   }
 
-  /**
-   * Writes batch rows back: status, counters and times. Lives here rather than in {@link Outcomes}
-   * because {@link #cancelBatch} and {@link #retryFailed} write rows too, and {@link Outcomes}
-   * needs {@link #cancelQueued}: one direction of use, not a cycle.
-   */
   /** The events of a batch, oldest first; the batch must exist. */
   List<BatchEvent> events(Connection c, BatchId id) throws SQLException {
     if (reads.readBatch(c, id.value(), false) == null) {
@@ -242,6 +237,11 @@ final class BatchTransitions {
     return events.list(c, id);
   }
 
+  /**
+   * Writes batch rows back: status, counters and times. Lives here rather than in {@link Outcomes}
+   * because {@link #cancelBatch} and {@link #retryFailed} write rows too, and {@link Outcomes}
+   * needs {@link #cancelQueued}: one direction of use, not a cycle.
+   */
   void writeBatches(Connection c, Collection<BatchRow> rows) throws SQLException {
     if (rows.isEmpty()) {
       return;
