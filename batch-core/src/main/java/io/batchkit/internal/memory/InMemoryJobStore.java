@@ -50,7 +50,7 @@ import java.util.function.UnaryOperator;
 /**
  * The {@link JobStore} that keeps everything on the heap. Its parts: the state of a batch and of a
  * job ({@link BatchState}, {@link JobState}), the registry of nodes ({@link InMemoryNodes}) and the
- * subscribers ({@link InMemorySubscribers}). What stays here, at about 880 lines, are the store's
+ * subscribers ({@link InMemorySubscribers}). What stays here, at about 910 lines, are the store's
  * atomic steps themselves (with the slots of each batch and the rate buckets, which claims and
  * outcomes change under the same lock): each takes the one lock for its whole step, and splitting
  * them by concern (inserts, claims, outcomes, leases) would spread that lock and the helpers every
