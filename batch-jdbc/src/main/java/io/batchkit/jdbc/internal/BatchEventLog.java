@@ -2,6 +2,7 @@ package io.batchkit.jdbc.internal;
 
 import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
+import io.batchkit.BatchNotFoundException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -49,25 +50,40 @@ final class BatchEventLog {
     record(c, List.of(event));
   }
 
-  /** The events of a batch, oldest first. */
+  /**
+   * The events of a batch, oldest first, read with the batch's row in one statement, so that a
+   * batch deleted meanwhile is not found rather than found without events.
+   *
+   * @throws BatchNotFoundException if no batch has this id
+   */
   List<BatchEvent> list(Connection c, BatchId id) throws SQLException {
     String sql =
-        "SELECT type, happened_at, detail FROM "
+        "SELECT e.type, e.happened_at, e.detail FROM "
+            + tables.batches
+            + " b LEFT JOIN "
             + tables.batchEvents
-            + " WHERE batch_id = ? ORDER BY id";
+            + " e ON e.batch_id = b.id WHERE b.id = ? ORDER BY e.id";
     List<BatchEvent> events = new ArrayList<>();
+    boolean found = false;
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       dialect.setUuid(ps, 1, id.value());
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          events.add(
-              new BatchEvent(
-                  id,
-                  BatchEvent.Type.valueOf(rs.getString("type")),
-                  dialect.getInstant(rs, "happened_at"),
-                  rs.getString("detail")));
+          found = true;
+          String type = rs.getString("type");
+          if (type != null) { // null: the batch, without an event
+            events.add(
+                new BatchEvent(
+                    id,
+                    BatchEvent.Type.valueOf(type),
+                    dialect.getInstant(rs, "happened_at"),
+                    rs.getString("detail")));
+          }
         }
       }
+    }
+    if (!found) {
+      throw new BatchNotFoundException(id);
     }
     return events;
   }

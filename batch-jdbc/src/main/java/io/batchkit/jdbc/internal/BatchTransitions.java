@@ -3,7 +3,6 @@ package io.batchkit.jdbc.internal;
 import io.batchkit.Batch;
 import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
-import io.batchkit.BatchNotFoundException;
 import io.batchkit.BatchStatus;
 import io.batchkit.CancellationSummary;
 import io.batchkit.JobStatus;
@@ -229,11 +228,8 @@ final class BatchTransitions {
     }
   }
 
-  /** The events of a batch, oldest first; the batch must exist. */
+  /** The events of a batch, oldest first; a BatchNotFoundException if it does not exist. */
   List<BatchEvent> events(Connection c, BatchId id) throws SQLException {
-    if (reads.readBatch(c, id.value(), false) == null) {
-      throw new BatchNotFoundException(id);
-    }
     return events.list(c, id);
   }
 
