@@ -6,6 +6,7 @@ import io.batchkit.Batch;
 import io.batchkit.BatchRequest;
 import io.batchkit.BatchService;
 import io.batchkit.BatchStatus;
+import io.batchkit.jdbc.TestDatabases;
 import io.batchkit.spi.JobStore;
 import java.io.File;
 import java.io.IOException;
@@ -54,7 +55,7 @@ class DashboardBrowserIT {
       String message =
           "Chromium and chromedriver are needed at /usr/bin (apt-get install chromium"
               + " chromium-driver); .ci/run installs them";
-      if (isCi()) {
+      if (TestDatabases.isCi()) {
         throw new AssertionError("CI is set, so this is a failure, not a skip: " + message);
       }
       Assumptions.abort(message);
@@ -193,10 +194,5 @@ class DashboardBrowserIT {
     Path target = Path.of("target", name);
     Files.createDirectories(target.getParent());
     Files.copy(shot.toPath(), target, StandardCopyOption.REPLACE_EXISTING);
-  }
-
-  private static boolean isCi() {
-    String ci = System.getenv("CI");
-    return ci != null && !ci.isBlank() && !ci.equalsIgnoreCase("false");
   }
 }

@@ -1,6 +1,5 @@
 package io.batchkit.benchmarks;
 
-import com.sun.management.GarbageCollectionNotificationInfo;
 import io.batchkit.Batch;
 import io.batchkit.BatchRequest;
 import io.batchkit.BatchService;
@@ -8,19 +7,11 @@ import io.batchkit.spi.JobStore;
 import io.batchkit.web.BatchWeb;
 import java.io.IOException;
 import java.io.InputStream;
-import java.lang.management.GarbageCollectorMXBean;
-import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryUsage;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.Collections;
 import java.util.Locale;
-import java.util.concurrent.atomic.AtomicLong;
-import javax.management.ListenerNotFoundException;
-import javax.management.NotificationEmitter;
-import javax.management.NotificationListener;
-import javax.management.openmbean.CompositeData;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,13 +58,11 @@ public final class ExportFootprint {
       Fixtures.requireCompleted(service.awaitCompletion(batch.id(), Fixtures.AWAIT), jobs);
       HttpClient http = HttpClient.newHttpClient();
       for (String export : new String[] {"results", "results.zip"}) {
-        long before = PeakHeap.usedAfterGc();
-        AtomicLong peak = new AtomicLong(before);
-        NotificationListener onGc = peakListener(peak);
-        listen(onGc, true);
+        long before = LiveHeap.usedAfterGc();
         long started = System.nanoTime();
         long bytes;
-        try {
+        long peak;
+        try (LiveHeap.Peak watch = LiveHeap.Peak.watch(before)) {
           bytes =
               drain(
                   http.send(
@@ -82,8 +71,7 @@ public final class ExportFootprint {
                               .build(),
                           HttpResponse.BodyHandlers.ofInputStream())
                       .body());
-        } finally {
-          listen(onGc, false);
+          peak = watch.get();
         }
         long millis = (System.nanoTime() - started) / 1_000_000;
         LOG.info(
@@ -93,7 +81,7 @@ public final class ExportFootprint {
             jobs,
             mb(bytes),
             millis,
-            mb(peak.get() - before));
+            mb(peak - before));
       }
     }
   }
@@ -107,38 +95,6 @@ public final class ExportFootprint {
         total += n;
       }
       return total;
-    }
-  }
-
-  private static NotificationListener peakListener(AtomicLong peak) {
-    return (notification, handback) -> {
-      if (GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(
-          notification.getType())) {
-        long used =
-            GarbageCollectionNotificationInfo.from((CompositeData) notification.getUserData())
-                .getGcInfo()
-                .getMemoryUsageAfterGc()
-                .values()
-                .stream()
-                .mapToLong(MemoryUsage::getUsed)
-                .sum();
-        peak.accumulateAndGet(used, Math::max);
-      }
-    };
-  }
-
-  private static void listen(NotificationListener listener, boolean on) {
-    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-      NotificationEmitter emitter = (NotificationEmitter) gc;
-      if (on) {
-        emitter.addNotificationListener(listener, null, null);
-      } else {
-        try {
-          emitter.removeNotificationListener(listener);
-        } catch (ListenerNotFoundException e) {
-          throw new IllegalStateException(e);
-        }
-      }
     }
   }
 

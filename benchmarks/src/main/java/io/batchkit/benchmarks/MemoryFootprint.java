@@ -3,13 +3,11 @@ package io.batchkit.benchmarks;
 import io.batchkit.spi.JobStore;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryMXBean;
 import java.lang.ref.Reference;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,7 +30,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class MemoryFootprint {
   private static final Logger LOG = LoggerFactory.getLogger(MemoryFootprint.class);
-  private static final MemoryMXBean MEMORY = ManagementFactory.getMemoryMXBean();
 
   private MemoryFootprint() {}
 
@@ -80,40 +77,25 @@ public final class MemoryFootprint {
   }
 
   private static double storeBytesPerJob(int jobs) throws InterruptedException {
-    long before = usedAfterGc();
+    long before = LiveHeap.usedAfterGc();
     JobStore store = JobStore.inMemory();
     Fixtures.insert(store, jobs, 8, true);
-    long after = usedAfterGc();
+    long after = LiveHeap.usedAfterGc();
     Reference.reachabilityFence(store);
     return (double) (after - before) / jobs;
   }
 
   private static double queueBytesPerTask(int tasks) throws InterruptedException {
-    long before = usedAfterGc();
+    long before = LiveHeap.usedAfterGc();
     LinkedBlockingQueue<Runnable> queue = new LinkedBlockingQueue<>();
     List<String> items = Fixtures.payloads(tasks);
     for (int i = 0; i < tasks; i++) {
       String item = items.get(i);
       queue.add(() -> item.length());
     }
-    long after = usedAfterGc();
+    long after = LiveHeap.usedAfterGc();
     Reference.reachabilityFence(queue);
     return (double) (after - before) / tasks;
-  }
-
-  /** Collects until the used heap stops shrinking, then returns it. */
-  private static long usedAfterGc() throws InterruptedException {
-    long used = Long.MAX_VALUE;
-    for (int i = 0; i < 10; i++) {
-      System.gc();
-      TimeUnit.MILLISECONDS.sleep(50);
-      long now = MEMORY.getHeapMemoryUsage().getUsed();
-      if (now >= used) {
-        return now;
-      }
-      used = now;
-    }
-    return used;
   }
 
   private static double median(double[] values) {

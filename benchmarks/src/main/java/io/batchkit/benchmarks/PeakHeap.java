@@ -1,19 +1,11 @@
 package io.batchkit.benchmarks;
 
-import com.sun.management.GarbageCollectionNotificationInfo;
 import io.batchkit.Batch;
 import io.batchkit.BatchRequest;
 import io.batchkit.BatchService;
 import io.batchkit.spi.JobStore;
-import java.lang.management.GarbageCollectorMXBean;
-import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryUsage;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.atomic.AtomicLong;
-import javax.management.NotificationEmitter;
-import javax.management.NotificationListener;
-import javax.management.openmbean.CompositeData;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,21 +36,6 @@ public final class PeakHeap {
   public static void main(String[] args) throws InterruptedException {
     int jobs = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
     List<String> items = Fixtures.payloads(jobs);
-    AtomicLong peak = new AtomicLong();
-    NotificationListener onGc =
-        (notification, handback) -> {
-          if (!GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(
-              notification.getType())) {
-            return;
-          }
-          GarbageCollectionNotificationInfo info =
-              GarbageCollectionNotificationInfo.from((CompositeData) notification.getUserData());
-          long used =
-              info.getGcInfo().getMemoryUsageAfterGc().values().stream()
-                  .mapToLong(MemoryUsage::getUsed)
-                  .sum();
-          peak.accumulateAndGet(used, Math::max);
-        };
     try (BatchService service =
         BatchService.builder()
             .store(JobStore.inMemory())
@@ -67,50 +44,31 @@ public final class PeakHeap {
             .maxConcurrency(8)
             .maxItemsPerBatch(Math.max(jobs, 1))
             .build()) {
-      long before = usedAfterGc();
-      peak.set(before);
-      for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-        ((NotificationEmitter) gc).addNotificationListener(onGc, null, null);
-      }
+      long before = LiveHeap.usedAfterGc();
+      long peak;
+      long retained;
       long started = System.nanoTime();
-      Batch batch =
-          service.submit(
-              BatchRequest.builder(Fixtures.NOOP).items(items).maxConcurrency(8).build());
-      long submitted = System.nanoTime();
-      Fixtures.requireCompleted(service.awaitCompletion(batch.id(), Fixtures.AWAIT), jobs);
-      long finished = System.nanoTime();
-      long retained = usedAfterGc();
-      for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-        try {
-          ((NotificationEmitter) gc).removeNotificationListener(onGc);
-        } catch (javax.management.ListenerNotFoundException e) {
-          throw new IllegalStateException(e);
-        }
+      long submitted;
+      long finished;
+      try (LiveHeap.Peak watch = LiveHeap.Peak.watch(before)) {
+        Batch batch =
+            service.submit(
+                BatchRequest.builder(Fixtures.NOOP).items(items).maxConcurrency(8).build());
+        submitted = System.nanoTime();
+        Fixtures.requireCompleted(service.awaitCompletion(batch.id(), Fixtures.AWAIT), jobs);
+        finished = System.nanoTime();
+        retained = LiveHeap.usedAfterGc();
+        peak = watch.get();
       }
       LOG.info(
           "RESULT {} jobs: peak {} MB above the start, {} MB retained after completion;"
               + " submit {} ms, run {} ms",
           jobs,
-          mb(peak.get() - before),
+          mb(peak - before),
           mb(retained - before),
           (submitted - started) / 1_000_000,
           (finished - submitted) / 1_000_000);
     }
-  }
-
-  /** Collects until the used heap stops shrinking, then returns it. */
-  static long usedAfterGc() throws InterruptedException {
-    long used = Long.MAX_VALUE;
-    for (int i = 0; i < 10; i++) {
-      System.gc();
-      Thread.sleep(50);
-      long now = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-      if (now >= used) {
-        return now;
-      }
-      used = now;
-    }
-    return used;
   }
 
   private static String mb(long bytes) {
