@@ -237,6 +237,22 @@ public interface BatchService extends AutoCloseable {
   List<BatchEvent> getBatchEvents(BatchId id);
 
   /**
+   * Returns the ended attempts of a job, oldest first: for each, the node that ran it, when it
+   * started and ended, how it ended (succeeded, failed, retry scheduled, timed out, cancelled,
+   * lease lost, released at shutdown) and its error. Attempts made before a {@link #retryFailed}
+   * are kept; a running attempt is not listed (the job shows it). Each attempt was recorded by the
+   * store in the same step as its outcome; records older than the {@linkplain
+   * Builder#historyRetention history retention} are gone, but a finished job's last attempt stays
+   * with the job.
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws JobNotFoundException if no job has this id
+   * @throws IllegalStateException if the service is closed
+   * @throws UnsupportedOperationException if the store does not record attempts
+   */
+  List<JobAttempt> getJobHistory(JobId id);
+
+  /**
    * Returns whether {@link #close()} has begun: from then on every call that creates or changes a
    * batch throws {@link IllegalStateException}.
    */
@@ -290,6 +306,7 @@ public interface BatchService extends AutoCloseable {
     private Duration interruptGracePeriod = Duration.ofSeconds(5);
     private int maxItemsPerBatch = 100_000;
     private int maxPayloadBytes = 1024 * 1024;
+    private Duration historyRetention = Duration.ofDays(30);
 
     /** The scalar settings that were set, for toString: name to value, last call wins. */
     private final Map<String, Object> set = new LinkedHashMap<>();
@@ -742,6 +759,26 @@ public interface BatchService extends AutoCloseable {
     }
 
     /**
+     * Sets how long history is kept (default 30 days): attempt records ({@link
+     * BatchService#getJobHistory}) and batch events ({@link BatchService#getBatchEvents}) older
+     * than this are deleted by the services that share the store, now and then (every ten minutes,
+     * a thousand rows at a time). A finished job's last attempt is part of the job and stays as
+     * long as it; deleting a batch deletes all of its history at once.
+     *
+     * @throws NullPointerException if {@code retention} is null
+     * @throws IllegalArgumentException if {@code retention} is shorter than one minute or longer
+     *     than 100 years
+     */
+    public Builder historyRetention(Duration retention) {
+      this.historyRetention =
+          remember(
+              "historyRetention",
+              Checks.between(
+                  retention, Duration.ofMinutes(1), Duration.ofDays(36_525), "historyRetention"));
+      return this;
+    }
+
+    /**
      * Checks the settings together, finds {@link JobProcessorProvider}s (unless turned off), and
      * starts the service.
      *
@@ -814,7 +851,8 @@ public interface BatchService extends AutoCloseable {
               shutdownGracePeriod,
               interruptGracePeriod,
               maxItemsPerBatch,
-              maxPayloadBytes);
+              maxPayloadBytes,
+              historyRetention);
       return new DefaultBatchService(config);
     }
 

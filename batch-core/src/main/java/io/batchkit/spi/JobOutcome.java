@@ -19,6 +19,12 @@ import java.util.Optional;
  * @param releasesSlot true (what the factories make) if the slot of its batch that the job ran in
  *     goes back with this outcome; false if the node keeps the slot for a job of the same batch it
  *     fetched ahead, or the job never held one (see {@link ClaimRequest})
+ * @param startedAt when the node started the attempt, for its history ({@link
+ *     io.batchkit.JobAttempt}) and the job's start time; empty if it never started (a job fetched
+ *     ahead and given back or cancelled before it ran), or if the caller does not say, and then the
+ *     store keeps the claim's time
+ * @param timedOut true if a {@link Kind#FAILED} or {@link Kind#RETRY} attempt ran past its timeout,
+ *     so that its history says so
  */
 public record JobOutcome(
     JobId jobId,
@@ -28,7 +34,9 @@ public record JobOutcome(
     Optional<String> result,
     Optional<String> error,
     Optional<Instant> retryAt,
-    boolean releasesSlot) {
+    boolean releasesSlot,
+    Optional<Instant> startedAt,
+    boolean timedOut) {
 
   /** What happened to the attempt. */
   public enum Kind {
@@ -51,7 +59,8 @@ public record JobOutcome(
    * Creates an outcome.
    *
    * @throws NullPointerException if an argument is null
-   * @throws IllegalArgumentException if {@code retryAt} is missing for {@link Kind#RETRY}
+   * @throws IllegalArgumentException if {@code retryAt} is missing for {@link Kind#RETRY}, or
+   *     {@code timedOut} is set for a kind other than {@link Kind#FAILED} and {@link Kind#RETRY}
    */
   public JobOutcome {
     Checks.notNull(jobId, "jobId");
@@ -60,9 +69,41 @@ public record JobOutcome(
     Checks.notNull(result, "result");
     Checks.notNull(error, "error");
     Checks.notNull(retryAt, "retryAt");
+    Checks.notNull(startedAt, "startedAt");
     if (kind == Kind.RETRY && retryAt.isEmpty()) {
       throw new IllegalArgumentException("retryAt is required for a RETRY outcome");
     }
+    if (timedOut && kind != Kind.FAILED && kind != Kind.RETRY) {
+      throw new IllegalArgumentException("only a FAILED or RETRY outcome can have timed out");
+    }
+  }
+
+  /**
+   * Creates an outcome that does not say when its attempt started, nor whether it timed out.
+   *
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code retryAt} is missing for {@link Kind#RETRY}
+   */
+  public JobOutcome(
+      JobId jobId,
+      BatchId batchId,
+      long fencingToken,
+      Kind kind,
+      Optional<String> result,
+      Optional<String> error,
+      Optional<Instant> retryAt,
+      boolean releasesSlot) {
+    this(
+        jobId,
+        batchId,
+        fencingToken,
+        kind,
+        result,
+        error,
+        retryAt,
+        releasesSlot,
+        Optional.empty(),
+        false);
   }
 
   /**
@@ -85,8 +126,39 @@ public record JobOutcome(
   /** Returns this outcome, keeping the slot (see {@code releasesSlot}). */
   public JobOutcome withoutSlot() {
     return releasesSlot
-        ? new JobOutcome(jobId, batchId, fencingToken, kind, result, error, retryAt, false)
+        ? new JobOutcome(
+            jobId, batchId, fencingToken, kind, result, error, retryAt, false, startedAt, timedOut)
         : this;
+  }
+
+  /**
+   * Returns this outcome with the time its attempt started.
+   *
+   * @throws NullPointerException if {@code at} is null
+   */
+  public JobOutcome withStart(Instant at) {
+    return new JobOutcome(
+        jobId,
+        batchId,
+        fencingToken,
+        kind,
+        result,
+        error,
+        retryAt,
+        releasesSlot,
+        Optional.of(Checks.notNull(at, "at")),
+        timedOut);
+  }
+
+  /**
+   * Returns this outcome marked as an attempt that ran past its timeout.
+   *
+   * @throws IllegalArgumentException if this is not a {@link Kind#FAILED} or {@link Kind#RETRY}
+   *     outcome
+   */
+  public JobOutcome asTimedOut() {
+    return new JobOutcome(
+        jobId, batchId, fencingToken, kind, result, error, retryAt, releasesSlot, startedAt, true);
   }
 
   /** Returns a {@link Kind#SUCCEEDED} outcome; {@code result} may be null. */

@@ -7,7 +7,9 @@ import io.batchkit.BatchNotFoundException;
 import io.batchkit.BatchQuery;
 import io.batchkit.CancellationSummary;
 import io.batchkit.Job;
+import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
+import io.batchkit.JobNotFoundException;
 import io.batchkit.JobQuery;
 import io.batchkit.Node;
 import io.batchkit.Page;
@@ -107,6 +109,41 @@ public interface JobStore {
    */
   default List<BatchEvent> listBatchEvents(BatchId id) {
     throw new UnsupportedOperationException(getClass().getName() + " does not record batch events");
+  }
+
+  /**
+   * Returns the ended attempts of a job, oldest first (see {@link JobAttempt}), those made before a
+   * {@link #retryFailed} included; an attempt still running is not among them. A store records each
+   * attempt in the same atomic step as its outcome: one that the job's own state shows until the
+   * job runs again (its final attempt: succeeded, failed, cancelled) need not be written twice, and
+   * is read from the job; one that the next attempt would overwrite (a retry, a time-out, a lease
+   * lost, a job given back after it started) is written as a record of its own, and so is the final
+   * attempt of a failed job that {@link #retryFailed} queues again.
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws JobNotFoundException if no job has this id
+   * @throws UnsupportedOperationException by default (a store written before history existed)
+   */
+  default List<JobAttempt> listJobAttempts(JobId id) {
+    throw new UnsupportedOperationException(
+        getClass().getName() + " does not record attempt history");
+  }
+
+  /**
+   * Deletes history that ended before {@code before}: attempt records ({@link #listJobAttempts})
+   * whose attempt ended before it and batch events ({@link #listBatchEvents}) that happened before
+   * it, at most {@code maxRows} rows in all per call, so that one call stays short. The final
+   * attempt of a finished job is part of the job and stays as long as the job. Services call it now
+   * and then with their history retention. The default deletes nothing.
+   *
+   * @return how many attempt records and events it deleted: {@code maxRows} if more may be left
+   * @throws NullPointerException if {@code before} is null
+   * @throws IllegalArgumentException if {@code maxRows} is not positive
+   */
+  default int purgeHistory(Instant before, int maxRows) {
+    Checks.notNull(before, "before");
+    Checks.positive(maxRows, "maxRows");
+    return 0;
   }
 
   /**

@@ -16,7 +16,9 @@ import io.batchkit.BatchStatus;
 import io.batchkit.CancellationSummary;
 import io.batchkit.FailurePolicy;
 import io.batchkit.Job;
+import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
+import io.batchkit.JobNotFoundException;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
 import io.batchkit.Page;
@@ -537,6 +539,213 @@ public abstract class JobStoreContractTest {
             BatchEvent.Type.FINISHED),
         events.stream().map(BatchEvent::type).toList());
     assertTrue(events.get(3).detail().startsWith("FAILED"), events.get(3).detail());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // attempt history
+
+  @Test
+  void listJobAttempts_keepsEveryAttempt_inOrder_evenAcrossRetryFailed() {
+    Stored stored = insert(batch(1).maxAttempts(2));
+    JobId id = stored.jobs().get(0).id();
+    ClaimedJob first = claim(NODE_A, 1, at(1)).get(0);
+    store.complete(
+        List.of(outcome(first, Kind.RETRY, at(2)).withStart(at(1).plusMillis(500))), at(2));
+    ClaimedJob second = claim(NODE_B, 1, at(3)).get(0);
+    store.complete(List.of(outcome(second, Kind.FAILED, at(4))), at(4));
+    assertEquals(BatchStatus.FAILED, batchOf(stored.id()).status());
+    store.retryFailed(stored.id(), at(5));
+    ClaimedJob third = claim(NODE_C, 1, at(6)).get(0);
+    store.complete(
+        List.of(outcome(third, Kind.SUCCEEDED, at(7)).withStart(at(6).plusMillis(250))), at(7));
+
+    List<JobAttempt> history = store.listJobAttempts(id);
+
+    assertEquals(
+        List.of(
+            new JobAttempt(
+                id,
+                1,
+                NODE_A,
+                at(1).plusMillis(500),
+                at(2),
+                JobAttempt.Outcome.RETRY_SCHEDULED,
+                Optional.of("retry of " + id)),
+            new JobAttempt(
+                id,
+                2,
+                NODE_B,
+                at(3),
+                at(4),
+                JobAttempt.Outcome.FAILED,
+                Optional.of("failure of " + id)),
+            new JobAttempt(
+                id,
+                1,
+                NODE_C,
+                at(6).plusMillis(250),
+                at(7),
+                JobAttempt.Outcome.SUCCEEDED,
+                Optional.empty())),
+        history);
+    assertEquals(
+        Optional.of(at(6).plusMillis(250)),
+        jobOf(stored.id(), id).startedAt(),
+        "the job's start is the one its node reported, not its claim's");
+    assertEquals(history, store.listJobAttempts(id), "reading changes nothing");
+  }
+
+  @Test
+  void listJobAttempts_tellsTimeOutsLostLeasesAndJobsGivenBack() {
+    Stored stored = insert(batch(4).maxAttempts(2));
+    List<ClaimedJob> claimed = claim(NODE_A, 4, at(1));
+    ClaimedJob timedOut = claimed.get(0);
+    ClaimedJob lost = claimed.get(1);
+    ClaimedJob givenBack = claimed.get(2);
+    ClaimedJob neverStarted = claimed.get(3);
+    store.complete(
+        List.of(
+            outcome(timedOut, Kind.RETRY, at(2)).asTimedOut().withStart(at(1)),
+            outcome(givenBack, Kind.RELEASED, at(2)).withStart(at(1)),
+            outcome(neverStarted, Kind.RELEASED, at(2))),
+        at(2));
+    store.requeueExpired(at(1).plus(LEASE).plusSeconds(1), 10);
+    ClaimedJob timedOutAgain = jobNamed(claim(NODE_B, 4, at(400)), timedOut.id());
+    store.complete(
+        List.of(outcome(timedOutAgain, Kind.FAILED, at(401)).asTimedOut().withStart(at(400))),
+        at(401));
+
+    List<JobAttempt> outOfTime = store.listJobAttempts(timedOut.id());
+    assertEquals(
+        List.of(JobAttempt.Outcome.TIMED_OUT, JobAttempt.Outcome.TIMED_OUT),
+        outOfTime.stream().map(JobAttempt::outcome).toList(),
+        "a failed attempt that timed out says so, once");
+    assertEquals(List.of(1, 2), outOfTime.stream().map(JobAttempt::attempt).toList());
+    assertEquals(Optional.of("failure of " + timedOut.id()), outOfTime.get(1).error());
+    List<JobAttempt> leaseLost = store.listJobAttempts(lost.id());
+    assertEquals(1, leaseLost.size());
+    assertEquals(JobAttempt.Outcome.LEASE_LOST, leaseLost.get(0).outcome());
+    assertEquals(NODE_A, leaseLost.get(0).nodeId());
+    assertEquals(at(1), leaseLost.get(0).startedAt());
+    assertEquals(at(1).plus(LEASE).plusSeconds(1), leaseLost.get(0).endedAt());
+    assertTrue(leaseLost.get(0).error().orElseThrow().contains("lease expired"));
+    List<JobAttempt> released = store.listJobAttempts(givenBack.id());
+    assertEquals(
+        List.of(
+            new JobAttempt(
+                givenBack.id(),
+                1,
+                NODE_A,
+                at(1),
+                at(2),
+                JobAttempt.Outcome.RELEASED,
+                Optional.empty())),
+        released);
+    assertEquals(
+        List.of(),
+        store.listJobAttempts(neverStarted.id()),
+        "a job given back before it started made no attempt");
+    assertEquals(4, batchOf(stored.id()).progress().total());
+  }
+
+  @Test
+  void listJobAttempts_aLeaseLostWithNoAttemptLeft_isTheFailedJobsLastAttempt() {
+    Stored stored = insert(batch(1).maxAttempts(1));
+    ClaimedJob job = claim(NODE_A, 1, at(1)).get(0);
+    store.requeueExpired(at(1).plus(LEASE).plusSeconds(1), 10);
+
+    assertEquals(JobStatus.FAILED, jobOf(stored.id(), job.id()).status());
+    assertEquals(
+        List.of(JobAttempt.Outcome.LEASE_LOST),
+        store.listJobAttempts(job.id()).stream().map(JobAttempt::outcome).toList());
+    store.retryFailed(stored.id(), at(400));
+    assertEquals(
+        List.of(JobAttempt.Outcome.LEASE_LOST),
+        store.listJobAttempts(job.id()).stream().map(JobAttempt::outcome).toList(),
+        "retryFailed keeps it as it was, once");
+  }
+
+  @Test
+  void listJobAttempts_cancelledWhileRunning_isACancelledAttempt_butCancelledWhileQueuedIsNone() {
+    Stored stored = insert(batch(2));
+    ClaimedJob running = claim(NODE_A, 1, at(1)).get(0);
+    JobId queued = stored.jobs().get(1).id();
+    store.cancelBatch(stored.id(), at(2));
+    store.complete(List.of(outcome(running, Kind.SUCCEEDED, at(3)).withStart(at(1))), at(3));
+
+    assertEquals(
+        List.of(
+            new JobAttempt(
+                running.id(),
+                1,
+                NODE_A,
+                at(1),
+                at(3),
+                JobAttempt.Outcome.CANCELLED,
+                Optional.empty())),
+        store.listJobAttempts(running.id()),
+        "an outcome that comes after its batch was cancelled ends the attempt cancelled");
+    assertEquals(List.of(), store.listJobAttempts(queued));
+  }
+
+  @Test
+  void listJobAttempts_ofAJobThatNeverRan_isEmpty_ofAnUnknownOrDeletedJob_throws() {
+    Stored stored = insert(batch(1));
+    JobId id = stored.jobs().get(0).id();
+    assertEquals(List.of(), store.listJobAttempts(id));
+    ClaimedJob job = claim(NODE_A, 1, at(1)).get(0);
+    assertEquals(List.of(), store.listJobAttempts(id), "a running attempt has not ended");
+    store.complete(List.of(outcome(job, Kind.SUCCEEDED, at(2))), at(2));
+    assertEquals(1, store.listJobAttempts(id).size());
+
+    store.deleteBatch(stored.id());
+
+    assertThrows(JobNotFoundException.class, () -> store.listJobAttempts(id));
+    assertThrows(JobNotFoundException.class, () -> store.listJobAttempts(JobId.random()));
+    assertThrows(NullPointerException.class, () -> store.listJobAttempts(null));
+  }
+
+  @Test
+  void purgeHistory_deletesRecordsAndEventsThatEndedBefore_inSteps_butKeepsEachJobsLastAttempt() {
+    Stored stored = insert(batch(3).maxAttempts(2));
+    List<ClaimedJob> claimed = claim(NODE_A, 3, at(10));
+    List<JobOutcome> retries = new ArrayList<>();
+    for (ClaimedJob c : claimed) {
+      retries.add(outcome(c, Kind.RETRY, at(20)));
+    }
+    store.complete(retries, at(20));
+    List<ClaimedJob> again = claim(NODE_A, 3, at(30));
+    List<JobOutcome> successes = new ArrayList<>();
+    for (ClaimedJob c : again) {
+      successes.add(outcome(c, Kind.SUCCEEDED, at(40)));
+    }
+    store.complete(successes, at(40));
+    // events: CREATED and STARTED at T0, FINISHED at 40; records: three retries ended at 20
+
+    assertEquals(0, store.purgeHistory(at(0), 100), "nothing ended before T0");
+    assertEquals(2, store.purgeHistory(at(21), 2), "at most maxRows");
+    int rest = store.purgeHistory(at(21), 100);
+    assertEquals(3, rest, "the third record and the two events of T0");
+    assertEquals(0, store.purgeHistory(at(21), 100));
+
+    for (ClaimedJob c : again) {
+      assertEquals(
+          List.of(JobAttempt.Outcome.SUCCEEDED),
+          store.listJobAttempts(c.id()).stream().map(JobAttempt::outcome).toList());
+    }
+    assertEquals(
+        List.of(BatchEvent.Type.FINISHED),
+        store.listBatchEvents(stored.id()).stream().map(BatchEvent::type).toList());
+    assertThrows(NullPointerException.class, () -> store.purgeHistory(null, 1));
+    assertThrows(IllegalArgumentException.class, () -> store.purgeHistory(at(1), 0));
+  }
+
+  /** Returns the claimed job with this id. */
+  private static ClaimedJob jobNamed(List<ClaimedJob> claimed, JobId id) {
+    return claimed.stream()
+        .filter(c -> c.id().equals(id))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("job " + id + " was not claimed"));
   }
 
   @Test

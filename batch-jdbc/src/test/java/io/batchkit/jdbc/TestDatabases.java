@@ -116,6 +116,7 @@ public final class TestDatabases {
         prefix + "nodes",
         prefix + "slots",
         prefix + "rate_buckets",
-        prefix + "batch_events");
+        prefix + "batch_events",
+        prefix + "job_attempts");
   }
 }

@@ -157,7 +157,8 @@ final class Databases {
       prefix + "batches",
       prefix + "slots",
       prefix + "rate_buckets",
-      prefix + "batch_events"
+      prefix + "batch_events",
+      prefix + "job_attempts"
     };
   }
 }

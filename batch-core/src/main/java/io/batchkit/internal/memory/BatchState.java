@@ -38,6 +38,11 @@ final class BatchState {
   /** What happened to the batch, oldest first ({@code listBatchEvents}). */
   final List<BatchEvent> events = new ArrayList<>(4);
 
+  /**
+   * The attempts its jobs no longer show themselves; null until the first ({@link #attempts()}).
+   */
+  AttemptLog attemptLog;
+
   BatchStatus status;
 
   /** The request's fingerprint, kept for a batch with an idempotency key; may be null. */
@@ -65,6 +70,14 @@ final class BatchState {
     this.status = batch.status();
     this.startedAt = batch.startedAt().orElse(null);
     this.updatedAt = batch.updatedAt();
+  }
+
+  /** Returns the attempt log, made on first use. */
+  AttemptLog attempts() {
+    if (attemptLog == null) {
+      attemptLog = new AttemptLog();
+    }
+    return attemptLog;
   }
 
   Priority priority() {

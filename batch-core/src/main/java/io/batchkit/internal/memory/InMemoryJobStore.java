@@ -8,12 +8,15 @@ import io.batchkit.BatchQuery;
 import io.batchkit.BatchStatus;
 import io.batchkit.CancellationSummary;
 import io.batchkit.Job;
+import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
+import io.batchkit.JobNotFoundException;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
+import io.batchkit.internal.util.AttemptRecords;
 import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
@@ -36,6 +39,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -248,6 +252,49 @@ public final class InMemoryJobStore implements JobStore {
     } finally {
       lock.unlock();
     }
+  }
+
+  @Override
+  public List<JobAttempt> listJobAttempts(JobId id) {
+    Checks.notNull(id, "id");
+    lock.lock();
+    try {
+      JobState job = jobs.find(id);
+      if (job == null) {
+        throw new JobNotFoundException(id);
+      }
+      return List.copyOf(AttemptLog.history(job, job.batch.attemptLog));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public int purgeHistory(Instant before, int maxRows) {
+    Checks.notNull(before, "before");
+    Checks.positive(maxRows, "maxRows");
+    int deleted = 0;
+    lock.lock();
+    try {
+      for (BatchState state : batches.values()) {
+        if (state.attemptLog != null) {
+          deleted += state.attemptLog.purge(before, maxRows - deleted);
+        }
+        Iterator<BatchEvent> events = state.events.iterator();
+        while (events.hasNext() && deleted < maxRows) {
+          if (events.next().at().isBefore(before)) {
+            events.remove();
+            deleted++;
+          }
+        }
+        if (deleted >= maxRows) {
+          break;
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    return deleted;
   }
 
   @Override
@@ -564,6 +611,13 @@ public final class InMemoryJobStore implements JobStore {
     job.due = null;
     job.updatedAt = now;
     JobOutcome.Kind kind = state.status.isFinal() ? JobOutcome.Kind.CANCELLED : outcome.kind();
+    Instant started = outcome.startedAt().orElse(job.startedAt);
+    JobAttempt.Outcome recorded = AttemptRecords.recorded(kind, outcome);
+    if (recorded != null) {
+      String error = recorded == JobAttempt.Outcome.RELEASED ? null : outcome.error().orElse(null);
+      state.attempts().add(job, recorded, started, now, error);
+    }
+    job.startedAt = started;
     switch (kind) {
       case SUCCEEDED -> finish(job, JobStatus.SUCCEEDED, now, outcome.result().orElse(null), null);
       case FAILED -> finish(job, JobStatus.FAILED, now, null, outcome.error().orElse(null));
@@ -715,10 +769,12 @@ public final class InMemoryJobStore implements JobStore {
           finish(job, JobStatus.CANCELLED, now, null, null);
         } else if (job.attempt < state.batch.maxAttempts()) {
           job.error = why.apply(job.owner);
+          state.attempts().add(job, JobAttempt.Outcome.LEASE_LOST, job.startedAt, now, job.error);
           requeue(job, now);
         } else {
-          finish(
-              job, JobStatus.FAILED, now, null, why.apply(job.owner) + " and no attempt is left");
+          String error = why.apply(job.owner) + " and no attempt is left";
+          state.attempts().add(job, JobAttempt.Outcome.LEASE_LOST, job.startedAt, now, error);
+          finish(job, JobStatus.FAILED, now, null, error);
         }
         touched.put(state.batch.id(), state);
       }
@@ -840,6 +896,7 @@ public final class InMemoryJobStore implements JobStore {
       state.events.add(BatchEvents.failedRetried(id, now, progress.failed()));
       for (JobState job : state.jobs) {
         if (job.status == JobStatus.FAILED) {
+          AttemptLog.keepShown(job, state); // the failed attempt the job shows is overwritten
           state.move(JobStatus.FAILED, JobStatus.QUEUED);
           job.status = JobStatus.QUEUED;
           job.attempt = 0;

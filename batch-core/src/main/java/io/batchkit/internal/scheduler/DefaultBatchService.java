@@ -15,6 +15,8 @@ import io.batchkit.BatchValidationException.Violation;
 import io.batchkit.CancellationSummary;
 import io.batchkit.IdempotencyConflictException;
 import io.batchkit.Job;
+import io.batchkit.JobAttempt;
+import io.batchkit.JobId;
 import io.batchkit.JobProcessor;
 import io.batchkit.JobQuery;
 import io.batchkit.Node;
@@ -62,6 +64,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link CircuitBreakers}: the job types whose downstream fails, whose jobs then wait;
  *   <li>{@link MemoryGuard}: no new job while the heap is too full;
  *   <li>{@link ScheduledStarts}: batches that start at a time of their own;
+ *   <li>{@link HistoryPruner}: history past its retention;
  *   <li>{@link CompletionWaiters}: the futures of {@link #completion};
  *   <li>{@link NodeState}: the mutable state the parts share, with who owns each field (read its
  *       comment before changing how any two parts meet).
@@ -134,7 +137,8 @@ public final class DefaultBatchService implements BatchService {
             nodes,
             breakers,
             memory,
-            new ScheduledStarts(config, listeners));
+            new ScheduledStarts(config, listeners),
+            new HistoryPruner(config));
     dispatcher.start();
     this.subscription = store.subscribe(node.waiter::wake);
     this.finishSubscription =
@@ -311,6 +315,12 @@ public final class DefaultBatchService implements BatchService {
   public List<BatchEvent> getBatchEvents(BatchId id) {
     ensureOpen();
     return store.listBatchEvents(Checks.notNull(id, "id"));
+  }
+
+  @Override
+  public List<JobAttempt> getJobHistory(JobId id) {
+    ensureOpen();
+    return store.listJobAttempts(Checks.notNull(id, "id"));
   }
 
   @Override

@@ -96,6 +96,7 @@ final class Dispatcher {
   private final CircuitBreakers breakers;
   private final MemoryGuard memory;
   private final ScheduledStarts starts;
+  private final HistoryPruner pruner;
   private final Map<String, RateLimiter<Object>> rateLimiters = new HashMap<>();
   private final Thread thread;
 
@@ -149,7 +150,8 @@ final class Dispatcher {
       NodeWatch nodes,
       CircuitBreakers breakers,
       MemoryGuard memory,
-      ScheduledStarts starts) {
+      ScheduledStarts starts,
+      HistoryPruner pruner) {
     this.config = config;
     this.store = config.store();
     this.node = node;
@@ -161,6 +163,7 @@ final class Dispatcher {
     this.breakers = breakers;
     this.memory = memory;
     this.starts = starts;
+    this.pruner = pruner;
     config
         .rateLimits()
         .forEach(
@@ -217,6 +220,7 @@ final class Dispatcher {
         boolean hadOutcomes = !unsent.isEmpty() || !node.outcomes.isEmpty();
         // batches whose time came: their jobs are claimable now
         boolean startedScheduled = node.state.get() == NodeState.State.RUNNING && starts.tick() > 0;
+        pruner.tick(); // history past its retention, in short steps
         // (a circuit that half-opens wakes the dispatcher, which then claims its trial job)
         boolean retryDue = retryFellDue(); // first: it forgets the retry it reports
         boolean claimRound =

@@ -415,9 +415,23 @@ final class JobRunner {
 
   /**
    * Ends the attempt of a job this thread claimed the report of: fires the listeners, counts it,
-   * and returns the outcome to record (null if another node owns the job now).
+   * and returns the outcome to record (null if another node owns the job now), with when the
+   * attempt started ({@code nanos} ago) and whether it timed out, for its history.
    */
   private JobOutcome conclude(RunningJob job, Attempt attempt, long nanos) {
+    JobOutcome outcome = decide(job, attempt, nanos);
+    if (outcome == null || !job.isStarted()) {
+      return outcome; // a job fetched ahead that never ran has no start to record
+    }
+    if (job.stopReason() == RunningJob.Stop.TIMED_OUT
+        && (outcome.kind() == JobOutcome.Kind.FAILED || outcome.kind() == JobOutcome.Kind.RETRY)) {
+      outcome = outcome.asTimedOut();
+    }
+    return outcome.withStart(config.clock().instant().minusNanos(nanos));
+  }
+
+  /** The outcome of an ended attempt, with its listeners fired and its figures counted. */
+  private JobOutcome decide(RunningJob job, Attempt attempt, long nanos) {
     ClaimedJob claim = job.claim;
     RunningJob.Stop stop = job.stopReason();
     Throwable failure = attempt.failure();

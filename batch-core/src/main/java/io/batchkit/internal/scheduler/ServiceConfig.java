@@ -41,7 +41,8 @@ public record ServiceConfig(
     Duration shutdownGracePeriod,
     Duration interruptGracePeriod,
     int maxItemsPerBatch,
-    int maxPayloadBytes) {
+    int maxPayloadBytes,
+    Duration historyRetention) {
 
   /** Copies the collections. */
   public ServiceConfig {

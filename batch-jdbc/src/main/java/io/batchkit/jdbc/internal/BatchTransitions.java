@@ -33,10 +33,12 @@ final class BatchTransitions {
   private final BatchReads reads;
   private final WorkNotifier notifier;
   private final BatchEventLog events;
+  private final AttemptLog attempts;
 
   BatchTransitions(Tables tables, BatchReads reads, WorkNotifier notifier) {
     this.tables = tables;
     this.events = new BatchEventLog(tables);
+    this.attempts = new AttemptLog(tables);
     this.dialect = tables.dialect;
     this.reads = reads;
     this.notifier = notifier;
@@ -188,6 +190,7 @@ final class BatchTransitions {
     Progress progress = row.progress();
     StoreChecks.canRetryFailed(id, row.status, progress);
     events.record(c, BatchEvents.failedRetried(id, now, progress.failed()));
+    attempts.keepFailedAttempts(c, row.id); // their rows stop showing them
 
     moveAll(
         c,
@@ -214,7 +217,13 @@ final class BatchTransitions {
     BatchRow row = reads.lockBatch(c, id);
     StoreChecks.canDelete(id, row.status, row.progress());
     for (String table :
-        List.of(tables.jobs, tables.metadata, tables.requests, tables.slots, tables.batchEvents)) {
+        List.of(
+            tables.jobs,
+            tables.metadata,
+            tables.requests,
+            tables.slots,
+            tables.batchEvents,
+            tables.jobAttempts)) {
       try (PreparedStatement ps =
           c.prepareStatement("DELETE FROM " + table + " WHERE batch_id = ?")) {
         dialect.setUuid(ps, 1, row.id);

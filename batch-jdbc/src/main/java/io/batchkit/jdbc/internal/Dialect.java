@@ -185,6 +185,26 @@ public final class Dialect {
     };
   }
 
+  /**
+   * A {@code DELETE} of at most a given number of the rows of {@code table} that meet {@code
+   * condition}: its parameters are the condition's, then the number. PostgreSQL has no {@code
+   * DELETE ... LIMIT}: it picks the rows' physical ids first, which it then finds without a scan.
+   */
+  String deleteSome(String table, String condition) {
+    return switch (kind) {
+      case POSTGRESQL ->
+          "DELETE FROM "
+              + table
+              + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
+              + table
+              + " WHERE "
+              + condition
+              + " LIMIT ?))";
+      case MYSQL -> "DELETE FROM " + table + " WHERE " + condition + " LIMIT ?";
+      case H2 -> "DELETE FROM " + table + " WHERE " + condition + " FETCH FIRST ? ROWS ONLY";
+    };
+  }
+
   private static String prefixed(String alias, String columns) {
     StringBuilder out = new StringBuilder();
     for (String column : columns.split(",")) {

@@ -2,6 +2,7 @@ package io.batchkit.jdbc.internal;
 
 import io.batchkit.Batch;
 import io.batchkit.BatchStatus;
+import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
 import io.batchkit.JobStatus;
 import io.batchkit.spi.CompletionResult;
@@ -209,6 +210,7 @@ final class Leases {
     Map<UUID, Outcomes.JobLock> taken = outcomes.lockJobs(c, candidates.keySet(), condition, args);
     Outcomes.Transitions transitions = outcomes.transitions(now);
     Map<UUID, BatchRow> touched = new LinkedHashMap<>();
+    List<AttemptLog.Entry> lost = new ArrayList<>();
     boolean requeued = false;
     for (Map.Entry<UUID, Outcomes.JobLock> entry : new TreeMap<>(taken).entrySet()) {
       Outcomes.JobLock job = entry.getValue();
@@ -219,19 +221,23 @@ final class Leases {
       String error = why.apply(job.owner);
       JobStatus to;
       if (row.status.isFinal()) {
-        transitions.cancelled(entry.getKey());
+        transitions.cancelled(entry.getKey(), job.startedAt);
         to = JobStatus.CANCELLED;
       } else if (job.attempt < row.maxAttempts) {
-        transitions.expiredRetry(entry.getKey(), error);
+        transitions.expiredRetry(entry.getKey(), error, job.startedAt);
+        lost.add(job.ending(entry.getKey(), job.startedAt, JobAttempt.Outcome.LEASE_LOST, error));
         to = JobStatus.QUEUED;
         requeued = true;
       } else {
-        transitions.failed(entry.getKey(), error + " and no attempt is left");
+        error += " and no attempt is left";
+        transitions.failed(entry.getKey(), error, job.startedAt);
+        lost.add(job.ending(entry.getKey(), job.startedAt, JobAttempt.Outcome.LEASE_LOST, error));
         to = JobStatus.FAILED;
       }
       row.move(JobStatus.PROCESSING, to, 1);
       touched.put(row.id, row);
     }
+    outcomes.attempts.record(c, lost, now);
     transitions.execute(c);
     // a node none of whose jobs of a batch is left running holds none of its slots
     slots.dropIdle(c, new ArrayList<>(touched.keySet()));

@@ -4,8 +4,10 @@ import io.batchkit.Batch;
 import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
+import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
 import io.batchkit.JobStatus;
+import io.batchkit.internal.util.AttemptRecords;
 import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.spi.BatchStatusRule;
 import io.batchkit.spi.ClaimRequest;
@@ -44,6 +46,9 @@ final class Outcomes {
 
   private final BatchEventLog events;
 
+  /** The attempts the job rows will not show ({@link io.batchkit.internal.util.AttemptRecords}). */
+  final AttemptLog attempts;
+
   private final Slots slots;
 
   Outcomes(
@@ -61,6 +66,7 @@ final class Outcomes {
     this.notifier = notifier;
     this.steps = steps;
     this.events = new BatchEventLog(tables);
+    this.attempts = new AttemptLog(tables);
   }
 
   /** A job row locked for a transition. */
@@ -70,13 +76,20 @@ final class Outcomes {
     final long token;
     final int attempt;
     final String owner;
+    final Instant startedAt;
 
-    JobLock(UUID batchId, String status, long token, int attempt, String owner) {
+    JobLock(UUID batchId, String status, long token, int attempt, String owner, Instant startedAt) {
       this.batchId = batchId;
       this.status = status;
       this.token = token;
       this.attempt = attempt;
       this.owner = owner;
+      this.startedAt = startedAt;
+    }
+
+    /** The attempt this locked job is ending, for {@link AttemptLog}. */
+    AttemptLog.Entry ending(UUID jobId, Instant started, JobAttempt.Outcome outcome, String error) {
+      return new AttemptLog.Entry(jobId, batchId, token, attempt, owner, started, outcome, error);
     }
   }
 
@@ -106,6 +119,7 @@ final class Outcomes {
     Transitions transitions = new Transitions(now);
     Map<UUID, BatchRow> touched = new LinkedHashMap<>();
     Map<String, Map<UUID, Integer>> released = new HashMap<>(); // node to batch to slots
+    List<AttemptLog.Entry> ended = new ArrayList<>();
     boolean requeued = false;
     for (JobOutcome o : outcomes) {
       JobLock job = locked.get(o.jobId().value());
@@ -119,12 +133,19 @@ final class Outcomes {
       }
       JobOutcome.Kind kind = row.status.isFinal() ? JobOutcome.Kind.CANCELLED : o.kind();
       UUID id = o.jobId().value();
+      Instant started = o.startedAt().orElse(job.startedAt);
+      JobAttempt.Outcome recorded = AttemptRecords.recorded(kind, o);
+      if (recorded != null) {
+        String error = recorded == JobAttempt.Outcome.RELEASED ? null : o.error().orElse(null);
+        ended.add(job.ending(id, started, recorded, error));
+      }
       switch (kind) {
-        case SUCCEEDED -> transitions.succeeded(id, o.result().orElse(null));
-        case FAILED -> transitions.failed(id, o.error().orElse(null));
-        case CANCELLED -> transitions.cancelled(id);
-        case RETRY -> transitions.retry(id, o.error().orElse(null), o.retryAt().orElseThrow());
-        case RELEASED -> transitions.released(id);
+        case SUCCEEDED -> transitions.succeeded(id, o.result().orElse(null), started);
+        case FAILED -> transitions.failed(id, o.error().orElse(null), started);
+        case CANCELLED -> transitions.cancelled(id, started);
+        case RETRY ->
+            transitions.retry(id, o.error().orElse(null), o.retryAt().orElseThrow(), started);
+        case RELEASED -> transitions.released(id, started);
       }
       row.move(JobStatus.PROCESSING, target(kind), 1);
       requeued |= kind == JobOutcome.Kind.RETRY || kind == JobOutcome.Kind.RELEASED;
@@ -134,6 +155,7 @@ final class Outcomes {
         released.computeIfAbsent(job.owner, n -> new HashMap<>()).merge(row.id, 1, Integer::sum);
       }
     }
+    attempts.record(c, ended, now);
     transitions.execute(c);
     for (Map.Entry<String, Map<UUID, Integer>> e : released.entrySet()) {
       slots.release(c, e.getKey(), e.getValue());
@@ -221,66 +243,73 @@ final class Outcomes {
       byStatement.computeIfAbsent(sql, k -> new ArrayList<>()).add(args);
     }
 
-    void succeeded(UUID id, String result) {
+    // each sets the attempt's start: the one its node reported, or the claim's it had
+
+    void succeeded(UUID id, String result, Instant started) {
       add(
           "UPDATE "
               + tables.jobs
               + " SET status = 'SUCCEEDED', result = ?, error = NULL,"
-              + " lease_until = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
+              + " lease_until = NULL, started_at = ?, finished_at = ?, updated_at = ? WHERE id = ?",
           result,
+          started,
           now,
           now,
           id);
     }
 
-    void failed(UUID id, String error) {
+    void failed(UUID id, String error, Instant started) {
       add(
           "UPDATE "
               + tables.jobs
               + " SET status = 'FAILED', error = ?, lease_until = NULL,"
-              + " finished_at = ?, updated_at = ? WHERE id = ?",
+              + " started_at = ?, finished_at = ?, updated_at = ? WHERE id = ?",
           error,
+          started,
           now,
           now,
           id);
     }
 
-    void cancelled(UUID id) {
+    void cancelled(UUID id, Instant started) {
       add(
           "UPDATE "
               + tables.jobs
-              + " SET status = 'CANCELLED', lease_until = NULL, finished_at = ?,"
+              + " SET status = 'CANCELLED', lease_until = NULL, started_at = ?, finished_at = ?,"
               + " updated_at = ? WHERE id = ?",
+          started,
           now,
           now,
           id);
     }
 
-    void retry(UUID id, String error, Instant at) {
+    void retry(UUID id, String error, Instant at, Instant started) {
       add(
           "UPDATE "
               + tables.jobs
               + " SET status = 'QUEUED', error = ?, lease_until = NULL, run_at = ?,"
-              + " updated_at = ? WHERE id = ?",
+              + " started_at = ?, updated_at = ? WHERE id = ?",
           error,
           at,
+          started,
           now,
           id);
     }
 
-    void released(UUID id) {
+    void released(UUID id, Instant started) {
       add(
           "UPDATE "
               + tables.jobs
               + " SET status = 'QUEUED', attempt = attempt - 1, lease_until = NULL,"
-              + " run_at = ?, updated_at = ? WHERE id = ?",
+              + " run_at = ?, started_at = ?, updated_at = ? WHERE id = ?",
           now,
+          started,
           now,
           id);
     }
 
-    void expiredRetry(UUID id, String error) {
-      retry(id, error, now); // due at once
+    void expiredRetry(UUID id, String error, Instant started) {
+      retry(id, error, now, started); // due at once
     }
 
     void execute(Connection c) throws SQLException {
@@ -307,7 +336,7 @@ final class Outcomes {
     tables.selectIn(
         c,
         new ArrayList<>(new TreeSet<>(ids)),
-        "SELECT id, batch_id, status, fencing_token, attempt, owner FROM "
+        "SELECT id, batch_id, status, fencing_token, attempt, owner, started_at FROM "
             + tables.jobs
             + " WHERE id IN (",
         ")" + (condition == null ? "" : " AND " + condition) + " ORDER BY id FOR UPDATE",
@@ -320,7 +349,8 @@ final class Outcomes {
                     rs.getString("status"),
                     rs.getLong("fencing_token"),
                     rs.getInt("attempt"),
-                    rs.getString("owner"))));
+                    rs.getString("owner"),
+                    dialect.getInstant(rs, "started_at"))));
     return locked;
   }
 

@@ -50,8 +50,9 @@ final class PostgresSteps {
    *     the statement waits for its locks could be overtaken by a newer claim's, so only a value
    *     drawn under the lock is unique and greater than the job's last token
    * @param slots the table of the slots each node holds (see {@link Slots})
+   * @param attempts the table of attempt history (see {@link AttemptLog})
    */
-  PostgresSteps(String batches, String jobs, String tokens, String slots) {
+  PostgresSteps(String batches, String jobs, String tokens, String slots, String attempts) {
     this.claimSql =
         """
         WITH cand AS (
@@ -139,9 +140,11 @@ final class PostgresSteps {
           SELECT b.id, b.status FROM %1$s b WHERE b.id = ANY(?::uuid[])%4$s
           ORDER BY b.id FOR UPDATE
         ), lj AS MATERIALIZED (
-          SELECT j.id, j.batch_id, o.token, o.kind, o.result, o.error, o.retry_micros, o.slot
+          SELECT j.id, j.batch_id, o.token, o.kind, o.result, o.error, o.retry_micros, o.slot,
+                 o.started_micros, o.timed_out
           FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[],
-                      ?::boolean[]) AS o(id, token, kind, result, error, retry_micros, slot)
+                      ?::boolean[], ?::bigint[], ?::boolean[])
+            AS o(id, token, kind, result, error, retry_micros, slot, started_micros, timed_out)
           JOIN %2$s j ON j.id = o.id
           ORDER BY j.id FOR UPDATE OF j
         ), todo AS (
@@ -162,10 +165,25 @@ final class PostgresSteps {
                        WHEN 'RELEASED' THEN ? ELSE j.run_at END,
             finished_at = CASE WHEN t.k IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN ?
                                ELSE j.finished_at END,
+            started_at = COALESCE(
+              timestamptz 'epoch' + t.started_micros * interval '1 microsecond', j.started_at),
             updated_at = ?
           FROM todo t
           WHERE j.id = t.id AND j.status = 'PROCESSING' AND j.fencing_token = t.token
-          RETURNING j.id, j.batch_id, j.status, j.owner, t.slot
+          RETURNING j.id, j.batch_id, j.status, j.owner, t.slot, j.attempt, j.fencing_token,
+                    j.started_at
+        ), hist AS (
+          -- the attempts the job rows will not show, by AttemptRecords' rule
+          INSERT INTO %6$s (job_id, token, batch_id, attempt, node_id, started_at, ended_at,
+                            outcome, error)
+          SELECT u.id, u.fencing_token, u.batch_id,
+                 u.attempt + CASE WHEN t.k = 'RELEASED' THEN 1 ELSE 0 END, u.owner, u.started_at, ?,
+                 CASE WHEN t.k = 'RELEASED' THEN 'RELEASED' WHEN t.timed_out THEN 'TIMED_OUT'
+                      ELSE 'RETRY_SCHEDULED' END,
+                 CASE WHEN t.k = 'RELEASED' THEN NULL ELSE t.error END
+          FROM upd u JOIN todo t ON t.id = u.id
+          WHERE t.k = 'RETRY' OR (t.k = 'FAILED' AND t.timed_out)
+             OR (t.k = 'RELEASED' AND t.started_micros IS NOT NULL)
         ), rel AS (
           SELECT batch_id, owner, count(*) AS n FROM upd WHERE slot GROUP BY batch_id, owner
         ), sr AS (
@@ -198,7 +216,7 @@ final class PostgresSteps {
         SELECT bu.* FROM (SELECT count(*) AS n FROM lb) held LEFT JOIN bu ON true
         """;
     String columns = prefixed("b.", BatchRow.COLUMNS);
-    this.completeSql = complete.formatted(batches, jobs, columns, "", slots);
+    this.completeSql = complete.formatted(batches, jobs, columns, "", slots, attempts);
     // the claim that follows in the same transaction locks its candidates: lock them now, in the
     // same id-ordered pass, so that two nodes' rounds never take the same rows in opposite orders
     this.completeAndLockSql =
@@ -215,7 +233,8 @@ final class PostgresSteps {
                 ORDER BY priority * ?::bigint + last_served_ms, served_seq, id
                 LIMIT ?)"""
                 .formatted(batches),
-            slots);
+            slots,
+            attempts);
   }
 
   /** Prefixes every column of a comma-separated list with {@code alias}. */
@@ -345,6 +364,8 @@ final class PostgresSteps {
     String[] errors = new String[n];
     Long[] retryMicros = new Long[n];
     Boolean[] slot = new Boolean[n];
+    Long[] startedMicros = new Long[n];
+    Boolean[] timedOut = new Boolean[n];
     Set<UUID> batchIds = new TreeSet<>();
     int i = 0;
     for (JobOutcome o : outcomes) {
@@ -355,6 +376,8 @@ final class PostgresSteps {
       errors[i] = o.error().orElse(null);
       retryMicros[i] = o.retryAt().map(PostgresSteps::epochMicros).orElse(null);
       slot[i] = o.releasesSlot();
+      startedMicros[i] = o.startedAt().map(PostgresSteps::epochMicros).orElse(null);
+      timedOut[i] = o.timedOut();
       batchIds.add(o.batchId().value());
       i++;
     }
@@ -377,10 +400,13 @@ final class PostgresSteps {
       ps.setArray(++p, c.createArrayOf("text", errors));
       ps.setArray(++p, c.createArrayOf("bigint", retryMicros));
       ps.setArray(++p, c.createArrayOf("boolean", slot));
-      dialect.setInstant(ps, ++p, now);
-      dialect.setInstant(ps, ++p, now);
-      dialect.setInstant(ps, ++p, now);
-      dialect.setInstant(ps, ++p, now);
+      ps.setArray(++p, c.createArrayOf("bigint", startedMicros));
+      ps.setArray(++p, c.createArrayOf("boolean", timedOut));
+      dialect.setInstant(ps, ++p, now); // a released job's run_at
+      dialect.setInstant(ps, ++p, now); // finished_at
+      dialect.setInstant(ps, ++p, now); // the job's updated_at
+      dialect.setInstant(ps, ++p, now); // the history's ended_at
+      dialect.setInstant(ps, ++p, now); // the batch's updated_at
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           if (rs.getObject("id") == null) {

@@ -6,6 +6,7 @@ import io.batchkit.BatchId;
 import io.batchkit.BatchQuery;
 import io.batchkit.CancellationSummary;
 import io.batchkit.Job;
+import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
 import io.batchkit.JobQuery;
 import io.batchkit.Node;
@@ -58,6 +59,7 @@ public final class SqlJobStore implements JdbcJobStore {
   private final BatchInserts inserts;
   private final BatchReads reads;
   private final BatchTransitions batchTransitions;
+  private final AttemptLog attempts;
   private final Claims claims;
   private final Slots slots;
   private final Outcomes outcomes;
@@ -89,9 +91,11 @@ public final class SqlJobStore implements JdbcJobStore {
     this.inserts = new BatchInserts(tables, notifier);
     this.reads = new BatchReads(tables);
     this.batchTransitions = new BatchTransitions(tables, reads, notifier);
+    this.attempts = new AttemptLog(tables);
     PostgresSteps steps =
         dialect.hasSingleStatementSteps()
-            ? new PostgresSteps(tables.batches, tables.jobs, tables.fencingTokens, tables.slots)
+            ? new PostgresSteps(
+                tables.batches, tables.jobs, tables.fencingTokens, tables.slots, tables.jobAttempts)
             : null;
     this.claims = new Claims(tables, reads, steps);
     this.slots = new Slots(tables, reads);
@@ -202,6 +206,19 @@ public final class SqlJobStore implements JdbcJobStore {
   public List<BatchEvent> listBatchEvents(BatchId id) {
     Checks.notNull(id, "id");
     return tx.read("listBatchEvents", c -> batchTransitions.events(c, id));
+  }
+
+  @Override
+  public List<JobAttempt> listJobAttempts(JobId id) {
+    Checks.notNull(id, "id");
+    return tx.read("listJobAttempts", c -> attempts.list(c, id));
+  }
+
+  @Override
+  public int purgeHistory(Instant before, int maxRows) {
+    Checks.notNull(before, "before");
+    Checks.positive(maxRows, "maxRows");
+    return tx.run("purgeHistory", c -> attempts.purge(c, before, maxRows));
   }
 
   @Override

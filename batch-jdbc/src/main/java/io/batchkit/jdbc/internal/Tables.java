@@ -38,6 +38,7 @@ final class Tables {
   final String slots;
   final String rateBuckets;
   final String batchEvents;
+  final String jobAttempts;
 
   /** The PostgreSQL sequence of fencing tokens (see {@link PostgresSteps}). */
   final String fencingTokens;
@@ -53,6 +54,7 @@ final class Tables {
     this.slots = prefix + "slots";
     this.rateBuckets = prefix + "rate_buckets";
     this.batchEvents = prefix + "batch_events";
+    this.jobAttempts = prefix + "job_attempts";
     this.fencingTokens = prefix + "fencing_tokens";
   }
 

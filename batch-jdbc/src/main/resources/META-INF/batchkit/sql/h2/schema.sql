@@ -132,3 +132,28 @@ CREATE TABLE IF NOT EXISTS batchkit_batch_events (
 
 -- listBatchEvents, and deleteBatch
 CREATE INDEX IF NOT EXISTS batchkit_batch_events_batch ON batchkit_batch_events (batch_id, id);
+
+-- the ended attempts of jobs that their rows no longer show (JobAttempt): retries, time-outs, lost
+-- leases, jobs given back after they started, and failed attempts that retryFailed queued again; a
+-- job's final attempt is read from its row. Written in the step that recorded the attempt's outcome;
+-- deleted with the batch, or by the history retention
+CREATE TABLE IF NOT EXISTS batchkit_job_attempts (
+  job_id     UUID NOT NULL,
+  token      BIGINT NOT NULL,
+  batch_id   UUID NOT NULL,
+  attempt    INTEGER NOT NULL,
+  node_id    VARCHAR(100) NOT NULL,
+  started_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  ended_at   TIMESTAMP WITH TIME ZONE NOT NULL,
+  outcome    VARCHAR(16) NOT NULL,
+  error      CHARACTER LARGE OBJECT,
+  -- listJobAttempts: a job's attempts in the order of their claims' fencing tokens
+  PRIMARY KEY (job_id, token)
+);
+
+-- deleteBatch
+CREATE INDEX IF NOT EXISTS batchkit_job_attempts_batch ON batchkit_job_attempts (batch_id);
+-- purgeHistory
+CREATE INDEX IF NOT EXISTS batchkit_job_attempts_ended ON batchkit_job_attempts (ended_at);
+-- purgeHistory of batch events
+CREATE INDEX IF NOT EXISTS batchkit_batch_events_time ON batchkit_batch_events (happened_at);

@@ -130,5 +130,29 @@ CREATE TABLE IF NOT EXISTS batchkit_batch_events (
   happened_at DATETIME(6) NOT NULL,
   detail      VARCHAR(500) NOT NULL,
   -- listBatchEvents, and deleteBatch
-  KEY batchkit_batch_events_batch (batch_id, id)
+  KEY batchkit_batch_events_batch (batch_id, id),
+  -- purgeHistory
+  KEY batchkit_batch_events_time (happened_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- the ended attempts of jobs that their rows no longer show (JobAttempt): retries, time-outs, lost
+-- leases, jobs given back after they started, and failed attempts that retryFailed queued again; a
+-- job's final attempt is read from its row. Written in the step that recorded the attempt's outcome;
+-- deleted with the batch, or by the history retention
+CREATE TABLE IF NOT EXISTS batchkit_job_attempts (
+  job_id     CHAR(36) CHARACTER SET ascii NOT NULL,
+  token      BIGINT NOT NULL,
+  batch_id   CHAR(36) CHARACTER SET ascii NOT NULL,
+  attempt    INTEGER NOT NULL,
+  node_id    VARCHAR(100) NOT NULL,
+  started_at DATETIME(6) NOT NULL,
+  ended_at   DATETIME(6) NOT NULL,
+  outcome    VARCHAR(16) CHARACTER SET ascii NOT NULL,
+  error      TEXT,
+  -- listJobAttempts: a job's attempts in the order of their claims' fencing tokens
+  PRIMARY KEY (job_id, token),
+  -- deleteBatch
+  KEY batchkit_job_attempts_batch (batch_id),
+  -- purgeHistory
+  KEY batchkit_job_attempts_ended (ended_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

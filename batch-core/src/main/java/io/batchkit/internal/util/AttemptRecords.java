@@ -1,0 +1,48 @@
+package io.batchkit.internal.util;
+
+import io.batchkit.JobAttempt;
+import io.batchkit.JobStatus;
+import io.batchkit.spi.JobOutcome;
+
+/**
+ * Which ended attempts a store writes as records of their own, and which it reads from the job (see
+ * {@link io.batchkit.spi.JobStore#listJobAttempts}): the one rule every store keeps, so that a
+ * job's history reads the same on each. A job's final attempt (succeeded, failed, cancelled) is
+ * what the job itself shows, so the common case, a job that succeeds at once, writes nothing more
+ * than its outcome; an attempt that the job's next attempt would overwrite gets a record.
+ *
+ * <p>Ownership: no state; any thread may call it.
+ */
+public final class AttemptRecords {
+  private AttemptRecords() {}
+
+  /**
+   * Returns what to record for an accepted outcome that moves its job by {@code kind} (its own, or
+   * {@code CANCELLED} when its batch already ended), or null when nothing is recorded: the job's
+   * final state shows the attempt (succeeded, cancelled, failed but not by its timeout), or the job
+   * never started (given back before it ran).
+   */
+  public static JobAttempt.Outcome recorded(JobOutcome.Kind kind, JobOutcome outcome) {
+    return switch (kind) {
+      case SUCCEEDED, CANCELLED -> null;
+      case FAILED -> outcome.timedOut() ? JobAttempt.Outcome.TIMED_OUT : null;
+      case RETRY ->
+          outcome.timedOut() ? JobAttempt.Outcome.TIMED_OUT : JobAttempt.Outcome.RETRY_SCHEDULED;
+      case RELEASED -> outcome.startedAt().isPresent() ? JobAttempt.Outcome.RELEASED : null;
+    };
+  }
+
+  /**
+   * Returns the outcome of the final attempt that a job in {@code status} shows, or null if the
+   * status is not final. A store reads it from the job only when the job started (it has a node and
+   * a start time) and no record has the job's current fencing token.
+   */
+  public static JobAttempt.Outcome shownBy(JobStatus status) {
+    return switch (status) {
+      case SUCCEEDED -> JobAttempt.Outcome.SUCCEEDED;
+      case FAILED -> JobAttempt.Outcome.FAILED;
+      case CANCELLED -> JobAttempt.Outcome.CANCELLED;
+      case QUEUED, PROCESSING -> null;
+    };
+  }
+}
