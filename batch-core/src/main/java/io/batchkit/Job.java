@@ -18,6 +18,8 @@ import java.util.Optional;
  * @param finishedAt when it reached its final status, if it has
  * @param updatedAt when it last changed
  * @param nodeId the node running it, or that ran its latest attempt
+ * @param progress the latest progress its running attempt reported ({@link JobProgress}); empty
+ *     when it is not running, or reported none yet
  */
 public record Job(
     JobId id,
@@ -30,7 +32,8 @@ public record Job(
     Optional<Instant> startedAt,
     Optional<Instant> finishedAt,
     Instant updatedAt,
-    Optional<String> nodeId) {
+    Optional<String> nodeId,
+    Optional<JobProgress> progress) {
 
   /**
    * Creates a snapshot.
@@ -50,5 +53,39 @@ public record Job(
     Checks.notNull(finishedAt, "finishedAt");
     Checks.notNull(updatedAt, "updatedAt");
     Checks.notNull(nodeId, "nodeId");
+    Checks.notNull(progress, "progress");
+  }
+
+  /**
+   * Creates a snapshot without progress.
+   *
+   * @throws NullPointerException if any argument is null
+   * @throws IllegalArgumentException if {@code attempt} is negative
+   */
+  public Job(
+      JobId id,
+      BatchId batchId,
+      JobStatus status,
+      int attempt,
+      String payload,
+      Optional<String> result,
+      Optional<String> error,
+      Optional<Instant> startedAt,
+      Optional<Instant> finishedAt,
+      Instant updatedAt,
+      Optional<String> nodeId) {
+    this(
+        id,
+        batchId,
+        status,
+        attempt,
+        payload,
+        result,
+        error,
+        startedAt,
+        finishedAt,
+        updatedAt,
+        nodeId,
+        Optional.empty());
   }
 }

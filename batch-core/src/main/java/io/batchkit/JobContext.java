@@ -26,11 +26,16 @@ public interface JobContext {
   Map<String, String> batchMetadata();
 
   /**
-   * Reports how far the job has come; the report goes to the {@link BatchListener}s.
+   * Reports how far the job has come. The report goes to the {@link BatchListener}s at once, and
+   * the latest one is stored with the job ({@link Job#progress()}, seen by every node and the
+   * dashboard) within about a second: the service writes it with its next lease renewal, so a
+   * processor may report as often as it likes without a write per report. It is cleared when the
+   * attempt ends. A message over {@value JobProgress#MAX_MESSAGE_LENGTH} characters is cut, and
+   * characters no store can keep (NUL, an unpaired surrogate) are replaced by U+FFFD.
    *
    * @param fraction from 0.0 to 1.0
-   * @param message a short note for people (may be null)
-   * @throws IllegalArgumentException if {@code fraction} is not within {@code [0, 1]}
+   * @param message a short note for people (may be null); never put a secret or a payload here
+   * @throws IllegalArgumentException if {@code fraction} is not within {@code [0, 1]} (or NaN)
    */
   void reportProgress(double fraction, String message);
 

@@ -10,6 +10,7 @@ import io.batchkit.Job;
 import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
 import io.batchkit.JobNotFoundException;
+import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
 import io.batchkit.Node;
 import io.batchkit.Page;
@@ -283,6 +284,26 @@ public interface JobStore {
    * @throws NullPointerException if an argument is null
    */
   HeartbeatResult heartbeat(String nodeId, Map<JobId, Long> leases, Instant leaseUntil);
+
+  /**
+   * Renews leases as {@link #heartbeat(String, Map, Instant)} does, and stores with each renewed
+   * job the progress its processor last reported ({@code progress}, by job id; jobs not renewed
+   * store nothing), in the same step. A job shows its progress ({@link Job#progress()}) while that
+   * attempt runs; once it ends, or is claimed again, it shows none. Services call it at most once a
+   * second while progress is waiting, never once per report. The default (a store written before
+   * stored progress) renews and drops the progress.
+   *
+   * @param progress the latest report of each job that reported since the last renewal
+   * @throws NullPointerException if an argument, a key or a value is null
+   */
+  default HeartbeatResult heartbeat(
+      String nodeId,
+      Map<JobId, Long> leases,
+      Instant leaseUntil,
+      Map<JobId, JobProgress> progress) {
+    StoreChecks.progress(progress);
+    return heartbeat(nodeId, leases, leaseUntil);
+  }
 
   /**
    * Takes back up to {@code maxJobs} jobs whose lease expired before {@code now} (their node died

@@ -19,6 +19,7 @@ import io.batchkit.Job;
 import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
 import io.batchkit.JobNotFoundException;
+import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
 import io.batchkit.Page;
@@ -738,6 +739,81 @@ public abstract class JobStoreContractTest {
         store.listBatchEvents(stored.id()).stream().map(BatchEvent::type).toList());
     assertThrows(NullPointerException.class, () -> store.purgeHistory(null, 1));
     assertThrows(IllegalArgumentException.class, () -> store.purgeHistory(at(1), 0));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // stored progress
+
+  @Test
+  void heartbeat_storesTheProgressOfRenewedJobs_shownWhileTheirAttemptRuns() {
+    Stored stored = insert(batch(3));
+    List<ClaimedJob> claimed = claim(NODE_A, 2, at(1));
+    ClaimedJob reporting = claimed.get(0);
+    ClaimedJob silent = claimed.get(1);
+    JobProgress half = new JobProgress(0.5, Optional.of("half way"), at(2));
+
+    store.heartbeat(NODE_A, leases(claimed), at(2).plus(LEASE), Map.of(reporting.id(), half));
+
+    assertEquals(Optional.of(half), jobOf(stored.id(), reporting.id()).progress());
+    assertEquals(Optional.empty(), jobOf(stored.id(), silent.id()).progress());
+    assertEquals(Optional.empty(), jobOf(stored.id(), stored.jobId(2)).progress());
+
+    JobProgress more = new JobProgress(0.75, Optional.empty(), at(3));
+    store.heartbeat(NODE_A, leases(claimed), at(3).plus(LEASE), Map.of(reporting.id(), more));
+    store.heartbeat(NODE_A, leases(claimed), at(4).plus(LEASE), Map.of());
+    assertEquals(
+        Optional.of(more),
+        jobOf(stored.id(), reporting.id()).progress(),
+        "the latest report, kept by a renewal without one");
+
+    store.complete(List.of(outcome(reporting, Kind.RETRY, at(5))), at(5));
+    assertEquals(Optional.empty(), jobOf(stored.id(), reporting.id()).progress(), "queued again");
+    ClaimedJob again =
+        claim(NODE_B, 3, at(6)).stream()
+            .filter(c -> c.id().equals(reporting.id()))
+            .findFirst()
+            .orElseThrow();
+    assertEquals(
+        Optional.empty(), jobOf(stored.id(), again.id()).progress(), "a new attempt starts bare");
+    store.heartbeat(
+        NODE_B,
+        Map.of(again.id(), again.fencingToken()),
+        at(7).plus(LEASE),
+        Map.of(again.id(), new JobProgress(0.1, Optional.of("again"), at(7))));
+    store.complete(List.of(outcome(again, Kind.SUCCEEDED, at(8))), at(8));
+    assertEquals(
+        Optional.empty(), jobOf(stored.id(), again.id()).progress(), "an ended job shows none");
+  }
+
+  @Test
+  void heartbeat_storesNoProgressForAJobItDoesNotRenew() {
+    Stored stored = insert(batch(1));
+    ClaimedJob job = claim(NODE_A, 1, at(1)).get(0);
+    JobProgress report = new JobProgress(0.5, Optional.of("not mine"), at(2));
+
+    HeartbeatResult result =
+        store.heartbeat(
+            NODE_B,
+            Map.of(job.id(), job.fencingToken()),
+            at(2).plus(LEASE),
+            Map.of(job.id(), report));
+    HeartbeatResult stale =
+        store.heartbeat(
+            NODE_A,
+            Map.of(job.id(), job.fencingToken() + 1),
+            at(2).plus(LEASE),
+            Map.of(job.id(), report));
+
+    assertEquals(Set.of(job.id()), result.lost());
+    assertEquals(Set.of(job.id()), stale.lost());
+    assertEquals(Optional.empty(), jobOf(stored.id(), job.id()).progress());
+  }
+
+  /** The leases of {@code claimed}: job id to fencing token. */
+  private static Map<JobId, Long> leases(List<ClaimedJob> claimed) {
+    Map<JobId, Long> leases = new HashMap<>();
+    claimed.forEach(c -> leases.put(c.id(), c.fencingToken()));
+    return leases;
   }
 
   /** Returns the claimed job with this id. */
@@ -2934,6 +3010,11 @@ public abstract class JobStoreContractTest {
         () -> assertThrows(NullPointerException.class, () -> store.heartbeat(NODE_A, null, at(1))),
         () ->
             assertThrows(NullPointerException.class, () -> store.heartbeat(NODE_A, Map.of(), null)),
+        () ->
+            assertThrows(
+                NullPointerException.class, () -> store.heartbeat(NODE_A, Map.of(), at(1), null)),
+        () -> assertThrows(NullPointerException.class, () -> store.listJobAttempts(null)),
+        () -> assertThrows(NullPointerException.class, () -> store.purgeHistory(null, 1)),
         () -> assertThrows(NullPointerException.class, () -> store.cancelBatch(null, at(1))),
         () -> assertThrows(NullPointerException.class, () -> store.cancelBatch(id, null)),
         () -> assertThrows(NullPointerException.class, () -> store.retryFailed(null, at(1))),

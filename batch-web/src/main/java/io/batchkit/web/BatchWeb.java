@@ -45,6 +45,8 @@ import org.slf4j.LoggerFactory;
  *       that has not started ({@link BatchService#addItems}); answers with the batch;
  *   <li>{@code GET api/batches/{id}/jobs?status=&offset=&limit=}: a page of jobs in the batch's
  *       order; {@code GET api/batches/{id}/events}: what happened to it, oldest first;
+ *   <li>{@code GET api/jobs/{id}/history}: a job's ended attempts, oldest first ({@link
+ *       BatchService#getJobHistory});
  *   <li>{@code GET api/batches/{id}/results}: every job as JSON Lines ({@code
  *       application/x-ndjson}); {@code .../results.zip}: {@code batch.json}, {@code results.jsonl}
  *       and {@code failed.jsonl}. Both stream from the store a page at a time, in bounded memory;
@@ -53,9 +55,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Errors are JSON, {@code {"error": "...", "violations": [{"field", "message"}]}}: {@code 400}
  * for bad input (the Java API's checks and messages), {@code 401} without the token, {@code 403}
- * for a change to a read-only server, {@code 404} for an unknown batch or route, {@code 405} for a
- * wrong method, {@code 409} for a batch in the wrong state, {@code 415} for a change not sent as
- * JSON. No stack trace goes into a response.
+ * for a change to a read-only server, {@code 404} for an unknown batch, job or route, {@code 405}
+ * for a wrong method, {@code 409} for a batch in the wrong state, {@code 415} for a change not sent
+ * as JSON. No stack trace goes into a response.
  *
  * <p>Security: the server listens on {@code 127.0.0.1} unless told otherwise, and warns when it
  * listens elsewhere without a token. Every change needs {@code POST} or {@code DELETE} with {@code

@@ -10,6 +10,7 @@ import io.batchkit.Batch;
 import io.batchkit.BatchId;
 import io.batchkit.BatchService;
 import io.batchkit.BatchStatus;
+import io.batchkit.JobId;
 import io.batchkit.spi.JobStore;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -76,6 +77,7 @@ abstract class AbstractBatchWebTest {
             .processor(
                 HOLD,
                 context -> {
+                  context.reportProgress(0.25, "waiting for the test");
                   release.await();
                   return "held";
                 })
@@ -129,6 +131,20 @@ abstract class AbstractBatchWebTest {
     assertEquals(batch.get("id"), json(read).get("id"));
   }
 
+  /** Waits until a job of the batch shows stored progress; returns it. */
+  private JsonNode awaitProgress(BatchId id) throws Exception {
+    long deadline = System.nanoTime() + AWAIT.toNanos();
+    while (System.nanoTime() < deadline) {
+      for (JsonNode job : json(get("api/batches/" + id + "/jobs")).get("items")) {
+        if (!job.get("progress").isNull()) {
+          return job.get("progress");
+        }
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("no job of " + id + " showed its progress within " + AWAIT);
+  }
+
   @Test
   void autoStart_runsTheBatch_andItsJobsAndResultsCanBeRead() throws Exception {
     BatchId id = createStarted(ECHO, "a", "fail-b", "c");
@@ -165,6 +181,16 @@ abstract class AbstractBatchWebTest {
     assertEquals("FINISHED", events.get(2).get("type").stringValue());
     assertTrue(events.get(2).get("detail").stringValue().startsWith("PARTIAL"));
     assertFalse(events.get(2).get("at").isNull());
+
+    String failedId = failed.get("items").get(0).get("id").stringValue();
+    JsonNode history = json(get("api/jobs/" + failedId + "/history")).get("items");
+    assertEquals(1, history.size(), history.toString());
+    assertEquals("FAILED", history.get(0).get("outcome").stringValue());
+    assertEquals(1, history.get(0).get("attempt").intValue());
+    assertEquals(service.nodeId(), history.get(0).get("nodeId").stringValue());
+    assertTrue(history.get(0).get("error").stringValue().contains("refused"));
+    assertFalse(history.get(0).get("startedAt").isNull());
+    assertFalse(history.get(0).get("endedAt").isNull());
 
     JsonNode page = json(get("api/batches/" + id + "/jobs?offset=1&limit=1"));
     assertEquals(1, page.get("items").size());
@@ -209,6 +235,10 @@ abstract class AbstractBatchWebTest {
     service.awaitCompletion(id, AWAIT);
 
     BatchId held = createStarted(HOLD, "1", "2");
+    JsonNode progress = awaitProgress(held);
+    assertEquals(0.25, progress.get("fraction").doubleValue());
+    assertEquals("waiting for the test", progress.get("message").stringValue());
+    assertFalse(progress.get("reportedAt").isNull());
     HttpResponse<String> cancelled = post("api/batches/" + held + "/cancel", "");
     assertEquals(200, cancelled.statusCode(), cancelled.body());
     JsonNode summary = json(cancelled);
@@ -395,6 +425,10 @@ abstract class AbstractBatchWebTest {
     assertEquals(404, get(unknown).statusCode());
     assertEquals(404, get(unknown + "/jobs").statusCode());
     assertEquals(404, get(unknown + "/events").statusCode());
+    assertEquals(404, get("api/jobs/" + JobId.random() + "/history").statusCode());
+    assertEquals(404, get("api/jobs/" + JobId.random()).statusCode());
+    assertEquals(400, get("api/jobs/not-a-uuid/history").statusCode());
+    assertEquals(405, post("api/jobs/" + JobId.random() + "/history", "{}").statusCode());
     assertEquals(404, get(unknown + "/results").statusCode());
     assertEquals(404, post(unknown + "/start", "").statusCode());
 

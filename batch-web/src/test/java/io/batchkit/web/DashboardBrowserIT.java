@@ -152,6 +152,13 @@ class DashboardBrowserIT {
         ExpectedConditions.textToBePresentInElementLocated(
             By.cssSelector("tr[data-event='FINISHED']"), "PARTIAL: 54 succeeded, 6 failed"));
     screenshot("dashboard-batch.png");
+    // the fourth job failed: its attempt count opens its history
+    browser.findElement(By.cssSelector("tr[data-job-id]:nth-child(4) button.link")).click();
+    wait.until(
+        ExpectedConditions.textToBePresentInElementLocated(
+            By.cssSelector("#attempts tr[data-outcome='FAILED']"), "refused fail-3"));
+    browser.findElement(By.cssSelector("#attempts button.secondary")).click();
+    wait.until(ExpectedConditions.numberOfElementsToBe(By.id("attempts"), 0));
     browser.manage().window().setSize(new Dimension(390, 844)); // a phone
     wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PARTIAL"));
     screenshot("dashboard-phone.png");

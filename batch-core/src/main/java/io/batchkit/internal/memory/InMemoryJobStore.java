@@ -11,6 +11,7 @@ import io.batchkit.Job;
 import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
 import io.batchkit.JobNotFoundException;
+import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
 import io.batchkit.Node;
@@ -81,6 +82,12 @@ public final class InMemoryJobStore implements JobStore {
 
   /** Every job in status PROCESSING, for lease expiry. */
   private final Set<JobState> processing = new LinkedHashSet<>();
+
+  /**
+   * The progress the running jobs reported ({@code heartbeat}); a job's entry goes when its attempt
+   * ends or a new one begins, so it holds running jobs only.
+   */
+  private final Map<JobState, JobProgress> progress = new HashMap<>();
 
   private long lastToken;
 
@@ -220,7 +227,7 @@ public final class InMemoryJobStore implements JobStore {
         // every job matches: the page starts at its offset, with no walk to it
         int from = Math.min(query.offset(), state.jobs.size());
         int to = (int) Math.min((long) from + query.limit(), state.jobs.size());
-        state.jobs.subList(from, to).forEach(job -> page.add(job.snapshot()));
+        state.jobs.subList(from, to).forEach(job -> page.add(snapshot(job)));
         return new Page<>(page, query.offset(), query.limit(), to < state.jobs.size());
       }
       int skipped = 0;
@@ -231,7 +238,7 @@ public final class InMemoryJobStore implements JobStore {
         if (skipped < query.offset()) {
           skipped++;
         } else if (page.size() < query.limit()) {
-          page.add(job.snapshot());
+          page.add(snapshot(job));
         } else {
           hasMore = true;
           break;
@@ -526,6 +533,7 @@ public final class InMemoryJobStore implements JobStore {
   }
 
   private void lease(JobState job, ClaimRequest request) {
+    forgetProgress(job);
     job.batch.move(JobStatus.QUEUED, JobStatus.PROCESSING);
     job.status = JobStatus.PROCESSING;
     job.attempt++;
@@ -605,6 +613,7 @@ public final class InMemoryJobStore implements JobStore {
   private void apply(JobState job, JobOutcome outcome, Instant now) {
     BatchState state = job.batch;
     processing.remove(job);
+    forgetProgress(job);
     if (outcome.releasesSlot()) {
       state.releaseSlots(job.owner, 1);
     }
@@ -703,11 +712,31 @@ public final class InMemoryJobStore implements JobStore {
     return cancelled;
   }
 
+  /** A job's snapshot, with the progress of its running attempt. Call under the lock. */
+  private Job snapshot(JobState job) {
+    return job.snapshot(
+        progress.isEmpty() || job.status != JobStatus.PROCESSING ? null : progress.get(job));
+  }
+
+  /** Forgets the progress of a job whose attempt ends or begins. Call under the lock. */
+  private void forgetProgress(JobState job) {
+    if (!progress.isEmpty()) {
+      progress.remove(job);
+    }
+  }
+
   @Override
   public HeartbeatResult heartbeat(String nodeId, Map<JobId, Long> leases, Instant leaseUntil) {
+    return heartbeat(nodeId, leases, leaseUntil, Map.of());
+  }
+
+  @Override
+  public HeartbeatResult heartbeat(
+      String nodeId, Map<JobId, Long> leases, Instant leaseUntil, Map<JobId, JobProgress> reports) {
     Checks.notNull(nodeId, "nodeId");
     Checks.notNull(leases, "leases");
     Checks.notNull(leaseUntil, "leaseUntil");
+    StoreChecks.progress(reports);
     Set<JobId> lost = new HashSet<>();
     Set<JobId> cancelRequested = new HashSet<>();
     lock.lock();
@@ -723,6 +752,10 @@ public final class InMemoryJobStore implements JobStore {
               return;
             }
             job.due = leaseUntil;
+            JobProgress report = reports.get(id);
+            if (report != null) {
+              progress.put(job, report);
+            }
             if (job.batch.status.isFinal()) {
               cancelRequested.add(id);
             }
@@ -762,6 +795,7 @@ public final class InMemoryJobStore implements JobStore {
       }
       for (JobState job : expired) {
         processing.remove(job);
+        forgetProgress(job);
         job.due = null;
         job.updatedAt = now;
         BatchState state = job.batch;

@@ -2,6 +2,7 @@ package io.batchkit.internal.memory;
 
 import io.batchkit.Job;
 import io.batchkit.JobId;
+import io.batchkit.JobProgress;
 import io.batchkit.JobStatus;
 import java.time.Instant;
 import java.util.Comparator;
@@ -60,7 +61,10 @@ final class JobState {
     return id != null ? id : batch.ids.id(seq);
   }
 
-  Job snapshot() {
+  /**
+   * @param progress the progress of its running attempt, or null
+   */
+  Job snapshot(JobProgress progress) {
     return new Job(
         id(),
         batch.batch.id(),
@@ -72,6 +76,7 @@ final class JobState {
         Optional.ofNullable(startedAt),
         Optional.ofNullable(finishedAt),
         updatedAt,
-        Optional.ofNullable(owner));
+        Optional.ofNullable(owner),
+        Optional.ofNullable(progress));
   }
 }

@@ -85,6 +85,12 @@ final class Dispatcher {
 
   private static final int MAX_OUTCOMES_PER_CALL = 1_000;
 
+  /**
+   * How soon progress a job reported is stored: the lease renewal that carries it comes at most
+   * this long after the last one, so a job's stored progress is written at most once a second.
+   */
+  private static final long PROGRESS_NANOS = TimeUnit.SECONDS.toNanos(1);
+
   private final ServiceConfig config;
   private final JobStore store;
   private final NodeState node;
@@ -237,7 +243,10 @@ final class Dispatcher {
           flushOutcomes();
         }
         long now = System.nanoTime();
-        if (now - lastHeartbeatNanos >= heartbeatNanos) {
+        // reported progress is stored within a second, with a lease renewal brought forward
+        long renewNanos =
+            node.progressPending.get() ? Math.min(heartbeatNanos, PROGRESS_NANOS) : heartbeatNanos;
+        if (now - lastHeartbeatNanos >= renewNanos) {
           lastHeartbeatNanos = now;
           leases.heartbeat();
         }
@@ -271,7 +280,9 @@ final class Dispatcher {
         if (node.state.get() == NodeState.State.RUNNING) {
           waitNanos = Math.min(waitNanos, starts.nanosUntilCheck()); // closing: no more starts
         }
-        waitNanos = Math.min(waitNanos, heartbeatNanos - (System.nanoTime() - lastHeartbeatNanos));
+        renewNanos =
+            node.progressPending.get() ? Math.min(heartbeatNanos, PROGRESS_NANOS) : heartbeatNanos;
+        waitNanos = Math.min(waitNanos, renewNanos - (System.nanoTime() - lastHeartbeatNanos));
         if (!waiters.isEmpty()) {
           waitNanos = Math.min(waitNanos, pollNanos);
         }

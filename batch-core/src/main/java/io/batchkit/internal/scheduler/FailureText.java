@@ -37,23 +37,6 @@ final class FailureText {
       }
       text = text.substring(0, end) + "...";
     }
-    return Checks.unstorable(text) == null ? text : replaceUnstorable(text);
-  }
-
-  private static String replaceUnstorable(String text) {
-    StringBuilder out = new StringBuilder(text.length());
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      if (Character.isHighSurrogate(c)
-          && i + 1 < text.length()
-          && Character.isLowSurrogate(text.charAt(i + 1))) {
-        out.append(c).append(text.charAt(++i));
-      } else if (c == '\u0000' || Character.isSurrogate(c)) {
-        out.append('\uFFFD');
-      } else {
-        out.append(c);
-      }
-    }
-    return out.toString();
+    return Checks.replaceUnstorable(text);
   }
 }

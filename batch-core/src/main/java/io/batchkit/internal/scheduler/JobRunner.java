@@ -171,7 +171,7 @@ final class JobRunner {
       node.outcomes.add(claim.holdsSlot() ? back : back.withoutSlot());
       return null;
     }
-    RunningJob job = new RunningJob(claim, batch, listeners);
+    RunningJob job = new RunningJob(claim, batch, listeners, config.clock(), node);
     node.running.put(claim.id(), job);
     return job;
   }

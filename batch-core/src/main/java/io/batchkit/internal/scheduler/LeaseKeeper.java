@@ -1,6 +1,7 @@
 package io.batchkit.internal.scheduler;
 
 import io.batchkit.JobId;
+import io.batchkit.JobProgress;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.HeartbeatResult;
 import io.batchkit.spi.JobStore;
@@ -38,18 +39,40 @@ final class LeaseKeeper {
   }
 
   /**
-   * Renews the leases of every job this node holds, running or fetched ahead; stops the jobs whose
-   * lease was lost and those whose cancellation the store asks for.
+   * Renews the leases of every job this node holds, running or fetched ahead, and stores the
+   * progress its jobs reported since the last renewal; stops the jobs whose lease was lost and
+   * those whose cancellation the store asks for.
    */
   void heartbeat() {
+    node.progressPending.set(false); // a report from now on asks for the next renewal
     if (node.running.isEmpty()) {
       return;
     }
     Map<JobId, Long> leases = new HashMap<>();
-    node.running.values().forEach(job -> leases.put(job.claim.id(), job.claim.fencingToken()));
+    Map<RunningJob, JobProgress> reports = new HashMap<>();
+    for (RunningJob job : node.running.values()) {
+      leases.put(job.claim.id(), job.claim.fencingToken());
+      JobProgress report = job.progressToStore();
+      if (report != null) {
+        reports.put(job, report);
+      }
+    }
     Instant now = config.clock().instant();
-    HeartbeatResult result =
-        store.heartbeat(config.nodeId(), leases, now.plus(config.leaseDuration()));
+    Instant leaseUntil = now.plus(config.leaseDuration());
+    HeartbeatResult result;
+    if (reports.isEmpty()) {
+      result = store.heartbeat(config.nodeId(), leases, leaseUntil);
+    } else {
+      Map<JobId, JobProgress> progress = new HashMap<>();
+      reports.forEach((job, report) -> progress.put(job.claim.id(), report));
+      try {
+        result = store.heartbeat(config.nodeId(), leases, leaseUntil, progress);
+      } catch (RuntimeException | Error e) {
+        node.progressPending.set(true); // the reports were not stored: again with the next one
+        throw e;
+      }
+      reports.forEach(RunningJob::progressStored);
+    }
     for (JobId id : result.lost()) {
       RunningJob job = node.running.get(id);
       if (job != null) {

@@ -127,6 +127,22 @@ final class NodeState {
   final Waiter waiter = new Waiter();
 
   /**
+   * Set by a processor's thread when a running job reports progress ({@link #progressReported}),
+   * cleared by the dispatcher when it collects the reports to store with a lease renewal.
+   */
+  final AtomicBoolean progressPending = new AtomicBoolean();
+
+  /**
+   * Notes that a job reported progress: the first report since the last renewal wakes the
+   * dispatcher, which stores the reports within a second.
+   */
+  void progressReported() {
+    if (!progressPending.get() && progressPending.compareAndSet(false, true)) {
+      waiter.wake();
+    }
+  }
+
+  /**
    * Written by the dispatcher only: whether it is asleep, and until when (System.nanoTime). A
    * worker that starts a job due to time out before then wakes it. {@code sleepUntilNanos} is
    * written before {@code dispatcherAsleep} is set.

@@ -4,10 +4,13 @@ import io.batchkit.Batch;
 import io.batchkit.BatchId;
 import io.batchkit.JobContext;
 import io.batchkit.JobId;
+import io.batchkit.JobProgress;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.spi.ClaimedJob;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -20,7 +23,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code thread} is written by the worker only; {@code reported} is an atomic so that exactly one
  * party ends the job and hands on its outcome: the worker; the dispatcher or {@code close()} giving
  * up on a worker that ignores its interrupt; or, for a job fetched ahead and never started, whoever
- * takes it out of the service's queue to cancel or release it.
+ * takes it out of the service's queue to cancel or release it. {@code progress} is written by the
+ * processor's thread and read by the dispatcher, which alone owns {@code progressSent}.
  */
 final class RunningJob implements JobContext {
   /** Why a job was told to stop before it ended by itself. */
@@ -54,10 +58,21 @@ final class RunningJob implements JobContext {
   /** When the job was first told to stop, or 0; written under this. */
   private volatile long stopRequestedNanos;
 
-  RunningJob(ClaimedJob claim, Batch batch, Listeners listeners) {
+  /** The latest progress report, written by the processor's thread; null before the first. */
+  private volatile JobProgress progress;
+
+  /** The report last handed to the store; the dispatcher thread's only. */
+  private JobProgress progressSent;
+
+  private final Clock clock;
+  private final NodeState node;
+
+  RunningJob(ClaimedJob claim, Batch batch, Listeners listeners, Clock clock, NodeState node) {
     this.claim = claim;
     this.batch = batch;
     this.listeners = listeners;
+    this.clock = clock;
+    this.node = node;
   }
 
   @Override
@@ -93,12 +108,29 @@ final class RunningJob implements JobContext {
   @Override
   public void reportProgress(double fraction, String message) {
     Checks.between(fraction, 0.0, 1.0, "fraction");
+    progress = new JobProgress(fraction, Optional.ofNullable(message), clock.instant());
+    node.progressReported();
     listeners.fire("jobProgress", claim.id(), l -> l.jobProgress(this, fraction, message));
   }
 
   @Override
   public boolean isCancelled() {
     return stop != null;
+  }
+
+  /**
+   * Returns the latest progress report if the store has not had it yet, else null; for the
+   * dispatcher thread, which hands it on with the next lease renewal and then calls {@link
+   * #progressStored}.
+   */
+  JobProgress progressToStore() {
+    JobProgress latest = progress;
+    return latest == progressSent ? null : latest;
+  }
+
+  /** Notes that the store has {@code stored}; for the dispatcher thread. */
+  void progressStored(JobProgress stored) {
+    progressSent = stored;
   }
 
   Stop stopReason() {

@@ -92,6 +92,30 @@ public final class Checks {
     return null;
   }
 
+  /**
+   * Returns {@code text} with each character a store cannot keep ({@link #unstorable}: NUL, an
+   * unpaired surrogate) replaced by U+FFFD; {@code text} itself if it has none.
+   */
+  public static String replaceUnstorable(String text) {
+    if (unstorable(text) == null) {
+      return text;
+    }
+    StringBuilder out = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (Character.isHighSurrogate(c)
+          && i + 1 < text.length()
+          && Character.isLowSurrogate(text.charAt(i + 1))) {
+        out.append(c).append(text.charAt(++i));
+      } else if (c == '\u0000' || Character.isSurrogate(c)) {
+        out.append('\uFFFD');
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
+  }
+
   /** Returns {@code value} if it is greater than zero. */
   public static int positive(int value, String field) {
     if (value <= 0) {

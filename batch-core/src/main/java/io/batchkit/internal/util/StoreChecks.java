@@ -4,12 +4,14 @@ import io.batchkit.Batch;
 import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
 import io.batchkit.JobId;
+import io.batchkit.JobProgress;
 import io.batchkit.Node;
 import io.batchkit.Progress;
 import io.batchkit.spi.NewJob;
 import io.batchkit.spi.StoredRequest;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /** The argument checks of the {@code JobStore} methods, shared by every store in this project. */
@@ -171,5 +173,16 @@ public final class StoreChecks {
       throw new IllegalArgumentException(
           "only a PENDING batch can have a scheduled start, was " + batch.status());
     }
+  }
+
+  /** Checks the progress reports of a heartbeat: no null map, key or value. */
+  public static Map<JobId, JobProgress> progress(Map<JobId, JobProgress> progress) {
+    Checks.notNull(progress, "progress");
+    progress.forEach(
+        (id, report) -> {
+          Checks.notNull(id, "progress key");
+          Checks.notNull(report, "progress of " + id);
+        });
+    return progress;
   }
 }

@@ -6,6 +6,7 @@ import io.batchkit.BatchNotFoundException;
 import io.batchkit.BatchQuery;
 import io.batchkit.Job;
 import io.batchkit.JobId;
+import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
 import io.batchkit.Page;
@@ -134,7 +135,9 @@ final class BatchReads {
     StringBuilder sql =
         new StringBuilder(
             "SELECT id, batch_id, status, attempt, payload, result, error, started_at,"
-                + " finished_at, updated_at, owner FROM "
+                + " finished_at, updated_at, owner, progress, progress_message, progress_at,"
+                + " CASE WHEN status = 'PROCESSING' AND progress_token = fencing_token"
+                + " THEN 1 ELSE 0 END AS progress_current FROM "
                 + tables.jobs
                 + " WHERE batch_id = ?");
     List<Object> args = new ArrayList<>();
@@ -174,7 +177,8 @@ final class BatchReads {
                     Optional.ofNullable(dialect.getInstant(rs, "started_at")),
                     Optional.ofNullable(dialect.getInstant(rs, "finished_at")),
                     dialect.getInstant(rs, "updated_at"),
-                    Optional.ofNullable(rs.getString("owner"))));
+                    Optional.ofNullable(rs.getString("owner")),
+                    progress(rs)));
           }
         }
         boolean more = found.size() > query.limit();
@@ -182,6 +186,18 @@ final class BatchReads {
         return new Page<>(page, query.offset(), query.limit(), more);
       }
     };
+  }
+
+  /** The progress of a job row's running attempt, if it reported any ({@link Leases}). */
+  private Optional<JobProgress> progress(ResultSet rs) throws SQLException {
+    if (rs.getInt("progress_current") == 0) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new JobProgress(
+            rs.getDouble("progress"),
+            Optional.ofNullable(rs.getString("progress_message")),
+            dialect.getInstant(rs, "progress_at")));
   }
 
   /** The work of one {@code countQueuedJobs} call. */

@@ -4,6 +4,7 @@ import io.batchkit.Batch;
 import io.batchkit.BatchStatus;
 import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
+import io.batchkit.JobProgress;
 import io.batchkit.JobStatus;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.HeartbeatResult;
@@ -48,22 +49,51 @@ final class Leases {
     this.notifier = notifier;
   }
 
+  /**
+   * Renews the leases, and stores with each renewed job the progress it reported ({@code progress},
+   * by job id), marked with its fencing token so that a later attempt does not show it.
+   */
   HeartbeatResult heartbeat(
-      Connection c, String nodeId, Map<JobId, Long> leases, Instant leaseUntil)
+      Connection c,
+      String nodeId,
+      Map<JobId, Long> leases,
+      Instant leaseUntil,
+      Map<JobId, JobProgress> progress)
       throws SQLException {
     Map<UUID, Long> sorted = new TreeMap<>();
     leases.forEach((id, token) -> sorted.put(id.value(), token));
-    String renew =
-        "UPDATE "
-            + tables.jobs
-            + " SET lease_until = ? WHERE id = ? AND fencing_token = ?"
-            + " AND owner = ? AND status = 'PROCESSING'";
-    try (PreparedStatement ps = c.prepareStatement(renew)) {
+    String where = " WHERE id = ? AND fencing_token = ? AND owner = ? AND status = 'PROCESSING'";
+    // with progress, one statement still renews every row, so that the rows are locked in id
+    // order as every step locks them; a flag says whether a row has a report
+    String sql =
+        progress.isEmpty()
+            ? "UPDATE " + tables.jobs + " SET lease_until = ?" + where
+            : "UPDATE "
+                + tables.jobs
+                + " SET lease_until = ?,"
+                + " progress = CASE WHEN ? = 1 THEN ? ELSE progress END,"
+                + " progress_message = CASE WHEN ? = 1 THEN ? ELSE progress_message END,"
+                + " progress_at = CASE WHEN ? = 1 THEN ? ELSE progress_at END,"
+                + " progress_token = CASE WHEN ? = 1 THEN fencing_token ELSE progress_token END"
+                + where;
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
       for (Map.Entry<UUID, Long> entry : sorted.entrySet()) {
-        dialect.setInstant(ps, 1, leaseUntil);
-        dialect.setUuid(ps, 2, entry.getKey());
-        ps.setLong(3, entry.getValue());
-        ps.setString(4, nodeId);
+        int i = 0;
+        dialect.setInstant(ps, ++i, leaseUntil);
+        if (!progress.isEmpty()) {
+          JobProgress p = progress.get(new JobId(entry.getKey()));
+          int flag = p == null ? 0 : 1;
+          ps.setInt(++i, flag);
+          ps.setDouble(++i, p == null ? 0 : p.fraction());
+          ps.setInt(++i, flag);
+          ps.setString(++i, p == null ? null : p.message().orElse(null));
+          ps.setInt(++i, flag);
+          dialect.setInstant(ps, ++i, p == null ? null : p.reportedAt());
+          ps.setInt(++i, flag);
+        }
+        dialect.setUuid(ps, ++i, entry.getKey());
+        ps.setLong(++i, entry.getValue());
+        ps.setString(++i, nodeId);
         ps.addBatch();
       }
       ps.executeBatch();

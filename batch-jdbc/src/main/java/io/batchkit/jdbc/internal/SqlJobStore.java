@@ -8,6 +8,7 @@ import io.batchkit.CancellationSummary;
 import io.batchkit.Job;
 import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
+import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
 import io.batchkit.Node;
 import io.batchkit.Page;
@@ -364,13 +365,23 @@ public final class SqlJobStore implements JdbcJobStore {
 
   @Override
   public HeartbeatResult heartbeat(String nodeId, Map<JobId, Long> leases, Instant leaseUntil) {
+    return heartbeat(nodeId, leases, leaseUntil, Map.of());
+  }
+
+  @Override
+  public HeartbeatResult heartbeat(
+      String nodeId,
+      Map<JobId, Long> leases,
+      Instant leaseUntil,
+      Map<JobId, JobProgress> progress) {
     Checks.notNull(nodeId, "nodeId");
     Checks.notNull(leases, "leases");
     Checks.notNull(leaseUntil, "leaseUntil");
+    StoreChecks.progress(progress);
     if (leases.isEmpty()) {
       return new HeartbeatResult(Set.of(), Set.of());
     }
-    return tx.run("heartbeat", c -> this.leases.heartbeat(c, nodeId, leases, leaseUntil));
+    return tx.run("heartbeat", c -> this.leases.heartbeat(c, nodeId, leases, leaseUntil, progress));
   }
 
   @Override

@@ -66,6 +66,11 @@ CREATE TABLE IF NOT EXISTS batchkit_jobs (
   started_at    DATETIME(6),
   finished_at   DATETIME(6),
   updated_at    DATETIME(6) NOT NULL,
+  -- the progress the running attempt whose fencing token is progress_token last reported
+  progress         DOUBLE,
+  progress_message VARCHAR(500),
+  progress_at      DATETIME(6),
+  progress_token   BIGINT,
   -- claim (queued jobs of a batch in order), cancel and retryFailed (jobs of a batch in one status),
   -- listJobs with a status filter
   KEY batchkit_jobs_batch_status (batch_id, status, seq),

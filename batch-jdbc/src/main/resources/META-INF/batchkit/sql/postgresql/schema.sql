@@ -62,7 +62,12 @@ CREATE TABLE IF NOT EXISTS batchkit_jobs (
   error         TEXT,
   started_at    TIMESTAMP WITH TIME ZONE,
   finished_at   TIMESTAMP WITH TIME ZONE,
-  updated_at    TIMESTAMP WITH TIME ZONE NOT NULL
+  updated_at    TIMESTAMP WITH TIME ZONE NOT NULL,
+  -- the progress the running attempt whose fencing token is progress_token last reported
+  progress         DOUBLE PRECISION,
+  progress_message VARCHAR(500),
+  progress_at      TIMESTAMP WITH TIME ZONE,
+  progress_token   BIGINT
 );
 
 -- claim (queued jobs of a batch in order), cancel and retryFailed (jobs of a batch in one status),

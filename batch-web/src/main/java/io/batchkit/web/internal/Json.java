@@ -6,6 +6,8 @@ import io.batchkit.BatchStatistics;
 import io.batchkit.BatchValidationException;
 import io.batchkit.CancellationSummary;
 import io.batchkit.Job;
+import io.batchkit.JobAttempt;
+import io.batchkit.JobProgress;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
@@ -84,6 +86,14 @@ final class Json {
     putTime(n, "startedAt", j.startedAt());
     putTime(n, "finishedAt", j.finishedAt());
     putOptional(n, "nodeId", j.nodeId());
+    if (j.progress().isPresent()) {
+      JobProgress p = j.progress().get();
+      ObjectNode progress = n.putObject("progress").put("fraction", p.fraction());
+      putOptional(progress, "message", p.message());
+      progress.put("reportedAt", p.reportedAt().toString());
+    } else {
+      n.putNull("progress");
+    }
     return n;
   }
 
@@ -129,6 +139,27 @@ final class Json {
           .put("type", e.type().name())
           .put("at", e.at().toString())
           .put("detail", e.detail());
+    }
+    return n;
+  }
+
+  /**
+   * A job's ended attempts, oldest first: {@code {"items": [{"attempt", "nodeId", "startedAt",
+   * "endedAt", "outcome", "error"}...]}}.
+   */
+  static ObjectNode attempts(List<JobAttempt> attempts) {
+    ObjectNode n = MAPPER.createObjectNode();
+    ArrayNode items = n.putArray("items");
+    for (JobAttempt a : attempts) {
+      ObjectNode item =
+          items
+              .addObject()
+              .put("attempt", a.attempt())
+              .put("nodeId", a.nodeId())
+              .put("startedAt", a.startedAt().toString())
+              .put("endedAt", a.endedAt().toString())
+              .put("outcome", a.outcome().name());
+      putOptional(item, "error", a.error());
     }
     return n;
   }

@@ -8,6 +8,8 @@ import io.batchkit.BatchService;
 import io.batchkit.BatchStatus;
 import io.batchkit.BatchValidationException;
 import io.batchkit.IdempotencyConflictException;
+import io.batchkit.JobId;
+import io.batchkit.JobNotFoundException;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
 import io.batchkit.web.WebExchange;
@@ -82,7 +84,7 @@ public final class Router {
       sendError(exchange, e.status, e.getMessage(), e.violations, e.headers);
     } catch (BatchValidationException e) {
       sendError(exchange, 400, "invalid batch request", e.violations(), Map.of());
-    } catch (BatchNotFoundException e) {
+    } catch (BatchNotFoundException | JobNotFoundException e) {
       sendError(exchange, 404, e.getMessage(), List.of(), Map.of());
     } catch (IdempotencyConflictException e) {
       sendError(exchange, 409, e.getMessage(), List.of(), Map.of());
@@ -145,6 +147,7 @@ public final class Router {
     String method = ex.method();
     switch (parts[1]) {
       case "batches" -> batches(ex, method, parts);
+      case "jobs" -> jobs(ex, method, parts);
       case "statistics" -> {
         only(ex, parts.length == 2, method, "GET");
         sendJson(ex, 200, Json.statistics(service.statistics()));
@@ -238,6 +241,18 @@ public final class Router {
       }
       default -> throw new ApiException(404, "no such route: " + QueryParams.clip(ex.path()));
     }
+  }
+
+  private void jobs(WebExchange ex, String method, String[] parts) throws IOException {
+    only(ex, parts.length == 4 && parts[3].equals("history"), method, "GET");
+    JobId id;
+    try {
+      id = JobId.parse(parts[2]);
+    } catch (IllegalArgumentException e) {
+      throw ApiException.badField(
+          "id", "must be a job id (a UUID), was '" + QueryParams.clip(parts[2]) + "'");
+    }
+    sendJson(ex, 200, Json.attempts(service.getJobHistory(id)));
   }
 
   private static BatchQuery batchQuery(WebExchange ex) {

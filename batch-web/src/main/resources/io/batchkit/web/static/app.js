@@ -5,7 +5,7 @@ const BASE = location.pathname.replace(/[^/]*$/, '');
 const STATUSES = ['PENDING', 'PROCESSING', 'COMPLETED', 'PARTIAL', 'FAILED', 'CANCELLED'];
 const JOB_STATUSES = ['QUEUED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 const view = document.getElementById('view');
-const state = { filters: { status: '', jobType: '' }, jobs: { status: '', offset: 0 }, rates: {} };
+const state = { filters: { status: '', jobType: '' }, jobs: { status: '', offset: 0, history: null }, rates: {} };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 let timer = null;
 let latest = 0; // the number of the latest refresh: an older one that ends later is dropped
@@ -222,11 +222,19 @@ async function renderBatch(id) {
   const page = await json('batches/' + encodeURIComponent(id) + '/jobs?' + jobs);
   // a store that keeps no events answers 501: the page goes on without the history
   const events = await json('batches/' + encodeURIComponent(id) + '/events').catch(() => ({ items: [] }));
+  // the attempts of the job whose attempt count was clicked; a store without history answers 501
+  const shown = state.jobs.history;
+  const history = shown === null ? null
+    : await json('jobs/' + encodeURIComponent(shown.id) + '/history').catch(() => null);
   const count = (label, value) => el('div', {}, el('b', {}, value), label);
+  const attempts = (j, n) => j.attempt === 0 && j.status === 'QUEUED' ? j.attempt
+    : el('button', { class: 'link', title: 'attempt history', onclick: () => { state.jobs.history = { id: j.id, n }; refresh(); } }, j.attempt);
   const rows = page.items.map((j, i) => el('tr', { 'data-job-id': j.id },
-    el('td', {}, page.offset + i + 1), el('td', {}, statusBadge(j.status)), el('td', {}, j.attempt),
+    el('td', {}, page.offset + i + 1), el('td', {}, statusBadge(j.status)), el('td', {}, attempts(j, page.offset + i + 1)),
     el('td', { class: 'text', title: j.payload ?? '' }, j.payload ?? '–'),
-    el('td', { class: 'text', title: j.error ?? j.result ?? '' }, j.error ?? j.result ?? '–'),
+    el('td', { class: 'text', title: j.error ?? j.result ?? '' }, j.progress
+      ? Math.round(j.progress.fraction * 100) + ' %' + (j.progress.message ? ' · ' + j.progress.message : '')
+      : j.error ?? j.result ?? '–'),
     el('td', { class: 'wide' }, time(j.finishedAt))));
   const pageButton = (label, offset, enabled) => el('button', { class: 'secondary', disabled: !enabled,
     onclick: () => { state.jobs.offset = offset; refresh(); } }, label);
@@ -255,6 +263,16 @@ async function renderBatch(id) {
       rows.length ? el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'status'),
         el('th', {}, 'attempt'), el('th', {}, 'payload'), el('th', {}, 'result or error'), el('th', { class: 'wide' }, 'finished'))),
         el('tbody', {}, rows)) : el('p', { class: 'empty' }, 'No jobs here.')),
+    history === null ? null : el('div', { class: 'card', id: 'attempts' },
+      el('h2', {}, 'Attempts of job #' + shown.n, ' ',
+        el('button', { class: 'secondary', onclick: () => { state.jobs.history = null; refresh(); } }, 'Close')),
+      history.items.length === 0 ? el('p', { class: 'empty' }, 'No attempt has ended yet.')
+        : el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'outcome'), el('th', {}, 'node'),
+          el('th', { class: 'wide' }, 'started'), el('th', { class: 'wide' }, 'ended'), el('th', {}, 'error'))),
+          el('tbody', {}, history.items.map(a => el('tr', { 'data-outcome': a.outcome },
+            el('td', {}, a.attempt), el('td', {}, a.outcome.replaceAll('_', ' ').toLowerCase()), el('td', {}, a.nodeId),
+            el('td', { class: 'wide' }, time(a.startedAt)), el('td', { class: 'wide' }, time(a.endedAt)),
+            el('td', { class: 'text', title: a.error ?? '' }, a.error ?? '–')))))),
   ];
 }
 
@@ -324,5 +342,5 @@ document.getElementById('token-form').addEventListener('submit', e => {
   notice('');
   refresh();
 });
-window.addEventListener('hashchange', () => { state.jobs = { status: '', offset: 0 }; notice(''); refresh(); });
+window.addEventListener('hashchange', () => { state.jobs = { status: '', offset: 0, history: null }; notice(''); refresh(); });
 refresh();
