@@ -171,19 +171,20 @@ final class PostgresSteps {
           FROM todo t
           WHERE j.id = t.id AND j.status = 'PROCESSING' AND j.fencing_token = t.token
           RETURNING j.id, j.batch_id, j.status, j.owner, t.slot, j.attempt, j.fencing_token,
-                    j.started_at
+                    j.started_at, t.k, t.timed_out, t.started_micros, t.error AS reported_error
         ), hist AS (
-          -- the attempts the job rows will not show, by AttemptRecords' rule
+          -- the attempts the job rows will not show, by AttemptRecords' rule; from upd alone, so
+          -- that todo stays referenced once and is planned inline, joined by the jobs' key
           INSERT INTO %6$s (job_id, token, batch_id, attempt, node_id, started_at, ended_at,
                             outcome, error)
           SELECT u.id, u.fencing_token, u.batch_id,
-                 u.attempt + CASE WHEN t.k = 'RELEASED' THEN 1 ELSE 0 END, u.owner, u.started_at, ?,
-                 CASE WHEN t.k = 'RELEASED' THEN 'RELEASED' WHEN t.timed_out THEN 'TIMED_OUT'
+                 u.attempt + CASE WHEN u.k = 'RELEASED' THEN 1 ELSE 0 END, u.owner, u.started_at, ?,
+                 CASE WHEN u.k = 'RELEASED' THEN 'RELEASED' WHEN u.timed_out THEN 'TIMED_OUT'
                       ELSE 'RETRY_SCHEDULED' END,
-                 CASE WHEN t.k = 'RELEASED' THEN NULL ELSE t.error END
-          FROM upd u JOIN todo t ON t.id = u.id
-          WHERE t.k = 'RETRY' OR (t.k = 'FAILED' AND t.timed_out)
-             OR (t.k = 'RELEASED' AND t.started_micros IS NOT NULL)
+                 CASE WHEN u.k = 'RELEASED' THEN NULL ELSE u.reported_error END
+          FROM upd u
+          WHERE u.k = 'RETRY' OR (u.k = 'FAILED' AND u.timed_out)
+             OR (u.k = 'RELEASED' AND u.started_micros IS NOT NULL)
         ), rel AS (
           SELECT batch_id, owner, count(*) AS n FROM upd WHERE slot GROUP BY batch_id, owner
         ), sr AS (
