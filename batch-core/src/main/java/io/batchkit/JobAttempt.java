@@ -15,7 +15,8 @@ import java.util.Optional;
  * @param attempt the attempt's number, counted from 1 since the job was created or last retried by
  *     {@code retryFailed}
  * @param nodeId the node that ran it
- * @param startedAt when it started, by the clock of the node that ran it
+ * @param startedAt when it started, by the clock of the node that ran it; for an attempt whose node
+ *     never reported (its lease was lost, or it was cancelled before it began), when it was claimed
  * @param endedAt when its outcome was recorded (for {@link Outcome#LEASE_LOST}, when the job was
  *     taken back), by the clock of the service that recorded it
  * @param outcome how it ended

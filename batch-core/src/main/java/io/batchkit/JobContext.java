@@ -28,7 +28,7 @@ public interface JobContext {
   /**
    * Reports how far the job has come. The report goes to the {@link BatchListener}s at once, and
    * the latest one is stored with the job ({@link Job#progress()}, seen by every node and the
-   * dashboard) within about a second: the service writes it with its next lease renewal, so a
+   * dashboard) within a second or two: the service writes it with its next lease renewal, so a
    * processor may report as often as it likes without a write per report. It is cleared when the
    * attempt ends. A message over {@value JobProgress#MAX_MESSAGE_LENGTH} characters is cut, and
    * characters no store can keep (NUL, an unpaired surrogate) are replaced by U+FFFD.

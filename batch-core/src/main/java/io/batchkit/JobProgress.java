@@ -7,7 +7,7 @@ import java.util.Optional;
 /**
  * The latest progress a running job reported through {@link JobContext#reportProgress}, as the
  * store keeps it: a service writes it with its next lease renewal (at most once a second per job,
- * never a transaction per report), so what {@link Job#progress()} shows may be up to a second or so
+ * never a transaction per report), so what {@link Job#progress()} shows may be a second or two
  * behind the processor. Only a running job has it; a job that ended, or was queued again, has none.
  *
  * @param fraction how far the job has come, from 0.0 to 1.0

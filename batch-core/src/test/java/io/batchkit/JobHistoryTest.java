@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.batchkit.spi.JobStore;
 import io.batchkit.testkit.TestServices;
 import java.io.IOException;
 import java.time.Duration;
@@ -135,6 +136,45 @@ class JobHistoryTest {
         history.stream().map(JobAttempt::outcome).toList());
     assertEquals(List.of(1, 1), history.stream().map(JobAttempt::attempt).toList());
     assertTrue(history.get(0).error().orElseThrow().contains("downstream is down"));
+  }
+
+  @Test
+  void aJobThatIgnoresItsInterruptAtShutdown_isGivenBack_andItsHistorySaysReleased()
+      throws Exception {
+    JobStore store = JobStore.inMemory();
+    AtomicBoolean stop = new AtomicBoolean();
+    CountDownLatch started = new CountDownLatch(1);
+    BatchService service =
+        services.start(
+            BatchService.builder()
+                .store(store)
+                .nodeId("stubborn")
+                .shutdownGracePeriod(Duration.ZERO)
+                .processor(
+                    "t",
+                    ctx -> {
+                      started.countDown();
+                      while (!stop.get()) {
+                        try {
+                          Thread.sleep(5);
+                        } catch (InterruptedException ignored) {
+                          // a processor that ignores its interrupt, as some do
+                        }
+                      }
+                      return "too late";
+                    }));
+    Batch batch = service.submit(BatchRequest.builder("t").item("x").build());
+    started.await();
+
+    service.close();
+    stop.set(true);
+
+    JobId id = store.listJobs(batch.id(), JobQuery.all()).items().get(0).id();
+    List<JobAttempt> history = store.listJobAttempts(id);
+    assertEquals(
+        List.of(JobAttempt.Outcome.RELEASED), history.stream().map(JobAttempt::outcome).toList());
+    assertEquals("stubborn", history.get(0).nodeId());
+    assertEquals(1, history.get(0).attempt());
   }
 
   @Test

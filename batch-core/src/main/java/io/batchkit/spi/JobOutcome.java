@@ -20,9 +20,9 @@ import java.util.Optional;
  *     goes back with this outcome; false if the node keeps the slot for a job of the same batch it
  *     fetched ahead, or the job never held one (see {@link ClaimRequest})
  * @param startedAt when the node started the attempt, for its history ({@link
- *     io.batchkit.JobAttempt}) and the job's start time; empty if it never started (a job fetched
- *     ahead and given back or cancelled before it ran), or if the caller does not say, and then the
- *     store keeps the claim's time
+ *     io.batchkit.JobAttempt}) and the job's start time; empty if the caller does not say, and then
+ *     the store keeps the claim's time, except for {@link Kind#RELEASED}: there empty means the job
+ *     was given back before it started, so the store records no attempt and the job shows no start
  * @param timedOut true if a {@link Kind#FAILED} or {@link Kind#RETRY} attempt ran past its timeout,
  *     so that its history says so
  */

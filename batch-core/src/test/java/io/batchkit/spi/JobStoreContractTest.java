@@ -816,6 +816,55 @@ public abstract class JobStoreContractTest {
     return leases;
   }
 
+  @Test
+  void purgeHistory_keepsARecordThatStandsForAJobsFinalAttempt() {
+    Stored stored = insert(batch(3).maxAttempts(1));
+    List<ClaimedJob> claimed = claim(NODE_A, 3, at(1));
+    ClaimedJob timedOut = claimed.get(0);
+    ClaimedJob lost = claimed.get(1);
+    ClaimedJob retried = claimed.get(2);
+    store.complete(
+        List.of(
+            outcome(timedOut, Kind.FAILED, at(2)).asTimedOut(),
+            outcome(retried, Kind.RETRY, at(1000))),
+        at(2));
+    store.requeueExpired(at(1).plus(LEASE).plusSeconds(1), 10); // no attempt left: it fails
+    store.cancelBatch(stored.id(), at(400)); // the retried job is cancelled while it waits
+    assertTrue(batchOf(stored.id()).isFinished());
+
+    int deleted = store.purgeHistory(at(10_000), 100);
+
+    assertEquals(
+        0, store.listBatchEvents(stored.id()).size(), "every event went: " + deleted + " rows");
+    assertEquals(
+        List.of(JobAttempt.Outcome.TIMED_OUT),
+        store.listJobAttempts(timedOut.id()).stream().map(JobAttempt::outcome).toList());
+    assertEquals(
+        List.of(JobAttempt.Outcome.LEASE_LOST),
+        store.listJobAttempts(lost.id()).stream().map(JobAttempt::outcome).toList());
+    assertEquals(
+        List.of(JobAttempt.Outcome.RETRY_SCHEDULED),
+        store.listJobAttempts(retried.id()).stream().map(JobAttempt::outcome).toList(),
+        "no attempt is made up from the cancelled job's row");
+    assertEquals(0, store.purgeHistory(at(10_000), 100));
+  }
+
+  @Test
+  void listJobAttempts_aClaimGivenBackBeforeItStarted_isNoAttempt_evenOnceTheJobIsCancelled() {
+    Stored stored = insert(batch(2));
+    ClaimedJob first = claim(NODE_A, 1, at(1)).get(0);
+    store.complete(List.of(outcome(first, Kind.RETRY, at(2))), at(2));
+    ClaimedJob fetched = jobNamed(claim(NODE_B, 2, at(3)), first.id());
+    store.complete(List.of(outcome(fetched, Kind.RELEASED, at(4))), at(4)); // never started
+
+    assertEquals(Optional.empty(), jobOf(stored.id(), first.id()).startedAt());
+    store.cancelBatch(stored.id(), at(5));
+
+    assertEquals(
+        List.of(JobAttempt.Outcome.RETRY_SCHEDULED),
+        store.listJobAttempts(first.id()).stream().map(JobAttempt::outcome).toList());
+  }
+
   /** Returns the claimed job with this id. */
   private static ClaimedJob jobNamed(List<ClaimedJob> claimed, JobId id) {
     return claimed.stream()

@@ -67,22 +67,27 @@ final class AttemptLog {
   }
 
   /**
-   * Deletes up to {@code max} attempts that ended before {@code before}; returns how many it
-   * deleted.
+   * Deletes up to {@code max} attempts that ended before {@code before}, but not one with its job's
+   * current token: that one stands for the job's final attempt (the job does not show it) and stays
+   * as long as the job. Returns how many it deleted.
+   *
+   * @param jobs the batch's jobs, by their place
    */
-  int purge(Instant before, int max) {
+  int purge(Instant before, int max, List<JobState> jobs) {
     int deleted = 0;
-    Iterator<List<Entry>> lists = bySeq.values().iterator();
+    Iterator<Map.Entry<Integer, List<Entry>>> lists = bySeq.entrySet().iterator();
     while (lists.hasNext() && deleted < max) {
-      List<Entry> entries = lists.next();
-      Iterator<Entry> it = entries.iterator();
+      Map.Entry<Integer, List<Entry>> list = lists.next();
+      long current = jobs.get(list.getKey()).token;
+      Iterator<Entry> it = list.getValue().iterator();
       while (it.hasNext() && deleted < max) {
-        if (it.next().attempt.endedAt().isBefore(before)) {
+        Entry entry = it.next();
+        if (entry.token != current && entry.attempt.endedAt().isBefore(before)) {
           it.remove();
           deleted++;
         }
       }
-      if (entries.isEmpty()) {
+      if (list.getValue().isEmpty()) {
         lists.remove();
       }
     }

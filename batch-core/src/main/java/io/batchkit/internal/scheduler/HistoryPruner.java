@@ -7,12 +7,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Deletes history older than the service's retention ({@code historyRetention}): every {@link
- * #INTERVAL} the dispatcher asks the store to purge ({@link JobStore#purgeHistory}) up to {@link
- * #ROWS_PER_CALL} rows, and asks again at its next rounds while a call found that many, so that a
- * backlog goes in short steps that never hold the dispatcher long. Every service sharing a store
- * does it; the deletes are idempotent. A class of its own so that "where does old history go" is
- * found by name.
+ * Deletes history older than the service's retention ({@code historyRetention}): a minute after the
+ * service starts, then every {@link #INTERVAL}, the dispatcher asks the store to purge ({@link
+ * JobStore#purgeHistory}) up to {@link #ROWS_PER_CALL} rows, and again every second while a call
+ * found that many, so that a backlog goes in short steps that never hold the dispatcher long. Every
+ * service sharing a store does it; the deletes are idempotent. A class of its own so that "where
+ * does old history go" is found by name.
  *
  * <p>Ownership: it runs on the dispatcher thread only, which owns its fields.
  */
@@ -26,13 +26,20 @@ final class HistoryPruner {
   /** The most rows one call deletes. */
   static final int ROWS_PER_CALL = 1_000;
 
+  /** When the first purge comes after the start: soon, so that short-lived services purge too. */
+  static final Duration FIRST_DELAY = Duration.ofMinutes(1);
+
+  /** How soon the next step comes while a backlog lasts. */
+  static final Duration BACKLOG_STEP = Duration.ofSeconds(1);
+
   private final JobStore store;
   private final Clock clock;
   private final Duration retention;
   private final long intervalNanos;
+  private final long stepNanos;
 
-  /** The first purge comes one interval after the start, not in the middle of the start's work. */
-  private long lastNanos = System.nanoTime();
+  /** When the last purge was (System.nanoTime); set so that the first comes after the delay. */
+  private long lastNanos;
 
   /** True while a purge found more to delete: the next round purges again. */
   private boolean more;
@@ -41,15 +48,21 @@ final class HistoryPruner {
   private boolean unsupported;
 
   HistoryPruner(ServiceConfig config) {
-    this(config.store(), config.clock(), config.historyRetention(), INTERVAL);
+    this(config.store(), config.clock(), config.historyRetention(), FIRST_DELAY, INTERVAL);
   }
 
-  /** A pruner of {@code store} that purges every {@code interval}, for the service and tests. */
-  HistoryPruner(JobStore store, Clock clock, Duration retention, Duration interval) {
+  /**
+   * A pruner of {@code store} that purges {@code firstDelay} after it is made, then every {@code
+   * interval} (and every second, or every interval if shorter, while a backlog lasts).
+   */
+  HistoryPruner(
+      JobStore store, Clock clock, Duration retention, Duration firstDelay, Duration interval) {
     this.store = store;
     this.clock = clock;
     this.retention = retention;
     this.intervalNanos = interval.toNanos();
+    this.stepNanos = Math.min(intervalNanos, BACKLOG_STEP.toNanos());
+    this.lastNanos = System.nanoTime() - intervalNanos + firstDelay.toNanos();
   }
 
   /**
@@ -58,7 +71,7 @@ final class HistoryPruner {
    */
   void tick() {
     long now = System.nanoTime();
-    if (unsupported || (!more && now - lastNanos < intervalNanos)) {
+    if (unsupported || now - lastNanos < (more ? stepNanos : intervalNanos)) {
       return;
     }
     lastNanos = now;

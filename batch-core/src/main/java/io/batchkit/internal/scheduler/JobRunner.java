@@ -196,7 +196,7 @@ final class JobRunner {
       } catch (RuntimeException | Error e) {
         // the last guard: the slot and the job must be handed on whatever happened
         LOG.error("could not conclude {}; giving the job back to the store", job, e);
-        outcome = JobOutcome.released(job.claim);
+        outcome = releasedAfterStart(job);
       }
       node.running.remove(job.claim.id(), job);
       fetchAhead.record(job.batch.jobType(), System.nanoTime() - started);
@@ -430,6 +430,12 @@ final class JobRunner {
     return outcome.withStart(config.clock().instant().minusNanos(nanos));
   }
 
+  /** Gives back a job that started: its history keeps the attempt, as released. */
+  private JobOutcome releasedAfterStart(RunningJob job) {
+    return JobOutcome.released(job.claim)
+        .withStart(config.clock().instant().minusNanos(job.nanosSinceStart()));
+  }
+
   /** The outcome of an ended attempt, with its listeners fired and its figures counted. */
   private JobOutcome decide(RunningJob job, Attempt attempt, long nanos) {
     ClaimedJob claim = job.claim;
@@ -494,7 +500,7 @@ final class JobRunner {
                 + " and did not return within "
                 + config.interruptGracePeriod()
                 + " of its interrupt");
-    JobOutcome outcome = JobOutcome.released(job.claim);
+    JobOutcome outcome = releasedAfterStart(job);
     try {
       outcome = conclude(job, new Attempt(null, failure), job.nanosSinceStart());
     } finally {
@@ -581,7 +587,7 @@ final class JobRunner {
         for (RunningJob job : node.running.values()) {
           if (job.isStarted() && job.claimReport()) {
             LOG.warn("{} ignored its interrupt; giving its job back to the store", job);
-            node.outcomes.add(JobOutcome.released(job.claim));
+            node.outcomes.add(releasedAfterStart(job));
             node.running.remove(job.claim.id(), job);
             node.releaseSlot(job.claim.batchId());
             node.runningCount.decrementAndGet();

@@ -12,10 +12,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The leases of jobs: renews this node's ({@link #heartbeat}), stops the jobs whose lease was lost,
- * and takes back expired leases of any node ({@link #recoverExpiredLeases}). A class of its own so
- * that what keeps a job owned by one node at a time is found in one place; the {@link Dispatcher}
- * decides when each runs (every third of the lease duration, and every half lease).
+ * The leases of jobs: renews this node's ({@link #heartbeat}), with the progress its jobs reported,
+ * stops the jobs whose lease was lost, and takes back expired leases of any node ({@link
+ * #recoverExpiredLeases}). A class of its own so that what keeps a job owned by one node at a time
+ * is found in one place; the {@link Dispatcher} decides when each runs (renewals every third of the
+ * lease duration, or a second after the last while progress waits; the take-back every half lease).
  *
  * <p>Ownership: it has no mutable state of its own and runs on the dispatcher thread only; the
  * leases it renews are those of the jobs in {@link NodeState#running}.

@@ -133,12 +133,13 @@ final class NodeState {
   final AtomicBoolean progressPending = new AtomicBoolean();
 
   /**
-   * Notes that a job reported progress: the first report since the last renewal wakes the
-   * dispatcher, which stores the reports within a second.
+   * Notes that a job reported progress. It does not wake the dispatcher (a wake-up means "claim
+   * now" and would undo its idle backoff): the dispatcher runs at least once a second for scheduled
+   * starts, and then renews with the reports once a second has passed since its last renewal.
    */
   void progressReported() {
-    if (!progressPending.get() && progressPending.compareAndSet(false, true)) {
-      waiter.wake();
+    if (!progressPending.get()) {
+      progressPending.set(true);
     }
   }
 

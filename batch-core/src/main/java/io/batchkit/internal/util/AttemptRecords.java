@@ -3,6 +3,7 @@ package io.batchkit.internal.util;
 import io.batchkit.JobAttempt;
 import io.batchkit.JobStatus;
 import io.batchkit.spi.JobOutcome;
+import java.time.Instant;
 
 /**
  * Which ended attempts a store writes as records of their own, and which it reads from the job (see
@@ -30,6 +31,18 @@ public final class AttemptRecords {
           outcome.timedOut() ? JobAttempt.Outcome.TIMED_OUT : JobAttempt.Outcome.RETRY_SCHEDULED;
       case RELEASED -> outcome.startedAt().isPresent() ? JobAttempt.Outcome.RELEASED : null;
     };
+  }
+
+  /**
+   * Returns the start a job keeps after {@code outcome}: the one its node reported; else, for a job
+   * given back before it started, none (null: that claim made no attempt, so the job shows none and
+   * {@link #shownBy} cannot take it for one); else {@code claimed}, the claim's time.
+   */
+  public static Instant start(JobOutcome outcome, Instant claimed) {
+    if (outcome.startedAt().isPresent()) {
+      return outcome.startedAt().get();
+    }
+    return outcome.kind() == JobOutcome.Kind.RELEASED ? null : claimed;
   }
 
   /**

@@ -22,48 +22,67 @@ class HistoryPrunerTest {
   private static final Duration RETENTION = Duration.ofDays(7);
   private static final Instant CUT_OFF = NOW.minus(RETENTION);
   private static final int STEP = HistoryPruner.ROWS_PER_CALL;
+  private static final Duration HOUR = Duration.ofHours(1);
+  private static final Duration NANO = Duration.ofNanos(1);
 
   private final JobStore store = mock(JobStore.class);
 
   @Test
-  void theFirstPurgeWaitsOneInterval() {
-    HistoryPruner pruner = new HistoryPruner(store, CLOCK, RETENTION, Duration.ofHours(1));
-
-    pruner.tick();
-
+  void theFirstPurgeWaitsItsDelay_thenOneIntervalBetweenPurges() {
+    HistoryPruner waiting = new HistoryPruner(store, CLOCK, RETENTION, HOUR, HOUR);
+    waiting.tick();
     verify(store, never()).purgeHistory(any(), anyInt());
+
+    HistoryPruner due = new HistoryPruner(store, CLOCK, RETENTION, Duration.ZERO, HOUR);
+    due.tick();
+    due.tick(); // the interval has not passed
+    verify(store, times(1)).purgeHistory(CUT_OFF, STEP);
   }
 
   @Test
-  void purgesWithTheRetentionsCutOff_andAgainAtOnceWhileACallDeletesAFullStep() {
+  void purgesWithTheRetentionsCutOff_andAgainSoonWhileACallDeletesAFullStep() {
     when(store.purgeHistory(CUT_OFF, STEP)).thenReturn(STEP, STEP, 3);
-    HistoryPruner pruner = new HistoryPruner(store, CLOCK, RETENTION, Duration.ofNanos(1));
-    spinPastOneNanosecond();
+    HistoryPruner pruner = new HistoryPruner(store, CLOCK, RETENTION, Duration.ZERO, NANO);
 
-    pruner.tick(); // due
-    pruner.tick(); // more left: at once
-    pruner.tick(); // more left: at once
+    for (int i = 0; i < 3; i++) {
+      spinPastOneNanosecond();
+      pruner.tick();
+    }
     verify(store, times(3)).purgeHistory(CUT_OFF, STEP);
 
-    HistoryPruner slow = new HistoryPruner(store, CLOCK, RETENTION, Duration.ofHours(1));
-    slow.tick();
-    verify(store, times(3)).purgeHistory(CUT_OFF, STEP); // not due
+    when(store.purgeHistory(CUT_OFF, STEP)).thenReturn(STEP);
+    HistoryPruner hourly = new HistoryPruner(store, CLOCK, RETENTION, Duration.ZERO, HOUR);
+    hourly.tick(); // a full step: the next one after a second, not an hour
+    hourly.tick(); // within the second
+    verify(store, times(4)).purgeHistory(CUT_OFF, STEP);
   }
 
   @Test
-  void aFailureIsTriedAgainAtTheNextDueTick_aStoreWithoutHistoryIsNotAskedAgain() {
+  void aFailureIsTriedAgainAtTheNextDueTick() {
     when(store.purgeHistory(CUT_OFF, STEP))
         .thenThrow(new IllegalStateException("database down"))
-        .thenThrow(new UnsupportedOperationException("no history here"))
         .thenReturn(0);
-    HistoryPruner pruner = new HistoryPruner(store, CLOCK, RETENTION, Duration.ZERO);
+    HistoryPruner pruner = new HistoryPruner(store, CLOCK, RETENTION, Duration.ZERO, NANO);
 
     pruner.tick(); // fails: logged, not thrown
-    pruner.tick(); // unsupported
-    pruner.tick();
+    spinPastOneNanosecond();
     pruner.tick();
 
     verify(store, times(2)).purgeHistory(CUT_OFF, STEP);
+  }
+
+  @Test
+  void aStoreWithoutHistoryIsNotAskedAgain() {
+    when(store.purgeHistory(CUT_OFF, STEP))
+        .thenThrow(new UnsupportedOperationException("no history here"));
+    HistoryPruner pruner = new HistoryPruner(store, CLOCK, RETENTION, Duration.ZERO, NANO);
+
+    for (int i = 0; i < 3; i++) {
+      spinPastOneNanosecond();
+      pruner.tick();
+    }
+
+    verify(store, times(1)).purgeHistory(CUT_OFF, STEP);
   }
 
   private static void spinPastOneNanosecond() {

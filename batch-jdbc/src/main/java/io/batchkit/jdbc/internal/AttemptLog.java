@@ -35,7 +35,15 @@ final class AttemptLog {
       JobAttempt.Outcome outcome,
       String error) {}
 
-  /** The shown attempt's conditions on the job row {@code j}: see {@link AttemptRecords}. */
+  /**
+   * What a job row {@code j} needs to show its final attempt itself (see {@link AttemptRecords}),
+   * besides a final status and no record with its token.
+   */
+  private static final String SHOWN_ROW =
+      " j.attempt > 0 AND j.owner IS NOT NULL AND j.started_at IS NOT NULL"
+          + " AND j.finished_at IS NOT NULL";
+
+  /** {@link #SHOWN_ROW} and no record with the row's token. */
   private final String shownCondition;
 
   private final Tables tables;
@@ -45,8 +53,8 @@ final class AttemptLog {
     this.tables = tables;
     this.dialect = tables.dialect;
     this.shownCondition =
-        " j.attempt > 0 AND j.owner IS NOT NULL AND j.started_at IS NOT NULL"
-            + " AND j.finished_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+        SHOWN_ROW
+            + " AND NOT EXISTS (SELECT 1 FROM "
             + tables.jobAttempts
             + " a WHERE a.job_id = j.id AND a.token = j.fencing_token)";
   }
@@ -90,8 +98,11 @@ final class AttemptLog {
             + " SELECT j.id, j.fencing_token, j.batch_id, j.attempt, j.owner, j.started_at,"
             + " j.finished_at, 'FAILED', j.error FROM "
             + tables.jobs
-            + " j WHERE j.batch_id = ? AND j.status = 'FAILED' AND"
-            + shownCondition;
+            + " j LEFT JOIN "
+            + tables.jobAttempts
+            + " a ON a.job_id = j.id AND a.token = j.fencing_token"
+            + " WHERE j.batch_id = ? AND j.status = 'FAILED' AND a.job_id IS NULL AND"
+            + SHOWN_ROW;
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       dialect.setUuid(ps, 1, batchId);
       ps.executeUpdate();
@@ -162,16 +173,29 @@ final class AttemptLog {
    * limit leaves, batch events that happened before it; returns how many rows it deleted.
    */
   int purge(Connection c, Instant before, int maxRows) throws SQLException {
-    int deleted = deleteBefore(c, tables.jobAttempts, "ended_at < ?", before, maxRows);
+    // a record with its job's current token stands for the job's final attempt (the job row does
+    // not show it): it stays as long as the job
+    String attempts =
+        "ended_at < ? AND NOT EXISTS (SELECT 1 FROM "
+            + tables.jobs
+            + " j WHERE j.id = "
+            + tables.jobAttempts
+            + ".job_id AND j.fencing_token = "
+            + tables.jobAttempts
+            + ".token)";
+    int deleted = deleteBefore(c, tables.jobAttempts, attempts, "ended_at", before, maxRows);
     if (deleted < maxRows) {
-      deleted += deleteBefore(c, tables.batchEvents, "happened_at < ?", before, maxRows - deleted);
+      deleted +=
+          deleteBefore(
+              c, tables.batchEvents, "happened_at < ?", "happened_at", before, maxRows - deleted);
     }
     return deleted;
   }
 
-  private int deleteBefore(Connection c, String table, String condition, Instant before, int limit)
+  private int deleteBefore(
+      Connection c, String table, String condition, String order, Instant before, int limit)
       throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement(dialect.deleteSome(table, condition))) {
+    try (PreparedStatement ps = c.prepareStatement(dialect.deleteSome(table, condition, order))) {
       dialect.setInstant(ps, 1, before);
       ps.setInt(2, limit);
       return ps.executeUpdate();

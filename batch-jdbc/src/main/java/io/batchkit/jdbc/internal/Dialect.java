@@ -187,10 +187,12 @@ public final class Dialect {
 
   /**
    * A {@code DELETE} of at most a given number of the rows of {@code table} that meet {@code
-   * condition}: its parameters are the condition's, then the number. PostgreSQL has no {@code
-   * DELETE ... LIMIT}: it picks the rows' physical ids first, which it then finds without a scan.
+   * condition}, the first by {@code order} (an indexed column; so that MySQL's binary log deletes
+   * the same rows on a replica): its parameters are the condition's, then the number. PostgreSQL
+   * has no {@code DELETE ... LIMIT}: it picks the rows' physical ids first, which it then finds
+   * without a scan.
    */
-  String deleteSome(String table, String condition) {
+  String deleteSome(String table, String condition, String order) {
     return switch (kind) {
       case POSTGRESQL ->
           "DELETE FROM "
@@ -199,8 +201,11 @@ public final class Dialect {
               + table
               + " WHERE "
               + condition
+              + " ORDER BY "
+              + order
               + " LIMIT ?))";
-      case MYSQL -> "DELETE FROM " + table + " WHERE " + condition + " LIMIT ?";
+      case MYSQL ->
+          "DELETE FROM " + table + " WHERE " + condition + " ORDER BY " + order + " LIMIT ?";
       case H2 -> "DELETE FROM " + table + " WHERE " + condition + " FETCH FIRST ? ROWS ONLY";
     };
   }

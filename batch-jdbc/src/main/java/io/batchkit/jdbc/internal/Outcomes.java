@@ -133,7 +133,7 @@ final class Outcomes {
       }
       JobOutcome.Kind kind = row.status.isFinal() ? JobOutcome.Kind.CANCELLED : o.kind();
       UUID id = o.jobId().value();
-      Instant started = o.startedAt().orElse(job.startedAt);
+      Instant started = AttemptRecords.start(o, job.startedAt);
       JobAttempt.Outcome recorded = AttemptRecords.recorded(kind, o);
       if (recorded != null) {
         String error = recorded == JobAttempt.Outcome.RELEASED ? null : o.error().orElse(null);
@@ -271,16 +271,17 @@ final class Outcomes {
           id);
     }
 
+    /** {@code started} null: the job never started in this claim, and shows no start. */
     void cancelled(UUID id, Instant started) {
-      add(
+      String sql =
           "UPDATE "
               + tables.jobs
-              + " SET status = 'CANCELLED', lease_until = NULL, started_at = ?, finished_at = ?,"
-              + " updated_at = ? WHERE id = ?",
-          started,
-          now,
-          now,
-          id);
+              + " SET status = 'CANCELLED', lease_until = NULL, finished_at = ?, updated_at = ?, ";
+      if (started == null) {
+        add(sql + "started_at = NULL WHERE id = ?", now, now, id);
+      } else {
+        add(sql + "started_at = ? WHERE id = ?", now, now, started, id);
+      }
     }
 
     void retry(UUID id, String error, Instant at, Instant started) {
@@ -296,16 +297,18 @@ final class Outcomes {
           id);
     }
 
+    /** {@code started} null: the job never started in this claim, and shows no start. */
     void released(UUID id, Instant started) {
-      add(
+      String sql =
           "UPDATE "
               + tables.jobs
               + " SET status = 'QUEUED', attempt = attempt - 1, lease_until = NULL,"
-              + " run_at = ?, started_at = ?, updated_at = ? WHERE id = ?",
-          now,
-          started,
-          now,
-          id);
+              + " run_at = ?, updated_at = ?, ";
+      if (started == null) {
+        add(sql + "started_at = NULL WHERE id = ?", now, now, id);
+      } else {
+        add(sql + "started_at = ? WHERE id = ?", now, now, started, id);
+      }
     }
 
     void expiredRetry(UUID id, String error, Instant started) {

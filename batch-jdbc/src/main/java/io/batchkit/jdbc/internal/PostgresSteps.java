@@ -165,8 +165,11 @@ final class PostgresSteps {
                        WHEN 'RELEASED' THEN ? ELSE j.run_at END,
             finished_at = CASE WHEN t.k IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN ?
                                ELSE j.finished_at END,
-            started_at = COALESCE(
-              timestamptz 'epoch' + t.started_micros * interval '1 microsecond', j.started_at),
+            started_at = CASE
+                           WHEN t.started_micros IS NOT NULL
+                             THEN timestamptz 'epoch' + t.started_micros * interval '1 microsecond'
+                           WHEN t.kind = 'RELEASED' THEN NULL -- given back before it started
+                           ELSE j.started_at END,
             updated_at = ?
           FROM todo t
           WHERE j.id = t.id AND j.status = 'PROCESSING' AND j.fencing_token = t.token

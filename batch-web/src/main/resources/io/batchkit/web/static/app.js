@@ -224,11 +224,19 @@ async function renderBatch(id) {
   const events = await json('batches/' + encodeURIComponent(id) + '/events').catch(() => ({ items: [] }));
   // the attempts of the job whose attempt count was clicked; a store without history answers 501
   const shown = state.jobs.history;
-  const history = shown === null ? null
-    : await json('jobs/' + encodeURIComponent(shown.id) + '/history').catch(() => null);
+  let history = null;
+  if (shown !== null) {
+    try {
+      history = await json('jobs/' + encodeURIComponent(shown.id) + '/history');
+    } catch (error) { // a job deleted meanwhile, or a store without history: say so once, and close
+      state.jobs.history = null;
+      notice(error.message);
+    }
+  }
   const count = (label, value) => el('div', {}, el('b', {}, value), label);
-  const attempts = (j, n) => j.attempt === 0 && j.status === 'QUEUED' ? j.attempt
-    : el('button', { class: 'link', title: 'attempt history', onclick: () => { state.jobs.history = { id: j.id, n }; refresh(); } }, j.attempt);
+  // every job has the link: one queued again by retry-failed shows attempt 0 but has a history
+  const attempts = (j, n) =>
+    el('button', { class: 'link', title: 'attempt history', onclick: () => { state.jobs.history = { id: j.id, n }; refresh(); } }, j.attempt);
   const rows = page.items.map((j, i) => el('tr', { 'data-job-id': j.id },
     el('td', {}, page.offset + i + 1), el('td', {}, statusBadge(j.status)), el('td', {}, attempts(j, page.offset + i + 1)),
     el('td', { class: 'text', title: j.payload ?? '' }, j.payload ?? '–'),
