@@ -621,13 +621,6 @@ public final class InMemoryJobStore implements JobStore {
     job.updatedAt = now;
     JobOutcome.Kind kind = state.status.isFinal() ? JobOutcome.Kind.CANCELLED : outcome.kind();
     Instant started = AttemptRecords.start(outcome, job.startedAt);
-    if (started != null
-        && job.startedAt != null
-        && nanosApart(started, job.startedAt) < 1_000_000) {
-      // a job started within a millisecond of its claim keeps the claim's instant, which every
-      // job of that claim shares: no Instant of its own per job on a million
-      started = job.startedAt;
-    }
     JobAttempt.Outcome recorded = AttemptRecords.recorded(kind, outcome);
     if (recorded != null) {
       String error = recorded == JobAttempt.Outcome.RELEASED ? null : outcome.error().orElse(null);
@@ -647,11 +640,6 @@ public final class InMemoryJobStore implements JobStore {
         requeue(job, now);
       }
     }
-  }
-
-  private static long nanosApart(Instant a, Instant b) {
-    return Math.abs(
-        (a.getEpochSecond() - b.getEpochSecond()) * 1_000_000_000L + (a.getNano() - b.getNano()));
   }
 
   private void finish(JobState job, JobStatus status, Instant now, String result, String error) {

@@ -51,6 +51,13 @@ final class JobRunner {
 
   private static final Duration INTERRUPT_GRACE = Duration.ofSeconds(1);
 
+  /**
+   * A job that started within this of its claim reports no start of its own: the claim's time,
+   * which the store keeps, is its start, and a busy service makes no Instant and no copy of the
+   * outcome per job for it.
+   */
+  private static final long START_TOLERANCE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
   /** The longest a worker waits for a pending refill of its batch before it gives its slot back. */
   private static final Duration REFILL_WAIT = Duration.ofSeconds(1);
 
@@ -426,6 +433,9 @@ final class JobRunner {
     if (job.stopReason() == RunningJob.Stop.TIMED_OUT
         && (outcome.kind() == JobOutcome.Kind.FAILED || outcome.kind() == JobOutcome.Kind.RETRY)) {
       outcome = outcome.asTimedOut();
+    }
+    if (job.waitedNanos() < START_TOLERANCE_NANOS && outcome.kind() != JobOutcome.Kind.RELEASED) {
+      return outcome; // started as it was claimed: the store's claim time is its start
     }
     return outcome.withStart(config.clock().instant().minusNanos(nanos));
   }

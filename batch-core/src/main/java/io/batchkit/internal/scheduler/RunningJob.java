@@ -67,6 +67,9 @@ final class RunningJob implements JobContext {
   private final Clock clock;
   private final NodeState node;
 
+  /** When this node got the job from the store (System.nanoTime). */
+  private final long claimedNanos = System.nanoTime();
+
   RunningJob(ClaimedJob claim, Batch batch, Listeners listeners, Clock clock, NodeState node) {
     this.claim = claim;
     this.batch = batch;
@@ -135,6 +138,11 @@ final class RunningJob implements JobContext {
 
   Stop stopReason() {
     return stop;
+  }
+
+  /** How long the job waited on this node between its claim and its start; for a started job. */
+  long waitedNanos() {
+    return startedNanos - claimedNanos;
   }
 
   /** Marks the job as given to a worker: its timeout starts now. */
