@@ -45,6 +45,12 @@ import java.util.function.DoubleSupplier;
  */
 public interface BatchService extends AutoCloseable {
 
+  /**
+   * The most job durations of each final status that {@link #getBatchPerformance} reads, so that
+   * the call costs the same for a batch of a million jobs as for one of ten thousand.
+   */
+  int DURATION_SAMPLE = 10_000;
+
   /** Returns a builder with the defaults documented on each setter. */
   static Builder builder() {
     return new Builder();
@@ -251,6 +257,19 @@ public interface BatchService extends AutoCloseable {
    * @throws UnsupportedOperationException if the store does not record attempts
    */
   List<JobAttempt> getJobHistory(JobId id);
+
+  /**
+   * Returns how fast a batch runs: the jobs it ended per second since it started (exact), and the
+   * 50th, 95th and 99th percentile of its attempts' durations, from the final attempts of its
+   * latest jobs (exact up to {@value #DURATION_SAMPLE} succeeded and as many failed jobs, an
+   * estimate from the latest of them beyond; see {@link BatchPerformance}).
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws IllegalStateException if the service is closed
+   * @throws UnsupportedOperationException if the store cannot read job durations
+   */
+  BatchPerformance getBatchPerformance(BatchId id);
 
   /**
    * Returns whether {@link #close()} has begun: from then on every call that creates or changes a

@@ -17,6 +17,7 @@ import io.batchkit.Page;
 import io.batchkit.internal.memory.InMemoryJobStore;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -145,6 +146,21 @@ public interface JobStore {
     Checks.notNull(before, "before");
     Checks.positive(maxRows, "maxRows");
     return 0;
+  }
+
+  /**
+   * Returns how long the final attempts of a batch's latest ended jobs took (finished minus
+   * started): up to {@code max} of its {@code SUCCEEDED} jobs and up to {@code max} of its {@code
+   * FAILED} ones, each the last in the batch's order, in any order. A job without a start is left
+   * out.
+   *
+   * @throws NullPointerException if {@code id} is null
+   * @throws IllegalArgumentException if {@code max} is not positive
+   * @throws BatchNotFoundException if no batch has this id
+   * @throws UnsupportedOperationException by default (a store written before it existed)
+   */
+  default List<Duration> jobDurations(BatchId id, int max) {
+    throw new UnsupportedOperationException(getClass().getName() + " cannot read job durations");
   }
 
   /**

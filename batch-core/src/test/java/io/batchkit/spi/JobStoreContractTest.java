@@ -865,6 +865,28 @@ public abstract class JobStoreContractTest {
         store.listJobAttempts(first.id()).stream().map(JobAttempt::outcome).toList());
   }
 
+  @Test
+  void jobDurations_areThoseOfTheLatestSucceededAndFailedJobs_fromStartToFinish() {
+    Stored stored = insert(batch(4));
+    List<ClaimedJob> claimed = claim(NODE_A, 4, at(1));
+    store.complete(List.of(outcome(claimed.get(0), Kind.SUCCEEDED, at(5)).withStart(at(2))), at(5));
+    store.complete(List.of(outcome(claimed.get(1), Kind.FAILED, at(11))), at(11));
+    store.complete(List.of(outcome(claimed.get(2), Kind.SUCCEEDED, at(2))), at(2));
+    store.complete(List.of(outcome(claimed.get(3), Kind.RETRY, at(3))), at(3));
+
+    assertEquals(
+        List.of(Duration.ofSeconds(1), Duration.ofSeconds(3), Duration.ofSeconds(10)),
+        store.jobDurations(stored.id(), 10).stream().sorted().toList());
+    assertEquals(
+        List.of(Duration.ofSeconds(1), Duration.ofSeconds(10)),
+        store.jobDurations(stored.id(), 1).stream().sorted().toList(),
+        "the latest succeeded job in the batch's order, and the failed one");
+    assertEquals(List.of(), store.jobDurations(insert(batch(1)).id(), 10));
+    assertThrows(BatchNotFoundException.class, () -> store.jobDurations(BatchId.random(), 1));
+    assertThrows(IllegalArgumentException.class, () -> store.jobDurations(stored.id(), 0));
+    assertThrows(NullPointerException.class, () -> store.jobDurations(null, 1));
+  }
+
   /** Returns the claimed job with this id. */
   private static ClaimedJob jobNamed(List<ClaimedJob> claimed, JobId id) {
     return claimed.stream()

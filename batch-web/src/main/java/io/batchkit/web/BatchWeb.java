@@ -44,7 +44,9 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code POST api/batches/{id}/items} with {@code {"items": [...]}}: adds jobs to a batch
  *       that has not started ({@link BatchService#addItems}); answers with the batch;
  *   <li>{@code GET api/batches/{id}/jobs?status=&offset=&limit=}: a page of jobs in the batch's
- *       order; {@code GET api/batches/{id}/events}: what happened to it, oldest first;
+ *       order; {@code GET api/batches/{id}/events}: what happened to it, oldest first; {@code GET
+ *       api/batches/{id}/performance}: its throughput and job durations ({@link
+ *       BatchService#getBatchPerformance});
  *   <li>{@code GET api/jobs/{id}/history}: a job's ended attempts, oldest first ({@link
  *       BatchService#getJobHistory});
  *   <li>{@code GET api/batches/{id}/results}: every job as JSON Lines ({@code

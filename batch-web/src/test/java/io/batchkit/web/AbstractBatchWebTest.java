@@ -182,6 +182,12 @@ abstract class AbstractBatchWebTest {
     assertTrue(events.get(2).get("detail").stringValue().startsWith("PARTIAL"));
     assertFalse(events.get(2).get("at").isNull());
 
+    JsonNode performance = json(get("api/batches/" + id + "/performance"));
+    assertEquals(3, performance.get("ended").intValue());
+    assertEquals(3, performance.get("sampled").intValue());
+    assertTrue(performance.get("p50Ms").doubleValue() <= performance.get("p99Ms").doubleValue());
+    assertTrue(performance.get("throughputPerSecond").doubleValue() > 0, performance.toString());
+
     String failedId = failed.get("items").get(0).get("id").stringValue();
     JsonNode history = json(get("api/jobs/" + failedId + "/history")).get("items");
     assertEquals(1, history.size(), history.toString());
@@ -425,6 +431,7 @@ abstract class AbstractBatchWebTest {
     assertEquals(404, get(unknown).statusCode());
     assertEquals(404, get(unknown + "/jobs").statusCode());
     assertEquals(404, get(unknown + "/events").statusCode());
+    assertEquals(404, get(unknown + "/performance").statusCode());
     assertEquals(404, get("api/jobs/" + JobId.random() + "/history").statusCode());
     assertEquals(404, get("api/jobs/" + JobId.random()).statusCode());
     assertEquals(400, get("api/jobs/not-a-uuid/history").statusCode());

@@ -151,6 +151,9 @@ class DashboardBrowserIT {
     wait.until(
         ExpectedConditions.textToBePresentInElementLocated(
             By.cssSelector("tr[data-event='FINISHED']"), "PARTIAL: 54 succeeded, 6 failed"));
+    wait.until(
+        ExpectedConditions.textToBePresentInElementLocated(
+            By.id("batch-durations"), "job duration p50"));
     screenshot("dashboard-batch.png");
     // the fourth job failed: its attempt count opens its history
     browser.findElement(By.cssSelector("tr[data-job-id]:nth-child(4) button.link")).click();

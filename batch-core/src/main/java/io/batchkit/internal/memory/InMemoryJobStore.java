@@ -277,6 +277,36 @@ public final class InMemoryJobStore implements JobStore {
   }
 
   @Override
+  public List<Duration> jobDurations(BatchId id, int max) {
+    Checks.notNull(id, "id");
+    Checks.positive(max, "max");
+    lock.lock();
+    try {
+      List<JobState> all = require(id).jobs;
+      List<Duration> durations = new ArrayList<>();
+      int succeeded = 0;
+      int failed = 0;
+      for (int i = all.size() - 1; i >= 0 && (succeeded < max || failed < max); i--) {
+        JobState job = all.get(i);
+        if (job.startedAt == null || job.finishedAt == null) {
+          continue;
+        }
+        if (job.status == JobStatus.SUCCEEDED && succeeded < max) {
+          succeeded++;
+        } else if (job.status == JobStatus.FAILED && failed < max) {
+          failed++;
+        } else {
+          continue;
+        }
+        durations.add(Duration.between(job.startedAt, job.finishedAt));
+      }
+      return durations;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
   public int purgeHistory(Instant before, int maxRows) {
     Checks.notNull(before, "before");
     Checks.positive(maxRows, "maxRows");

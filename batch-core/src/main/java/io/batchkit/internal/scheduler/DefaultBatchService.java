@@ -5,6 +5,7 @@ import io.batchkit.BatchEvent;
 import io.batchkit.BatchException;
 import io.batchkit.BatchId;
 import io.batchkit.BatchNotFoundException;
+import io.batchkit.BatchPerformance;
 import io.batchkit.BatchQuery;
 import io.batchkit.BatchRequest;
 import io.batchkit.BatchService;
@@ -315,6 +316,36 @@ public final class DefaultBatchService implements BatchService {
   public List<BatchEvent> getBatchEvents(BatchId id) {
     ensureOpen();
     return store.listBatchEvents(Checks.notNull(id, "id"));
+  }
+
+  @Override
+  public BatchPerformance getBatchPerformance(BatchId id) {
+    ensureOpen();
+    Checks.notNull(id, "id");
+    long[] sorted =
+        store.jobDurations(id, DURATION_SAMPLE).stream()
+            .mapToLong(d -> Math.max(0, d.toNanos())) // nodes' clocks may differ a little
+            .sorted()
+            .toArray();
+    Batch batch = store.findBatch(id).orElseThrow(() -> new BatchNotFoundException(id));
+    Instant end = batch.completedAt().orElse(config.clock().instant());
+    Duration running =
+        batch
+            .startedAt()
+            .map(start -> Duration.between(start, end))
+            .filter(d -> !d.isNegative())
+            .orElse(Duration.ZERO);
+    long ended = batch.progress().succeeded() + batch.progress().failed();
+    double perSecond = running.isZero() ? 0 : ended / (running.toNanos() / 1e9);
+    return new BatchPerformance(
+        id,
+        ended,
+        running,
+        perSecond,
+        sorted.length,
+        Stats.at(sorted, 0.50),
+        Stats.at(sorted, 0.95),
+        Stats.at(sorted, 0.99));
   }
 
   @Override

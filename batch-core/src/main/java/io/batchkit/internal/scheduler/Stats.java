@@ -71,7 +71,8 @@ final class Stats {
     return new Duration[] {at(sample, 0.50), at(sample, 0.95), at(sample, 0.99)};
   }
 
-  private static Duration at(long[] sorted, double quantile) {
+  /** Returns the {@code quantile} of {@code sorted} nanoseconds (zero if there are none). */
+  static Duration at(long[] sorted, double quantile) {
     if (sorted.length == 0) {
       return Duration.ZERO;
     }

@@ -14,6 +14,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -186,6 +187,40 @@ final class BatchReads {
         return new Page<>(page, query.offset(), query.limit(), more);
       }
     };
+  }
+
+  /**
+   * The durations of the final attempts of a batch's latest succeeded and failed jobs, up to {@code
+   * max} of each: one statement per status, each a backward read of the (batch, status, seq) index,
+   * so the cost does not grow with the batch.
+   *
+   * @throws BatchNotFoundException if no batch has this id
+   */
+  List<Duration> jobDurations(Connection c, BatchId id, int max) throws SQLException {
+    if (readBatch(c, id.value(), false) == null) {
+      throw new BatchNotFoundException(id);
+    }
+    String sql =
+        "SELECT started_at, finished_at FROM "
+            + tables.jobs
+            + " WHERE batch_id = ? AND status = ? AND started_at IS NOT NULL"
+            + " AND finished_at IS NOT NULL ORDER BY seq DESC LIMIT ?";
+    List<Duration> durations = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (JobStatus status : List.of(JobStatus.SUCCEEDED, JobStatus.FAILED)) {
+        dialect.setUuid(ps, 1, id.value());
+        ps.setString(2, status.name());
+        ps.setInt(3, max);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            durations.add(
+                Duration.between(
+                    dialect.getInstant(rs, "started_at"), dialect.getInstant(rs, "finished_at")));
+          }
+        }
+      }
+    }
+    return durations;
   }
 
   /** The progress of a job row's running attempt, if it reported any ({@link Leases}). */

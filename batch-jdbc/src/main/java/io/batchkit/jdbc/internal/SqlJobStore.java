@@ -216,6 +216,13 @@ public final class SqlJobStore implements JdbcJobStore {
   }
 
   @Override
+  public List<Duration> jobDurations(BatchId id, int max) {
+    Checks.notNull(id, "id");
+    Checks.positive(max, "max");
+    return tx.read("jobDurations", c -> reads.jobDurations(c, id, max));
+  }
+
+  @Override
   public int purgeHistory(Instant before, int maxRows) {
     Checks.notNull(before, "before");
     Checks.positive(maxRows, "maxRows");

@@ -2,6 +2,7 @@ package io.batchkit.web.internal;
 
 import io.batchkit.Batch;
 import io.batchkit.BatchEvent;
+import io.batchkit.BatchPerformance;
 import io.batchkit.BatchStatistics;
 import io.batchkit.BatchValidationException;
 import io.batchkit.CancellationSummary;
@@ -162,6 +163,23 @@ final class Json {
       putOptional(item, "error", a.error());
     }
     return n;
+  }
+
+  /**
+   * How fast a batch runs: {@code {"ended", "runningSeconds", "throughputPerSecond", "sampled",
+   * "p50Ms", "p95Ms", "p99Ms"}}.
+   */
+  static ObjectNode performance(BatchPerformance p) {
+    return MAPPER
+        .createObjectNode()
+        .put("batchId", p.batchId().toString())
+        .put("ended", p.ended())
+        .put("runningSeconds", p.running().toNanos() / 1e9)
+        .put("throughputPerSecond", p.throughputPerSecond())
+        .put("sampled", p.sampled())
+        .put("p50Ms", p.p50().toNanos() / 1e6)
+        .put("p95Ms", p.p95().toNanos() / 1e6)
+        .put("p99Ms", p.p99().toNanos() / 1e6);
   }
 
   /** What a cancellation did. */

@@ -212,6 +212,10 @@ public final class Router {
         only(ex, true, method, "GET");
         sendJson(ex, 200, Json.events(service.getBatchEvents(id)));
       }
+      case "performance" -> {
+        only(ex, true, method, "GET");
+        sendJson(ex, 200, Json.performance(service.getBatchPerformance(id)));
+      }
       case "jobs" -> {
         only(ex, true, method, "GET");
         QueryParams q = new QueryParams(ex.query());

@@ -233,6 +233,9 @@ async function renderBatch(id) {
       notice(error.message);
     }
   }
+  // the durations of its jobs, once some ended; a store that cannot read them answers 501
+  const perf = p.succeeded + p.failed === 0 ? null
+    : await json('batches/' + encodeURIComponent(id) + '/performance').catch(() => null);
   const count = (label, value) => el('div', {}, el('b', {}, value), label);
   // every job has the link: one queued again by retry-failed shows attempt 0 but has a history
   const attempts = (j, n) =>
@@ -256,6 +259,9 @@ async function renderBatch(id) {
         el('span', {}, rate(b)), el('span', {}, 'left ' + duration(b.estimatedSecondsRemaining))),
       el('div', { class: 'counts' }, count('total', p.total), count('succeeded', p.succeeded), count('failed', p.failed),
         count('cancelled', p.cancelled), count('processing', p.processing), count('queued', p.queued)),
+      perf === null || perf.sampled === 0 ? null : el('div', { class: 'meta', id: 'batch-durations' },
+        'job duration p50 ' + perf.p50Ms.toFixed(1) + ' ms · p95 ' + perf.p95Ms.toFixed(1) + ' ms · p99 '
+        + perf.p99Ms.toFixed(1) + ' ms · ' + perf.throughputPerSecond.toFixed(1) + ' jobs/s since it started'),
       actions(b, false), b.status === 'PENDING' ? addItemsForm(b.id) : null),
     events.items.length === 0 ? null : el('div', { class: 'card' }, el('h2', {}, 'History'),
       el('table', { id: 'events' }, el('tbody', {}, events.items.map(e => el('tr', { 'data-event': e.type },
