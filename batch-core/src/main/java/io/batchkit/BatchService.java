@@ -210,9 +210,13 @@ public interface BatchService extends AutoCloseable {
   Batch awaitCompletion(BatchId id, Duration timeout);
 
   /**
-   * Returns this service's figures: jobs run, throughput, duration percentiles, running and queued.
+   * Returns this service's figures (jobs run, throughput, duration percentiles, running and queued)
+   * and the whole store's (queued and running jobs, exact; jobs that succeeded and failed in the
+   * last hour and the failure rate, estimates from the nodes' reports): see {@link BatchStatistics}
+   * and {@link StoreStatistics}.
    *
    * @throws IllegalStateException if the service is closed
+   * @throws io.batchkit.spi.JobStoreException if the store cannot be read
    */
   BatchStatistics statistics();
 

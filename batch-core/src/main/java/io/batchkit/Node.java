@@ -25,6 +25,8 @@ import java.util.Optional;
  * @param status whether it is alive
  * @param endedAt when it stopped or was found dead; present exactly when it is not {@link
  *     Status#LIVE}
+ * @param succeededLastHour jobs it ran to success in the hour before it last reported
+ * @param failedLastHour jobs that failed for good on it (no attempt left) in that hour
  */
 public record Node(
     String nodeId,
@@ -35,7 +37,9 @@ public record Node(
     Instant startedAt,
     Instant lastHeartbeat,
     Status status,
-    Optional<Instant> endedAt) {
+    Optional<Instant> endedAt,
+    long succeededLastHour,
+    long failedLastHour) {
 
   /** The longest node id, host or version a node may have. */
   public static final int MAX_TEXT_LENGTH = 100;
@@ -55,8 +59,9 @@ public record Node(
    *
    * @throws NullPointerException if an argument is null
    * @throws IllegalArgumentException if a text is blank or longer than {@value #MAX_TEXT_LENGTH},
-   *     {@code slots} is not positive, {@code running} is negative, {@code lastHeartbeat} is before
-   *     {@code startedAt}, or {@code endedAt} is present for a live node or missing for another
+   *     {@code slots} is not positive, {@code running} or a count of the last hour is negative,
+   *     {@code lastHeartbeat} is before {@code startedAt}, or {@code endedAt} is present for a live
+   *     node or missing for another
    */
   public Node {
     Checks.notBlank(nodeId, "nodeId", MAX_TEXT_LENGTH);
@@ -76,6 +81,32 @@ public record Node(
       throw new IllegalArgumentException(
           "endedAt must be present exactly when the node is not LIVE (status " + status + ")");
     }
+    if (succeededLastHour < 0 || failedLastHour < 0) {
+      throw new IllegalArgumentException(
+          "the counts of the last hour must not be negative, were "
+              + succeededLastHour
+              + " and "
+              + failedLastHour);
+    }
+  }
+
+  /**
+   * Creates a node record without counts of the last hour (both zero).
+   *
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException as the canonical constructor does
+   */
+  public Node(
+      String nodeId,
+      String host,
+      String version,
+      int slots,
+      int running,
+      Instant startedAt,
+      Instant lastHeartbeat,
+      Status status,
+      Optional<Instant> endedAt) {
+    this(nodeId, host, version, slots, running, startedAt, lastHeartbeat, status, endedAt, 0, 0);
   }
 
   /**

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.batchkit.spi.JobStore;
+import io.batchkit.testkit.Await;
 import io.batchkit.testkit.TestServices;
 import java.time.Duration;
 import java.util.List;
@@ -56,6 +58,41 @@ class BatchPerformanceTest {
     assertTrue(figures.p95().compareTo(figures.p99()) <= 0, figures.toString());
     assertFalse(figures.p50().isZero(), "each job slept: " + figures);
     assertEquals(figures, service.getBatchPerformance(batch.id()), "a finished batch stays put");
+  }
+
+  @Test
+  void theStoresFigures_countEveryNodesJobs_asTheNodesReportThem() {
+    JobStore store = JobStore.inMemory();
+    JobProcessor refuseFails =
+        ctx -> {
+          if (ctx.payload().startsWith("fail")) {
+            throw new IllegalStateException("refused");
+          }
+          return "ok";
+        };
+    BatchService one =
+        services.start(
+            BatchService.builder().store(store).defaultMaxAttempts(1).processor("t", refuseFails));
+    BatchService other =
+        services.start(BatchService.builder().store(store).processor("t", refuseFails));
+    Batch batch =
+        one.submit(BatchRequest.builder("t").items(List.of("a", "b", "c", "fail-d")).build());
+    one.awaitCompletion(batch.id(), WAIT);
+
+    // each node reports its last hour with its heartbeat, every five seconds
+    Await.until(
+        "both nodes reported",
+        () ->
+            other
+                .statistics()
+                .store()
+                .map(s -> s.succeededLastHour() + s.failedLastHour() == 4)
+                .orElse(false));
+    StoreStatistics figures = other.statistics().store().orElseThrow();
+    assertEquals(0, figures.queued());
+    assertEquals(0, figures.running());
+    assertEquals(1, figures.failedLastHour(), figures.toString());
+    assertEquals(0.25, figures.failureRateLastHour(), 1e-9);
   }
 
   @Test

@@ -14,6 +14,7 @@ import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
 import io.batchkit.Node;
 import io.batchkit.Page;
+import io.batchkit.StoreStatistics;
 import io.batchkit.internal.memory.InMemoryJobStore;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
@@ -368,6 +369,19 @@ public interface JobStore {
    * @throws IllegalStateException if the batch is not finished
    */
   void deleteBatch(BatchId id);
+
+  /**
+   * Returns figures over the whole store ({@link StoreStatistics}): queued and running jobs of
+   * started batches, from the batches' counters, and the jobs that succeeded and failed for good in
+   * the last hour, summed over the registered nodes whose last report ({@link #nodeHeartbeat}) is
+   * not before {@code hourAgo}.
+   *
+   * @throws NullPointerException if {@code hourAgo} is null
+   * @throws UnsupportedOperationException by default (a store written before it existed)
+   */
+  default StoreStatistics storeStatistics(Instant hourAgo) {
+    throw new UnsupportedOperationException(getClass().getName() + " cannot tell store figures");
+  }
 
   /** Returns how many jobs are queued in {@code PROCESSING} batches, over the whole store. */
   long countQueuedJobs();

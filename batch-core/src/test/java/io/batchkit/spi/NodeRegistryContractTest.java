@@ -7,10 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchkit.Batch;
 import io.batchkit.BatchId;
+import io.batchkit.BatchStatus;
 import io.batchkit.Job;
 import io.batchkit.JobStatus;
 import io.batchkit.Node;
 import io.batchkit.Progress;
+import io.batchkit.StoreStatistics;
 import io.batchkit.testkit.Stores;
 import java.time.Duration;
 import java.time.Instant;
@@ -66,6 +68,36 @@ public abstract class NodeRegistryContractTest {
     assertEquals(List.of(), register(node).batches());
 
     assertEquals(List.of(node), store.listNodes());
+  }
+
+  @Test
+  void storeStatistics_countsStartedBatchesJobs_andWhatNodesReportedForTheLastHour() {
+    register(Node.starting(NODE_A, "host-a", "1", 4, at(1)));
+    register(Node.starting(NODE_B, "host-b", "1", 4, at(1)));
+    insert(3, 1);
+    claim(NODE_A, 1, at(1));
+    Batch pending = JobStoreContractTest.batch(5).status(BatchStatus.PENDING).build();
+    store.insertBatch(pending, JobStoreContractTest.jobs(5));
+    store.nodeHeartbeat(
+        new Node(
+            NODE_A, "host-a", "1", 4, 1, at(1), at(100), Node.Status.LIVE, Optional.empty(), 7, 2));
+    store.nodeHeartbeat(
+        new Node(
+            NODE_B, "host-b", "1", 4, 0, at(1), at(50), Node.Status.LIVE, Optional.empty(), 3, 1));
+
+    StoreStatistics both = store.storeStatistics(at(40));
+
+    assertEquals(new StoreStatistics(2, 1, 10, 3), both);
+    assertEquals(3 / 13.0, both.failureRateLastHour(), 1e-9);
+    assertEquals(
+        new StoreStatistics(2, 1, 7, 2),
+        store.storeStatistics(at(60)),
+        "a node whose last report is before the hour is left out");
+    Node a =
+        store.listNodes().stream().filter(n -> n.nodeId().equals(NODE_A)).findFirst().orElseThrow();
+    assertEquals(7, a.succeededLastHour());
+    assertEquals(2, a.failedLastHour());
+    assertThrows(NullPointerException.class, () -> store.storeStatistics(null));
   }
 
   @Test

@@ -299,6 +299,8 @@ abstract class AbstractBatchWebTest {
     assertEquals(1, stats.get("succeeded").intValue());
     assertTrue(stats.has("throughputPerSecond"));
     assertTrue(stats.has("p95Ms"));
+    assertEquals(0, stats.get("store").get("queued").intValue(), stats.toString());
+    assertTrue(stats.get("store").has("failureRateLastHour"), stats.toString());
 
     JsonNode nodes = json(get("api/nodes"));
     assertTrue(nodes.get("items").isArray());

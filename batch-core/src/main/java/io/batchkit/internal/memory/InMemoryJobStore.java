@@ -17,6 +17,7 @@ import io.batchkit.JobStatus;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
+import io.batchkit.StoreStatistics;
 import io.batchkit.internal.util.AttemptRecords;
 import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.internal.util.Checks;
@@ -996,6 +997,33 @@ public final class InMemoryJobStore implements JobStore {
     } finally {
       lock.unlock();
     }
+  }
+
+  @Override
+  public StoreStatistics storeStatistics(Instant hourAgo) {
+    Checks.notNull(hourAgo, "hourAgo");
+    long queued = 0;
+    long running = 0;
+    lock.lock();
+    try {
+      for (BatchState state : batches.values()) {
+        if (state.status == BatchStatus.PROCESSING) {
+          queued += state.counts[JobStatus.QUEUED.ordinal()];
+          running += state.counts[JobStatus.PROCESSING.ordinal()];
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    long succeeded = 0;
+    long failed = 0;
+    for (Node node : nodes.list()) {
+      if (!node.lastHeartbeat().isBefore(hourAgo)) {
+        succeeded += node.succeededLastHour();
+        failed += node.failedLastHour();
+      }
+    }
+    return new StoreStatistics(queued, running, succeeded, failed);
   }
 
   @Override

@@ -74,6 +74,8 @@ final class InMemoryNodes {
         n.startedAt(),
         n.lastHeartbeat(),
         status,
-        Optional.of(end));
+        Optional.of(end),
+        n.succeededLastHour(),
+        n.failedLastHour());
   }
 }

@@ -23,6 +23,7 @@ import io.batchkit.JobQuery;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
+import io.batchkit.StoreStatistics;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.spi.InsertResult;
@@ -125,7 +126,7 @@ public final class DefaultBatchService implements BatchService {
     this.runner = new JobRunner(config, node, listeners, backoff, stats, waiters, breakers, memory);
     LeaseKeeper leases = new LeaseKeeper(config, node, runner);
     TimeoutWatch timeouts = new TimeoutWatch(config, node, runner);
-    this.nodes = new NodeWatch(config, node, runner, leases);
+    this.nodes = new NodeWatch(config, node, runner, leases, stats);
     nodes.register(); // before any claim: takes back what a former node with this id left
     this.dispatcher =
         new Dispatcher(
@@ -473,7 +474,17 @@ public final class DefaultBatchService implements BatchService {
         p[2],
         Math.max(0, node.running.size() - node.readyCount()),
         store.countQueuedJobs(),
-        breakers.states());
+        breakers.states(),
+        storeStatistics());
+  }
+
+  private Optional<StoreStatistics> storeStatistics() {
+    try {
+      return Optional.of(
+          store.storeStatistics(config.clock().instant().minus(Duration.ofHours(1))));
+    } catch (UnsupportedOperationException e) {
+      return Optional.empty(); // a store written before them: the service's own figures stand
+    }
   }
 
   @Override

@@ -463,7 +463,9 @@ final class JobRunner {
     }
     if (failure == null) {
       breakers.succeeded(type, claim.id());
-      stats.record(true, nanos, Math.floorDiv(config.clock().millis(), 1000));
+      long millis = config.clock().millis();
+      stats.record(true, nanos, Math.floorDiv(millis, 1000));
+      stats.ended(true, Math.floorDiv(millis, 60_000));
       String stored = attempt.result();
       listeners.fire("jobSucceeded", claim.id(), l -> l.jobSucceeded(job, stored));
       return JobOutcome.succeeded(claim, stored);
@@ -473,9 +475,13 @@ final class JobRunner {
       return JobOutcome.released(claim);
     }
     breakers.failed(type, claim.id());
-    stats.record(false, nanos, Math.floorDiv(config.clock().millis(), 1000));
+    long millis = config.clock().millis();
+    stats.record(false, nanos, Math.floorDiv(millis, 1000));
     String error = FailureText.describe(failure);
     boolean retry = claim.attempt() < job.batch.maxAttempts();
+    if (!retry) {
+      stats.ended(false, Math.floorDiv(millis, 60_000));
+    }
     JobOutcome outcome;
     if (retry) {
       Duration delay =

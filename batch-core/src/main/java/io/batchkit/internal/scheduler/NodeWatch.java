@@ -50,6 +50,7 @@ final class NodeWatch {
   private final NodeState node;
   private final JobRunner runner;
   private final LeaseKeeper leases;
+  private final Stats stats;
   private final Instant startedAt;
 
   // set by register(), then owned by the dispatcher thread (which starts after it), except the two
@@ -66,8 +67,10 @@ final class NodeWatch {
   private long lastCheckNanos;
   private long lastHeartbeatNanos;
 
-  NodeWatch(ServiceConfig config, NodeState node, JobRunner runner, LeaseKeeper leases) {
+  NodeWatch(
+      ServiceConfig config, NodeState node, JobRunner runner, LeaseKeeper leases, Stats stats) {
     this.config = config;
+    this.stats = stats;
     this.store = config.store();
     this.node = node;
     this.runner = runner;
@@ -183,6 +186,7 @@ final class NodeWatch {
 
   private void reportAlive() {
     Instant now = config.clock().instant();
+    long[] lastHour = stats.endedLastHour(now.getEpochSecond() / 60);
     Instant heartbeat = now.isBefore(startedAt) ? startedAt : now;
     boolean wasLive =
         store.nodeHeartbeat(
@@ -195,7 +199,9 @@ final class NodeWatch {
                 startedAt,
                 heartbeat,
                 Node.Status.LIVE,
-                Optional.empty()));
+                Optional.empty(),
+                lastHour[0],
+                lastHour[1]));
     if (!wasLive && !deregistered) {
       LOG.warn(
           "node {} was marked dead in the job store while it ran (it lost its database session, or"

@@ -8,8 +8,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The service's running figures. Written by worker threads without locks: counters are {@link
- * LongAdder}s, recent durations a ring of the last {@value #SAMPLES} attempts, and throughput a
- * ring of one-second buckets over the last minute.
+ * LongAdder}s, recent durations a ring of the last {@value #SAMPLES} attempts, throughput a ring of
+ * one-second buckets over the last minute, and the jobs ended in the last hour (succeeded, failed
+ * for good; reported with the node's heartbeat) a ring of one-minute buckets.
  */
 final class Stats {
   static final int SAMPLES = 1024;
@@ -22,6 +23,11 @@ final class Stats {
   private final AtomicLongArray bucketSecond = new AtomicLongArray(WINDOW_SECONDS);
   private final AtomicLongArray bucketCount = new AtomicLongArray(WINDOW_SECONDS);
   private final long startedSecond;
+
+  private static final int HOUR_MINUTES = 60;
+  private final AtomicLongArray minuteStamp = new AtomicLongArray(HOUR_MINUTES);
+  private final AtomicLongArray minuteSucceeded = new AtomicLongArray(HOUR_MINUTES);
+  private final AtomicLongArray minuteFailed = new AtomicLongArray(HOUR_MINUTES);
 
   Stats(long nowSecond) {
     this.startedSecond = nowSecond;
@@ -37,6 +43,35 @@ final class Stats {
       bucketCount.set(bucket, 0);
     }
     bucketCount.incrementAndGet(bucket);
+  }
+
+  /**
+   * Counts a job that ended for good in minute {@code nowMinute} (epoch minutes): succeeded, or
+   * failed with no attempt left. A bucket is reset by the first count of its new minute; a count
+   * racing that reset may be lost, which the hourly figure, an estimate, tolerates.
+   */
+  void ended(boolean success, long nowMinute) {
+    int bucket = (int) Math.floorMod(nowMinute, (long) HOUR_MINUTES);
+    long stamp = minuteStamp.get(bucket);
+    if (stamp != nowMinute && minuteStamp.compareAndSet(bucket, stamp, nowMinute)) {
+      minuteSucceeded.set(bucket, 0);
+      minuteFailed.set(bucket, 0);
+    }
+    (success ? minuteSucceeded : minuteFailed).incrementAndGet(bucket);
+  }
+
+  /** Returns the jobs that succeeded and that failed for good in the last 60 minutes. */
+  long[] endedLastHour(long nowMinute) {
+    long succeededHour = 0;
+    long failedHour = 0;
+    for (int i = 0; i < HOUR_MINUTES; i++) {
+      long age = nowMinute - minuteStamp.get(i);
+      if (age >= 0 && age < HOUR_MINUTES) {
+        succeededHour += minuteSucceeded.get(i);
+        failedHour += minuteFailed.get(i);
+      }
+    }
+    return new long[] {succeededHour, failedHour};
   }
 
   long succeeded() {

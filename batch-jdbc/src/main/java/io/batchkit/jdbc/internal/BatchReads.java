@@ -235,6 +235,19 @@ final class BatchReads {
             dialect.getInstant(rs, "progress_at")));
   }
 
+  /** The queued and the running jobs of started batches, from their counters. */
+  long[] queuedAndRunning(Connection c) throws SQLException {
+    String sql =
+        "SELECT COALESCE(SUM(queued), 0), COALESCE(SUM(processing), 0) FROM "
+            + tables.batches
+            + " WHERE status = 'PROCESSING'";
+    try (PreparedStatement ps = c.prepareStatement(sql);
+        ResultSet rs = ps.executeQuery()) {
+      rs.next();
+      return new long[] {rs.getLong(1), rs.getLong(2)};
+    }
+  }
+
   /** The work of one {@code countQueuedJobs} call. */
   Transactions.Work<Long> countQueuedJobs() {
     String sql =

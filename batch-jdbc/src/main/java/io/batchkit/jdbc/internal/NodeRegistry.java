@@ -51,7 +51,7 @@ final class NodeRegistry {
 
   private static final String COLUMNS =
       "node_id, host, version, slots, running, started_at, last_heartbeat, status, ended_at,"
-          + " lock_key";
+          + " lock_key, succeeded_hour, failed_hour";
 
   private final Tables tables;
   private final Dialect dialect;
@@ -136,7 +136,8 @@ final class NodeRegistry {
         "UPDATE "
             + nodes
             + " SET host = ?, version = ?, slots = ?, running = ?, last_heartbeat = ?,"
-            + " status = 'LIVE', ended_at = NULL, lock_key = ? WHERE node_id = ?";
+            + " status = 'LIVE', ended_at = NULL, lock_key = ?, succeeded_hour = ?,"
+            + " failed_hour = ? WHERE node_id = ?";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       tables.bind(
           ps,
@@ -147,6 +148,8 @@ final class NodeRegistry {
               node.running(),
               node.lastHeartbeat(),
               key,
+              node.succeededLastHour(),
+              node.failedLastHour(),
               node.nodeId()));
       ps.executeUpdate();
     }
@@ -178,6 +181,24 @@ final class NodeRegistry {
     }
   }
 
+  /**
+   * The jobs that succeeded and failed for good in the last hour by the reports of the nodes that
+   * reported since {@code hourAgo}.
+   */
+  long[] endedLastHour(Connection c, Instant hourAgo) throws SQLException {
+    String sql =
+        "SELECT COALESCE(SUM(succeeded_hour), 0), COALESCE(SUM(failed_hour), 0) FROM "
+            + nodes
+            + " WHERE last_heartbeat >= ?";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      dialect.setInstant(ps, 1, hourAgo);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return new long[] {rs.getLong(1), rs.getLong(2)};
+      }
+    }
+  }
+
   /** Reads every row: live ones first, then by node id. */
   List<Node> list(Connection c) throws SQLException {
     List<Node> all = new ArrayList<>();
@@ -196,7 +217,9 @@ final class NodeRegistry {
                 started,
                 heartbeat.isBefore(started) ? started : heartbeat,
                 Node.Status.valueOf(rs.getString("status")),
-                Optional.ofNullable(dialect.getInstant(rs, "ended_at"))));
+                Optional.ofNullable(dialect.getInstant(rs, "ended_at")),
+                rs.getLong("succeeded_hour"),
+                rs.getLong("failed_hour")));
       }
     }
     all.sort(Comparator.comparing((Node n) -> !n.isLive()).thenComparing(Node::nodeId));
@@ -326,7 +349,11 @@ final class NodeRegistry {
 
   private void insert(Connection c, Node node, int key) throws SQLException {
     String sql =
-        "INSERT INTO " + nodes + " (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, 'LIVE', NULL, ?)";
+        "INSERT INTO "
+            + nodes
+            + " ("
+            + COLUMNS
+            + ") VALUES (?, ?, ?, ?, ?, ?, ?, 'LIVE', NULL, ?, ?, ?)";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       tables.bind(
           ps,
@@ -338,7 +365,9 @@ final class NodeRegistry {
               node.running(),
               node.startedAt(),
               node.lastHeartbeat(),
-              key));
+              key,
+              node.succeededLastHour(),
+              node.failedLastHour()));
       ps.executeUpdate();
     }
   }

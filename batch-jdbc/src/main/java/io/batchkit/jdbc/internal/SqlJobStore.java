@@ -12,6 +12,7 @@ import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
 import io.batchkit.Node;
 import io.batchkit.Page;
+import io.batchkit.StoreStatistics;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.jdbc.JdbcJobStore;
@@ -199,6 +200,18 @@ public final class SqlJobStore implements JdbcJobStore {
   @Override
   public long countQueuedJobs() {
     return tx.read("countQueuedJobs", reads.countQueuedJobs());
+  }
+
+  @Override
+  public StoreStatistics storeStatistics(Instant hourAgo) {
+    Checks.notNull(hourAgo, "hourAgo");
+    return tx.read(
+        "storeStatistics",
+        c -> {
+          long[] jobs = reads.queuedAndRunning(c);
+          long[] ended = registry.endedLastHour(c, hourAgo);
+          return new StoreStatistics(jobs[0], jobs[1], ended[0], ended[1]);
+        });
   }
 
   // ------------------------------------------------------------------ batch transitions

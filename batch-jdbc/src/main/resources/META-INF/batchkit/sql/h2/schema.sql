@@ -90,7 +90,10 @@ CREATE TABLE IF NOT EXISTS batchkit_nodes (
   last_heartbeat TIMESTAMP WITH TIME ZONE NOT NULL,
   status         VARCHAR(16) NOT NULL,
   ended_at       TIMESTAMP WITH TIME ZONE,
-  lock_key       INTEGER NOT NULL
+  lock_key       INTEGER NOT NULL,
+  -- the jobs it ended in the hour before its last report: succeeded, failed for good
+  succeeded_hour BIGINT NOT NULL DEFAULT 0,
+  failed_hour    BIGINT NOT NULL DEFAULT 0
 );
 
 -- what a batch's request carried beyond the batch row: the fingerprint of a request with an

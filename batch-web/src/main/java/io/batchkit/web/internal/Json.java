@@ -12,6 +12,7 @@ import io.batchkit.JobProgress;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
+import io.batchkit.StoreStatistics;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -205,6 +206,17 @@ final class Json {
     n.put("queued", s.queued());
     ObjectNode breakers = n.putObject("circuitBreakers");
     s.circuitBreakers().forEach((type, state) -> breakers.put(type, state.name()));
+    if (s.store().isPresent()) {
+      StoreStatistics store = s.store().get();
+      n.putObject("store")
+          .put("queued", store.queued())
+          .put("running", store.running())
+          .put("succeededLastHour", store.succeededLastHour())
+          .put("failedLastHour", store.failedLastHour())
+          .put("failureRateLastHour", store.failureRateLastHour());
+    } else {
+      n.putNull("store");
+    }
     return n;
   }
 
@@ -220,6 +232,8 @@ final class Json {
     putTime(n, "startedAt", Optional.of(node.startedAt()));
     putTime(n, "lastHeartbeat", Optional.of(node.lastHeartbeat()));
     putTime(n, "endedAt", node.endedAt());
+    n.put("succeededLastHour", node.succeededLastHour());
+    n.put("failedLastHour", node.failedLastHour());
     return n;
   }
 
