@@ -10,7 +10,6 @@ import io.batchkit.CancellationSummary;
 import io.batchkit.Job;
 import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
-import io.batchkit.JobNotFoundException;
 import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
@@ -41,7 +40,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -56,11 +54,12 @@ import java.util.function.UnaryOperator;
 /**
  * The {@link JobStore} that keeps everything on the heap. Its parts: the state of a batch and of a
  * job ({@link BatchState}, {@link JobState}), the registry of nodes ({@link InMemoryNodes}) and the
- * subscribers ({@link InMemorySubscribers}). What stays here, at about 910 lines, are the store's
- * atomic steps themselves (with the slots of each batch and the rate buckets, which claims and
- * outcomes change under the same lock): each takes the one lock for its whole step, and splitting
- * them by concern (inserts, claims, outcomes, leases) would spread that lock and the helpers every
- * step shares (finish, requeue, settle) over several files without making any of them simpler.
+ * subscribers ({@link InMemorySubscribers}), and the reads of history and figures ({@link
+ * InMemoryHistory}). What stays here, at about 980 lines, are the store's atomic steps themselves
+ * (with the slots of each batch and the rate buckets, which claims and outcomes change under the
+ * same lock): each takes the one lock for its whole step, and splitting them by concern (inserts,
+ * claims, outcomes, leases) would spread that lock and the helpers every step shares (finish,
+ * requeue, settle) over several files without making any of them simpler.
  *
  * <p>Ownership: every field below is guarded by {@link #lock}, and every public method takes it
  * once for its whole atomic step. The lock guards only in-memory state; no user code or I/O runs
@@ -106,6 +105,8 @@ public final class InMemoryJobStore implements JobStore {
 
   /** The registry of nodes; guarded by its own monitor, not by the lock. */
   private final InMemoryNodes nodes = new InMemoryNodes();
+
+  private final InMemoryHistory history = new InMemoryHistory(lock, batches, jobs, nodes);
 
   /** Counts serves, so that batches served in the same millisecond still take turns. */
   private long lastServe;
@@ -251,88 +252,31 @@ public final class InMemoryJobStore implements JobStore {
     }
   }
 
+  // what happened and how fast: read by InMemoryHistory, under the same lock
+
   @Override
   public List<BatchEvent> listBatchEvents(BatchId id) {
-    Checks.notNull(id, "id");
-    lock.lock();
-    try {
-      return List.copyOf(require(id).events);
-    } finally {
-      lock.unlock();
-    }
+    return history.listBatchEvents(id);
   }
 
   @Override
   public List<JobAttempt> listJobAttempts(JobId id) {
-    Checks.notNull(id, "id");
-    lock.lock();
-    try {
-      JobState job = jobs.find(id);
-      if (job == null) {
-        throw new JobNotFoundException(id);
-      }
-      return List.copyOf(AttemptLog.history(job, job.batch.attemptLog));
-    } finally {
-      lock.unlock();
-    }
+    return history.listJobAttempts(id);
   }
 
   @Override
   public List<Duration> jobDurations(BatchId id, int max) {
-    Checks.notNull(id, "id");
-    Checks.positive(max, "max");
-    lock.lock();
-    try {
-      List<JobState> all = require(id).jobs;
-      List<Duration> durations = new ArrayList<>();
-      int succeeded = 0;
-      int failed = 0;
-      for (int i = all.size() - 1; i >= 0 && (succeeded < max || failed < max); i--) {
-        JobState job = all.get(i);
-        if (job.startedAt == null || job.finishedAt == null) {
-          continue;
-        }
-        if (job.status == JobStatus.SUCCEEDED && succeeded < max) {
-          succeeded++;
-        } else if (job.status == JobStatus.FAILED && failed < max) {
-          failed++;
-        } else {
-          continue;
-        }
-        durations.add(Duration.between(job.startedAt, job.finishedAt));
-      }
-      return durations;
-    } finally {
-      lock.unlock();
-    }
+    return history.jobDurations(id, max);
   }
 
   @Override
   public int purgeHistory(Instant before, int maxRows) {
-    Checks.notNull(before, "before");
-    Checks.positive(maxRows, "maxRows");
-    int deleted = 0;
-    lock.lock();
-    try {
-      for (BatchState state : batches.values()) {
-        if (state.attemptLog != null) {
-          deleted += state.attemptLog.purge(before, maxRows - deleted, state.jobs);
-        }
-        Iterator<BatchEvent> events = state.events.iterator();
-        while (events.hasNext() && deleted < maxRows) {
-          if (events.next().at().isBefore(before)) {
-            events.remove();
-            deleted++;
-          }
-        }
-        if (deleted >= maxRows) {
-          break;
-        }
-      }
-    } finally {
-      lock.unlock();
-    }
-    return deleted;
+    return history.purgeHistory(before, maxRows);
+  }
+
+  @Override
+  public StoreStatistics storeStatistics(Instant hourAgo) {
+    return history.storeStatistics(hourAgo);
   }
 
   @Override
@@ -997,33 +941,6 @@ public final class InMemoryJobStore implements JobStore {
     } finally {
       lock.unlock();
     }
-  }
-
-  @Override
-  public StoreStatistics storeStatistics(Instant hourAgo) {
-    Checks.notNull(hourAgo, "hourAgo");
-    long queued = 0;
-    long running = 0;
-    lock.lock();
-    try {
-      for (BatchState state : batches.values()) {
-        if (state.status == BatchStatus.PROCESSING) {
-          queued += state.counts[JobStatus.QUEUED.ordinal()];
-          running += state.counts[JobStatus.PROCESSING.ordinal()];
-        }
-      }
-    } finally {
-      lock.unlock();
-    }
-    long succeeded = 0;
-    long failed = 0;
-    for (Node node : nodes.list()) {
-      if (!node.lastHeartbeat().isBefore(hourAgo)) {
-        succeeded += node.succeededLastHour();
-        failed += node.failedLastHour();
-      }
-    }
-    return new StoreStatistics(queued, running, succeeded, failed);
   }
 
   @Override
