@@ -16,8 +16,11 @@ import java.time.Duration;
  *     up to {@value BatchService#DURATION_SAMPLE} of its latest succeeded jobs and as many failed
  *     ones (latest in the batch's order); the percentiles are exact when the batch has no more
  *     ended jobs than that, and an estimate from its latest jobs otherwise
- * @param p50 the median duration of an attempt, from its start on its node to its outcome; zero
- *     without a sample
+ * @param p50 the median duration of a job's final attempt, from its start (when its node started
+ *     it, or its claim's time when it started within a millisecond of it) to when its outcome was
+ *     recorded (which, for short jobs, includes waiting for the node's next round of outcomes);
+ *     each sampled duration weighs as many jobs of its status as it stands for; zero without a
+ *     sample
  * @param p95 the 95th percentile
  * @param p99 the 99th percentile
  */

@@ -14,7 +14,8 @@ import java.util.Optional;
  * @param payload the item it was created from, exactly as given
  * @param result what its processor returned, once it succeeded
  * @param error why its last attempt failed, if it did
- * @param startedAt when its latest attempt started, if one did
+ * @param startedAt when its latest attempt started, if one did; empty again after a claim that was
+ *     given back before it started (the attempt it shows is then in its history)
  * @param finishedAt when it reached its final status, if it has
  * @param updatedAt when it last changed
  * @param nodeId the node running it, or that ran its latest attempt

@@ -25,7 +25,8 @@ import java.util.Optional;
  * @param status whether it is alive
  * @param endedAt when it stopped or was found dead; present exactly when it is not {@link
  *     Status#LIVE}
- * @param succeededLastHour jobs it ran to success in the hour before it last reported
+ * @param succeededLastHour jobs it ran to success in the hour before it last reported, as its
+ *     processors concluded (see {@link StoreStatistics})
  * @param failedLastHour jobs that failed for good on it (no attempt left) in that hour
  */
 public record Node(

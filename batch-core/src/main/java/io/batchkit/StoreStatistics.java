@@ -12,7 +12,9 @@ package io.batchkit;
  *     seconds while it runs), so a node that ended within the hour adds some jobs of the hour
  *     before
  * @param failedLastHour jobs that failed for good (no attempt left) in the last hour; an estimate,
- *     as {@code succeededLastHour}
+ *     as {@code succeededLastHour}. Both count what the nodes' processors concluded: a job the
+ *     store failed because its lease expired with no attempt left is not counted, and a success
+ *     whose outcome the store then turned into a cancellation (its batch ended meanwhile) is
  */
 public record StoreStatistics(
     long queued, long running, long succeededLastHour, long failedLastHour) {

@@ -12,6 +12,7 @@ import io.batchkit.JobId;
 import io.batchkit.JobNotFoundException;
 import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
+import io.batchkit.JobStatus;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.StoreStatistics;
@@ -151,16 +152,17 @@ public interface JobStore {
 
   /**
    * Returns how long the final attempts of a batch's latest ended jobs took (finished minus
-   * started): up to {@code max} of its {@code SUCCEEDED} jobs and up to {@code max} of its {@code
-   * FAILED} ones, each the last in the batch's order, in any order. A job without a start is left
-   * out.
+   * started): under {@code SUCCEEDED}, up to {@code max} of its succeeded jobs, and under {@code
+   * FAILED} up to {@code max} of its failed ones, each the last in the batch's order, in any order
+   * (both keys always present). A job without a start is left out. The cost must not grow with the
+   * batch beyond those rows.
    *
    * @throws NullPointerException if {@code id} is null
    * @throws IllegalArgumentException if {@code max} is not positive
    * @throws BatchNotFoundException if no batch has this id
    * @throws UnsupportedOperationException by default (a store written before it existed)
    */
-  default List<Duration> jobDurations(BatchId id, int max) {
+  default Map<JobStatus, List<Duration>> jobDurations(BatchId id, int max) {
     throw new UnsupportedOperationException(getClass().getName() + " cannot read job durations");
   }
 

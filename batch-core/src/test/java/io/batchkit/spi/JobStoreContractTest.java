@@ -874,14 +874,20 @@ public abstract class JobStoreContractTest {
     store.complete(List.of(outcome(claimed.get(2), Kind.SUCCEEDED, at(2))), at(2));
     store.complete(List.of(outcome(claimed.get(3), Kind.RETRY, at(3))), at(3));
 
+    Map<JobStatus, List<Duration>> all = store.jobDurations(stored.id(), 10);
     assertEquals(
-        List.of(Duration.ofSeconds(1), Duration.ofSeconds(3), Duration.ofSeconds(10)),
-        store.jobDurations(stored.id(), 10).stream().sorted().toList());
+        List.of(Duration.ofSeconds(1), Duration.ofSeconds(3)),
+        all.get(JobStatus.SUCCEEDED).stream().sorted().toList());
+    assertEquals(List.of(Duration.ofSeconds(10)), all.get(JobStatus.FAILED));
+    Map<JobStatus, List<Duration>> latest = store.jobDurations(stored.id(), 1);
     assertEquals(
-        List.of(Duration.ofSeconds(1), Duration.ofSeconds(10)),
-        store.jobDurations(stored.id(), 1).stream().sorted().toList(),
-        "the latest succeeded job in the batch's order, and the failed one");
-    assertEquals(List.of(), store.jobDurations(insert(batch(1)).id(), 10));
+        List.of(Duration.ofSeconds(1)),
+        latest.get(JobStatus.SUCCEEDED),
+        "the latest succeeded job in the batch's order");
+    assertEquals(List.of(Duration.ofSeconds(10)), latest.get(JobStatus.FAILED));
+    assertEquals(
+        Map.of(JobStatus.SUCCEEDED, List.of(), JobStatus.FAILED, List.of()),
+        store.jobDurations(insert(batch(1)).id(), 10));
     assertThrows(BatchNotFoundException.class, () -> store.jobDurations(BatchId.random(), 1));
     assertThrows(IllegalArgumentException.class, () -> store.jobDurations(stored.id(), 0));
     assertThrows(NullPointerException.class, () -> store.jobDurations(null, 1));

@@ -66,30 +66,35 @@ final class InMemoryHistory {
     }
   }
 
-  List<Duration> jobDurations(BatchId id, int max) {
+  /**
+   * Walks the batch's jobs backwards from the last one that ever ran (jobs past the cursor never
+   * did) and stops once it has {@code max} of each status, or all the batch has: the walk is as
+   * long as the sample, give or take the jobs of other statuses between them.
+   */
+  Map<JobStatus, List<Duration>> jobDurations(BatchId id, int max) {
     Checks.notNull(id, "id");
     Checks.positive(max, "max");
     lock.lock();
     try {
-      List<JobState> all = require(id).jobs;
-      List<Duration> durations = new ArrayList<>();
-      int succeeded = 0;
-      int failed = 0;
-      for (int i = all.size() - 1; i >= 0 && (succeeded < max || failed < max); i--) {
-        JobState job = all.get(i);
+      BatchState state = require(id);
+      long wantSucceeded = Math.min(max, state.counts[JobStatus.SUCCEEDED.ordinal()]);
+      long wantFailed = Math.min(max, state.counts[JobStatus.FAILED.ordinal()]);
+      List<Duration> succeeded = new ArrayList<>();
+      List<Duration> failed = new ArrayList<>();
+      for (int i = Math.min(state.cursor, state.jobs.size()) - 1;
+          i >= 0 && (succeeded.size() < wantSucceeded || failed.size() < wantFailed);
+          i--) {
+        JobState job = state.jobs.get(i);
         if (job.startedAt == null || job.finishedAt == null) {
           continue;
         }
-        if (job.status == JobStatus.SUCCEEDED && succeeded < max) {
-          succeeded++;
-        } else if (job.status == JobStatus.FAILED && failed < max) {
-          failed++;
-        } else {
-          continue;
+        if (job.status == JobStatus.SUCCEEDED && succeeded.size() < wantSucceeded) {
+          succeeded.add(Duration.between(job.startedAt, job.finishedAt));
+        } else if (job.status == JobStatus.FAILED && failed.size() < wantFailed) {
+          failed.add(Duration.between(job.startedAt, job.finishedAt));
         }
-        durations.add(Duration.between(job.startedAt, job.finishedAt));
       }
-      return durations;
+      return Map.of(JobStatus.SUCCEEDED, succeeded, JobStatus.FAILED, failed);
     } finally {
       lock.unlock();
     }

@@ -265,7 +265,7 @@ public final class InMemoryJobStore implements JobStore {
   }
 
   @Override
-  public List<Duration> jobDurations(BatchId id, int max) {
+  public Map<JobStatus, List<Duration>> jobDurations(BatchId id, int max) {
     return history.jobDurations(id, max);
   }
 

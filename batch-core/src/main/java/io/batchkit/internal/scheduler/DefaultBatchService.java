@@ -20,6 +20,7 @@ import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
 import io.batchkit.JobProcessor;
 import io.batchkit.JobQuery;
+import io.batchkit.JobStatus;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
@@ -323,30 +324,9 @@ public final class DefaultBatchService implements BatchService {
   public BatchPerformance getBatchPerformance(BatchId id) {
     ensureOpen();
     Checks.notNull(id, "id");
-    long[] sorted =
-        store.jobDurations(id, DURATION_SAMPLE).stream()
-            .mapToLong(d -> Math.max(0, d.toNanos())) // nodes' clocks may differ a little
-            .sorted()
-            .toArray();
+    Map<JobStatus, List<Duration>> durations = store.jobDurations(id, DURATION_SAMPLE);
     Batch batch = store.findBatch(id).orElseThrow(() -> new BatchNotFoundException(id));
-    Instant end = batch.completedAt().orElse(config.clock().instant());
-    Duration running =
-        batch
-            .startedAt()
-            .map(start -> Duration.between(start, end))
-            .filter(d -> !d.isNegative())
-            .orElse(Duration.ZERO);
-    long ended = batch.progress().succeeded() + batch.progress().failed();
-    double perSecond = running.isZero() ? 0 : ended / (running.toNanos() / 1e9);
-    return new BatchPerformance(
-        id,
-        ended,
-        running,
-        perSecond,
-        sorted.length,
-        Stats.at(sorted, 0.50),
-        Stats.at(sorted, 0.95),
-        Stats.at(sorted, 0.99));
+    return BatchFigures.of(batch, durations, config.clock().instant());
   }
 
   @Override
@@ -465,6 +445,7 @@ public final class DefaultBatchService implements BatchService {
     ensureOpen();
     long nowSecond = config.clock().instant().getEpochSecond();
     Duration[] p = stats.percentiles();
+    Optional<StoreStatistics> all = storeStatistics();
     return new BatchStatistics(
         stats.succeeded(),
         stats.failed(),
@@ -473,9 +454,9 @@ public final class DefaultBatchService implements BatchService {
         p[1],
         p[2],
         Math.max(0, node.running.size() - node.readyCount()),
-        store.countQueuedJobs(),
+        all.map(StoreStatistics::queued).orElseGet(store::countQueuedJobs), // one read, one figure
         breakers.states(),
-        storeStatistics());
+        all);
   }
 
   private Optional<StoreStatistics> storeStatistics() {

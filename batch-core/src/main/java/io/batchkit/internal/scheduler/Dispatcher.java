@@ -496,6 +496,7 @@ final class Dispatcher {
     // and a durable store does both in one transaction
     drainOutcomes();
     Instant now = config.clock().instant();
+    long claimNanos = System.nanoTime(); // the moment of the claim's time, which the store keeps
     CompleteAndClaimResult round =
         store.completeAndClaim(
             List.copyOf(unsent),
@@ -516,7 +517,7 @@ final class Dispatcher {
     try {
       ClaimedJob claim;
       while ((claim = pending.peek()) != null) {
-        RunningJob job = runner.track(claim);
+        RunningJob job = runner.track(claim, claimNanos);
         pending.poll();
         if (job == null) {
           continue;

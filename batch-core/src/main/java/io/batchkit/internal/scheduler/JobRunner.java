@@ -166,8 +166,11 @@ final class JobRunner {
    * Makes a claimed job a {@link RunningJob} in {@link NodeState#running}; returns null (and gives
    * the job back) if its batch no longer exists. Does not touch {@link NodeState#runningCount}: the
    * caller owns the slot.
+   *
+   * @param claimNanos System.nanoTime() taken with the claim's time ({@code ClaimRequest.now}),
+   *     which the store keeps as the job's start until the node reports its own
    */
-  RunningJob track(ClaimedJob claim) {
+  RunningJob track(ClaimedJob claim, long claimNanos) {
     Batch batch = settings.get(claim.batchId(), id -> store.findBatch(id).orElse(null));
     if (batch == null) {
       LOG.warn(
@@ -178,7 +181,7 @@ final class JobRunner {
       node.outcomes.add(claim.holdsSlot() ? back : back.withoutSlot());
       return null;
     }
-    RunningJob job = new RunningJob(claim, batch, listeners, config.clock(), node);
+    RunningJob job = new RunningJob(claim, batch, listeners, config.clock(), node, claimNanos);
     node.running.put(claim.id(), job);
     return job;
   }
@@ -326,11 +329,13 @@ final class JobRunner {
     if (mayClaim && outcome != null && outcome.retryAt().isEmpty()) {
       try {
         Instant now = config.clock().instant();
+        long claimNanos = System.nanoTime();
         CompleteAndClaimResult result =
             store.completeAndClaim(List.of(outcome), now, selfClaim(now));
         CompletionResult completion = result.completion();
         claimed = true;
-        next = result.claimed().isEmpty() ? null : trackWithSlot(result.claimed().get(0));
+        next =
+            result.claimed().isEmpty() ? null : trackWithSlot(result.claimed().get(0), claimNanos);
         queued = null;
         afterChange(completion.batches());
       } catch (RuntimeException e) {
@@ -339,8 +344,10 @@ final class JobRunner {
     }
     if (next == null && mayClaim && !claimed) {
       try {
-        List<ClaimedJob> got = store.claim(selfClaim(config.clock().instant()));
-        next = got.isEmpty() ? null : trackWithSlot(got.get(0));
+        Instant now = config.clock().instant();
+        long claimNanos = System.nanoTime();
+        List<ClaimedJob> got = store.claim(selfClaim(now));
+        next = got.isEmpty() ? null : trackWithSlot(got.get(0), claimNanos);
       } catch (RuntimeException e) {
         LOG.debug("a worker could not claim its next job; the dispatcher will", e);
       }
@@ -366,8 +373,8 @@ final class JobRunner {
    * Tracks a job a worker claimed for itself, which holds a slot of its batch; returns null if its
    * batch no longer exists.
    */
-  private RunningJob trackWithSlot(ClaimedJob claim) {
-    RunningJob job = track(claim);
+  private RunningJob trackWithSlot(ClaimedJob claim, long claimNanos) {
+    RunningJob job = track(claim, claimNanos);
     if (job != null) {
       node.takeSlot(claim.batchId(), job.batch.jobType());
     }

@@ -134,8 +134,9 @@ final class NodeState {
 
   /**
    * Notes that a job reported progress. It does not wake the dispatcher (a wake-up means "claim
-   * now" and would undo its idle backoff): the dispatcher runs at least once a second for scheduled
-   * starts, and then renews with the reports once a second has passed since its last renewal.
+   * now" and would undo its idle backoff): the dispatcher's loop runs at least every half second
+   * for {@link NodeWatch}'s check of dead nodes (and every second for scheduled starts), and then
+   * renews with the reports once a second has passed since its last renewal.
    */
   void progressReported() {
     if (!progressPending.get()) {

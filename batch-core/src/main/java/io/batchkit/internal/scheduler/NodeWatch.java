@@ -184,24 +184,26 @@ final class NodeWatch {
     return Math.max(0, Math.min(toHeartbeat, toCheck));
   }
 
-  private void reportAlive() {
+  /** This node as it is now: its running jobs, and the jobs it ended in the last hour. */
+  private Node current() {
     Instant now = config.clock().instant();
-    long[] lastHour = stats.endedLastHour(now.getEpochSecond() / 60);
-    Instant heartbeat = now.isBefore(startedAt) ? startedAt : now;
-    boolean wasLive =
-        store.nodeHeartbeat(
-            new Node(
-                config.nodeId(),
-                HOST,
-                Version.CURRENT,
-                config.maxConcurrency(),
-                node.runningCount.get(),
-                startedAt,
-                heartbeat,
-                Node.Status.LIVE,
-                Optional.empty(),
-                lastHour[0],
-                lastHour[1]));
+    long[] lastHour = stats.endedLastHour(Math.floorDiv(now.getEpochSecond(), 60));
+    return new Node(
+        config.nodeId(),
+        HOST,
+        Version.CURRENT,
+        config.maxConcurrency(),
+        node.runningCount.get(),
+        startedAt,
+        now.isBefore(startedAt) ? startedAt : now,
+        Node.Status.LIVE,
+        Optional.empty(),
+        lastHour[0],
+        lastHour[1]);
+  }
+
+  private void reportAlive() {
+    boolean wasLive = store.nodeHeartbeat(current());
     if (!wasLive && !deregistered) {
       LOG.warn(
           "node {} was marked dead in the job store while it ran (it lost its database session, or"
@@ -222,6 +224,7 @@ final class NodeWatch {
       return;
     }
     try {
+      store.nodeHeartbeat(current()); // its last figures, with the jobs of its last seconds
       store.deregisterNode(config.nodeId(), config.clock().instant());
     } catch (RuntimeException e) {
       LOG.warn(

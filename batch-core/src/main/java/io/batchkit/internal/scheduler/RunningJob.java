@@ -67,11 +67,18 @@ final class RunningJob implements JobContext {
   private final Clock clock;
   private final NodeState node;
 
-  /** When this node got the job from the store (System.nanoTime). */
-  private final long claimedNanos = System.nanoTime();
+  /** When the claim's time was taken (System.nanoTime), which the store keeps as its start. */
+  private final long claimedNanos;
 
-  RunningJob(ClaimedJob claim, Batch batch, Listeners listeners, Clock clock, NodeState node) {
+  RunningJob(
+      ClaimedJob claim,
+      Batch batch,
+      Listeners listeners,
+      Clock clock,
+      NodeState node,
+      long claimedNanos) {
     this.claim = claim;
+    this.claimedNanos = claimedNanos;
     this.batch = batch;
     this.listeners = listeners;
     this.clock = clock;
@@ -140,7 +147,10 @@ final class RunningJob implements JobContext {
     return stop;
   }
 
-  /** How long the job waited on this node between its claim and its start; for a started job. */
+  /**
+   * How long passed between the claim's time and the job's start (the claim's transaction, then any
+   * wait in this node's queue); for a started job.
+   */
   long waitedNanos() {
     return startedNanos - claimedNanos;
   }

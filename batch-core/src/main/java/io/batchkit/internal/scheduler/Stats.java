@@ -48,7 +48,8 @@ final class Stats {
   /**
    * Counts a job that ended for good in minute {@code nowMinute} (epoch minutes): succeeded, or
    * failed with no attempt left. A bucket is reset by the first count of its new minute; a count
-   * racing that reset may be lost, which the hourly figure, an estimate, tolerates.
+   * racing that reset may be lost, and a reader racing it may briefly see the hour-old counts under
+   * the new minute: the hourly figure is an estimate, and says so.
    */
   void ended(boolean success, long nowMinute) {
     int bucket = (int) Math.floorMod(nowMinute, (long) HOUR_MINUTES);
@@ -106,8 +107,7 @@ final class Stats {
     return new Duration[] {at(sample, 0.50), at(sample, 0.95), at(sample, 0.99)};
   }
 
-  /** Returns the {@code quantile} of {@code sorted} nanoseconds (zero if there are none). */
-  static Duration at(long[] sorted, double quantile) {
+  private static Duration at(long[] sorted, double quantile) {
     if (sorted.length == 0) {
       return Duration.ZERO;
     }

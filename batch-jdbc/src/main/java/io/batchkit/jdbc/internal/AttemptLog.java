@@ -183,11 +183,17 @@ final class AttemptLog {
             + ".job_id AND j.fencing_token = "
             + tables.jobAttempts
             + ".token)";
-    int deleted = deleteBefore(c, tables.jobAttempts, attempts, "ended_at", before, maxRows);
+    int deleted =
+        deleteBefore(c, tables.jobAttempts, attempts, "ended_at, job_id, token", before, maxRows);
     if (deleted < maxRows) {
       deleted +=
           deleteBefore(
-              c, tables.batchEvents, "happened_at < ?", "happened_at", before, maxRows - deleted);
+              c,
+              tables.batchEvents,
+              "happened_at < ?",
+              "happened_at, id",
+              before,
+              maxRows - deleted);
     }
     return deleted;
   }

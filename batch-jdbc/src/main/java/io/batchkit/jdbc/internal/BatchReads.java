@@ -17,6 +17,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -196,7 +197,8 @@ final class BatchReads {
    *
    * @throws BatchNotFoundException if no batch has this id
    */
-  List<Duration> jobDurations(Connection c, BatchId id, int max) throws SQLException {
+  Map<JobStatus, List<Duration>> jobDurations(Connection c, BatchId id, int max)
+      throws SQLException {
     if (readBatch(c, id.value(), false) == null) {
       throw new BatchNotFoundException(id);
     }
@@ -205,15 +207,17 @@ final class BatchReads {
             + tables.jobs
             + " WHERE batch_id = ? AND status = ? AND started_at IS NOT NULL"
             + " AND finished_at IS NOT NULL ORDER BY seq DESC LIMIT ?";
-    List<Duration> durations = new ArrayList<>();
+    Map<JobStatus, List<Duration>> durations = new EnumMap<>(JobStatus.class);
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       for (JobStatus status : List.of(JobStatus.SUCCEEDED, JobStatus.FAILED)) {
+        List<Duration> found = new ArrayList<>();
+        durations.put(status, found);
         dialect.setUuid(ps, 1, id.value());
         ps.setString(2, status.name());
         ps.setInt(3, max);
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
-            durations.add(
+            found.add(
                 Duration.between(
                     dialect.getInstant(rs, "started_at"), dialect.getInstant(rs, "finished_at")));
           }

@@ -187,10 +187,10 @@ public final class Dialect {
 
   /**
    * A {@code DELETE} of at most a given number of the rows of {@code table} that meet {@code
-   * condition}, the first by {@code order} (an indexed column; so that MySQL's binary log deletes
-   * the same rows on a replica): its parameters are the condition's, then the number. PostgreSQL
-   * has no {@code DELETE ... LIMIT}: it picks the rows' physical ids first, which it then finds
-   * without a scan.
+   * condition}, the first by {@code order} (columns that order the rows completely, an indexed one
+   * first; so that MySQL's statement-based binary log deletes the same rows on a replica): its
+   * parameters are the condition's, then the number. PostgreSQL has no {@code DELETE ... LIMIT}: it
+   * picks the rows' physical ids first, which it then finds without a scan.
    */
   String deleteSome(String table, String condition, String order) {
     return switch (kind) {

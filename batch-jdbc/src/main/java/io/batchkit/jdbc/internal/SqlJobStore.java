@@ -10,6 +10,7 @@ import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
 import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
+import io.batchkit.JobStatus;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.StoreStatistics;
@@ -229,7 +230,7 @@ public final class SqlJobStore implements JdbcJobStore {
   }
 
   @Override
-  public List<Duration> jobDurations(BatchId id, int max) {
+  public Map<JobStatus, List<Duration>> jobDurations(BatchId id, int max) {
     Checks.notNull(id, "id");
     Checks.positive(max, "max");
     return tx.read("jobDurations", c -> reads.jobDurations(c, id, max));

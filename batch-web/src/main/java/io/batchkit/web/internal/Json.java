@@ -167,8 +167,8 @@ final class Json {
   }
 
   /**
-   * How fast a batch runs: {@code {"ended", "runningSeconds", "throughputPerSecond", "sampled",
-   * "p50Ms", "p95Ms", "p99Ms"}}.
+   * How fast a batch runs: {@code {"batchId", "ended", "runningSeconds", "throughputPerSecond",
+   * "sampled", "p50Ms", "p95Ms", "p99Ms"}}.
    */
   static ObjectNode performance(BatchPerformance p) {
     return MAPPER

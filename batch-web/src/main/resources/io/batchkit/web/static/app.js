@@ -5,7 +5,7 @@ const BASE = location.pathname.replace(/[^/]*$/, '');
 const STATUSES = ['PENDING', 'PROCESSING', 'COMPLETED', 'PARTIAL', 'FAILED', 'CANCELLED'];
 const JOB_STATUSES = ['QUEUED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 const view = document.getElementById('view');
-const state = { filters: { status: '', jobType: '' }, jobs: { status: '', offset: 0, history: null }, rates: {} };
+const state = { filters: { status: '', jobType: '' }, jobs: { status: '', offset: 0, history: null }, rates: {}, perf: null };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 let timer = null;
 let latest = 0; // the number of the latest refresh: an older one that ends later is dropped
@@ -233,9 +233,18 @@ async function renderBatch(id) {
       notice(error.message);
     }
   }
-  // the durations of its jobs, once some ended; a store that cannot read them answers 501
-  const perf = p.succeeded + p.failed === 0 ? null
-    : await json('batches/' + encodeURIComponent(id) + '/performance').catch(() => null);
+  // the durations of its jobs, once some ended: read every 10 s (once for a finished batch), as
+  // they cost the store up to 20,000 rows; a store that cannot read them answers 501
+  let perf = null;
+  if (p.succeeded + p.failed > 0) {
+    const cached = state.perf;
+    if (cached && cached.id === id && (cached.final || Date.now() - cached.at < 10000)) {
+      perf = cached.data;
+    } else {
+      perf = await json('batches/' + encodeURIComponent(id) + '/performance').catch(() => null);
+      state.perf = { id, at: Date.now(), data: perf, final: Boolean(b.completedAt) };
+    }
+  }
   const count = (label, value) => el('div', {}, el('b', {}, value), label);
   // every job has the link: one queued again by retry-failed shows attempt 0 but has a history
   const attempts = (j, n) =>
