@@ -168,6 +168,35 @@ public interface BatchService extends AutoCloseable {
   Batch retryFailed(BatchId id);
 
   /**
+   * Queues one failed job again with fresh attempts, as {@link #retryFailed} does for all of a
+   * batch's: its batch returns to {@code PROCESSING} if it had finished, and gets its final status
+   * again when its jobs end. The job's earlier attempts stay in its history.
+   *
+   * @return the job's batch after the change
+   * @throws NullPointerException if {@code id} is null
+   * @throws JobNotFoundException if no job has this id
+   * @throws IllegalStateException if the job is not {@code FAILED}, its batch neither runs nor is a
+   *     finished {@code PARTIAL} or {@code FAILED} batch (a cancelled one, say), or the service is
+   *     closed
+   * @throws UnsupportedOperationException if the store cannot retry single jobs
+   */
+  Batch retryJob(JobId id);
+
+  /**
+   * Queues failed jobs again, of one batch or several, all or none: the operator's replay of a
+   * selection. Each batch is reopened as {@link #retryJob} says; an id given twice counts once.
+   *
+   * @param ids 1 to 1,000 job ids
+   * @return each changed batch after the change, in the order of its first job in {@code ids}
+   * @throws NullPointerException if {@code ids} or an id is null
+   * @throws IllegalArgumentException if there are no ids or more than 1,000
+   * @throws JobNotFoundException if an id names no job; nothing changes
+   * @throws IllegalStateException as {@link #retryJob}, for any of the jobs; nothing changes
+   * @throws UnsupportedOperationException if the store cannot retry single jobs
+   */
+  List<Batch> retryJobs(Collection<JobId> ids);
+
+  /**
    * Lists batches, newest first, each as {@link #getBatch} gives it (with the estimated time
    * remaining of those that run).
    *

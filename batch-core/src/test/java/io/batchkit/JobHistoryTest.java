@@ -139,6 +139,39 @@ class JobHistoryTest {
   }
 
   @Test
+  void retryJob_runsOneFailedJobAgain_andItsBatchEndsAgain() {
+    AtomicBoolean broken = new AtomicBoolean(true);
+    BatchService service =
+        services.start(
+            BatchService.builder()
+                .processor(
+                    "t",
+                    ctx -> {
+                      if (ctx.payload().equals("x") && broken.get()) {
+                        throw new IllegalStateException("downstream is down");
+                      }
+                      return "ok";
+                    }));
+    Batch batch =
+        service.submit(BatchRequest.builder("t").items(List.of("x", "y")).maxAttempts(1).build());
+    assertEquals(BatchStatus.PARTIAL, service.awaitCompletion(batch.id(), WAIT).status());
+    Job failed = service.getJobs(batch.id(), JobQuery.withStatus(JobStatus.FAILED)).items().get(0);
+    broken.set(false);
+
+    Batch reopened = service.retryJob(failed.id());
+
+    assertEquals(BatchStatus.PROCESSING, reopened.status());
+    assertEquals(BatchStatus.COMPLETED, service.awaitCompletion(batch.id(), WAIT).status());
+    assertEquals(
+        List.of(JobAttempt.Outcome.FAILED, JobAttempt.Outcome.SUCCEEDED),
+        service.getJobHistory(failed.id()).stream().map(JobAttempt::outcome).toList());
+    assertThrows(IllegalStateException.class, () -> service.retryJob(failed.id()), "succeeded");
+    assertThrows(JobNotFoundException.class, () -> service.retryJob(JobId.random()));
+    assertThrows(NullPointerException.class, () -> service.retryJob(null));
+    assertThrows(IllegalArgumentException.class, () -> service.retryJobs(List.of()));
+  }
+
+  @Test
   void aJobThatIgnoresItsInterruptAtShutdown_isGivenBack_andItsHistorySaysReleased()
       throws Exception {
     JobStore store = JobStore.inMemory();

@@ -21,6 +21,7 @@ import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -362,6 +363,25 @@ public interface JobStore {
    *     FAILED}, or has no failed job
    */
   Batch retryFailed(BatchId id, Instant now);
+
+  /**
+   * Queues failed jobs again with their attempts reset to zero, due at once, all in one step (all
+   * or none): each job's batch returns to {@code PROCESSING} with no completion time if it had
+   * finished, and records a {@code FAILED_JOBS_RETRIED} event; the jobs' earlier attempts stay in
+   * their history. An id given twice counts once.
+   *
+   * @param ids 1 to 1,000 job ids
+   * @return each changed batch after the change, in the order of its first job in {@code ids}
+   * @throws NullPointerException if an argument or an id is null
+   * @throws IllegalArgumentException if there are no ids or more than 1,000
+   * @throws JobNotFoundException if an id names no job; nothing changes
+   * @throws IllegalStateException if a job is not {@code FAILED}, or its batch neither runs nor is
+   *     a finished {@code PARTIAL} or {@code FAILED} batch; nothing changes
+   * @throws UnsupportedOperationException by default (a store written before it existed)
+   */
+  default List<Batch> retryJobs(Collection<JobId> ids, Instant now) {
+    throw new UnsupportedOperationException(getClass().getName() + " cannot retry single jobs");
+  }
 
   /**
    * Removes a finished batch and its jobs; its idempotency key becomes free.

@@ -893,6 +893,97 @@ public abstract class JobStoreContractTest {
     assertThrows(NullPointerException.class, () -> store.jobDurations(null, 1));
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // retrying single jobs
+
+  @Test
+  void retryJobs_queuesAFailedJobAgain_reopensItsFinishedBatch_andKeepsItsHistory() {
+    Stored stored = insert(batch(3).maxAttempts(1));
+    List<ClaimedJob> claimed = claim(NODE_A, 3, at(1));
+    store.complete(
+        List.of(
+            outcome(claimed.get(0), Kind.FAILED, at(2)),
+            outcome(claimed.get(1), Kind.SUCCEEDED, at(2)),
+            outcome(claimed.get(2), Kind.FAILED, at(2))),
+        at(2));
+    assertEquals(BatchStatus.PARTIAL, batchOf(stored.id()).status());
+    JobId retried = claimed.get(0).id();
+
+    List<Batch> changed = store.retryJobs(List.of(retried, retried), at(5));
+
+    Batch batch = batchOf(stored.id());
+    assertEquals(List.of(batch), changed);
+    assertEquals(BatchStatus.PROCESSING, batch.status());
+    assertEquals(Optional.empty(), batch.completedAt());
+    assertEquals(
+        new Progress(3, 1, 0, 1, 1, 0), batch.progress(), "the id given twice counts once");
+    Job job = jobOf(stored.id(), retried);
+    assertEquals(JobStatus.QUEUED, job.status());
+    assertEquals(0, job.attempt());
+    List<BatchEvent> events = store.listBatchEvents(stored.id());
+    assertEquals(BatchEvent.Type.FAILED_JOBS_RETRIED, events.get(events.size() - 1).type());
+    assertTrue(events.get(events.size() - 1).detail().startsWith("1 failed"));
+
+    ClaimedJob again = claim(NODE_B, 3, at(6)).get(0);
+    assertEquals(retried, again.id());
+    assertEquals(1, again.attempt());
+    store.complete(List.of(outcome(again, Kind.SUCCEEDED, at(7))), at(7));
+    assertEquals(BatchStatus.PARTIAL, batchOf(stored.id()).status(), "the other failure stays");
+    assertEquals(
+        List.of(JobAttempt.Outcome.FAILED, JobAttempt.Outcome.SUCCEEDED),
+        store.listJobAttempts(retried).stream().map(JobAttempt::outcome).toList());
+  }
+
+  @Test
+  void retryJobs_ofARunningBatch_keepsItRunning() {
+    Stored stored = insert(batch(2).maxAttempts(1));
+    ClaimedJob failed = claim(NODE_A, 1, at(1)).get(0);
+    store.complete(List.of(outcome(failed, Kind.FAILED, at(2))), at(2));
+
+    store.retryJobs(List.of(failed.id()), at(3));
+
+    assertEquals(BatchStatus.PROCESSING, batchOf(stored.id()).status());
+    assertEquals(new Progress(2, 2, 0, 0, 0, 0), batchOf(stored.id()).progress());
+  }
+
+  @Test
+  void retryJobs_isAllOrNothing_andRefusesWhatCannotBeRetried() {
+    Stored partial = insert(batch(2).maxAttempts(1));
+    List<ClaimedJob> claimed = claim(NODE_A, 2, at(1));
+    store.complete(
+        List.of(
+            outcome(claimed.get(0), Kind.FAILED, at(2)),
+            outcome(claimed.get(1), Kind.SUCCEEDED, at(2))),
+        at(2));
+    Batch before = batchOf(partial.id());
+    JobId failed = claimed.get(0).id();
+    JobId succeeded = claimed.get(1).id();
+
+    IllegalStateException notFailed =
+        assertThrows(
+            IllegalStateException.class, () -> store.retryJobs(List.of(failed, succeeded), at(3)));
+    assertTrue(notFailed.getMessage().contains(succeeded.toString()), notFailed.getMessage());
+    JobId unknown = JobId.random();
+    JobNotFoundException missing =
+        assertThrows(
+            JobNotFoundException.class, () -> store.retryJobs(List.of(failed, unknown), at(3)));
+    assertEquals(unknown, missing.jobId());
+    assertEquals(before, batchOf(partial.id()), "nothing changed");
+    assertEquals(JobStatus.FAILED, jobOf(partial.id(), failed).status());
+
+    Stored cancelled = insert(batch(2).maxAttempts(1));
+    ClaimedJob doomed = claim(NODE_A, 1, at(4)).get(0);
+    store.complete(List.of(outcome(doomed, Kind.FAILED, at(5))), at(5));
+    store.cancelBatch(cancelled.id(), at(6));
+    assertThrows(IllegalStateException.class, () -> store.retryJobs(List.of(doomed.id()), at(7)));
+
+    assertThrows(IllegalArgumentException.class, () -> store.retryJobs(List.of(), at(3)));
+    assertThrows(NullPointerException.class, () -> store.retryJobs(null, at(3)));
+    assertThrows(NullPointerException.class, () -> store.retryJobs(List.of(failed), null));
+    assertThrows(
+        NullPointerException.class, () -> store.retryJobs(Collections.singletonList(null), at(3)));
+  }
+
   /** Returns the claimed job with this id. */
   private static ClaimedJob jobNamed(List<ClaimedJob> claimed, JobId id) {
     return claimed.stream()

@@ -48,7 +48,8 @@ import org.slf4j.LoggerFactory;
  *       api/batches/{id}/performance}: its throughput and job durations ({@link
  *       BatchService#getBatchPerformance});
  *   <li>{@code GET api/jobs/{id}/history}: a job's ended attempts, oldest first ({@link
- *       BatchService#getJobHistory});
+ *       BatchService#getJobHistory}); {@code POST api/jobs/{id}/retry}: queues one failed job again
+ *       ({@link BatchService#retryJob}) and answers with its batch;
  *   <li>{@code GET api/batches/{id}/results}: every job as JSON Lines ({@code
  *       application/x-ndjson}); {@code .../results.zip}: {@code batch.json}, {@code results.jsonl}
  *       and {@code failed.jsonl}. Both stream from the store a page at a time, in bounded memory;

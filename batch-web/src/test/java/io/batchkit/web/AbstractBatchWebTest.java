@@ -197,6 +197,13 @@ abstract class AbstractBatchWebTest {
     assertTrue(history.get(0).get("error").stringValue().contains("refused"));
     assertFalse(history.get(0).get("startedAt").isNull());
     assertFalse(history.get(0).get("endedAt").isNull());
+    HttpResponse<String> retried = post("api/jobs/" + failedId + "/retry", "");
+    assertEquals(200, retried.statusCode(), retried.body());
+    assertEquals("PROCESSING", json(retried).get("status").stringValue());
+    assertEquals(BatchStatus.PARTIAL, service.awaitCompletion(id, AWAIT).status(), "fails again");
+    assertEquals(
+        409, post("api/jobs/" + first.get("id").stringValue() + "/retry", "").statusCode());
+    assertEquals(2, json(get("api/jobs/" + failedId + "/history")).get("items").size());
 
     JsonNode page = json(get("api/batches/" + id + "/jobs?offset=1&limit=1"));
     assertEquals(1, page.get("items").size());
@@ -438,6 +445,8 @@ abstract class AbstractBatchWebTest {
     assertEquals(404, get("api/jobs/" + JobId.random()).statusCode());
     assertEquals(400, get("api/jobs/not-a-uuid/history").statusCode());
     assertEquals(405, post("api/jobs/" + JobId.random() + "/history", "{}").statusCode());
+    assertEquals(404, post("api/jobs/" + JobId.random() + "/retry", "").statusCode());
+    assertEquals(405, get("api/jobs/" + JobId.random() + "/retry").statusCode());
     assertEquals(404, get(unknown + "/results").statusCode());
     assertEquals(404, post(unknown + "/start", "").statusCode());
 

@@ -6,6 +6,8 @@ import io.batchkit.Batch;
 import io.batchkit.BatchRequest;
 import io.batchkit.BatchService;
 import io.batchkit.BatchStatus;
+import io.batchkit.JobId;
+import io.batchkit.JobQuery;
 import io.batchkit.jdbc.TestDatabases;
 import io.batchkit.spi.JobStore;
 import java.io.File;
@@ -156,12 +158,21 @@ class DashboardBrowserIT {
             By.id("batch-durations"), "job duration p50"));
     screenshot("dashboard-batch.png");
     // the fourth job failed: its attempt count opens its history
-    browser.findElement(By.cssSelector("tr[data-job-id]:nth-child(4) button.link")).click();
+    browser
+        .findElement(By.cssSelector("tr[data-job-id]:nth-child(4) button[data-action='history']"))
+        .click();
     wait.until(
         ExpectedConditions.textToBePresentInElementLocated(
             By.cssSelector("#attempts tr[data-outcome='FAILED']"), "refused fail-3"));
     browser.findElement(By.cssSelector("#attempts button.secondary")).click();
     wait.until(ExpectedConditions.numberOfElementsToBe(By.id("attempts"), 0));
+    // it fails again when retried: its batch runs, then ends PARTIAL again with two attempts
+    JobId fourth = service.getJobs(partial.id(), JobQuery.all()).items().get(3).id();
+    browser
+        .findElement(By.cssSelector("tr[data-job-id]:nth-child(4) button[data-action='retry-job']"))
+        .click();
+    wait.until(d -> service.getJobHistory(fourth).size() == 2);
+    wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PARTIAL"));
     browser.manage().window().setSize(new Dimension(390, 844)); // a phone
     wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PARTIAL"));
     screenshot("dashboard-phone.png");

@@ -10,6 +10,7 @@ import io.batchkit.CancellationSummary;
 import io.batchkit.Job;
 import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
+import io.batchkit.JobNotFoundException;
 import io.batchkit.JobProgress;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
@@ -37,6 +38,7 @@ import io.batchkit.spi.Subscription;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -905,27 +907,69 @@ public final class InMemoryJobStore implements JobStore {
       state.events.add(BatchEvents.failedRetried(id, now, progress.failed()));
       for (JobState job : state.jobs) {
         if (job.status == JobStatus.FAILED) {
-          AttemptLog.keepShown(job, state); // the failed attempt the job shows is overwritten
-          state.move(JobStatus.FAILED, JobStatus.QUEUED);
-          job.status = JobStatus.QUEUED;
-          job.attempt = 0;
-          job.finishedAt = null;
-          job.updatedAt = now;
-          job.due = now;
-          state.delayed.add(job);
+          queueFailedAgain(job, now);
         }
       }
-      state.status = BatchStatus.PROCESSING;
-      state.completedAt = null;
-      state.updatedAt = now;
-      state.lastServedAt = now;
-      runnable.add(state);
+      reopen(state, now);
       retried = state.snapshot();
     } finally {
       lock.unlock();
     }
     subscribers.announceWork();
     return retried;
+  }
+
+  @Override
+  public List<Batch> retryJobs(Collection<JobId> ids, Instant now) {
+    StoreChecks.retriedJobs(ids);
+    Checks.notNull(now, "now");
+    List<Batch> retried = new ArrayList<>();
+    lock.lock();
+    try {
+      // every job is checked before any changes: the step is all or nothing
+      Map<BatchState, Set<JobState>> byBatch = new LinkedHashMap<>();
+      for (JobId id : ids) {
+        JobState job = jobs.find(id);
+        if (job == null) {
+          throw new JobNotFoundException(id);
+        }
+        BatchState state = job.batch;
+        StoreChecks.canRetryJob(id, job.status, state.batch.id(), state.status, state.progress());
+        byBatch.computeIfAbsent(state, s -> new LinkedHashSet<>()).add(job);
+      }
+      byBatch.forEach(
+          (state, failed) -> {
+            state.events.add(BatchEvents.failedRetried(state.batch.id(), now, failed.size()));
+            failed.forEach(job -> queueFailedAgain(job, now));
+            reopen(state, now);
+            retried.add(state.snapshot());
+          });
+    } finally {
+      lock.unlock();
+    }
+    subscribers.announceWork();
+    return retried;
+  }
+
+  /** Queues a failed job again, due at once, with fresh attempts; its history keeps the old. */
+  private void queueFailedAgain(JobState job, Instant now) {
+    AttemptLog.keepShown(job, job.batch); // the failed attempt the job shows is overwritten
+    job.batch.move(JobStatus.FAILED, JobStatus.QUEUED);
+    job.status = JobStatus.QUEUED;
+    job.attempt = 0;
+    job.finishedAt = null;
+    job.updatedAt = now;
+    job.due = now;
+    job.batch.delayed.add(job);
+  }
+
+  /** Makes a batch whose jobs were queued again run (again): PROCESSING, claimable. */
+  private void reopen(BatchState state, Instant now) {
+    state.status = BatchStatus.PROCESSING;
+    state.completedAt = null;
+    state.updatedAt = now;
+    state.lastServedAt = now;
+    runnable.add(state);
   }
 
   @Override

@@ -321,6 +321,20 @@ public final class DefaultBatchService implements BatchService {
   }
 
   @Override
+  public Batch retryJob(JobId id) {
+    return retryJobs(List.of(Checks.notNull(id, "id"))).get(0);
+  }
+
+  @Override
+  public List<Batch> retryJobs(Collection<JobId> ids) {
+    ensureOpen();
+    StoreChecks.retriedJobs(ids);
+    List<Batch> retried = store.retryJobs(List.copyOf(ids), config.clock().instant());
+    node.waiter.wake(); // the jobs are due now
+    return retried;
+  }
+
+  @Override
   public BatchPerformance getBatchPerformance(BatchId id) {
     ensureOpen();
     Checks.notNull(id, "id");

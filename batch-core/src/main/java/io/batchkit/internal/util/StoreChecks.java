@@ -5,10 +5,12 @@ import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
 import io.batchkit.JobId;
 import io.batchkit.JobProgress;
+import io.batchkit.JobStatus;
 import io.batchkit.Node;
 import io.batchkit.Progress;
 import io.batchkit.spi.NewJob;
 import io.batchkit.spi.StoredRequest;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -133,6 +135,47 @@ public final class StoreChecks {
             + progress.pending()
             + " jobs pending; only a finished PARTIAL or FAILED batch can");
     Checks.state(progress.failed() > 0, "batch " + id + " has no failed jobs to retry");
+  }
+
+  /** The most jobs one {@code retryJobs} call queues again, so that its one step stays short. */
+  public static final int MAX_RETRIED_JOBS = 1_000;
+
+  /** Checks the ids of a {@code retryJobs} call: no null, at least one, at most 1,000. */
+  public static void retriedJobs(Collection<JobId> ids) {
+    Checks.notNull(ids, "ids");
+    for (JobId id : ids) {
+      Checks.notNull(id, "job id");
+    }
+    if (ids.isEmpty() || ids.size() > MAX_RETRIED_JOBS) {
+      throw new IllegalArgumentException(
+          "retryJobs takes 1 to " + MAX_RETRIED_JOBS + " job ids, was given " + ids.size());
+    }
+  }
+
+  /**
+   * The state rule of {@code retryJobs}: a {@code FAILED} job of a batch that runs, or of a
+   * finished {@code PARTIAL} or {@code FAILED} batch.
+   */
+  public static void canRetryJob(
+      JobId job, JobStatus status, BatchId batch, BatchStatus batchStatus, Progress progress) {
+    Checks.state(
+        status == JobStatus.FAILED,
+        "job " + job + " cannot be retried: it is " + status + "; only a FAILED job can");
+    boolean finished =
+        (batchStatus == BatchStatus.PARTIAL || batchStatus == BatchStatus.FAILED)
+            && progress.pending() == 0;
+    Checks.state(
+        batchStatus == BatchStatus.PROCESSING || finished,
+        "job "
+            + job
+            + " cannot be retried: its batch "
+            + batch
+            + " is "
+            + batchStatus
+            + " with "
+            + progress.pending()
+            + " jobs pending; only a job of a running batch or of a finished PARTIAL or FAILED"
+            + " batch can");
   }
 
   /** The state rule of {@code deleteBatch}: only a finished batch is deleted. */

@@ -91,6 +91,22 @@ final class AttemptLog {
    * queues them again and their rows stop showing them.
    */
   void keepFailedAttempts(Connection c, UUID batchId) throws SQLException {
+    keepFailedAttempts(c, batchId, List.of());
+  }
+
+  /**
+   * As {@link #keepFailedAttempts(Connection, UUID)}, for the jobs in {@code only} (all the batch's
+   * failed jobs if it is empty), before {@code retryJobs} queues them again.
+   */
+  void keepFailedAttempts(Connection c, UUID batchId, List<UUID> only) throws SQLException {
+    for (int from = 0; from < Math.max(1, only.size()); from += Tables.IN_LIST_LIMIT) {
+      List<UUID> part = only.subList(from, Math.min(only.size(), from + Tables.IN_LIST_LIMIT));
+      keepFailedAttemptsOf(c, batchId, part);
+    }
+  }
+
+  private void keepFailedAttemptsOf(Connection c, UUID batchId, List<UUID> only)
+      throws SQLException {
     String sql =
         "INSERT INTO "
             + tables.jobAttempts
@@ -102,9 +118,13 @@ final class AttemptLog {
             + tables.jobAttempts
             + " a ON a.job_id = j.id AND a.token = j.fencing_token"
             + " WHERE j.batch_id = ? AND j.status = 'FAILED' AND a.job_id IS NULL AND"
-            + SHOWN_ROW;
+            + SHOWN_ROW
+            + (only.isEmpty() ? "" : " AND j.id IN (" + Tables.params(only.size()) + ")");
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       dialect.setUuid(ps, 1, batchId);
+      for (int i = 0; i < only.size(); i++) {
+        dialect.setUuid(ps, i + 2, only.get(i));
+      }
       ps.executeUpdate();
     }
   }

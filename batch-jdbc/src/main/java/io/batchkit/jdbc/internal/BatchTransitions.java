@@ -5,6 +5,8 @@ import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
 import io.batchkit.CancellationSummary;
+import io.batchkit.JobId;
+import io.batchkit.JobNotFoundException;
 import io.batchkit.JobStatus;
 import io.batchkit.Progress;
 import io.batchkit.internal.util.BatchEvents;
@@ -17,7 +19,12 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
 import java.util.UUID;
 
 /**
@@ -211,6 +218,93 @@ final class BatchTransitions {
     }
     notifier.notifyWork(c);
     return row.toBatch();
+  }
+
+  /**
+   * Queues failed jobs again, all or none (see {@code JobStore.retryJobs}): reads the jobs'
+   * batches, locks those rows in id order, then the job rows, checks every job before changing any,
+   * and reopens each batch as {@link #retryFailed} does.
+   */
+  List<Batch> retryJobs(Connection c, Collection<JobId> ids, Instant now) throws SQLException {
+    List<UUID> wanted =
+        new ArrayList<>(new LinkedHashSet<>(ids.stream().map(JobId::value).toList()));
+    List<UUID> sorted = new ArrayList<>(new TreeSet<>(wanted));
+    Map<UUID, UUID> batchOf = new HashMap<>();
+    tables.selectIn(
+        c,
+        sorted,
+        "SELECT id, batch_id FROM " + tables.jobs + " WHERE id IN (",
+        ")",
+        List.of(),
+        rs -> batchOf.put(dialect.getUuid(rs, "id"), dialect.getUuid(rs, "batch_id")));
+    for (UUID id : wanted) {
+      if (!batchOf.containsKey(id)) {
+        throw new JobNotFoundException(new JobId(id));
+      }
+    }
+    Map<UUID, BatchRow> rows = reads.lockBatches(c, new TreeSet<>(batchOf.values()));
+    Map<UUID, String> status = new HashMap<>();
+    tables.selectIn(
+        c,
+        sorted,
+        "SELECT id, status FROM " + tables.jobs + " WHERE id IN (",
+        ") ORDER BY id FOR UPDATE",
+        List.of(),
+        rs -> status.put(dialect.getUuid(rs, "id"), rs.getString("status")));
+    Map<UUID, List<UUID>> byBatch = new LinkedHashMap<>();
+    for (UUID id : wanted) {
+      BatchRow row = rows.get(batchOf.get(id));
+      if (row == null || !status.containsKey(id)) {
+        throw new JobNotFoundException(new JobId(id)); // deleted meanwhile
+      }
+      StoreChecks.canRetryJob(
+          new JobId(id),
+          JobStatus.valueOf(status.get(id)),
+          new BatchId(row.id),
+          row.status,
+          row.progress());
+      byBatch.computeIfAbsent(row.id, b -> new ArrayList<>()).add(id);
+    }
+    List<BatchRow> changed = new ArrayList<>();
+    for (Map.Entry<UUID, List<UUID>> group : byBatch.entrySet()) {
+      BatchRow row = rows.get(group.getKey());
+      List<UUID> jobs = group.getValue();
+      events.record(c, BatchEvents.failedRetried(new BatchId(row.id), now, jobs.size()));
+      attempts.keepFailedAttempts(c, row.id, jobs); // their rows stop showing them
+      String requeue =
+          "UPDATE "
+              + tables.jobs
+              + " SET status = 'QUEUED', attempt = 0, finished_at = NULL, run_at = ?,"
+              + " updated_at = ? WHERE id = ?";
+      try (PreparedStatement ps = c.prepareStatement(requeue)) {
+        for (UUID job : jobs) {
+          dialect.setInstant(ps, 1, now);
+          dialect.setInstant(ps, 2, now);
+          dialect.setUuid(ps, 3, job);
+          ps.addBatch();
+        }
+        ps.executeBatch();
+      }
+      row.move(JobStatus.FAILED, JobStatus.QUEUED, jobs.size());
+      row.status = BatchStatus.PROCESSING;
+      row.completedAt = null;
+      row.updatedAt = now;
+      changed.add(row);
+    }
+    writeBatches(c, changed);
+    String served = "UPDATE " + tables.batches + " SET last_served_ms = ? WHERE id = ?";
+    try (PreparedStatement ps = c.prepareStatement(served)) {
+      for (BatchRow row : changed) {
+        ps.setLong(1, now.toEpochMilli());
+        dialect.setUuid(ps, 2, row.id);
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+    notifier.notifyWork(c);
+    List<Batch> snapshots = new ArrayList<>();
+    changed.forEach(row -> snapshots.add(row.toBatch()));
+    return snapshots;
   }
 
   void deleteBatch(Connection c, BatchId id) throws SQLException {

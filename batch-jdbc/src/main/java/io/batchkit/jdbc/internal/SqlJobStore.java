@@ -35,6 +35,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -277,6 +278,13 @@ public final class SqlJobStore implements JdbcJobStore {
     Checks.notNull(id, "id");
     Checks.notNull(now, "now");
     return notifier.write("cancelBatch", c -> batchTransitions.cancelBatch(c, id, now));
+  }
+
+  @Override
+  public List<Batch> retryJobs(Collection<JobId> ids, Instant now) {
+    StoreChecks.retriedJobs(ids);
+    Checks.notNull(now, "now");
+    return notifier.write("retryJobs", c -> batchTransitions.retryJobs(c, ids, now));
   }
 
   @Override

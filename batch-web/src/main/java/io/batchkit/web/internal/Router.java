@@ -248,7 +248,10 @@ public final class Router {
   }
 
   private void jobs(WebExchange ex, String method, String[] parts) throws IOException {
-    only(ex, parts.length == 4 && parts[3].equals("history"), method, "GET");
+    String action = parts.length == 4 ? parts[3] : "";
+    if (!action.equals("history") && !action.equals("retry")) {
+      throw new ApiException(404, "no such route: " + QueryParams.clip(ex.path()));
+    }
     JobId id;
     try {
       id = JobId.parse(parts[2]);
@@ -256,7 +259,13 @@ public final class Router {
       throw ApiException.badField(
           "id", "must be a job id (a UUID), was '" + QueryParams.clip(parts[2]) + "'");
     }
-    sendJson(ex, 200, Json.attempts(service.getJobHistory(id)));
+    if (action.equals("history")) {
+      only(ex, true, method, "GET");
+      sendJson(ex, 200, Json.attempts(service.getJobHistory(id)));
+    } else {
+      change(ex, method);
+      sendJson(ex, 200, Json.batch(service.retryJob(id)));
+    }
   }
 
   private static BatchQuery batchQuery(WebExchange ex) {

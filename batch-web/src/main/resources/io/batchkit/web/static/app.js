@@ -164,6 +164,14 @@ function actions(b, compact) {
   return el('div', { class: 'actions' }, list);
 }
 
+async function retryJob(id) {
+  try {
+    await api('jobs/' + encodeURIComponent(id) + '/retry', { method: 'POST', body: '{}' });
+    notice('');
+  } catch (error) { notice(error.message); }
+  refresh();
+}
+
 async function perform(id, action) {
   if ((action === 'cancel' || action === 'delete') && !confirm(action + ' this batch?')) return;
   try {
@@ -248,9 +256,12 @@ async function renderBatch(id) {
   const count = (label, value) => el('div', {}, el('b', {}, value), label);
   // every job has the link: one queued again by retry-failed shows attempt 0 but has a history
   const attempts = (j, n) =>
-    el('button', { class: 'link', title: 'attempt history', onclick: () => { state.jobs.history = { id: j.id, n }; refresh(); } }, j.attempt);
+    el('button', { class: 'link', 'data-action': 'history', title: 'attempt history', onclick: () => { state.jobs.history = { id: j.id, n }; refresh(); } }, j.attempt);
+  // a failed job can be queued again on its own
+  const retry = j => j.status !== 'FAILED' ? null : el('button', { class: 'link', 'data-action': 'retry-job',
+    title: 'queue this job again', onclick: () => retryJob(j.id) }, 'retry');
   const rows = page.items.map((j, i) => el('tr', { 'data-job-id': j.id },
-    el('td', {}, page.offset + i + 1), el('td', {}, statusBadge(j.status)), el('td', {}, attempts(j, page.offset + i + 1)),
+    el('td', {}, page.offset + i + 1), el('td', {}, statusBadge(j.status), ' ', retry(j)), el('td', {}, attempts(j, page.offset + i + 1)),
     el('td', { class: 'text', title: j.payload ?? '' }, j.payload ?? '–'),
     el('td', { class: 'text', title: j.error ?? j.result ?? '' }, j.progress
       ? Math.round(j.progress.fraction * 100) + ' %' + (j.progress.message ? ' · ' + j.progress.message : '')
