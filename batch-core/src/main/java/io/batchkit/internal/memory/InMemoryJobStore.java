@@ -57,7 +57,7 @@ import java.util.function.UnaryOperator;
  * The {@link JobStore} that keeps everything on the heap. Its parts: the state of a batch and of a
  * job ({@link BatchState}, {@link JobState}), the registry of nodes ({@link InMemoryNodes}) and the
  * subscribers ({@link InMemorySubscribers}), and the reads of history and figures ({@link
- * InMemoryHistory}). What stays here, at about 980 lines, are the store's atomic steps themselves
+ * InMemoryHistory}). What stays here, at about 1,020 lines, are the store's atomic steps themselves
  * (with the slots of each batch and the rate buckets, which claims and outcomes change under the
  * same lock): each takes the one lock for its whole step, and splitting them by concern (inserts,
  * claims, outcomes, leases) would spread that lock and the helpers every step shares (finish,

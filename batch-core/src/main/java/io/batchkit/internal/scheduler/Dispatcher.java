@@ -243,10 +243,7 @@ final class Dispatcher {
           flushOutcomes();
         }
         long now = System.nanoTime();
-        // reported progress is stored within a second, with a lease renewal brought forward
-        long renewNanos =
-            node.progressPending.get() ? Math.min(heartbeatNanos, PROGRESS_NANOS) : heartbeatNanos;
-        if (now - lastHeartbeatNanos >= renewNanos) {
+        if (now - lastHeartbeatNanos >= renewNanos(heartbeatNanos)) {
           lastHeartbeatNanos = now;
           leases.heartbeat();
         }
@@ -280,9 +277,9 @@ final class Dispatcher {
         if (node.state.get() == NodeState.State.RUNNING) {
           waitNanos = Math.min(waitNanos, starts.nanosUntilCheck()); // closing: no more starts
         }
-        renewNanos =
-            node.progressPending.get() ? Math.min(heartbeatNanos, PROGRESS_NANOS) : heartbeatNanos;
-        waitNanos = Math.min(waitNanos, renewNanos - (System.nanoTime() - lastHeartbeatNanos));
+        waitNanos =
+            Math.min(
+                waitNanos, renewNanos(heartbeatNanos) - (System.nanoTime() - lastHeartbeatNanos));
         if (!waiters.isEmpty()) {
           waitNanos = Math.min(waitNanos, pollNanos);
         }
@@ -324,6 +321,14 @@ final class Dispatcher {
           unsent.size(),
           e);
     }
+  }
+
+  /**
+   * How long after the last lease renewal the next is due: a third of the lease, or a second while
+   * reported progress waits (it is stored with the renewal, so within a second or two).
+   */
+  private long renewNanos(long heartbeatNanos) {
+    return node.progressPending.get() ? Math.min(heartbeatNanos, PROGRESS_NANOS) : heartbeatNanos;
   }
 
   private long onStoreFailure(RuntimeException e, long maxNanos) {
