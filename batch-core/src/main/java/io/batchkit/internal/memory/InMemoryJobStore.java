@@ -600,8 +600,7 @@ public final class InMemoryJobStore implements JobStore {
     Instant started = AttemptRecords.start(outcome, job.startedAt);
     JobAttempt.Outcome recorded = AttemptRecords.recorded(kind, outcome);
     if (recorded != null) {
-      String error = recorded == JobAttempt.Outcome.RELEASED ? null : outcome.error().orElse(null);
-      state.attempts().add(job, recorded, started, now, error);
+      state.attempts().add(job, recorded, started, now, AttemptRecords.error(recorded, outcome));
     }
     job.startedAt = started;
     switch (kind) {

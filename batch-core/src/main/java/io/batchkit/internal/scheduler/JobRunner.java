@@ -444,13 +444,17 @@ final class JobRunner {
     if (job.waitedNanos() < START_TOLERANCE_NANOS && outcome.kind() != JobOutcome.Kind.RELEASED) {
       return outcome; // started as it was claimed: the store's claim time is its start
     }
-    return outcome.withStart(config.clock().instant().minusNanos(nanos));
+    return outcome.withStart(startedAgo(nanos));
+  }
+
+  /** The instant {@code nanos} before now, by the service's clock: when an attempt started. */
+  private Instant startedAgo(long nanos) {
+    return config.clock().instant().minusNanos(nanos);
   }
 
   /** Gives back a job that started: its history keeps the attempt, as released. */
   private JobOutcome releasedAfterStart(RunningJob job) {
-    return JobOutcome.released(job.claim)
-        .withStart(config.clock().instant().minusNanos(job.nanosSinceStart()));
+    return JobOutcome.released(job.claim).withStart(startedAgo(job.nanosSinceStart()));
   }
 
   /** The outcome of an ended attempt, with its listeners fired and its figures counted. */

@@ -34,6 +34,14 @@ public final class AttemptRecords {
   }
 
   /**
+   * Returns the error recorded with an attempt that ended {@code recorded} by {@code outcome}: the
+   * outcome's, except for a job given back, which did not fail (null).
+   */
+  public static String error(JobAttempt.Outcome recorded, JobOutcome outcome) {
+    return recorded == JobAttempt.Outcome.RELEASED ? null : outcome.error().orElse(null);
+  }
+
+  /**
    * Returns the start a job keeps after {@code outcome}: the one its node reported; else, for a job
    * given back before it started, none (null: that claim made no attempt, so the job shows none and
    * {@link #shownBy} cannot take it for one); else {@code claimed}, the claim's time.

@@ -136,8 +136,7 @@ final class Outcomes {
       Instant started = AttemptRecords.start(o, job.startedAt);
       JobAttempt.Outcome recorded = AttemptRecords.recorded(kind, o);
       if (recorded != null) {
-        String error = recorded == JobAttempt.Outcome.RELEASED ? null : o.error().orElse(null);
-        ended.add(job.ending(id, started, recorded, error));
+        ended.add(job.ending(id, started, recorded, AttemptRecords.error(recorded, o)));
       }
       switch (kind) {
         case SUCCEEDED -> transitions.succeeded(id, o.result().orElse(null), started);
