@@ -331,7 +331,10 @@ public interface JobStore {
    * otherwise; its attempt stays counted. Their old tokens stop being accepted. On a store that
    * tells live nodes by a session signal (see {@link #reapDeadNodes}), a job whose owner is a
    * registered node that still holds its signal and reported ({@link #nodeHeartbeat}) within the
-   * last minute is left alone: that node is alive, only slow, and keeps its jobs.
+   * last minute is left alone for up to a minute past its lease: that node is alive, only slow, and
+   * keeps its jobs. A job whose lease ended longer ago is taken back even then: a node renews every
+   * lease it holds while it reports, so it does not know it holds that one (the answer to its claim
+   * was lost with its connection), and no one else would ever run it.
    *
    * @return a snapshot of each batch whose jobs changed (nothing is rejected)
    * @throws NullPointerException if {@code now} is null

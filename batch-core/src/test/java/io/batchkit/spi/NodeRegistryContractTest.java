@@ -220,22 +220,11 @@ public abstract class NodeRegistryContractTest {
   void requeueExpired_leavesTheJobsOfANodeThatHoldsItsSignalAndReports_onlyOnAStoreWithOne() {
     register(Node.starting(NODE_A, "host", "1", 4, at(1)));
     BatchId id = insert(2, 3);
-    assertEquals(2, claim(NODE_A, 2, at(2)).size());
-    Instant longAfterTheLease = at(2).plus(Duration.ofDays(1));
-    Node reporting =
-        new Node(
-            NODE_A,
-            "host",
-            "1",
-            4,
-            2,
-            at(1),
-            longAfterTheLease,
-            Node.Status.LIVE,
-            Optional.empty());
-    store.nodeHeartbeat(reporting);
+    assertEquals(2, claim(NODE_A, 2, at(2)).size()); // leased for five minutes
+    Instant pastTheLease = at(2).plus(Duration.ofMinutes(5)).plusSeconds(50);
+    store.nodeHeartbeat(reporting(pastTheLease));
 
-    CompletionResult result = store.requeueExpired(longAfterTheLease, 10);
+    CompletionResult result = store.requeueExpired(pastTheLease, 10);
 
     if (hasSessionSignal()) {
       assertEquals(List.of(), result.batches(), "a live node keeps its jobs past their lease");
@@ -243,6 +232,26 @@ public abstract class NodeRegistryContractTest {
     } else {
       assertEquals(new Progress(2, 2, 0, 0, 0, 0), batchOf(id).progress());
     }
+  }
+
+  @Test
+  void requeueExpired_takesAJobWhoseLeaseIsLongOver_evenFromANodeThatReports() {
+    register(Node.starting(NODE_A, "host", "1", 4, at(1)));
+    BatchId id = insert(2, 3);
+    assertEquals(2, claim(NODE_A, 2, at(2)).size()); // leased for five minutes
+    // the node reports, but has not renewed these leases for over a minute past their end: it
+    // renews every lease it knows of, so it does not know of these (its claim's answer was lost)
+    Instant longAfterTheLease = at(2).plus(Duration.ofDays(1));
+    store.nodeHeartbeat(reporting(longAfterTheLease));
+
+    store.requeueExpired(longAfterTheLease, 10);
+
+    assertEquals(new Progress(2, 2, 0, 0, 0, 0), batchOf(id).progress());
+  }
+
+  /** {@link #NODE_A} as it reports at {@code when}, running two jobs. */
+  private static Node reporting(Instant when) {
+    return new Node(NODE_A, "host", "1", 4, 2, at(1), when, Node.Status.LIVE, Optional.empty());
   }
 
   @Test

@@ -430,18 +430,21 @@ public final class SqlJobStore implements JdbcJobStore {
           "requeueExpired", c -> leases.requeueExpired(c, now, maxJobs, null, List.of()));
     }
     // a live owner keeps its jobs past their lease: it holds its lock and reported lately (a node
-    // whose dispatcher hangs with its connection open stops reporting, and loses them)
+    // whose dispatcher hangs with its connection open stops reporting, and loses them). Not a job
+    // whose lease is over by more than the silence limit: the node renews every lease it holds
+    // with the same thread that reports, so while it reports, such a job is one it does not know
+    // it holds (the answer to its claim was lost with its connection), which nobody else would run
     String alive =
-        "EXISTS (SELECT 1 FROM "
+        "(j.lease_until >= ? AND EXISTS (SELECT 1 FROM "
             + tables.nodes
             + " n WHERE n.node_id = j.owner AND n.status = 'LIVE' AND n.lock_key <> 0"
             + " AND n.last_heartbeat >= ? AND "
             + dialect.nodeLockHeld(tables.prefix, "n.lock_key")
-            + ")";
-    Instant reportedSince = now.minus(SILENCE_LIMIT);
+            + "))";
+    Instant since = now.minus(SILENCE_LIMIT);
     return notifier.write(
         "requeueExpired",
-        c -> leases.requeueExpired(c, now, maxJobs, alive, List.of(reportedSince)));
+        c -> leases.requeueExpired(c, now, maxJobs, alive, List.of(since, since)));
   }
 
   // ------------------------------------------------------------------ nodes
