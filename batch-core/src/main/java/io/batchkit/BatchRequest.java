@@ -1,6 +1,7 @@
 package io.batchkit;
 
 import io.batchkit.internal.util.Checks;
+import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -38,6 +39,8 @@ import java.util.OptionalInt;
  * @param idempotencyKey a key that makes creating the batch again return the first one
  * @param autoStart whether the batch starts as soon as it is created
  * @param startAt when the batch starts by itself, if set: see {@link Builder#startAt}
+ * @param webhooks the addresses told when this batch starts, is cancelled or finishes, besides the
+ *     service's own: see {@link Builder#webhook}
  */
 public record BatchRequest(
     String jobType,
@@ -51,7 +54,8 @@ public record BatchRequest(
     FailurePolicy failurePolicy,
     Optional<String> idempotencyKey,
     boolean autoStart,
-    Optional<Instant> startAt) {
+    Optional<Instant> startAt,
+    List<Webhook> webhooks) {
 
   /** The longest job type, in characters. */
   public static final int MAX_JOB_TYPE_LENGTH = 100;
@@ -94,11 +98,13 @@ public record BatchRequest(
    * setters, so that a request made either way is valid; prefer {@link #builder(String)}, which
    * reports a bad setting as it is given.
    *
-   * @throws NullPointerException if a component, an item, or a metadata key or value is null
+   * @throws NullPointerException if a component, an item, a metadata key or value, or a webhook is
+   *     null
    * @throws BatchValidationException naming every rule broken: no items, a blank or too long job
    *     type, name or idempotency key, bad metadata (a blank or too long key, a too long or
-   *     unstorable value, too many entries), or a {@code maxConcurrency}, {@code maxAttempts},
-   *     {@code jobTimeout} or {@code startAt} out of its range
+   *     unstorable value, too many entries), a {@code maxConcurrency}, {@code maxAttempts}, {@code
+   *     jobTimeout} or {@code startAt} out of its range, or more than {@value
+   *     Webhook#MAX_PER_BATCH} webhooks
    */
   public BatchRequest {
     Checks.notNull(jobType, "jobType");
@@ -112,7 +118,17 @@ public record BatchRequest(
     Checks.notNull(failurePolicy, "failurePolicy");
     Checks.notNull(idempotencyKey, "idempotencyKey");
     Checks.notNull(startAt, "startAt");
+    webhooks = List.copyOf(Checks.notNull(webhooks, "webhooks"));
     List<BatchValidationException.Violation> violations = new ArrayList<>();
+    if (webhooks.size() > Webhook.MAX_PER_BATCH) {
+      violations.add(
+          new BatchValidationException.Violation(
+              "webhooks",
+              "a batch has at most "
+                  + Webhook.MAX_PER_BATCH
+                  + " webhooks, had "
+                  + webhooks.size()));
+    }
     check(violations, "jobType", () -> Checks.notBlank(jobType, "jobType", MAX_JOB_TYPE_LENGTH));
     check(violations, "name", () -> Checks.notBlank(name, "name", MAX_NAME_LENGTH));
     if (items.isEmpty()) {
@@ -175,6 +191,41 @@ public record BatchRequest(
     }
   }
 
+  /**
+   * Creates a request without webhooks of its own: the form of the record before webhooks existed.
+   *
+   * @throws NullPointerException as the canonical constructor
+   * @throws BatchValidationException as the canonical constructor
+   */
+  public BatchRequest(
+      String jobType,
+      String name,
+      List<String> items,
+      Map<String, String> metadata,
+      Priority priority,
+      OptionalInt maxConcurrency,
+      OptionalInt maxAttempts,
+      Optional<Duration> jobTimeout,
+      FailurePolicy failurePolicy,
+      Optional<String> idempotencyKey,
+      boolean autoStart,
+      Optional<Instant> startAt) {
+    this(
+        jobType,
+        name,
+        items,
+        metadata,
+        priority,
+        maxConcurrency,
+        maxAttempts,
+        jobTimeout,
+        failurePolicy,
+        idempotencyKey,
+        autoStart,
+        startAt,
+        List.of());
+  }
+
   /** Runs one of the builder's checks and records its complaint, if any, as a violation. */
   private static void check(
       List<BatchValidationException.Violation> violations, String field, Runnable rule) {
@@ -213,6 +264,7 @@ public record BatchRequest(
     private Optional<String> idempotencyKey = Optional.empty();
     private boolean autoStart;
     private Optional<Instant> startAt = Optional.empty();
+    private final List<Webhook> webhooks = new ArrayList<>();
 
     private Builder(String jobType) {
       this.jobType = Checks.notBlank(jobType, "jobType", MAX_JOB_TYPE_LENGTH);
@@ -374,6 +426,39 @@ public record BatchRequest(
       return this;
     }
 
+    /**
+     * Adds an address told when this batch finishes, whatever its final status: see {@link
+     * Webhook}. The service that creates the batch adds its own webhooks ({@link
+     * BatchService.Builder#webhook}) and signs every notification with its {@link
+     * BatchService.Builder#webhookSecret secret}; a service without one refuses the batch.
+     *
+     * @throws NullPointerException if {@code url} is null
+     * @throws IllegalArgumentException if {@code url} is not an absolute {@code http} or {@code
+     *     https} address (see {@link Webhook}), or the request has {@value Webhook#MAX_PER_BATCH}
+     *     webhooks already
+     */
+    public Builder webhook(URI url) {
+      return webhook(Webhook.onFinish(url));
+    }
+
+    /**
+     * Adds a webhook told of the given events of this batch (among {@link Webhook#EVENTS}: started,
+     * cancelled, finished); see {@link #webhook(URI)}.
+     *
+     * @throws NullPointerException if {@code webhook} is null
+     * @throws IllegalArgumentException if the request has {@value Webhook#MAX_PER_BATCH} webhooks
+     *     already
+     */
+    public Builder webhook(Webhook webhook) {
+      Checks.notNull(webhook, "webhook");
+      if (webhooks.size() >= Webhook.MAX_PER_BATCH) {
+        throw new IllegalArgumentException(
+            "a batch has at most " + Webhook.MAX_PER_BATCH + " webhooks");
+      }
+      webhooks.add(webhook);
+      return this;
+    }
+
     /** Makes {@link BatchService#createBatch} start the batch too, in the same atomic step. */
     public Builder autoStart() {
       this.autoStart = true;
@@ -398,7 +483,8 @@ public record BatchRequest(
           failurePolicy,
           idempotencyKey,
           autoStart,
-          startAt);
+          startAt,
+          webhooks);
     }
 
     @Override
@@ -416,6 +502,7 @@ public record BatchRequest(
           + jobTimeout.map(t -> ", jobTimeout=" + t).orElse("")
           + (autoStart ? ", autoStart" : "")
           + startAt.map(t -> ", startAt=" + t).orElse("")
+          + (webhooks.isEmpty() ? "" : ", webhooks=" + webhooks.size())
           + "}";
     }
   }

@@ -8,10 +8,13 @@ import io.batchkit.internal.util.Checks;
 import io.batchkit.spi.JobProcessorProvider;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.SharedRateLimit;
+import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -359,6 +362,8 @@ public interface BatchService extends AutoCloseable {
     private int maxItemsPerBatch = 100_000;
     private int maxPayloadBytes = 1024 * 1024;
     private Duration historyRetention = Duration.ofDays(30);
+    private final List<Webhook> webhooks = new ArrayList<>();
+    private String webhookSecret;
 
     /** The scalar settings that were set, for toString: name to value, last call wins. */
     private final Map<String, Object> set = new LinkedHashMap<>();
@@ -831,12 +836,67 @@ public interface BatchService extends AutoCloseable {
     }
 
     /**
+     * Adds an address told of the given events ({@link Webhook#EVENTS}: started, cancelled,
+     * finished; with none given, finished) of every batch this service creates, besides the batch's
+     * own ({@link BatchRequest.Builder#webhook}). The webhooks are stored with each batch as it is
+     * created, so that whichever service records the event writes its notification, in the same
+     * step; the services that have a {@link #webhookSecret} send them. Requires a {@link
+     * #webhookSecret}.
+     *
+     * <pre>{@code
+     * BatchService.builder()
+     *     .webhook(URI.create("https://example.com/hooks/batches"))
+     *     .webhookSecret(System.getenv("BATCHKIT_WEBHOOK_SECRET"))
+     * }</pre>
+     *
+     * @throws NullPointerException if {@code url} or an event is null
+     * @throws IllegalArgumentException if {@code url} is not an absolute {@code http} or {@code
+     *     https} address, an event is not among {@link Webhook#EVENTS}, or the service has {@value
+     *     Webhook#MAX_PER_BATCH} webhooks already
+     */
+    public Builder webhook(URI url, BatchEvent.Type... events) {
+      Checks.notNull(events, "events");
+      Webhook webhook =
+          events.length == 0
+              ? Webhook.onFinish(url)
+              : new Webhook(url, new HashSet<>(Arrays.asList(events)));
+      if (webhooks.size() >= Webhook.MAX_PER_BATCH) {
+        throw new IllegalArgumentException(
+            "a service has at most " + Webhook.MAX_PER_BATCH + " webhooks");
+      }
+      webhooks.add(webhook);
+      return this;
+    }
+
+    /**
+     * Sets the secret that signs every webhook notification this service sends (an HMAC-SHA256 of
+     * the body and a time stamp, in the header {@code Batchkit-Signature}: see the README), and
+     * makes the service send them: the notifications of every batch in the store, whichever service
+     * created it, shared with the other services that have a secret. Give every service that shares
+     * a store the same secret. A service without one sends none, and refuses a batch that has
+     * webhooks, so that a batch whose notifications nobody could sign is never stored.
+     *
+     * @throws NullPointerException if {@code secret} is null
+     * @throws IllegalArgumentException if it is shorter than 16 characters
+     */
+    public Builder webhookSecret(String secret) {
+      Checks.notNull(secret, "webhookSecret");
+      if (secret.length() < 16) {
+        throw new IllegalArgumentException("webhookSecret must have at least 16 characters");
+      }
+      this.webhookSecret = secret;
+      set.put("webhookSecret", "(set)");
+      return this;
+    }
+
+    /**
      * Checks the settings together, finds {@link JobProcessorProvider}s (unless turned off), and
      * starts the service.
      *
      * @throws IllegalArgumentException if a rate limit or a circuit breaker names a job type with
      *     no processor, a discovered provider's job type clashes with a registered one or another
-     *     provider's, or maxPollInterval was set shorter than pollInterval
+     *     provider's, maxPollInterval was set shorter than pollInterval, or a webhook was added
+     *     without a webhookSecret
      * @throws IllegalStateException if a live node with this {@link #nodeId} is registered in the
      *     store (see {@link BatchService#nodes()})
      */
@@ -868,6 +928,10 @@ public interface BatchService extends AutoCloseable {
           throw new IllegalArgumentException(
               "sharedRateLimit names job type '" + type + "', which has no processor");
         }
+      }
+      if (!webhooks.isEmpty() && webhookSecret == null) {
+        throw new IllegalArgumentException(
+            "webhook needs a webhookSecret to sign its notifications with");
       }
       for (String type : circuitBreakers.keySet()) {
         if (!all.containsKey(type)) {
@@ -904,7 +968,9 @@ public interface BatchService extends AutoCloseable {
               interruptGracePeriod,
               maxItemsPerBatch,
               maxPayloadBytes,
-              historyRetention);
+              historyRetention,
+              webhooks,
+              webhookSecret);
       return new DefaultBatchService(config);
     }
 
@@ -923,6 +989,9 @@ public interface BatchService extends AutoCloseable {
       }
       if (!listeners.isEmpty()) {
         parts.add("listeners=" + listeners.size());
+      }
+      if (!webhooks.isEmpty()) {
+        parts.add("webhooks=" + webhooks.size());
       }
       set.forEach(
           (name, value) ->

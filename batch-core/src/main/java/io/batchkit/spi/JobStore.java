@@ -86,20 +86,26 @@ public interface JobStore {
    * keeps: the request's fingerprint, when the batch has an idempotency key, and its scheduled
    * start, for a {@code PENDING} batch. If the key is taken, stores nothing and returns the stored
    * batch with the fingerprint stored with it ({@link InsertResult#fingerprint()}), so that the
-   * service can tell a repeated request from a different one under the same key. The default (a
-   * store written before it existed) ignores the fingerprint, so that every repeated key counts as
-   * the same request, and refuses a start time, which it could not keep.
+   * service can tell a repeated request from a different one under the same key. The request's
+   * webhooks are kept with the batch: from then on, each step that records an event of the batch
+   * that one of them is told of also writes a delivery of it ({@link #claimWebhookDeliveries}), in
+   * the same atomic step. The default (a store written before these existed) ignores the
+   * fingerprint, so that every repeated key counts as the same request, and refuses a start time or
+   * webhooks, which it could not keep.
    *
    * @throws NullPointerException if an argument or a job is null
    * @throws IllegalArgumentException as {@link #insertBatch(Batch, List)} does, or if a start time
    *     is given for a batch that is not {@code PENDING}
-   * @throws UnsupportedOperationException by default, if a start time is given
+   * @throws UnsupportedOperationException by default, if a start time or a webhook is given
    */
   default InsertResult insertBatch(Batch batch, List<NewJob> jobs, StoredRequest request) {
     Checks.notNull(request, "request");
     if (request.startAt().isPresent()) {
       throw new UnsupportedOperationException(
           getClass().getName() + " cannot keep a scheduled start");
+    }
+    if (!request.webhooks().isEmpty()) {
+      throw new UnsupportedOperationException(getClass().getName() + " cannot keep webhooks");
     }
     return insertBatch(batch, jobs);
   }
@@ -138,10 +144,12 @@ public interface JobStore {
    * Deletes history that ended before {@code before}: attempt records ({@link #listJobAttempts})
    * whose attempt ended before it and batch events ({@link #listBatchEvents}) that happened before
    * it, at most {@code maxRows} rows in all per call, so that one call stays short. The final
-   * attempt of a finished job is part of the job and stays as long as the job. Services call it now
+   * attempt of a finished job is part of the job and stays as long as the job. Webhook deliveries
+   * whose tries ran out go too, if they were written before {@code before}. Services call it now
    * and then with their history retention. The default deletes nothing.
    *
-   * @return how many attempt records and events it deleted: {@code maxRows} if more may be left
+   * @return how many attempt records, events and deliveries it deleted: {@code maxRows} if more may
+   *     be left
    * @throws NullPointerException if {@code before} is null
    * @throws IllegalArgumentException if {@code maxRows} is not positive
    */
@@ -524,5 +532,56 @@ public interface JobStore {
   /** Lists the registered nodes: live ones first, then by node id. The default lists none. */
   default List<Node> listNodes() {
     return List.of();
+  }
+
+  /**
+   * Claims up to {@code max} webhook deliveries that are due ({@link WebhookDelivery}): written by
+   * the step that recorded their event, and never tried, or due again after a failed try, or
+   * claimed by a service whose lease ran out before it recorded the try. Each claimed delivery is
+   * leased until {@code leaseUntil}: no other claim takes it before then. Oldest due first.
+   *
+   * <p>A delivery's event is recorded exactly once, so a delivery is sent once unless a try fails
+   * or its sender dies before it records the result; receivers drop repeats by the delivery's id.
+   * The default (a store written before webhooks existed) has none to claim.
+   *
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code max} is not positive, or {@code leaseUntil} is not
+   *     after {@code now}
+   */
+  default List<WebhookDelivery> claimWebhookDeliveries(Instant now, Instant leaseUntil, int max) {
+    StoreChecks.webhookClaim(now, leaseUntil, max);
+    return List.of();
+  }
+
+  /**
+   * Records that a claimed delivery was delivered: it is gone from the store. Does nothing, and
+   * returns false, if the claim is no longer the delivery's latest (its lease ran out and another
+   * service claimed it) or the delivery is gone.
+   *
+   * @throws NullPointerException if {@code delivery} is null
+   * @throws UnsupportedOperationException by default (a store written before webhooks existed)
+   */
+  default boolean webhookDelivered(WebhookDelivery delivery) {
+    Checks.notNull(delivery, "delivery");
+    throw new UnsupportedOperationException(getClass().getName() + " keeps no webhooks");
+  }
+
+  /**
+   * Records that a try of a claimed delivery failed: it is due again at {@code retryAt}, or, when
+   * that is empty, its tries have run out and it is kept (a durable store keeps the error with it,
+   * for operators) only until the history retention deletes it ({@link #purgeHistory}). Does
+   * nothing, and returns false, if the claim is no longer the delivery's latest or the delivery is
+   * gone.
+   *
+   * @param error why the try failed: a status code or an exception, never the body; cut to {@value
+   *     io.batchkit.BatchEvent#MAX_DETAIL_LENGTH} characters
+   * @throws NullPointerException if an argument is null
+   * @throws UnsupportedOperationException by default (a store written before webhooks existed)
+   */
+  default boolean webhookFailed(WebhookDelivery delivery, String error, Optional<Instant> retryAt) {
+    Checks.notNull(delivery, "delivery");
+    Checks.notNull(error, "error");
+    Checks.notNull(retryAt, "retryAt");
+    throw new UnsupportedOperationException(getClass().getName() + " keeps no webhooks");
   }
 }

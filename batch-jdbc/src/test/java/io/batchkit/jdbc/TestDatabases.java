@@ -117,6 +117,8 @@ public final class TestDatabases {
         prefix + "slots",
         prefix + "rate_buckets",
         prefix + "batch_events",
-        prefix + "job_attempts");
+        prefix + "job_attempts",
+        prefix + "batch_webhooks",
+        prefix + "webhook_deliveries");
   }
 }

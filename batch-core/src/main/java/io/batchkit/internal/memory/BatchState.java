@@ -6,6 +6,7 @@ import io.batchkit.BatchStatus;
 import io.batchkit.JobStatus;
 import io.batchkit.Priority;
 import io.batchkit.Progress;
+import io.batchkit.Webhook;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -44,6 +45,11 @@ final class BatchState {
   AttemptLog attemptLog;
 
   BatchStatus status;
+
+  /** Its webhooks ({@code StoredRequest#webhooks}), and the events they are told of as bits. */
+  List<Webhook> webhooks = List.of();
+
+  int webhookEvents;
 
   /** The request's fingerprint, kept for a batch with an idempotency key; may be null. */
   String fingerprint;

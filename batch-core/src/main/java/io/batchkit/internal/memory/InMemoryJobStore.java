@@ -22,6 +22,7 @@ import io.batchkit.internal.util.AttemptRecords;
 import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
+import io.batchkit.internal.util.Webhooks;
 import io.batchkit.spi.BatchStatusRule;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
@@ -35,6 +36,7 @@ import io.batchkit.spi.NewJob;
 import io.batchkit.spi.SharedRateLimit;
 import io.batchkit.spi.StoredRequest;
 import io.batchkit.spi.Subscription;
+import io.batchkit.spi.WebhookDelivery;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -110,6 +112,9 @@ public final class InMemoryJobStore implements JobStore {
 
   private final InMemoryHistory history = new InMemoryHistory(lock, batches, jobs, nodes);
 
+  /** The webhook deliveries; guarded by its own monitor, taken after the lock. */
+  private final InMemoryWebhooks webhooks = new InMemoryWebhooks();
+
   /** Counts serves, so that batches served in the same millisecond still take turns. */
   private long lastServe;
 
@@ -148,10 +153,11 @@ public final class InMemoryJobStore implements JobStore {
         state.jobs.add(job);
       }
       jobs.add(state);
-      state.events.add(BatchEvents.created(batch, batch.createdAt()));
+      state.webhooks = request.webhooks();
+      state.webhookEvents = Webhooks.events(request.webhooks());
+      record(state, BatchEvents.created(batch, batch.createdAt()));
       if (state.status == BatchStatus.PROCESSING) {
-        state.events.add(
-            BatchEvents.started(batch.id(), batch.createdAt(), BatchEvents.ON_CREATION));
+        record(state, BatchEvents.started(batch.id(), batch.createdAt(), BatchEvents.ON_CREATION));
       }
       batches.put(batch.id(), state);
       key.ifPresent(k -> idempotencyKeys.put(k, batch.id()));
@@ -273,7 +279,8 @@ public final class InMemoryJobStore implements JobStore {
 
   @Override
   public int purgeHistory(Instant before, int maxRows) {
-    return history.purgeHistory(before, maxRows);
+    int deleted = history.purgeHistory(before, maxRows);
+    return deleted < maxRows ? deleted + webhooks.purge(before, maxRows - deleted) : deleted;
   }
 
   @Override
@@ -303,7 +310,7 @@ public final class InMemoryJobStore implements JobStore {
       state.counts[JobStatus.QUEUED.ordinal()] += added.size();
       state.updatedAt = now;
       jobs.addOwnIds(added);
-      state.events.add(BatchEvents.itemsAdded(id, now, added.size(), state.jobs.size()));
+      record(state, BatchEvents.itemsAdded(id, now, added.size(), state.jobs.size()));
       return state.snapshot();
     } finally {
       lock.unlock();
@@ -361,11 +368,11 @@ public final class InMemoryJobStore implements JobStore {
   }
 
   private Batch start(BatchState state, Instant now, String how) {
-    state.events.add(BatchEvents.started(state.batch.id(), now, how));
     state.status = BatchStatus.PROCESSING;
     state.startedAt = now;
     state.lastServedAt = now;
     state.updatedAt = now;
+    record(state, BatchEvents.started(state.batch.id(), now, how)); // its notification: started
     runnable.add(state);
     return state.snapshot();
   }
@@ -648,7 +655,8 @@ public final class InMemoryJobStore implements JobStore {
       if (state.status == BatchStatus.PROCESSING) {
         Progress progress = state.progress();
         if (state.batch.failurePolicy().isTripped(progress)) {
-          state.events.add(
+          record(
+              state,
               BatchEvents.policyTripped(
                   state.batch.id(), now, progress, state.batch.failurePolicy()));
           cancelQueued(state, now);
@@ -661,12 +669,42 @@ public final class InMemoryJobStore implements JobStore {
       }
       // a step that ends jobs touches only batches with jobs running, so each finishes here once
       if (state.status.isFinal() && state.progress().pending() == 0) {
-        state.events.add(
-            BatchEvents.finished(state.batch.id(), now, state.status, state.progress()));
+        record(state, BatchEvents.finished(state.batch.id(), now, state.status, state.progress()));
       }
       snapshots.add(state.snapshot());
     }
     return snapshots;
+  }
+
+  /**
+   * Records an event of a batch and, when one of its webhooks is told of it, the delivery of its
+   * notification, with the batch as it is now: callers record after they changed the batch.
+   */
+  private void record(BatchState state, BatchEvent event) {
+    state.events.add(event);
+    if (Webhooks.toldOf(state.webhookEvents, event.type())) {
+      webhooks.enqueue(state.webhooks, event, state.snapshot());
+    }
+  }
+
+  @Override
+  public List<WebhookDelivery> claimWebhookDeliveries(Instant now, Instant leaseUntil, int max) {
+    StoreChecks.webhookClaim(now, leaseUntil, max);
+    return webhooks.claim(now, leaseUntil, max);
+  }
+
+  @Override
+  public boolean webhookDelivered(WebhookDelivery delivery) {
+    Checks.notNull(delivery, "delivery");
+    return webhooks.delivered(delivery);
+  }
+
+  @Override
+  public boolean webhookFailed(WebhookDelivery delivery, String error, Optional<Instant> retryAt) {
+    Checks.notNull(delivery, "delivery");
+    Checks.notNull(error, "error");
+    Checks.notNull(retryAt, "retryAt");
+    return webhooks.failed(delivery, error, retryAt);
   }
 
   /** Cancels every queued job of a batch and takes the batch out of the claim order. */
@@ -879,9 +917,9 @@ public final class InMemoryJobStore implements JobStore {
       state.completedAt = now;
       state.updatedAt = now;
       summary = new CancellationSummary(id, cancelled, running, finished);
-      state.events.add(BatchEvents.cancelled(summary, now));
+      record(state, BatchEvents.cancelled(summary, now));
       if (running == 0) { // nothing is left to end, so this step finished the batch
-        state.events.add(BatchEvents.finished(id, now, state.status, state.progress()));
+        record(state, BatchEvents.finished(id, now, state.status, state.progress()));
       }
     } finally {
       lock.unlock();
@@ -903,7 +941,7 @@ public final class InMemoryJobStore implements JobStore {
       Progress progress = state.progress();
       StoreChecks.canRetryFailed(id, state.status, progress);
 
-      state.events.add(BatchEvents.failedRetried(id, now, progress.failed()));
+      record(state, BatchEvents.failedRetried(id, now, progress.failed()));
       for (JobState job : state.jobs) {
         if (job.status == JobStatus.FAILED) {
           queueFailedAgain(job, now);
@@ -938,7 +976,7 @@ public final class InMemoryJobStore implements JobStore {
       }
       byBatch.forEach(
           (state, failed) -> {
-            state.events.add(BatchEvents.failedRetried(state.batch.id(), now, failed.size()));
+            record(state, BatchEvents.failedRetried(state.batch.id(), now, failed.size()));
             failed.forEach(job -> queueFailedAgain(job, now));
             reopen(state, now);
             retried.add(state.snapshot());

@@ -2,6 +2,7 @@ package io.batchkit.internal.scheduler;
 
 import io.batchkit.BatchRequest;
 import io.batchkit.BatchValidationException.Violation;
+import io.batchkit.Webhook;
 import io.batchkit.internal.util.Checks;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,6 +34,22 @@ final class BatchRequestValidator {
                   + "' (registered: "
                   + config.processors().keySet()
                   + ")"));
+    }
+    if (!request.webhooks().isEmpty() && config.webhookSecret() == null) {
+      violations.add(
+          new Violation(
+              "webhooks",
+              "this service has no webhookSecret to sign the batch's notifications with"));
+    }
+    int webhooks = request.webhooks().size() + config.webhooks().size();
+    if (webhooks > Webhook.MAX_PER_BATCH) {
+      violations.add(
+          new Violation(
+              "webhooks",
+              "a batch has at most "
+                  + Webhook.MAX_PER_BATCH
+                  + " webhooks, its request's and its service's together, would have "
+                  + webhooks));
     }
     violations.addAll(validateItems(request.items(), 0));
     return violations;

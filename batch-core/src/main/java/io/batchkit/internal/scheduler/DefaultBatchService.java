@@ -4,6 +4,7 @@ import io.batchkit.Batch;
 import io.batchkit.BatchEvent;
 import io.batchkit.BatchException;
 import io.batchkit.BatchId;
+import io.batchkit.BatchListener;
 import io.batchkit.BatchNotFoundException;
 import io.batchkit.BatchPerformance;
 import io.batchkit.BatchQuery;
@@ -25,8 +26,10 @@ import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
 import io.batchkit.StoreStatistics;
+import io.batchkit.Webhook;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
+import io.batchkit.internal.webhook.WebhookSender;
 import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.JobProcessorProvider;
 import io.batchkit.spi.JobStore;
@@ -69,6 +72,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link ScheduledStarts}: batches that start at a time of their own;
  *   <li>{@link HistoryPruner}: history past its retention;
  *   <li>{@link CompletionWaiters}: the futures of {@link #completion};
+ *   <li>{@link WebhookSender}: the store's webhook notifications, when the service has a secret;
  *   <li>{@link NodeState}: the mutable state the parts share, with who owns each field (read its
  *       comment before changing how any two parts meet).
  * </ul>
@@ -95,11 +99,18 @@ public final class DefaultBatchService implements BatchService {
   private final Subscription subscription;
   private final Subscription finishSubscription;
 
+  /** Sends the store's webhook notifications; null when the service has no webhook secret. */
+  private final WebhookSender sender;
+
   /** Starts a service; use {@link BatchService#builder()}. */
   public DefaultBatchService(ServiceConfig config) {
     this.config = config;
     this.store = config.store();
-    this.listeners = new Listeners(config.listeners());
+    this.sender =
+        config.webhookSecret() == null
+            ? null
+            : new WebhookSender(store, config.clock(), config.webhookSecret(), config.nodeId());
+    this.listeners = new Listeners(withSenderWakeUps(config.listeners(), sender));
     Backoff backoff =
         new Backoff(config.retryInitialDelay(), config.retryMaxDelay(), config.retryJitter());
     this.stats = new Stats(config.clock().instant().getEpochSecond());
@@ -245,9 +256,13 @@ public final class DefaultBatchService implements BatchService {
     List<NewJob> jobs = new NewJobs(request.items());
     String key = request.idempotencyKey().orElse(null);
     String fingerprint = key == null ? null : RequestFingerprint.of(request);
+    List<Webhook> webhooks = new ArrayList<>(request.webhooks());
+    webhooks.addAll(config.webhooks());
     StoredRequest kept =
         new StoredRequest(
-            Optional.ofNullable(fingerprint), scheduled ? request.startAt() : Optional.empty());
+            Optional.ofNullable(fingerprint),
+            scheduled ? request.startAt() : Optional.empty(),
+            webhooks);
     InsertResult result =
         kept.equals(StoredRequest.NONE)
             ? store.insertBatch(batch, jobs)
@@ -401,7 +416,40 @@ public final class DefaultBatchService implements BatchService {
       store.findBatch(id).ifPresent(waiters::finished);
     }
     node.waiter.wake();
+    if (sender != null) {
+      sender.wake(); // its CANCELLED notification
+    }
     return summary;
+  }
+
+  /**
+   * The listeners, and one that wakes the webhook sender when a batch starts or finishes here: its
+   * notification was just written, and this service is the first to know.
+   */
+  private static List<BatchListener> withSenderWakeUps(
+      List<BatchListener> listeners, WebhookSender sender) {
+    if (sender == null) {
+      return listeners;
+    }
+    List<BatchListener> all = new ArrayList<>(listeners);
+    all.add(
+        new BatchListener() {
+          @Override
+          public void batchStarted(Batch batch) {
+            sender.wake();
+          }
+
+          @Override
+          public void batchFinished(Batch batch) {
+            sender.wake();
+          }
+
+          @Override
+          public String toString() {
+            return "webhook sender";
+          }
+        });
+    return all;
   }
 
   @Override
@@ -519,6 +567,9 @@ public final class DefaultBatchService implements BatchService {
     dispatcher.stop();
     nodes.deregister(); // after the last outcome: the node held no job when it is marked stopped
     waiters.closed(config.nodeId());
+    if (sender != null) {
+      sender.close(); // after the last outcome, whose notification it may still send
+    }
     node.state.set(NodeState.State.CLOSED);
     LOG.info("batchkit service {} closed", config.nodeId());
   }

@@ -1,6 +1,7 @@
 package io.batchkit.internal.scheduler;
 
 import io.batchkit.BatchRequest;
+import io.batchkit.Webhook;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -53,6 +54,12 @@ final class RequestFingerprint {
     number(digest, request.failurePolicy().maxFailures());
     number(digest, Double.doubleToLongBits(request.failurePolicy().maxFailureRatio()));
     number(digest, request.startAt().map(t -> t.toEpochMilli()).orElse(Long.MIN_VALUE));
+    // only when there are some: a request without webhooks keeps the fingerprint it had before
+    // webhooks existed, so that a stored key still matches its repeat
+    for (Webhook webhook : request.webhooks()) {
+      text(digest, webhook.url().toString());
+      text(digest, webhook.events().toString());
+    }
     // a version in front, so that a later encoding can tell the fingerprints of this one apart
     return VERSION + HexFormat.of().formatHex(digest.digest()).substring(0, 64 - VERSION.length());
   }

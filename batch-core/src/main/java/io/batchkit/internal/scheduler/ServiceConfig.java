@@ -2,6 +2,7 @@ package io.batchkit.internal.scheduler;
 
 import io.batchkit.BatchListener;
 import io.batchkit.JobProcessor;
+import io.batchkit.Webhook;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.SharedRateLimit;
 import java.time.Clock;
@@ -12,7 +13,8 @@ import java.util.function.DoubleSupplier;
 
 /**
  * The immutable settings of one service, copied from its builder. {@code memoryAwareFraction} is 0
- * when the service is not memory-aware; {@code memoryProbe} is null for the heap's own figure.
+ * when the service is not memory-aware; {@code memoryProbe} is null for the heap's own figure;
+ * {@code webhookSecret} is null when the service sends no webhooks.
  */
 public record ServiceConfig(
     JobStore store,
@@ -42,7 +44,9 @@ public record ServiceConfig(
     Duration interruptGracePeriod,
     int maxItemsPerBatch,
     int maxPayloadBytes,
-    Duration historyRetention) {
+    Duration historyRetention,
+    List<Webhook> webhooks,
+    String webhookSecret) {
 
   /** Copies the collections. */
   public ServiceConfig {
@@ -51,5 +55,12 @@ public record ServiceConfig(
     sharedRateLimits = Map.copyOf(sharedRateLimits);
     circuitBreakers = Map.copyOf(circuitBreakers);
     listeners = List.copyOf(listeners);
+    webhooks = List.copyOf(webhooks);
+  }
+
+  /** Leaves the secret out. */
+  @Override
+  public String toString() {
+    return "ServiceConfig{nodeId=" + nodeId + ", store=" + store.getClass().getSimpleName() + "}";
   }
 }

@@ -10,6 +10,7 @@ import io.batchkit.Node;
 import io.batchkit.Progress;
 import io.batchkit.spi.NewJob;
 import io.batchkit.spi.StoredRequest;
+import java.time.Instant;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
@@ -227,5 +228,21 @@ public final class StoreChecks {
           Checks.notNull(report, "progress of " + id);
         });
     return progress;
+  }
+
+  /**
+   * Checks the arguments of {@code claimWebhookDeliveries}.
+   *
+   * @throws NullPointerException if a time is null
+   * @throws IllegalArgumentException if {@code max} is not positive, or the lease ends before it
+   *     starts
+   */
+  public static void webhookClaim(Instant now, Instant leaseUntil, int max) {
+    Checks.notNull(now, "now");
+    Checks.notNull(leaseUntil, "leaseUntil");
+    Checks.positive(max, "max");
+    if (!leaseUntil.isAfter(now)) {
+      throw new IllegalArgumentException("leaseUntil must be after now");
+    }
   }
 }

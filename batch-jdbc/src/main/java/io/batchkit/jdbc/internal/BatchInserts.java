@@ -7,6 +7,7 @@ import io.batchkit.BatchStatus;
 import io.batchkit.Progress;
 import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.internal.util.StoreChecks;
+import io.batchkit.internal.util.Webhooks;
 import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.NewJob;
 import io.batchkit.spi.StoredRequest;
@@ -36,10 +37,12 @@ final class BatchInserts {
   private final Dialect dialect;
   private final WorkNotifier notifier;
   private final BatchEventLog events;
+  private final WebhookOutbox webhooks;
 
   BatchInserts(Tables tables, WorkNotifier notifier) {
     this.tables = tables;
     this.events = new BatchEventLog(tables);
+    this.webhooks = new WebhookOutbox(tables);
     this.dialect = tables.dialect;
     this.notifier = notifier;
   }
@@ -65,15 +68,20 @@ final class BatchInserts {
       }
     }
     try {
-      insertBatchRow(c, batch);
+      int webhookEvents = Webhooks.events(request.webhooks());
+      insertBatchRow(c, batch, webhookEvents);
       insertMetadata(c, batch);
       insertJobs(c, batch.id(), 0, newJobs, batch.createdAt());
+      webhooks.store(c, batch.id(), request.webhooks());
       List<BatchEvent> happened = new ArrayList<>(2);
       happened.add(BatchEvents.created(batch, batch.createdAt()));
       if (batch.status() == BatchStatus.PROCESSING) {
         happened.add(BatchEvents.started(batch.id(), batch.createdAt(), BatchEvents.ON_CREATION));
       }
       events.record(c, happened);
+      for (BatchEvent event : happened) {
+        webhooks.enqueue(c, event, batch, webhookEvents);
+      }
       if (fingerprint != null || request.startAt().isPresent()) {
         try (PreparedStatement ps =
             c.prepareStatement(
@@ -98,7 +106,7 @@ final class BatchInserts {
     return new InsertResult(batch, true, Optional.ofNullable(fingerprint));
   }
 
-  private void insertBatchRow(Connection c, Batch b) throws SQLException {
+  private void insertBatchRow(Connection c, Batch b, int webhookEvents) throws SQLException {
     String sql =
         "INSERT INTO "
             + tables.batches
@@ -106,7 +114,7 @@ final class BatchInserts {
             + BatchRow.COLUMNS
             + ", last_served_ms, served_seq)"
             + " VALUES ("
-            + Tables.params(25)
+            + Tables.params(26)
             + ")";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       int i = 0;
@@ -134,6 +142,7 @@ final class BatchInserts {
       dialect.setInstant(ps, ++i, b.updatedAt());
       dialect.setInstant(ps, ++i, b.completedAt().orElse(null));
       ps.setInt(++i, 0); // slots_held
+      ps.setInt(++i, webhookEvents);
       ps.setLong(++i, b.startedAt().orElse(b.createdAt()).toEpochMilli());
       ps.setLong(++i, 0);
       ps.executeUpdate();

@@ -28,7 +28,7 @@ final class BatchRow {
       "id, name, job_type, priority, metadata, max_concurrency, max_attempts, job_timeout_ms,"
           + " policy_max_failures, policy_max_ratio, idempotency_key, status, total, queued,"
           + " processing, succeeded, failed, cancelled, created_at, started_at, updated_at,"
-          + " completed_at, slots_held";
+          + " completed_at, slots_held, webhook_events";
 
   final UUID id;
   final String name;
@@ -47,6 +47,9 @@ final class BatchRow {
 
   /** The slots all nodes hold; read only: the steps that change it write it themselves. */
   final int slotsHeld;
+
+  /** The events its webhooks are told of, as bits ({@code Webhooks.events}); 0 without any. */
+  final int webhookEvents;
 
   Instant startedAt;
   Instant updatedAt;
@@ -76,6 +79,7 @@ final class BatchRow {
     updatedAt = dialect.getInstant(rs, "updated_at");
     completedAt = dialect.getInstant(rs, "completed_at");
     slotsHeld = rs.getInt("slots_held");
+    webhookEvents = rs.getInt("webhook_events");
   }
 
   long count(JobStatus status) {

@@ -40,11 +40,13 @@ final class BatchTransitions {
   private final BatchReads reads;
   private final WorkNotifier notifier;
   private final BatchEventLog events;
+  private final WebhookOutbox webhooks;
   private final AttemptLog attempts;
 
   BatchTransitions(Tables tables, BatchReads reads, WorkNotifier notifier) {
     this.tables = tables;
     this.events = new BatchEventLog(tables);
+    this.webhooks = new WebhookOutbox(tables);
     this.attempts = new AttemptLog(tables);
     this.dialect = tables.dialect;
     this.reads = reads;
@@ -118,7 +120,8 @@ final class BatchTransitions {
   private Batch start(Connection c, BatchRow row, BatchId id, Instant now, String how)
       throws SQLException {
     forgetSchedule(c, id);
-    events.record(c, BatchEvents.started(id, now, how));
+    BatchEvent started = BatchEvents.started(id, now, how);
+    events.record(c, started);
     String sql =
         "UPDATE "
             + tables.batches
@@ -135,7 +138,9 @@ final class BatchTransitions {
     row.status = BatchStatus.PROCESSING;
     row.startedAt = now;
     row.updatedAt = now;
-    return row.toBatch();
+    Batch batch = row.toBatch();
+    webhooks.enqueue(c, started, batch, row.webhookEvents);
+    return batch;
   }
 
   CancellationSummary cancelBatch(Connection c, BatchId id, Instant now) throws SQLException {
@@ -152,10 +157,16 @@ final class BatchTransitions {
     row.updatedAt = now;
     writeBatches(c, List.of(row));
     CancellationSummary summary = new CancellationSummary(id, cancelled, running, finished);
-    events.record(c, BatchEvents.cancelled(summary, now));
+    List<BatchEvent> happened = new ArrayList<>(2);
+    happened.add(BatchEvents.cancelled(summary, now));
     if (running == 0) {
-      events.record(c, BatchEvents.finished(id, now, row.status, row.progress()));
+      happened.add(BatchEvents.finished(id, now, row.status, row.progress()));
       notifier.notifyFinished(c, row.id); // nothing is left to end: this step finished the batch
+    }
+    events.record(c, happened);
+    Batch batch = row.toBatch();
+    for (BatchEvent event : happened) {
+      webhooks.enqueue(c, event, batch, row.webhookEvents);
     }
     return summary;
   }
@@ -317,7 +328,8 @@ final class BatchTransitions {
             tables.requests,
             tables.slots,
             tables.batchEvents,
-            tables.jobAttempts)) {
+            tables.jobAttempts,
+            tables.batchWebhooks)) {
       try (PreparedStatement ps =
           c.prepareStatement("DELETE FROM " + table + " WHERE batch_id = ?")) {
         dialect.setUuid(ps, 1, row.id);

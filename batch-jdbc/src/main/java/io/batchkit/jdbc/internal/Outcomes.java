@@ -45,6 +45,7 @@ final class Outcomes {
   private final PostgresSteps steps;
 
   private final BatchEventLog events;
+  private final WebhookOutbox webhooks;
 
   /** The attempts the job rows will not show ({@link io.batchkit.internal.util.AttemptRecords}). */
   final AttemptLog attempts;
@@ -66,6 +67,7 @@ final class Outcomes {
     this.notifier = notifier;
     this.steps = steps;
     this.events = new BatchEventLog(tables);
+    this.webhooks = new WebhookOutbox(tables);
     this.attempts = new AttemptLog(tables);
   }
 
@@ -405,12 +407,20 @@ final class Outcomes {
   private void announceFinished(Connection c, Collection<BatchRow> rows, Instant now)
       throws SQLException {
     List<BatchEvent> finished = new ArrayList<>();
+    List<BatchRow> finishedRows = new ArrayList<>();
     for (BatchRow row : rows) {
       if (row.status.isFinal() && row.progress().pending() == 0) {
         finished.add(BatchEvents.finished(new BatchId(row.id), now, row.status, row.progress()));
+        finishedRows.add(row);
         notifier.notifyFinished(c, row.id);
       }
     }
     events.record(c, finished);
+    for (int i = 0; i < finished.size(); i++) {
+      BatchRow row = finishedRows.get(i);
+      if (row.webhookEvents != 0) {
+        webhooks.enqueue(c, finished.get(i), row.toBatch(), row.webhookEvents);
+      }
+    }
   }
 }

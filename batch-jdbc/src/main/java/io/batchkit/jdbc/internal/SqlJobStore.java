@@ -30,6 +30,7 @@ import io.batchkit.spi.JobStoreException;
 import io.batchkit.spi.NewJob;
 import io.batchkit.spi.StoredRequest;
 import io.batchkit.spi.Subscription;
+import io.batchkit.spi.WebhookDelivery;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -64,6 +65,7 @@ public final class SqlJobStore implements JdbcJobStore {
   private final BatchReads reads;
   private final BatchTransitions batchTransitions;
   private final AttemptLog attempts;
+  private final WebhookOutbox webhooks;
   private final Claims claims;
   private final Slots slots;
   private final Outcomes outcomes;
@@ -96,6 +98,7 @@ public final class SqlJobStore implements JdbcJobStore {
     this.reads = new BatchReads(tables);
     this.batchTransitions = new BatchTransitions(tables, reads, notifier);
     this.attempts = new AttemptLog(tables);
+    this.webhooks = new WebhookOutbox(tables);
     PostgresSteps steps =
         dialect.hasSingleStatementSteps()
             ? new PostgresSteps(
@@ -241,7 +244,34 @@ public final class SqlJobStore implements JdbcJobStore {
   public int purgeHistory(Instant before, int maxRows) {
     Checks.notNull(before, "before");
     Checks.positive(maxRows, "maxRows");
-    return tx.run("purgeHistory", c -> attempts.purge(c, before, maxRows));
+    return tx.run(
+        "purgeHistory",
+        c -> {
+          int deleted = attempts.purge(c, before, maxRows);
+          return deleted < maxRows
+              ? deleted + webhooks.purge(c, before, maxRows - deleted)
+              : deleted;
+        });
+  }
+
+  @Override
+  public List<WebhookDelivery> claimWebhookDeliveries(Instant now, Instant leaseUntil, int max) {
+    StoreChecks.webhookClaim(now, leaseUntil, max);
+    return tx.run("claimWebhookDeliveries", c -> webhooks.claim(c, now, leaseUntil, max));
+  }
+
+  @Override
+  public boolean webhookDelivered(WebhookDelivery delivery) {
+    Checks.notNull(delivery, "delivery");
+    return tx.run("webhookDelivered", c -> webhooks.delivered(c, delivery));
+  }
+
+  @Override
+  public boolean webhookFailed(WebhookDelivery delivery, String error, Optional<Instant> retryAt) {
+    Checks.notNull(delivery, "delivery");
+    Checks.notNull(error, "error");
+    Checks.notNull(retryAt, "retryAt");
+    return tx.run("webhookFailed", c -> webhooks.failed(c, delivery, error, retryAt));
   }
 
   @Override

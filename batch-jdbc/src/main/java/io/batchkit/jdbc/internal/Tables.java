@@ -39,6 +39,8 @@ final class Tables {
   final String rateBuckets;
   final String batchEvents;
   final String jobAttempts;
+  final String batchWebhooks;
+  final String webhookDeliveries;
 
   /** The PostgreSQL sequence of fencing tokens (see {@link PostgresSteps}). */
   final String fencingTokens;
@@ -55,6 +57,8 @@ final class Tables {
     this.rateBuckets = prefix + "rate_buckets";
     this.batchEvents = prefix + "batch_events";
     this.jobAttempts = prefix + "job_attempts";
+    this.batchWebhooks = prefix + "batch_webhooks";
+    this.webhookDeliveries = prefix + "webhook_deliveries";
     this.fencingTokens = prefix + "fencing_tokens";
   }
 
@@ -123,7 +127,6 @@ final class Tables {
     }
   }
 
-  /** Returns a stamp greater than {@code previous} and than every stamp returned before. */
   /**
    * Reserves {@code n} consecutive stamps, each greater than every stamp returned before, for a
    * statement that hands out several at once; returns the first.
@@ -134,6 +137,7 @@ final class Tables {
     return last - n + 1;
   }
 
+  /** Returns a stamp greater than {@code previous} and than every stamp returned before. */
   static long nextStamp(long previous) {
     long stamp = STAMPS.updateAndGet(last -> Math.max(last + 1, System.currentTimeMillis() * 1000));
     return Math.max(stamp, previous + 1);

@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS batchkit_batches (
   served_seq          BIGINT NOT NULL,
   -- the slots all nodes hold (the sum of held in batchkit_slots), at most max_concurrency
   slots_held          INTEGER NOT NULL DEFAULT 0,
+  -- the events its webhooks are told of, one bit per BatchEvent.Type ordinal (0: no webhooks)
+  webhook_events      INTEGER NOT NULL DEFAULT 0,
   -- createBatch: one batch per idempotency key
   UNIQUE KEY batchkit_batches_idempotency (idempotency_key),
   -- claim: started batches with queued jobs and free slots, in dispatch order
@@ -163,4 +165,32 @@ CREATE TABLE IF NOT EXISTS batchkit_job_attempts (
   KEY batchkit_job_attempts_batch (batch_id),
   -- purgeHistory
   KEY batchkit_job_attempts_ended (ended_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- a batch's webhooks (Webhook), one row per event each is told of, written with the batch; read
+-- only by the step that records such an event (batches.webhook_events says which have any)
+CREATE TABLE IF NOT EXISTS batchkit_batch_webhooks (
+  batch_id CHAR(36) CHARACTER SET ascii NOT NULL,
+  event    VARCHAR(16) CHARACTER SET ascii NOT NULL,
+  position INTEGER NOT NULL,
+  url      VARCHAR(2000) NOT NULL,
+  PRIMARY KEY (batch_id, event, position)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- webhook notifications waiting to be sent (WebhookDelivery): written in the step that recorded
+-- their event; due_at is when the next try may start (a claim moves it to the end of its lease);
+-- a delivered row is deleted; a row whose tries ran out keeps due_at NULL and its last error until
+-- the history retention deletes it. Not deleted with its batch: a notification outlives it
+CREATE TABLE IF NOT EXISTS batchkit_webhook_deliveries (
+  id         BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  batch_id   CHAR(36) CHARACTER SET ascii NOT NULL,
+  event      VARCHAR(16) CHARACTER SET ascii NOT NULL,
+  url        VARCHAR(2000) NOT NULL,
+  body       MEDIUMTEXT NOT NULL,
+  created_at DATETIME(6) NOT NULL,
+  due_at     DATETIME(6),
+  attempts   INTEGER NOT NULL,
+  last_error VARCHAR(500),
+  -- claimWebhookDeliveries: due first
+  KEY batchkit_webhook_deliveries_due (due_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -1,0 +1,109 @@
+package io.batchkit.internal.webhook;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
+import io.batchkit.BatchId;
+import io.batchkit.BatchStatus;
+import io.batchkit.FailurePolicy;
+import io.batchkit.JobId;
+import io.batchkit.Priority;
+import io.batchkit.Progress;
+import io.batchkit.Webhook;
+import io.batchkit.spi.JobStore;
+import io.batchkit.spi.NewJob;
+import io.batchkit.spi.StoredRequest;
+import io.batchkit.testkit.WebhookReceiver;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The sender's schedule of tries: doubling waits, capped, and an end after the last try. */
+class WebhookSenderTest {
+  private static final String SECRET = "sender-test-secret-16";
+
+  @Test
+  void retryDelay_doublesFromFiveSeconds_toAtMostAnHour() {
+    try (WebhookSender sender =
+        new WebhookSender(JobStore.inMemory(), Clock.systemUTC(), SECRET, "n")) {
+      assertEquals(Duration.ofSeconds(5), sender.retryDelay(1));
+      assertEquals(Duration.ofSeconds(10), sender.retryDelay(2));
+      assertEquals(Duration.ofSeconds(2_560), sender.retryDelay(10));
+      assertEquals(Duration.ofHours(1), sender.retryDelay(11));
+      assertEquals(Duration.ofHours(1), sender.retryDelay(WebhookSender.MAX_ATTEMPTS));
+    }
+  }
+
+  @Test
+  void deliveryThatAlwaysFails_isTriedMaxAttemptsTimes_thenGivenUp() {
+    JobStore store = JobStore.inMemory();
+    try (WebhookReceiver receiver = WebhookReceiver.start()) {
+      int[] errors = new int[WebhookSender.MAX_ATTEMPTS];
+      Arrays.fill(errors, 503);
+      receiver.answer(errors);
+      cancelledBatchWithWebhook(store, receiver);
+      WebhookSender sender =
+          new WebhookSender(
+              store,
+              Clock.systemUTC(),
+              SECRET,
+              "n",
+              Duration.ofMillis(5),
+              Duration.ofMillis(20),
+              Duration.ofMillis(10));
+
+      receiver.await(WebhookSender.MAX_ATTEMPTS, Duration.ofSeconds(60));
+      sender.close(); // its last round finds nothing due: the delivery was given up
+
+      assertEquals(WebhookSender.MAX_ATTEMPTS, receiver.received().size());
+      assertEquals(
+          1, new HashSet<>(receiver.received().stream().map(r -> r.deliveryId()).toList()).size());
+      assertEquals(
+          List.of(),
+          store.claimWebhookDeliveries(
+              Instant.now().plusSeconds(86_400 * 30), Instant.now().plusSeconds(86_400 * 31), 10));
+      assertTrue(receiver.received().stream().allMatch(r -> WebhookReceiver.verifies(SECRET, r)));
+    }
+  }
+
+  /** A batch cancelled at once, whose webhook is told of the cancellation. */
+  private static void cancelledBatchWithWebhook(JobStore store, WebhookReceiver receiver) {
+    Instant now = Instant.now();
+    Batch batch =
+        new Batch(
+            BatchId.random(),
+            "b",
+            "t",
+            Priority.NORMAL,
+            Map.of(),
+            1,
+            1,
+            Duration.ofMinutes(1),
+            FailurePolicy.never(),
+            Optional.empty(),
+            BatchStatus.PENDING,
+            Progress.allQueued(1),
+            now,
+            Optional.empty(),
+            now,
+            Optional.empty(),
+            Optional.empty());
+    store.insertBatch(
+        batch,
+        List.of(new NewJob(JobId.random(), "p")),
+        new StoredRequest(
+            Optional.empty(),
+            Optional.empty(),
+            List.of(new Webhook(receiver.url(), Set.of(BatchEvent.Type.CANCELLED)))));
+    store.cancelBatch(batch.id(), now);
+  }
+}
