@@ -896,7 +896,8 @@ public interface BatchService extends AutoCloseable {
      * @throws IllegalArgumentException if a rate limit or a circuit breaker names a job type with
      *     no processor, a discovered provider's job type clashes with a registered one or another
      *     provider's, maxPollInterval was set shorter than pollInterval, or a webhook was added
-     *     without a webhookSecret
+     *     without a webhookSecret or on a store that does not keep webhooks ({@link
+     *     JobStore#keepsWebhooks})
      * @throws IllegalStateException if a live node with this {@link #nodeId} is registered in the
      *     store (see {@link BatchService#nodes()})
      */
@@ -933,6 +934,13 @@ public interface BatchService extends AutoCloseable {
         throw new IllegalArgumentException(
             "webhook needs a webhookSecret to sign its notifications with");
       }
+      JobStore chosen = store == null ? JobStore.inMemory() : store;
+      if (!webhooks.isEmpty() && !chosen.keepsWebhooks()) {
+        throw new IllegalArgumentException(
+            "webhook needs a store that keeps webhooks; "
+                + chosen.getClass().getName()
+                + " does not");
+      }
       for (String type : circuitBreakers.keySet()) {
         if (!all.containsKey(type)) {
           throw new IllegalArgumentException(
@@ -941,7 +949,7 @@ public interface BatchService extends AutoCloseable {
       }
       ServiceConfig config =
           new ServiceConfig(
-              store == null ? JobStore.inMemory() : store,
+              chosen,
               all,
               allowUnknownJobTypes,
               maxConcurrency,

@@ -11,9 +11,12 @@ import java.util.Set;
  * A batch's webhooks are stored with it when it is created: those of its request ({@link
  * BatchRequest.Builder#webhook}) and those of the service that created it ({@link
  * BatchService.Builder#webhook}). Each notification is written to the store in the same step as the
- * change it reports, so it is sent exactly once per change (a failed delivery aside, which is tried
- * again with backoff), whichever node makes the change and even if that node dies before sending
- * it. The body, its signature and the retries are described in the README's section on webhooks.
+ * change it reports, so it is written exactly once per change, whichever node makes the change, and
+ * is not lost if that node dies before sending it. It is delivered at least once: a failed try is
+ * tried again with backoff, and a sender that dies during a try leaves it to another, so a receiver
+ * may see it twice and drops the repeat by its {@code Batchkit-Delivery} id. A batch's
+ * notifications may arrive out of order; each carries the time of its event. The body, its
+ * signature and the retries are described in the README's section on webhooks.
  *
  * @param url where the notification is posted: an absolute {@code http} or {@code https} address,
  *     at most {@value #MAX_URL_LENGTH} characters
@@ -70,16 +73,21 @@ public record Webhook(URI url, Set<BatchEvent.Type> events) {
     return events.contains(event);
   }
 
+  /** Shows the address's scheme and host only: its path or query may hold a credential. */
+  @Override
+  public String toString() {
+    return "Webhook{url=" + url.getScheme() + "://" + url.getHost() + "/…, events=" + events + "}";
+  }
+
   private static void checkUrl(URI url) {
     Checks.notNull(url, "url");
     String scheme = url.getScheme();
     if (!url.isAbsolute()
         || !("http".equalsIgnoreCase(scheme) || "https".equalsIgnoreCase(scheme))
         || url.getHost() == null) {
+      // the address is not repeated: it may hold a credential (a Slack-style hook's path)
       throw new IllegalArgumentException(
-          "a webhook's url must be an absolute http or https address with a host, was '"
-              + url
-              + "'");
+          "a webhook's url must be an absolute http or https address with a host");
     }
     if (url.toString().length() > MAX_URL_LENGTH) {
       throw new IllegalArgumentException(

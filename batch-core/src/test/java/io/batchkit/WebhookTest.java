@@ -7,12 +7,19 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchkit.spi.JobStore;
+import io.batchkit.spi.NewJob;
+import io.batchkit.spi.StoredRequest;
 import io.batchkit.testkit.TestServices;
 import io.batchkit.testkit.WebhookReceiver;
 import io.batchkit.testkit.WebhookReceiver.Received;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Proxy;
 import java.net.URI;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.stream.Collectors;
@@ -134,14 +141,71 @@ class WebhookTest {
 
   @Test
   void closingService_sendsWhatIsDue_beforeItReturns() {
-    BatchService service =
-        service(BatchService.builder().webhook(receiver.url()).webhookSecret(SECRET));
-    Batch batch = service.submit(BatchRequest.builder("echo").items(TestServices.items(2)).build());
-    service.awaitCompletion(batch.id(), WAIT);
+    JobStore store = JobStore.inMemory();
+    BatchService service = service(BatchService.builder().store(store).webhookSecret(SECRET));
+    // a delivery written by the store alone: nothing wakes the sender, whose next poll is seconds
+    // away, so only its last round at close can send it in time
+    Instant now = Instant.now();
+    Batch batch =
+        new Batch(
+            BatchId.random(),
+            "b",
+            "echo",
+            Priority.NORMAL,
+            Map.of(),
+            1,
+            1,
+            Duration.ofMinutes(1),
+            FailurePolicy.never(),
+            Optional.empty(),
+            BatchStatus.PENDING,
+            Progress.allQueued(1),
+            now,
+            Optional.empty(),
+            now,
+            Optional.empty(),
+            Optional.empty());
+    store.insertBatch(
+        batch,
+        List.of(new NewJob(JobId.random(), "p")),
+        new StoredRequest(
+            Optional.empty(),
+            Optional.empty(),
+            List.of(new Webhook(receiver.url(), Set.of(BatchEvent.Type.CANCELLED)))));
+    store.cancelBatch(batch.id(), now);
 
     service.close();
 
     assertEquals(1, receiver.received().size(), "sent by the time close returned");
+    assertEquals("CANCELLED", receiver.received().get(0).event());
+  }
+
+  @Test
+  void storeThatKeepsNoWebhooks_isRefusedWebhooks_atBuild() {
+    JobStore inMemory = JobStore.inMemory();
+    // a store written before webhooks: every method forwarded but keepsWebhooks, left default
+    JobStore older =
+        (JobStore)
+            Proxy.newProxyInstance(
+                JobStore.class.getClassLoader(),
+                new Class<?>[] {JobStore.class},
+                (proxy, method, args) ->
+                    method.isDefault() && method.getName().equals("keepsWebhooks")
+                        ? InvocationHandler.invokeDefault(proxy, method, args)
+                        : method.invoke(inMemory, args));
+
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                BatchService.builder()
+                    .store(older)
+                    .webhook(receiver.url())
+                    .webhookSecret(SECRET)
+                    .discoverProcessors(false)
+                    .build());
+
+    assertTrue(e.getMessage().contains("keeps webhooks"), e.getMessage());
   }
 
   @Test

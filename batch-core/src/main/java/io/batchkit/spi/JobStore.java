@@ -535,6 +535,16 @@ public interface JobStore {
   }
 
   /**
+   * Returns whether this store keeps webhooks: stores them with a batch ({@link
+   * StoredRequest#webhooks}), writes their deliveries with the events, and implements the three
+   * methods below. A service refuses webhooks on a store that does not. The default (a store
+   * written before webhooks existed) returns false.
+   */
+  default boolean keepsWebhooks() {
+    return false;
+  }
+
+  /**
    * Claims up to {@code max} webhook deliveries that are due ({@link WebhookDelivery}): written by
    * the step that recorded their event, and never tried, or due again after a failed try, or
    * claimed by a service whose lease ran out before it recorded the try. Each claimed delivery is

@@ -14,9 +14,11 @@ import io.batchkit.Batch;
 import io.batchkit.BatchEvent.Type;
 import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
+import io.batchkit.FailurePolicy;
 import io.batchkit.Webhook;
 import io.batchkit.spi.JobOutcome.Kind;
 import java.net.URI;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -260,6 +262,68 @@ public abstract class WebhookContractTest {
   }
 
   @Test
+  void finishByAnExpiredLease_writesTheFinish() {
+    BatchId id = insert(BatchStatus.PROCESSING, 1, Webhook.onFinish(FINISH), 1);
+    store.claim(request(JobStoreContractTest.NODE_A, 1, at(1)));
+
+    store.requeueExpired(at(1).plus(JobStoreContractTest.LEASE).plus(Duration.ofMinutes(2)), 10);
+
+    assertEquals(BatchStatus.FAILED, store.findBatch(id).orElseThrow().status());
+    WebhookDelivery finished = single(store.claimWebhookDeliveries(at(1_000), at(1_060), 10));
+    assertEquals(Type.FINISHED, finished.event());
+    assertTrue(finished.body().contains("\"status\":\"FAILED\""), finished.body());
+  }
+
+  @Test
+  void finishByATrippedFailurePolicy_writesTheFinishOnce() {
+    Batch batch = batch(3).maxAttempts(1).failurePolicy(FailurePolicy.maxFailures(0)).build();
+    store.insertBatch(
+        batch,
+        jobs(3),
+        new StoredRequest(Optional.empty(), Optional.empty(), List.of(Webhook.onFinish(FINISH))));
+    List<ClaimedJob> claimed = store.claim(request(JobStoreContractTest.NODE_A, 1, at(1)));
+
+    store.complete(
+        List.of(JobStoreContractTest.outcome(claimed.get(0), Kind.FAILED, at(2))), at(2));
+
+    assertTrue(store.findBatch(batch.id()).orElseThrow().isFinished());
+    WebhookDelivery finished = single(store.claimWebhookDeliveries(at(3), at(63), 10));
+    assertEquals(Type.FINISHED, finished.event());
+  }
+
+  @Test
+  void scheduledStart_writesTheStart() {
+    Batch batch = batch(1).status(BatchStatus.PENDING).build();
+    store.insertBatch(
+        batch,
+        jobs(1),
+        new StoredRequest(
+            Optional.empty(), Optional.of(at(5)), List.of(new Webhook(ALL, Set.of(Type.STARTED)))));
+    assertEquals(List.of(), store.claimWebhookDeliveries(at(4), at(64), 10));
+
+    store.startDueBatches(at(5));
+
+    WebhookDelivery started = single(store.claimWebhookDeliveries(at(6), at(66), 10));
+    assertEquals(Type.STARTED, started.event());
+    assertTrue(started.body().contains("\"status\":\"PROCESSING\""), started.body());
+  }
+
+  @Test
+  void batchFinishedAgainAfterRetryFailed_writesASecondFinish() {
+    BatchId id = insert(BatchStatus.PROCESSING, 1, Webhook.onFinish(FINISH), 1);
+    List<ClaimedJob> first = store.claim(request(JobStoreContractTest.NODE_A, 1, at(1)));
+    store.complete(List.of(JobStoreContractTest.outcome(first.get(0), Kind.FAILED, at(1))), at(1));
+    store.retryFailed(id, at(2));
+    finishAll(id, 1, at(3));
+
+    List<WebhookDelivery> finishes = store.claimWebhookDeliveries(at(4), at(64), 10);
+
+    assertEquals(2, finishes.size(), finishes.toString());
+    assertTrue(finishes.get(0).body().contains("\"status\":\"FAILED\""));
+    assertTrue(finishes.get(1).body().contains("\"status\":\"COMPLETED\""));
+  }
+
+  @Test
   void methods_checkTheirArguments() {
     Instant now = at(1);
     assertAll(
@@ -285,12 +349,18 @@ public abstract class WebhookContractTest {
   // ------------------------------------------------------------------ helpers
 
   private BatchId insert(BatchStatus status, int jobs, Webhook... webhooks) {
-    Batch batch = batch(jobs).status(status).build();
+    return insert(status, jobs, List.of(webhooks), 3);
+  }
+
+  private BatchId insert(BatchStatus status, int jobs, Webhook webhook, int maxAttempts) {
+    return insert(status, jobs, List.of(webhook), maxAttempts);
+  }
+
+  private BatchId insert(BatchStatus status, int jobs, List<Webhook> webhooks, int maxAttempts) {
+    Batch batch = batch(jobs).status(status).maxAttempts(maxAttempts).build();
     InsertResult result =
         store.insertBatch(
-            batch,
-            jobs(jobs),
-            new StoredRequest(Optional.empty(), Optional.empty(), List.of(webhooks)));
+            batch, jobs(jobs), new StoredRequest(Optional.empty(), Optional.empty(), webhooks));
     assertTrue(result.created());
     return batch.id();
   }

@@ -117,8 +117,8 @@ public final class WebhookReceiver implements AutoCloseable {
 
   /**
    * Checks a request's signature as a receiver should: the header is {@code t=<unix
-   * seconds>,v1=<hex>}; the hex must equal HMAC-SHA256 of {@code "<t>.<body>"} under the secret
-   * (compared in constant time), and {@code t} must be within five minutes of now.
+   * seconds>,v1=<hex>}; the hex must equal HMAC-SHA256 of {@code "<t>.<Batchkit-Delivery>.<body>"}
+   * under the secret (compared in constant time), and {@code t} must be within five minutes of now.
    */
   public static boolean verifies(String secret, Received r) {
     if (r.signature() == null) {
@@ -142,7 +142,8 @@ public final class WebhookReceiver implements AutoCloseable {
     try {
       Mac mac = Mac.getInstance("HmacSHA256");
       mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
-      byte[] expected = mac.doFinal((t + "." + r.body()).getBytes(StandardCharsets.UTF_8));
+      byte[] expected =
+          mac.doFinal((t + "." + r.deliveryId() + "." + r.body()).getBytes(StandardCharsets.UTF_8));
       return MessageDigest.isEqual(expected, HexFormat.of().parseHex(v1));
     } catch (GeneralSecurityException | IllegalArgumentException e) {
       return false;

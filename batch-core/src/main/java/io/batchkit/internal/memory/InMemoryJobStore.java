@@ -688,6 +688,11 @@ public final class InMemoryJobStore implements JobStore {
   }
 
   @Override
+  public boolean keepsWebhooks() {
+    return true;
+  }
+
+  @Override
   public List<WebhookDelivery> claimWebhookDeliveries(Instant now, Instant leaseUntil, int max) {
     StoreChecks.webhookClaim(now, leaseUntil, max);
     return webhooks.claim(now, leaseUntil, max);

@@ -40,6 +40,11 @@ final class BatchRequestValidator {
           new Violation(
               "webhooks",
               "this service has no webhookSecret to sign the batch's notifications with"));
+    } else if (!request.webhooks().isEmpty() && !config.store().keepsWebhooks()) {
+      violations.add(
+          new Violation(
+              "webhooks",
+              "the store (" + config.store().getClass().getSimpleName() + ") keeps no webhooks"));
     }
     int webhooks = request.webhooks().size() + config.webhooks().size();
     if (webhooks > Webhook.MAX_PER_BATCH) {

@@ -107,7 +107,7 @@ public final class DefaultBatchService implements BatchService {
     this.config = config;
     this.store = config.store();
     this.sender =
-        config.webhookSecret() == null
+        config.webhookSecret() == null || !store.keepsWebhooks()
             ? null
             : new WebhookSender(store, config.clock(), config.webhookSecret(), config.nodeId());
     this.listeners = new Listeners(withSenderWakeUps(config.listeners(), sender));
@@ -162,6 +162,9 @@ public final class DefaultBatchService implements BatchService {
                 node.waiter.wake();
               }
             });
+    if (sender != null) {
+      sender.start(); // last: a constructor that threw above leaves no thread behind
+    }
     LOG.info(
         "batchkit service {} started: maxConcurrency={}, store={}, job types={}",
         config.nodeId(),
@@ -431,8 +434,8 @@ public final class DefaultBatchService implements BatchService {
     if (sender == null) {
       return listeners;
     }
-    List<BatchListener> all = new ArrayList<>(listeners);
-    all.add(
+    List<BatchListener> all = new ArrayList<>(listeners.size() + 1);
+    all.add( // first: a user's listener that blocks does not hold the notification back
         new BatchListener() {
           @Override
           public void batchStarted(Batch batch) {
@@ -449,6 +452,7 @@ public final class DefaultBatchService implements BatchService {
             return "webhook sender";
           }
         });
+    all.addAll(listeners);
     return all;
   }
 

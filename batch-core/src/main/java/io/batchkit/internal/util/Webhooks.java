@@ -19,12 +19,16 @@ import java.util.Optional;
 public final class Webhooks {
   private Webhooks() {}
 
-  /** Returns the events at least one of {@code webhooks} is told of, one bit per event ordinal. */
+  /**
+   * Returns the events at least one of {@code webhooks} is told of, as a bit set: STARTED 1,
+   * CANCELLED 2, FINISHED 4. Stores keep it, so the bits are fixed here, not taken from the enum's
+   * order.
+   */
   public static int events(List<Webhook> webhooks) {
     int bits = 0;
     for (Webhook webhook : webhooks) {
       for (BatchEvent.Type event : webhook.events()) {
-        bits |= 1 << event.ordinal();
+        bits |= bit(event);
       }
     }
     return bits;
@@ -32,7 +36,16 @@ public final class Webhooks {
 
   /** Returns whether bit set {@code events} (see {@link #events}) holds {@code event}. */
   public static boolean toldOf(int events, BatchEvent.Type event) {
-    return (events & (1 << event.ordinal())) != 0;
+    return (events & bit(event)) != 0;
+  }
+
+  private static int bit(BatchEvent.Type event) {
+    return switch (event) {
+      case STARTED -> 1;
+      case CANCELLED -> 2;
+      case FINISHED -> 4;
+      default -> 0; // no webhook is told of it
+    };
   }
 
   /**

@@ -2,6 +2,8 @@ package io.batchkit.internal.webhook;
 
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.WebhookDelivery;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -12,11 +14,15 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,19 +31,20 @@ import org.slf4j.LoggerFactory;
  * Sends the webhook notifications the store holds ({@link JobStore#claimWebhookDeliveries}): one
  * thread per service claims up to {@value #PER_CLAIM} due deliveries under a lease, posts them at
  * once with the JDK's {@link HttpClient}, signed ({@link WebhookSignature}), and records each
- * result. A 2xx answer delivers; anything else, or no answer within {@link #TIMEOUT}, is tried
- * again after 5 s, 10 s, 20 s and so on, at most an hour apart, {@value #MAX_ATTEMPTS} tries in all
- * (about a day). A service that dies mid-try leaves its claim to run out: another service then
- * sends the delivery again, so a receiver may see one twice and drops the repeat by its {@code
- * Batchkit-Delivery} id.
+ * result. A 2xx status delivers (the answer's body is not read); anything else, or no status within
+ * {@link #TIMEOUT}, is tried again after 5 s, 10 s, 20 s and so on, at most an hour apart, {@value
+ * #MAX_ATTEMPTS} tries in all (about a day). A service that dies mid-try leaves its claim to run
+ * out: another service then sends the delivery again, so a receiver may see one twice and drops the
+ * repeat by its {@code Batchkit-Delivery} id.
  *
  * <p>It runs when woken (a batch of this service started or finished, or was cancelled here) and
  * otherwise every {@link #IDLE_POLL}, which also picks up retries and the deliveries of services
  * that died. Every service that has a webhook secret runs one; they share the work through the
  * store's leases.
  *
- * <p>Ownership: {@link #run} on the sender thread owns the claimed deliveries; {@link #wake} and
- * {@link #close} may be called from any thread.
+ * <p>Ownership: the sender thread ({@link #run}) owns the claimed deliveries and records every
+ * result; the HTTP threads only carry answers back to it. {@link #wake} and {@link #close} may be
+ * called from any thread. Nothing runs before {@link #start}.
  */
 public final class WebhookSender implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(WebhookSender.class);
@@ -45,17 +52,22 @@ public final class WebhookSender implements AutoCloseable {
   /** The most deliveries one claim takes. */
   static final int PER_CLAIM = 10;
 
-  /** How long one try may take, connecting included. */
+  /** How long one try may take until its status arrives, connecting included. */
   static final Duration TIMEOUT = Duration.ofSeconds(10);
 
-  /** How long a claim is leased: longer than every try of it together. */
+  /** How long a claim is leased: longer than a round of tries and its recording. */
   static final Duration LEASE = Duration.ofSeconds(60);
 
-  /** The most tries of one delivery. */
-  static final int MAX_ATTEMPTS = 20;
+  /** The most tries of one delivery: with the waits between them, about a day. */
+  static final int MAX_ATTEMPTS = 33;
 
   /** How often the store is asked when nothing woke the sender. */
   static final Duration IDLE_POLL = Duration.ofSeconds(2);
+
+  /**
+   * How long the loop waits after it failed unexpectedly, so that a lasting fault does not spin.
+   */
+  private static final Duration FAULT_PAUSE = Duration.ofSeconds(5);
 
   private static final Duration FIRST_RETRY = Duration.ofSeconds(5);
   private static final Duration MAX_RETRY = Duration.ofHours(1);
@@ -67,15 +79,21 @@ public final class WebhookSender implements AutoCloseable {
   private final Duration maxRetry;
   private final Duration idlePoll;
   private final Semaphore wakeUps = new Semaphore(0);
-  private final ExecutorService http;
-  private final HttpClient client;
+  private final String nodeId;
   private final Thread thread;
+
+  /** Made by {@link #start}: volatile for {@link #close}, on any thread. */
+  private volatile ExecutorService http;
+
+  /** Made by {@link #start}, before the sender thread starts; read by that thread only. */
+  private HttpClient client;
+
   private volatile boolean closing;
 
   /** True while the store fails; only the sender thread touches it. */
   private boolean failing;
 
-  /** A sender for the service of {@code nodeId}, started at once. */
+  /** A sender for the service of {@code nodeId}; it sends once {@link #start}ed. */
   public WebhookSender(JobStore store, Clock clock, String secret, String nodeId) {
     this(store, clock, secret, nodeId, FIRST_RETRY, MAX_RETRY, IDLE_POLL);
   }
@@ -95,22 +113,29 @@ public final class WebhookSender implements AutoCloseable {
     this.firstRetry = firstRetry;
     this.maxRetry = maxRetry;
     this.idlePoll = idlePoll;
+    this.nodeId = nodeId;
+    this.thread = new Thread(this::run, "batchkit-webhooks-" + nodeId);
+    thread.setDaemon(true);
+  }
+
+  /** Starts sending: called once the service that owns the sender is fully built. */
+  public void start() {
     AtomicInteger count = new AtomicInteger();
-    this.http =
+    http =
         Executors.newCachedThreadPool(
             r -> {
-              Thread t = new Thread(r, "batchkit-webhooks-http-" + count.incrementAndGet());
+              Thread t =
+                  new Thread(r, "batchkit-webhooks-http-" + nodeId + "-" + count.incrementAndGet());
               t.setDaemon(true);
               return t;
             });
-    this.client =
+    client =
         HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1) // no h2c upgrade, which some servers refuse
             .connectTimeout(TIMEOUT)
             .followRedirects(HttpClient.Redirect.NEVER)
             .executor(http)
             .build();
-    this.thread = new Thread(this::run, "batchkit-webhooks-" + nodeId);
-    thread.setDaemon(true);
     thread.start();
   }
 
@@ -123,40 +148,65 @@ public final class WebhookSender implements AutoCloseable {
 
   /**
    * Stops the sender after one last round: the deliveries due now (up to {@value #PER_CLAIM}) are
-   * tried once, each for at most {@link #TIMEOUT}, so that a service closed just after its batch
-   * finished still sends the notification; what is left stays in the store for the other services,
-   * or for this one's next start.
+   * tried once and recorded, so that a service closed just after its batch finished still sends the
+   * notification; what is left stays in the store for the other services, or for this one's next
+   * start. Returns within about two rounds ({@link #TIMEOUT} each, plus the store's calls).
    */
   @Override
   public void close() {
     closing = true;
     wake();
-    try {
-      thread.join(TIMEOUT.plusSeconds(5).toMillis());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    if (thread.isAlive()) {
+      try {
+        thread.join(LEASE.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (thread.isAlive()) {
+        LOG.warn("the webhook sender did not stop within {}; leaving it to end", LEASE);
+        return; // it records its last results itself; its HTTP threads end with it
+      }
     }
-    http.shutdownNow();
+    ExecutorService pool = http;
+    if (pool != null) {
+      pool.shutdownNow();
+    }
   }
 
   private void run() {
     while (true) {
       boolean stopping = closing; // read before the claim: a close after it gets one more round
-      List<WebhookDelivery> claimed = claim();
-      if (!claimed.isEmpty()) {
-        send(claimed);
+      boolean idle = true;
+      try {
+        List<WebhookDelivery> claimed = claim();
+        idle = claimed.isEmpty();
+        if (!idle) {
+          send(claimed);
+        }
+      } catch (RuntimeException | Error e) {
+        // a fault of this loop must not end sending for good: log it and go on after a pause
+        LOG.error("webhook sender failed; going on in {}", FAULT_PAUSE, e);
+        if (!stopping && !pause(FAULT_PAUSE)) {
+          return;
+        }
       }
       if (stopping) {
         return;
       }
-      if (claimed.isEmpty()) {
-        try {
-          wakeUps.tryAcquire(idlePoll.toMillis(), TimeUnit.MILLISECONDS);
-          wakeUps.drainPermits();
-        } catch (InterruptedException e) {
-          return;
-        }
+      if (idle && !pause(idlePoll)) {
+        return;
       }
+    }
+  }
+
+  /** Waits up to {@code time} or until woken; false if interrupted. */
+  private boolean pause(Duration time) {
+    try {
+      wakeUps.tryAcquire(time.toMillis(), TimeUnit.MILLISECONDS);
+      wakeUps.drainPermits();
+      return true;
+    } catch (InterruptedException e) {
+      return false;
     }
   }
 
@@ -175,10 +225,50 @@ public final class WebhookSender implements AutoCloseable {
     }
   }
 
-  /** Posts every delivery at once, then records each result as it is known. */
+  /**
+   * Posts every delivery at once, waits until each has its status or its time is up, then records
+   * each result here, on the sender thread.
+   */
   private void send(List<WebhookDelivery> deliveries) {
-    List<CompletableFuture<Void>> tries = new ArrayList<>(deliveries.size());
+    List<CompletableFuture<Integer>> tries = new ArrayList<>(deliveries.size());
     for (WebhookDelivery delivery : deliveries) {
+      tries.add(post(delivery));
+    }
+    try {
+      CompletableFuture.allOf(tries.toArray(CompletableFuture[]::new))
+          .get(TIMEOUT.plusSeconds(2).toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      // each try's own outcome is read below
+    }
+    for (int i = 0; i < deliveries.size(); i++) {
+      CompletableFuture<Integer> attempt = tries.get(i);
+      String error;
+      if (!attempt.isDone()) {
+        attempt.cancel(true);
+        error = "no answer within " + TIMEOUT.toSeconds() + " s";
+      } else if (attempt.isCompletedExceptionally()) {
+        error = describe(attempt);
+      } else {
+        int status = attempt.join();
+        error = status / 100 == 2 ? null : "HTTP " + status;
+      }
+      if (error == null) {
+        delivered(deliveries.get(i));
+      } else {
+        failed(deliveries.get(i), error);
+      }
+    }
+  }
+
+  /**
+   * Starts one try; its future ends with the status as soon as the status line and headers have
+   * come (the body, never read, is closed at once, so a receiver that answers and then stalls holds
+   * nothing), or exceptionally after {@link #TIMEOUT}.
+   */
+  private CompletableFuture<Integer> post(WebhookDelivery delivery) {
+    try {
       long unixSeconds = clock.instant().getEpochSecond();
       HttpRequest request =
           HttpRequest.newBuilder(delivery.url())
@@ -187,32 +277,30 @@ public final class WebhookSender implements AutoCloseable {
               .header("User-Agent", "batchkit-webhooks")
               .header("Batchkit-Event", delivery.event().name())
               .header("Batchkit-Delivery", Long.toString(delivery.id()))
-              .header(WebhookSignature.HEADER, signature.header(unixSeconds, delivery.body()))
+              .header(
+                  WebhookSignature.HEADER,
+                  signature.header(unixSeconds, delivery.id(), delivery.body()))
               .POST(HttpRequest.BodyPublishers.ofString(delivery.body(), StandardCharsets.UTF_8))
               .build();
-      tries.add(
-          client
-              .sendAsync(request, HttpResponse.BodyHandlers.discarding())
-              .handle(
-                  (response, error) -> {
-                    if (error == null && response.statusCode() / 100 == 2) {
-                      delivered(delivery);
-                    } else {
-                      failed(
-                          delivery,
-                          error == null ? "HTTP " + response.statusCode() : describe(error));
-                    }
-                    return null;
-                  }));
+      return client
+          .sendAsync(request, HttpResponse.BodyHandlers.ofInputStream())
+          .thenApply(
+              response -> {
+                closeQuietly(response.body()); // unread: the status is all a try needs
+                return response.statusCode();
+              })
+          .orTimeout(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RuntimeException e) {
+      // a request that cannot be built or started (a bad stored address, a stopped executor)
+      return CompletableFuture.failedFuture(e);
     }
+  }
+
+  private static void closeQuietly(InputStream body) {
     try {
-      CompletableFuture.allOf(tries.toArray(CompletableFuture[]::new))
-          .get(TIMEOUT.plusSeconds(5).toMillis(), TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (Exception e) {
-      // a try that has not ended is left to its lease; the results known are recorded
-      LOG.debug("webhook tries did not all end in time: {}", e.toString());
+      body.close();
+    } catch (IOException e) {
+      // the status stands; the connection is dropped
     }
   }
 
@@ -221,7 +309,8 @@ public final class WebhookSender implements AutoCloseable {
       store.webhookDelivered(delivery);
       LOG.debug("delivered {}", delivery);
     } catch (RuntimeException e) {
-      LOG.warn("could not record delivery of {} ({}); it will be sent again", delivery, e);
+      LOG.warn(
+          "could not record delivery of {} ({}); it will be sent again", delivery, e.toString());
     }
   }
 
@@ -249,12 +338,20 @@ public final class WebhookSender implements AutoCloseable {
     return delay.compareTo(maxRetry) > 0 ? maxRetry : delay;
   }
 
-  /** An exception as a short error, without the request (its body may hold metadata). */
-  private static String describe(Throwable error) {
-    Throwable cause =
-        error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-            ? error.getCause()
-            : error;
+  /** A failed try's exception as a short error, without the request (its body holds metadata). */
+  private static String describe(CompletableFuture<Integer> attempt) {
+    Throwable cause;
+    try {
+      attempt.join();
+      return "unknown";
+    } catch (CompletionException e) {
+      cause = e.getCause() != null ? e.getCause() : e;
+    } catch (CancellationException e) {
+      cause = e;
+    }
+    if (cause instanceof TimeoutException) {
+      return "no answer within " + TIMEOUT.toSeconds() + " s";
+    }
     String message = cause.getMessage();
     return cause.getClass().getSimpleName() + (message == null ? "" : ": " + message);
   }

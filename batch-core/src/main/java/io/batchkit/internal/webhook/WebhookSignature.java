@@ -8,10 +8,11 @@ import javax.crypto.spec.SecretKeySpec;
 
 /**
  * How a notification is signed, in the way Stripe signs its webhooks: the header {@value #HEADER}
- * is {@code t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>}. The time is
- * inside what is signed, so a receiver that rejects times more than a few minutes old is safe from
- * a replayed request; the README shows a receiver's check. Immutable and thread-safe: each call
- * makes its own {@link Mac}.
+ * is {@code t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<delivery id>.<body>" under the secret>}.
+ * The time is inside what is signed, so a receiver that rejects times more than a few minutes old
+ * is safe from a replayed request; so is the delivery id (the {@code Batchkit-Delivery} header), so
+ * a replay cannot pass a receiver's de-duplication under another id. The README shows a receiver's
+ * check. Immutable and thread-safe: each call makes its own {@link Mac}.
  */
 public final class WebhookSignature {
   /** The header that carries the signature. */
@@ -26,17 +27,17 @@ public final class WebhookSignature {
     this.key = new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), ALGORITHM);
   }
 
-  /** Returns the header's value for {@code body} posted at {@code unixSeconds}. */
-  public String header(long unixSeconds, String body) {
-    return "t=" + unixSeconds + ",v1=" + hex(unixSeconds, body);
+  /** Returns the header's value for delivery {@code id} of {@code body}, posted at a time. */
+  public String header(long unixSeconds, long id, String body) {
+    return "t=" + unixSeconds + ",v1=" + hex(unixSeconds, id, body);
   }
 
-  /** The hex HMAC-SHA256 of {@code "<unixSeconds>.<body>"}. */
-  String hex(long unixSeconds, String body) {
+  /** The hex HMAC-SHA256 of {@code "<unixSeconds>.<id>.<body>"}. */
+  String hex(long unixSeconds, long id, String body) {
     try {
       Mac mac = Mac.getInstance(ALGORITHM);
       mac.init(key);
-      mac.update((unixSeconds + ".").getBytes(StandardCharsets.UTF_8));
+      mac.update((unixSeconds + "." + id + ".").getBytes(StandardCharsets.UTF_8));
       return HexFormat.of().formatHex(mac.doFinal(body.getBytes(StandardCharsets.UTF_8)));
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("every Java platform has " + ALGORITHM, e);

@@ -32,6 +32,29 @@ class WebhookSenderTest {
   private static final String SECRET = "sender-test-secret-16";
 
   @Test
+  void waitsBetweenTries_addUpToAboutADay() {
+    try (WebhookSender sender =
+        new WebhookSender(JobStore.inMemory(), Clock.systemUTC(), SECRET, "n")) {
+      Duration total = Duration.ZERO;
+      for (int attempt = 1; attempt < WebhookSender.MAX_ATTEMPTS; attempt++) {
+        total = total.plus(sender.retryDelay(attempt));
+      }
+      assertTrue(
+          total.compareTo(Duration.ofHours(22)) > 0 && total.compareTo(Duration.ofHours(26)) < 0,
+          total.toString());
+    }
+  }
+
+  @Test
+  void unstartedSender_closesWithoutAThread() {
+    WebhookSender sender = new WebhookSender(JobStore.inMemory(), Clock.systemUTC(), SECRET, "x");
+    sender.close();
+    assertTrue(
+        Thread.getAllStackTraces().keySet().stream()
+            .noneMatch(t -> t.getName().startsWith("batchkit-webhooks-x")));
+  }
+
+  @Test
   void retryDelay_doublesFromFiveSeconds_toAtMostAnHour() {
     try (WebhookSender sender =
         new WebhookSender(JobStore.inMemory(), Clock.systemUTC(), SECRET, "n")) {
@@ -51,7 +74,7 @@ class WebhookSenderTest {
       Arrays.fill(errors, 503);
       receiver.answer(errors);
       cancelledBatchWithWebhook(store, receiver);
-      WebhookSender sender =
+      try (WebhookSender sender =
           new WebhookSender(
               store,
               Clock.systemUTC(),
@@ -59,10 +82,10 @@ class WebhookSenderTest {
               "n",
               Duration.ofMillis(5),
               Duration.ofMillis(20),
-              Duration.ofMillis(10));
-
-      receiver.await(WebhookSender.MAX_ATTEMPTS, Duration.ofSeconds(60));
-      sender.close(); // its last round finds nothing due: the delivery was given up
+              Duration.ofMillis(10))) {
+        sender.start();
+        receiver.await(WebhookSender.MAX_ATTEMPTS, Duration.ofSeconds(60));
+      } // its last round finds nothing due: the delivery was given up
 
       assertEquals(WebhookSender.MAX_ATTEMPTS, receiver.received().size());
       assertEquals(

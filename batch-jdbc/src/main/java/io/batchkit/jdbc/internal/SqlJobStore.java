@@ -255,6 +255,11 @@ public final class SqlJobStore implements JdbcJobStore {
   }
 
   @Override
+  public boolean keepsWebhooks() {
+    return true;
+  }
+
+  @Override
   public List<WebhookDelivery> claimWebhookDeliveries(Instant now, Instant leaseUntil, int max) {
     StoreChecks.webhookClaim(now, leaseUntil, max);
     return tx.run("claimWebhookDeliveries", c -> webhooks.claim(c, now, leaseUntil, max));

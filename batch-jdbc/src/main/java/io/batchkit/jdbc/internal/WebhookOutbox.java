@@ -91,6 +91,7 @@ final class WebhookOutbox {
   List<WebhookDelivery> claim(Connection c, Instant now, Instant leaseUntil, int max)
       throws SQLException {
     List<WebhookDelivery> due = new ArrayList<>();
+    List<Long> unreadable = new ArrayList<>();
     String find =
         "SELECT id, batch_id, event, url, body, attempts FROM "
             + tables.webhookDeliveries
@@ -100,16 +101,25 @@ final class WebhookOutbox {
       ps.setInt(2, max);
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          due.add(
-              new WebhookDelivery(
-                  rs.getLong("id"),
-                  new BatchId(dialect.getUuid(rs, "batch_id")),
-                  BatchEvent.Type.valueOf(rs.getString("event")),
-                  URI.create(rs.getString("url")),
-                  rs.getString("body"),
-                  rs.getInt("attempts") + 1));
+          long id = rs.getLong("id");
+          try {
+            due.add(
+                new WebhookDelivery(
+                    id,
+                    new BatchId(dialect.getUuid(rs, "batch_id")),
+                    BatchEvent.Type.valueOf(rs.getString("event")),
+                    URI.create(rs.getString("url")),
+                    rs.getString("body"),
+                    rs.getInt("attempts") + 1));
+          } catch (IllegalArgumentException e) {
+            unreadable.add(
+                id); // written by another version, or by hand: it must not block the rest
+          }
         }
       }
+    }
+    for (long id : unreadable) {
+      giveUp(c, id, "unreadable row, given up");
     }
     List<WebhookDelivery> claimed = new ArrayList<>(due.size());
     String take =
@@ -129,6 +139,16 @@ final class WebhookOutbox {
       }
     }
     return claimed;
+  }
+
+  private void giveUp(Connection c, long id, String error) throws SQLException {
+    String sql =
+        "UPDATE " + tables.webhookDeliveries + " SET due_at = NULL, last_error = ? WHERE id = ?";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setString(1, error);
+      ps.setLong(2, id);
+      ps.executeUpdate();
+    }
   }
 
   /** Deletes a delivered delivery, if the claim is still its latest try. */

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS batchkit_batches (
   served_seq          BIGINT NOT NULL,
   -- the slots all nodes hold (the sum of held in batchkit_slots), at most max_concurrency
   slots_held          INTEGER NOT NULL DEFAULT 0,
-  -- the events its webhooks are told of, one bit per BatchEvent.Type ordinal (0: no webhooks)
+  -- the events its webhooks are told of: STARTED 1, CANCELLED 2, FINISHED 4 (0: no webhooks)
   webhook_events      INTEGER NOT NULL DEFAULT 0,
   -- createBatch: one batch per idempotency key
   UNIQUE KEY batchkit_batches_idempotency (idempotency_key),
