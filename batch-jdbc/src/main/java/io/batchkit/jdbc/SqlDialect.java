@@ -19,11 +19,13 @@ public enum SqlDialect {
   }
 
   /**
-   * Returns the class-path location of this dialect's schema file, with tables named {@code
-   * batchkit_*}: {@code META-INF/batchkit/sql/<dialect>/schema.sql}.
+   * Returns the class-path folder of this dialect's versioned schema migrations, with tables named
+   * {@code batchkit_*}: {@code db/migration/batchkit/<dialect>} ({@code postgresql}, {@code mysql}
+   * or {@code h2}), holding {@code V1__batchkit.sql} and the later versions. Give it to Flyway as
+   * {@code classpath:db/migration/batchkit/<dialect>}.
    */
-  public String schemaResource() {
-    return "META-INF/batchkit/sql/" + folder + "/schema.sql";
+  public String migrationFolder() {
+    return "db/migration/batchkit/" + folder;
   }
 
   /**

@@ -18,6 +18,14 @@ import java.util.List;
 public final class Schema {
   private static final String FILE_PREFIX = "batchkit_";
 
+  /**
+   * The versions of the schema, oldest first: files of each dialect's {@link
+   * SqlDialect#migrationFolder()}, which Flyway runs by their version and {@link #create} runs in
+   * this order. Every statement in them must be safe to run again ({@code IF NOT EXISTS}), since
+   * {@code createSchema(true)} runs them all at each start.
+   */
+  static final List<String> MIGRATIONS = List.of("V1__batchkit.sql");
+
   private Schema() {}
 
   /**
@@ -36,14 +44,23 @@ public final class Schema {
     }
   }
 
-  /** Returns the statements of the dialect's schema file, comments removed, prefix applied. */
+  /**
+   * Returns the statements of the dialect's migrations ({@link #MIGRATIONS}, in order), comments
+   * removed, prefix applied.
+   */
   public static List<String> statements(SqlDialect dialect, String prefix) {
+    List<String> statements = new ArrayList<>();
+    for (String migration : MIGRATIONS) {
+      statements.addAll(statements(dialect.migrationFolder() + "/" + migration, prefix));
+    }
+    return statements;
+  }
+
+  private static List<String> statements(String resource, String prefix) {
     String text;
-    try (InputStream in =
-        Schema.class.getClassLoader().getResourceAsStream(dialect.schemaResource())) {
+    try (InputStream in = Schema.class.getClassLoader().getResourceAsStream(resource)) {
       if (in == null) {
-        throw new IllegalStateException(
-            "schema file missing from the jar: " + dialect.schemaResource());
+        throw new IllegalStateException("schema file missing from the jar: " + resource);
       }
       text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {

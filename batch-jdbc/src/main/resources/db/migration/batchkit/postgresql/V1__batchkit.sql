@@ -1,14 +1,15 @@
--- batchkit schema for H2 2.2+.
--- Table names start with the prefix "batchkit_"; JdbcJobStore.builder().tablePrefix(...) replaces it
--- when it creates the schema. Take this file as a migration (Flyway, Liquibase) if you manage the
--- schema yourself. Times are UTC; *_ms columns are Unix milliseconds.
+-- batchkit schema for PostgreSQL 12+, version 1: a Flyway migration (classpath:db/migration/batchkit/postgresql).
+-- Table names start with the prefix "batchkit_", which JdbcJobStore.builder().tablePrefix(...)
+-- replaces when createSchema(true) runs these files itself. Later versions of the schema come as
+-- further files V2__..., V3__... beside this one; never edit a released version. Times are UTC;
+-- *_ms columns are Unix milliseconds.
 
 CREATE TABLE IF NOT EXISTS batchkit_batches (
   id                  UUID PRIMARY KEY,
   name                VARCHAR(200) NOT NULL,
   job_type            VARCHAR(100) NOT NULL,
   priority            SMALLINT NOT NULL,
-  metadata            CHARACTER LARGE OBJECT NOT NULL,
+  metadata            TEXT NOT NULL,
   max_concurrency     INTEGER NOT NULL,
   max_attempts        INTEGER NOT NULL,
   job_timeout_ms      BIGINT NOT NULL,
@@ -53,15 +54,15 @@ CREATE TABLE IF NOT EXISTS batchkit_jobs (
   id            UUID PRIMARY KEY,
   batch_id      UUID NOT NULL,
   seq           INTEGER NOT NULL,
-  payload       CHARACTER LARGE OBJECT NOT NULL,
+  payload       TEXT NOT NULL,
   status        VARCHAR(16) NOT NULL,
   attempt       INTEGER NOT NULL,
   fencing_token BIGINT NOT NULL,
   owner         VARCHAR(100),
   lease_until   TIMESTAMP WITH TIME ZONE,
   run_at        TIMESTAMP WITH TIME ZONE NOT NULL,
-  result        CHARACTER LARGE OBJECT,
-  error         CHARACTER LARGE OBJECT,
+  result        TEXT,
+  error         TEXT,
   started_at    TIMESTAMP WITH TIME ZONE,
   finished_at   TIMESTAMP WITH TIME ZONE,
   updated_at    TIMESTAMP WITH TIME ZONE NOT NULL,
@@ -80,8 +81,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS batchkit_jobs_batch_seq ON batchkit_jobs (batc
 -- requeueExpired: running jobs whose lease ran out
 CREATE INDEX IF NOT EXISTS batchkit_jobs_lease ON batchkit_jobs (status, lease_until);
 
+-- claim: the jobs' fencing tokens, unique over every node and every claim
+CREATE SEQUENCE IF NOT EXISTS batchkit_fencing_tokens;
+
 -- the registry of nodes: one row per service that shares the store (BatchService.nodes()); a live
--- node holds no lock (H2 has no session lock that other processes see), so lock_key is 0
+-- node holds the advisory lock (a number for the prefix, lock_key) on a session of its own
 CREATE TABLE IF NOT EXISTS batchkit_nodes (
   node_id        VARCHAR(100) PRIMARY KEY,
   host           VARCHAR(100) NOT NULL,
@@ -156,7 +160,7 @@ CREATE TABLE IF NOT EXISTS batchkit_job_attempts (
   started_at TIMESTAMP WITH TIME ZONE NOT NULL,
   ended_at   TIMESTAMP WITH TIME ZONE NOT NULL,
   outcome    VARCHAR(16) NOT NULL,
-  error      CHARACTER LARGE OBJECT,
+  error      TEXT,
   -- listJobAttempts: a job's attempts in the order of their claims' fencing tokens
   PRIMARY KEY (job_id, token)
 );
@@ -187,7 +191,7 @@ CREATE TABLE IF NOT EXISTS batchkit_webhook_deliveries (
   batch_id   UUID NOT NULL,
   event      VARCHAR(16) NOT NULL,
   url        VARCHAR(2000) NOT NULL,
-  body       CHARACTER LARGE OBJECT NOT NULL,
+  body       TEXT NOT NULL,
   created_at TIMESTAMP WITH TIME ZONE NOT NULL,
   due_at     TIMESTAMP WITH TIME ZONE,
   attempts   INTEGER NOT NULL,

@@ -1,10 +1,8 @@
--- batchkit schema for MySQL 8 and MariaDB 10.6+ (InnoDB, utf8mb4).
--- Table names start with the prefix "batchkit_"; JdbcJobStore.builder().tablePrefix(...) replaces it
--- when it creates the schema. Take this file as a migration (Flyway, Liquibase) if you manage the
--- schema yourself. Times are UTC; *_ms columns are Unix milliseconds. Indexes are declared inside
--- CREATE TABLE because MySQL has no CREATE INDEX IF NOT EXISTS. Texts that are compared (job type,
--- idempotency key, metadata) are VARBINARY holding UTF-8, because the text collations of MySQL and
--- MariaDB ignore case or trailing spaces, and batchkit matches these exactly.
+-- batchkit schema for MySQL 8+ and MariaDB 10.6+, version 1: a Flyway migration (classpath:db/migration/batchkit/mysql).
+-- Table names start with the prefix "batchkit_", which JdbcJobStore.builder().tablePrefix(...)
+-- replaces when createSchema(true) runs these files itself. Later versions of the schema come as
+-- further files V2__..., V3__... beside this one; never edit a released version. Times are UTC;
+-- *_ms columns are Unix milliseconds.
 
 CREATE TABLE IF NOT EXISTS batchkit_batches (
   id                  CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
