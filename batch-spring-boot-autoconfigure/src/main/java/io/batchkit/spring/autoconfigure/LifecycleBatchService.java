@@ -1,0 +1,252 @@
+package io.batchkit.spring.autoconfigure;
+
+import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
+import io.batchkit.BatchId;
+import io.batchkit.BatchPerformance;
+import io.batchkit.BatchQuery;
+import io.batchkit.BatchRequest;
+import io.batchkit.BatchService;
+import io.batchkit.BatchStatistics;
+import io.batchkit.CancellationSummary;
+import io.batchkit.Job;
+import io.batchkit.JobAttempt;
+import io.batchkit.JobId;
+import io.batchkit.JobQuery;
+import io.batchkit.Node;
+import io.batchkit.Page;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+
+/**
+ * The auto-configured {@link BatchService} bean: a {@link SmartLifecycle} that builds (and so
+ * starts) the real service when the application context starts, and closes it, letting running jobs
+ * end, when the context stops, in the phase of Spring's graceful shutdown of the web server. Until
+ * it started, and after it stopped, every call throws {@link IllegalStateException}, as a closed
+ * service's do.
+ *
+ * <p>Thread-safe: the delegate is published through a volatile field.
+ */
+final class LifecycleBatchService implements BatchService, SmartLifecycle {
+  private static final Logger LOG = LoggerFactory.getLogger(LifecycleBatchService.class);
+
+  /**
+   * The phase of Spring Boot's graceful shutdown of the web server ({@code
+   * WebServerGracefulShutdownLifecycle}): stopped with it, so that requests and jobs drain at once.
+   */
+  static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 1024;
+
+  private final Supplier<BatchService> factory;
+  private final Consumer<BatchService> afterStart;
+  private final Runnable beforeStop;
+  private volatile BatchService delegate;
+  private volatile boolean stopped;
+
+  /**
+   * A service that {@code factory} builds at start; {@code afterStart} is told of it then, and
+   * {@code beforeStop} runs before it closes.
+   */
+  LifecycleBatchService(
+      Supplier<BatchService> factory, Consumer<BatchService> afterStart, Runnable beforeStop) {
+    this.factory = factory;
+    this.afterStart = afterStart;
+    this.beforeStop = beforeStop;
+  }
+
+  @Override
+  public synchronized void start() {
+    if (delegate != null || stopped) {
+      return; // started once; a stopped service is not built again
+    }
+    BatchService service = factory.get();
+    delegate = service;
+    afterStart.accept(service);
+  }
+
+  @Override
+  public void stop() {
+    BatchService service;
+    synchronized (this) {
+      service = delegate;
+      if (service == null || stopped) {
+        stopped = true;
+        return;
+      }
+      stopped = true;
+    }
+    try {
+      beforeStop.run();
+    } catch (RuntimeException e) {
+      LOG.warn("could not stop what runs beside the batchkit service ({})", e.toString());
+    }
+    service.close();
+  }
+
+  @Override
+  public void stop(Runnable callback) {
+    // on a thread of its own, so that the web server's graceful shutdown drains meanwhile
+    Thread stopping =
+        new Thread(
+            () -> {
+              try {
+                stop();
+              } finally {
+                callback.run();
+              }
+            },
+            "batchkit-stop");
+    stopping.start();
+  }
+
+  @Override
+  public boolean isRunning() {
+    BatchService service = delegate;
+    return service != null && !stopped && !service.isClosed();
+  }
+
+  @Override
+  public int getPhase() {
+    return PHASE;
+  }
+
+  /** The started service, or an {@link IllegalStateException} saying why there is none. */
+  BatchService service() {
+    BatchService service = delegate;
+    if (service == null) {
+      throw new IllegalStateException(
+          "the batchkit service starts with the application context and has not started yet");
+    }
+    return service;
+  }
+
+  @Override
+  public Batch createBatch(BatchRequest request) {
+    return service().createBatch(request);
+  }
+
+  @Override
+  public Batch submit(BatchRequest request) {
+    return service().submit(request);
+  }
+
+  @Override
+  public Batch addItems(BatchId id, Collection<String> items) {
+    return service().addItems(id, items);
+  }
+
+  @Override
+  public Batch startBatch(BatchId id) {
+    return service().startBatch(id);
+  }
+
+  @Override
+  public Batch getBatch(BatchId id) {
+    return service().getBatch(id);
+  }
+
+  @Override
+  public Optional<Batch> findBatchByIdempotencyKey(String key) {
+    return service().findBatchByIdempotencyKey(key);
+  }
+
+  @Override
+  public Page<Job> getJobs(BatchId id, JobQuery query) {
+    return service().getJobs(id, query);
+  }
+
+  @Override
+  public CancellationSummary cancelBatch(BatchId id) {
+    return service().cancelBatch(id);
+  }
+
+  @Override
+  public Batch retryFailed(BatchId id) {
+    return service().retryFailed(id);
+  }
+
+  @Override
+  public Batch retryJob(JobId id) {
+    return service().retryJob(id);
+  }
+
+  @Override
+  public List<Batch> retryJobs(Collection<JobId> ids) {
+    return service().retryJobs(ids);
+  }
+
+  @Override
+  public Page<Batch> listBatches(BatchQuery query) {
+    return service().listBatches(query);
+  }
+
+  @Override
+  public void deleteBatch(BatchId id) {
+    service().deleteBatch(id);
+  }
+
+  @Override
+  public CompletableFuture<Batch> completion(BatchId id) {
+    return service().completion(id);
+  }
+
+  @Override
+  public Batch awaitCompletion(BatchId id, Duration timeout) {
+    return service().awaitCompletion(id, timeout);
+  }
+
+  @Override
+  public BatchStatistics statistics() {
+    return service().statistics();
+  }
+
+  @Override
+  public String nodeId() {
+    return service().nodeId();
+  }
+
+  @Override
+  public List<Node> nodes() {
+    return service().nodes();
+  }
+
+  @Override
+  public List<BatchEvent> getBatchEvents(BatchId id) {
+    return service().getBatchEvents(id);
+  }
+
+  @Override
+  public List<JobAttempt> getJobHistory(JobId id) {
+    return service().getJobHistory(id);
+  }
+
+  @Override
+  public BatchPerformance getBatchPerformance(BatchId id) {
+    return service().getBatchPerformance(id);
+  }
+
+  @Override
+  public boolean isClosed() {
+    BatchService service = delegate;
+    return service == null || service.isClosed();
+  }
+
+  /** Closes the service now (the context's stop does it too); a second call does nothing. */
+  @Override
+  public void close() {
+    stop();
+  }
+
+  @Override
+  public String toString() {
+    BatchService service = delegate;
+    return "LifecycleBatchService{" + (service == null ? "not started" : service.nodeId()) + "}";
+  }
+}
