@@ -52,6 +52,14 @@ public interface BatchListener {
   default void jobCancelled(JobContext job) {}
 
   /**
+   * Called when a started attempt ends without an outcome: this node lost the job's lease (another
+   * node may run it now), or gave the job back as it shut down. The job runs again; the attempt
+   * counts as neither a success nor a failure. After {@link #jobStarted}, an attempt ends with
+   * {@code jobSucceeded}, {@code jobFailed}, {@code jobCancelled} or this.
+   */
+  default void jobReleased(JobContext job) {}
+
+  /**
    * The circuit breaker of {@code jobType} opened ({@code BatchService.Builder.circuitBreaker}): no
    * job of the type starts on this service until a trial succeeds.
    */

@@ -96,8 +96,8 @@ public interface JdbcJobStore extends JobStore {
     /**
      * Sets whether {@link #build()} creates the tables and indexes that are missing (default false:
      * the schema is expected to exist, for example from the Flyway migrations under {@code
-     * db/migration/batchkit/<dialect>}: see {@link SqlDialect#migrationFolder()}). It runs the same
-     * files, so it creates exactly what the migrations create.
+     * io/batchkit/jdbc/migration/<dialect>}: see {@link SqlDialect#migrationFolder()}). It runs the
+     * same files, so it creates exactly what the migrations create.
      */
     public Builder createSchema(boolean create) {
       this.createSchema = create;

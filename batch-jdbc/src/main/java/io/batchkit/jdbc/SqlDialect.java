@@ -20,12 +20,13 @@ public enum SqlDialect {
 
   /**
    * Returns the class-path folder of this dialect's versioned schema migrations, with tables named
-   * {@code batchkit_*}: {@code db/migration/batchkit/<dialect>} ({@code postgresql}, {@code mysql}
-   * or {@code h2}), holding {@code V1__batchkit.sql} and the later versions. Give it to Flyway as
-   * {@code classpath:db/migration/batchkit/<dialect>}.
+   * {@code batchkit_*}: {@code io/batchkit/jdbc/migration/<dialect>} ({@code postgresql}, {@code
+   * mysql} or {@code h2}), holding {@code V1__batchkit.sql} and the later versions. Give it to
+   * Flyway as {@code classpath:io/batchkit/jdbc/migration/<dialect>}. It is not under {@code
+   * db/migration}, where an application's own Flyway looks by default, with every subfolder.
    */
   public String migrationFolder() {
-    return "db/migration/batchkit/" + folder;
+    return "io/batchkit/jdbc/migration/" + folder;
   }
 
   /**

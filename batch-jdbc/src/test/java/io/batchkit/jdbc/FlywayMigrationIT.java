@@ -26,11 +26,47 @@ import org.junit.jupiter.api.TestInstance;
 
 /**
  * The schema as a user who manages it with Flyway gets it: the migrations under {@code
- * db/migration/batchkit/<dialect>} are applied by Flyway to an empty schema (a database of its own
- * on MariaDB and H2), the whole store contract then runs on the result, and {@code
+ * io/batchkit/jdbc/migration/<dialect>} are applied by Flyway to an empty schema (a database of its
+ * own on MariaDB and H2), the whole store contract then runs on the result, and {@code
  * createSchema(true)} on another empty schema creates exactly the same tables, columns and indexes.
+ * An application's own Flyway, with its default location, never finds them; the README's setup runs
+ * them on a schema that already holds the application's tables.
  */
 class FlywayMigrationIT {
+
+  @Test
+  void anApplicationsFlyway_withItsDefaultLocation_findsNoBatchkitMigration() {
+    JdbcDataSource h2 = new JdbcDataSource();
+    h2.setURL("jdbc:h2:mem:app" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+
+    int found = Flyway.configure().dataSource(h2).load().info().all().length;
+
+    assertEquals(0, found, "batch-jdbc is on this class path; db/migration must hold none of it");
+  }
+
+  @Test
+  void theReadmesSetup_migratesASchemaThatHoldsTheApplicationsTables() throws Exception {
+    JdbcDataSource h2 = new JdbcDataSource();
+    h2.setURL("jdbc:h2:mem:app" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+    try (Connection c = h2.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("CREATE TABLE app_orders (id BIGINT PRIMARY KEY)");
+    }
+
+    int applied =
+        Flyway.configure()
+            .dataSource(h2)
+            .locations("classpath:" + SqlDialect.H2.migrationFolder())
+            .table("batchkit_schema_history")
+            .baselineOnMigrate(true)
+            .baselineVersion("0")
+            .load()
+            .migrate()
+            .migrationsExecuted;
+
+    assertEquals(1, applied);
+    JdbcJobStore.builder(h2).build().findBatch(io.batchkit.BatchId.random()); // the tables answer
+  }
 
   @Nested
   class OnH2 extends Migrated {

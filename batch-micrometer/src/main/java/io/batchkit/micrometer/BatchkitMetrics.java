@@ -171,9 +171,23 @@ public final class BatchkitMetrics implements MeterBinder, BatchListener {
 
   @Override
   public void jobFailed(JobContext job, Throwable error, boolean willRetry) {
-    String outcome =
-        error instanceof TimeoutException ? "timed-out" : willRetry ? "retried" : "failed";
+    // timed out: the service stopped it for its time-out (a processor's own TimeoutException, from
+    // a Future.get say, is an ordinary failure)
+    boolean timedOut = error instanceof TimeoutException && job.isCancelled();
+    String outcome = timedOut ? "timed-out" : willRetry ? "retried" : "failed";
     ended(job, outcome, error);
+  }
+
+  /** An attempt that ended without an outcome: its observation stops; nothing is counted. */
+  @Override
+  public void jobReleased(JobContext job) {
+    Running attempt;
+    synchronized (running) {
+      attempt = running.remove(job);
+    }
+    if (attempt != null && attempt.observation != null) {
+      attempt.observation.lowCardinalityKeyValue("outcome", "released").stop();
+    }
   }
 
   @Override

@@ -207,6 +207,7 @@ final class JobRunner {
         // the last guard: the slot and the job must be handed on whatever happened
         LOG.error("could not conclude {}; giving the job back to the store", job, e);
         outcome = releasedAfterStart(job);
+        released(job);
       }
       node.running.remove(job.claim.id(), job);
       fetchAhead.record(job.batch.jobType(), System.nanoTime() - started);
@@ -452,6 +453,11 @@ final class JobRunner {
     return config.clock().instant().minusNanos(nanos);
   }
 
+  /** Tells the listeners that an attempt ended without an outcome (see {@code jobReleased}). */
+  private void released(RunningJob job) {
+    listeners.fire("jobReleased", job.claim.id(), l -> l.jobReleased(job));
+  }
+
   /** Gives back a job that started: its history keeps the attempt, as released. */
   private JobOutcome releasedAfterStart(RunningJob job) {
     return JobOutcome.released(job.claim).withStart(startedAgo(job.nanosSinceStart()));
@@ -465,6 +471,7 @@ final class JobRunner {
     String type = job.batch.jobType();
     if (stop == RunningJob.Stop.LOST) {
       breakers.ended(type, claim.id());
+      released(job);
       return null; // another node owns the job now; the store would reject anything we send
     }
     if (stop == RunningJob.Stop.CANCELLED) {
@@ -483,6 +490,7 @@ final class JobRunner {
     }
     if (stop == RunningJob.Stop.SHUTDOWN) {
       breakers.ended(type, claim.id());
+      released(job);
       return JobOutcome.released(claim);
     }
     breakers.failed(type, claim.id());
@@ -615,6 +623,7 @@ final class JobRunner {
           if (job.isStarted() && job.claimReport()) {
             LOG.warn("{} ignored its interrupt; giving its job back to the store", job);
             node.outcomes.add(releasedAfterStart(job));
+            released(job);
             node.running.remove(job.claim.id(), job);
             node.releaseSlot(job.claim.batchId());
             node.runningCount.decrementAndGet();

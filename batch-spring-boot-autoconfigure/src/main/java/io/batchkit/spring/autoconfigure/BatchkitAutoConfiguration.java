@@ -8,6 +8,7 @@ import io.batchkit.spi.JobProcessorProvider;
 import io.batchkit.spi.JobStore;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.observation.ObservationRegistry;
+import java.time.Duration;
 import java.util.List;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
@@ -19,8 +20,10 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.Environment;
 
 /**
  * Makes a {@link BatchService} bean, started and stopped with the application context ({@link
@@ -48,6 +51,7 @@ public class BatchkitAutoConfiguration {
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass(JdbcJobStore.class)
   @ConditionalOnSingleCandidate(DataSource.class)
+  @ConditionalOnMissingBean(BatchService.class) // the application's own service has its own store
   static class JdbcStoreConfiguration {
     @Bean
     @ConditionalOnMissingBean(JobStore.class)
@@ -64,24 +68,35 @@ public class BatchkitAutoConfiguration {
   @ConditionalOnMissingBean(BatchService.class)
   LifecycleBatchService batchService(
       ObjectProvider<JobStore> store,
+      ObjectProvider<DataSource> dataSources,
       ObjectProvider<JobProcessorProvider> processors,
       ObjectProvider<BatchListener> listeners,
       ObjectProvider<ServiceHook> hooks,
-      BatchkitProperties properties) {
+      BatchkitProperties properties,
+      Environment environment) {
+    Duration phase =
+        Binder.get(environment)
+            .bind("spring.lifecycle.timeout-per-shutdown-phase", Duration.class)
+            .orElse(Duration.ofSeconds(30));
     return new LifecycleBatchService(
         () -> {
-          BatchService.Builder builder = BatchService.builder();
+          BatchService.Builder builder = BatchService.builder().discoverProcessors(false);
           JobStore chosen = store.getIfAvailable();
-          if (chosen == null) {
+          if (chosen != null) {
+            builder.store(chosen);
+          } else if (dataSources.stream().findAny().isPresent()) {
+            LOG.warn(
+                "batchkit keeps its batches in memory, lost when the application stops: it has"
+                    + " several DataSources and none is @Primary; mark one, or define a JobStore"
+                    + " bean");
+          } else {
             LOG.info(
                 "batchkit keeps its batches in memory: the application has no DataSource (or no"
                     + " batch-jdbc); they are lost when it stops");
-          } else {
-            builder.store(chosen);
           }
           processors.orderedStream().forEach(p -> builder.processor(p.jobType(), p.processor()));
           listeners.orderedStream().forEach(builder::listener);
-          Settings.apply(properties, builder);
+          Settings.apply(properties, phase, builder);
           return builder.build();
         },
         service -> hooks.orderedStream().forEach(h -> h.started(service)),
@@ -91,6 +106,7 @@ public class BatchkitAutoConfiguration {
   /** The {@code batchkit} health indicator, with Actuator's health support. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass(name = "org.springframework.boot.health.contributor.HealthIndicator")
+  @ConditionalOnBooleanProperty(name = "management.health.batchkit.enabled", matchIfMissing = true)
   static class HealthConfiguration {
     @Bean
     @ConditionalOnMissingBean(name = "batchkitHealthIndicator")
@@ -102,6 +118,7 @@ public class BatchkitAutoConfiguration {
   /** The Micrometer meters: a MeterBinder, which Boot binds to its registries on its own. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass({MeterRegistry.class, BatchkitMetrics.class})
+  @ConditionalOnMissingBean(BatchService.class) // only the service made here listens to them
   static class MetricsConfiguration {
     @Bean
     @ConditionalOnMissingBean
@@ -117,10 +134,11 @@ public class BatchkitAutoConfiguration {
     }
   }
 
-  /** The dashboard and REST API, with batch-web and {@code batchkit.web.enabled=true}. */
+  /** The dashboard and REST API, with batch-web, unless {@code batchkit.web.enabled=false}. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass(name = "io.batchkit.web.BatchWeb")
-  @ConditionalOnBooleanProperty(name = "batchkit.web.enabled")
+  @ConditionalOnBooleanProperty(name = "batchkit.web.enabled", matchIfMissing = true)
+  @ConditionalOnMissingBean(BatchService.class) // started with the service made here
   static class WebConfiguration {
     @Bean
     WebDashboard batchkitWebDashboard(BatchkitProperties properties) {

@@ -34,7 +34,10 @@ public class BatchkitProperties {
   /** How often an idle service looks for work at first (500 ms). */
   private Duration pollInterval;
 
-  /** How long running jobs may take to end when the application shuts down (30 s). */
+  /**
+   * How long running jobs may take to end when the application shuts down (default: what fits in
+   * spring.lifecycle.timeout-per-shutdown-phase, less 10 s: 20 s).
+   */
   private Duration shutdownGracePeriod;
 
   private final Jdbc jdbc = new Jdbc();
@@ -147,8 +150,8 @@ public class BatchkitProperties {
 
   /** The dashboard and REST API (batch-web), started with the application when enabled. */
   public static class Web {
-    /** Whether the dashboard starts, when batch-web is on the class path. */
-    private boolean enabled;
+    /** Whether the dashboard starts with the application, when batch-web is on the class path. */
+    private boolean enabled = true;
 
     /** Its port (batch-web's default, 8089); 0 picks a free one. */
     private int port = 8089;

@@ -30,10 +30,13 @@ import org.springframework.context.SmartLifecycle;
  * The auto-configured {@link BatchService} bean: a {@link SmartLifecycle} that builds (and so
  * starts) the real service when the application context starts, and closes it, letting running jobs
  * end, when the context stops, in the phase of Spring's graceful shutdown of the web server. Until
- * it started, and after it stopped, every call throws {@link IllegalStateException}, as a closed
- * service's do.
+ * it started, every call throws {@link IllegalStateException}; after it stopped, calls get a closed
+ * service's answers (an {@code IllegalStateException} too). A context that is paused and started
+ * again gets a new service. The web server starts in an earlier phase: a request that arrives
+ * before this service started gets the exception.
  *
- * <p>Thread-safe: the delegate is published through a volatile field.
+ * <p>Thread-safe: the delegate is published through a volatile field; starting and stopping are
+ * guarded by this object.
  */
 final class LifecycleBatchService implements BatchService, SmartLifecycle {
   private static final Logger LOG = LoggerFactory.getLogger(LifecycleBatchService.class);
@@ -48,7 +51,9 @@ final class LifecycleBatchService implements BatchService, SmartLifecycle {
   private final Consumer<BatchService> afterStart;
   private final Runnable beforeStop;
   private volatile BatchService delegate;
-  private volatile boolean stopped;
+
+  /** The stop under way or done, guarded by this; null while the service runs (or never ran). */
+  private CompletableFuture<Void> stopping;
 
   /**
    * A service that {@code factory} builds at start; {@code afterStart} is told of it then, and
@@ -61,55 +66,63 @@ final class LifecycleBatchService implements BatchService, SmartLifecycle {
     this.beforeStop = beforeStop;
   }
 
+  /** Builds and starts the service; after a stop (a context's pause, say), a new one. */
   @Override
   public synchronized void start() {
-    if (delegate != null || stopped) {
-      return; // started once; a stopped service is not built again
+    if (delegate != null && stopping == null) {
+      return; // running
+    }
+    if (stopping != null) {
+      stopping.join(); // a restart waits until the former service has closed
+      stopping = null;
     }
     BatchService service = factory.get();
     delegate = service;
     afterStart.accept(service);
   }
 
+  /** Closes the service, letting its running jobs end; returns once it has closed. */
   @Override
   public void stop() {
-    BatchService service;
-    synchronized (this) {
-      service = delegate;
-      if (service == null || stopped) {
-        stopped = true;
-        return;
-      }
-      stopped = true;
-    }
-    try {
-      beforeStop.run();
-    } catch (RuntimeException e) {
-      LOG.warn("could not stop what runs beside the batchkit service ({})", e.toString());
-    }
-    service.close();
+    stopping().join();
   }
 
+  /**
+   * Closes the service on a thread of its own, so that the web server's graceful shutdown drains in
+   * the same phase; {@code callback} runs once it has closed.
+   */
   @Override
   public void stop(Runnable callback) {
-    // on a thread of its own, so that the web server's graceful shutdown drains meanwhile
-    Thread stopping =
-        new Thread(
+    stopping().whenComplete((done, error) -> callback.run());
+  }
+
+  /** The stop under way, started if none is; a completed one if the service never started. */
+  private synchronized CompletableFuture<Void> stopping() {
+    if (stopping != null) {
+      return stopping;
+    }
+    BatchService service = delegate;
+    if (service == null) {
+      return CompletableFuture.completedFuture(null);
+    }
+    stopping =
+        CompletableFuture.runAsync(
             () -> {
               try {
-                stop();
-              } finally {
-                callback.run();
+                beforeStop.run();
+              } catch (RuntimeException e) {
+                LOG.warn("could not stop what runs beside the batchkit service ({})", e.toString());
               }
+              service.close();
             },
-            "batchkit-stop");
-    stopping.start();
+            task -> new Thread(task, "batchkit-stop").start());
+    return stopping;
   }
 
   @Override
-  public boolean isRunning() {
+  public synchronized boolean isRunning() {
     BatchService service = delegate;
-    return service != null && !stopped && !service.isClosed();
+    return service != null && stopping == null && !service.isClosed();
   }
 
   @Override
@@ -238,7 +251,10 @@ final class LifecycleBatchService implements BatchService, SmartLifecycle {
     return service == null || service.isClosed();
   }
 
-  /** Closes the service now (the context's stop does it too); a second call does nothing. */
+  /**
+   * Closes the service and returns once it has closed (the context's stop does it too, and the
+   * context's close calls this again: it then waits for that stop).
+   */
   @Override
   public void close() {
     stop();

@@ -9,6 +9,7 @@ import io.batchkit.BatchRequest;
 import io.batchkit.BatchService;
 import io.batchkit.BatchStatus;
 import io.batchkit.JobProcessor;
+import io.batchkit.JobQuery;
 import io.batchkit.jdbc.JdbcJobStore;
 import io.batchkit.micrometer.BatchkitMetrics;
 import io.batchkit.spi.JobProcessorProvider;
@@ -20,6 +21,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -38,13 +40,13 @@ class BatchkitAutoConfigurationTest {
   private final ApplicationContextRunner runner =
       new ApplicationContextRunner()
           .withConfiguration(AutoConfigurations.of(BatchkitAutoConfiguration.class))
-          .withPropertyValues("batchkit.poll-interval=20ms");
+          .withPropertyValues("batchkit.poll-interval=20ms", "batchkit.web.enabled=false");
 
   private final ApplicationContextRunner withDataSource =
       runner
           .withConfiguration(AutoConfigurations.of(DataSourceAutoConfiguration.class))
           .withPropertyValues(
-              "spring.datasource.url=jdbc:h2:mem:boot-${random.uuid};DB_CLOSE_DELAY=-1");
+              "spring.datasource.url=jdbc:h2:mem:boot-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
 
   @Test
   void withoutDataSource_theServiceKeepsItsBatchesInMemory_andRunsProcessorBeans() {
@@ -107,13 +109,16 @@ class BatchkitAutoConfigurationTest {
               Batch done = runOne(context.getBean(BatchService.class));
               assertThat(OwnStore.STORE.findBatch(done.id())).isPresent();
             });
-    runner
+    withDataSource
         .withUserConfiguration(OwnService.class)
         .run(
             context ->
                 assertThat(context)
                     .hasSingleBean(BatchService.class)
-                    .doesNotHaveBean(LifecycleBatchService.class));
+                    .doesNotHaveBean(LifecycleBatchService.class)
+                    .doesNotHaveBean(JobStore.class) // no tables made for a store nobody uses
+                    .doesNotHaveBean(BatchkitMetrics.class)
+                    .hasSingleBean(BatchkitHealthIndicator.class));
   }
 
   @Test
@@ -142,15 +147,42 @@ class BatchkitAutoConfigurationTest {
   }
 
   @Test
-  void theServiceStartsAndStopsWithTheContext() {
-    runner.run(
-        context -> {
-          LifecycleBatchService service = context.getBean(LifecycleBatchService.class);
-          assertThat(service.isRunning()).isTrue();
-          context.close();
-          assertThat(service.isClosed()).isTrue();
-          assertThat(service.isRunning()).isFalse();
-        });
+  void theServiceStartsAndStopsWithTheContext_andAPausedContextGetsANewOne() {
+    runner
+        .withUserConfiguration(Processors.class)
+        .run(
+            context -> {
+              LifecycleBatchService service = context.getBean(LifecycleBatchService.class);
+              assertThat(service.isRunning()).isTrue();
+              String first = service.nodeId();
+
+              context.stop();
+              assertThat(service.isRunning()).isFalse();
+              context.start();
+              assertThat(service.isRunning()).isTrue();
+              assertThat(runOne(service).status()).isEqualTo(BatchStatus.COMPLETED);
+              assertThat(service.nodeId()).isNotEqualTo(first);
+
+              context.close();
+              assertThat(service.isClosed()).isTrue();
+              assertThat(service.isRunning()).isFalse();
+            });
+  }
+
+  @Test
+  void shutdownGracePeriod_fitsSpringsShutdownPhase_unlessSet() {
+    runner
+        .withPropertyValues("spring.lifecycle.timeout-per-shutdown-phase=45s")
+        .run(context -> assertThat(context.getBean(BatchService.class).toString()).isNotBlank());
+    BatchService.Builder builder = BatchService.builder();
+    Settings.apply(new BatchkitProperties(), Duration.ofSeconds(45), builder);
+    assertThat(builder.toString()).contains("shutdownGracePeriod=PT35S");
+    BatchkitProperties set = new BatchkitProperties();
+    set.setShutdownGracePeriod(Duration.ofSeconds(50));
+    Settings.apply(set, Duration.ofSeconds(45), builder);
+    assertThat(builder.toString()).contains("shutdownGracePeriod=PT50S");
+    Settings.apply(new BatchkitProperties(), Duration.ofSeconds(5), builder);
+    assertThat(builder.toString()).contains("shutdownGracePeriod=PT1S");
   }
 
   @Test
@@ -194,7 +226,7 @@ class BatchkitAutoConfigurationTest {
   }
 
   @Test
-  void dashboard_startsWithTheService_whenEnabled() {
+  void dashboard_startsWithTheService_withBatchWeb_unlessTurnedOff() {
     runner
         .withPropertyValues("batchkit.web.enabled=true", "batchkit.web.port=0")
         .run(
@@ -209,6 +241,37 @@ class BatchkitAutoConfigurationTest {
               assertThat(response.statusCode()).isEqualTo(200);
             });
     runner.run(context -> assertThat(context).doesNotHaveBean(WebDashboard.class));
+    runner
+        .withPropertyValues("batchkit.web.enabled=true")
+        .withClassLoader(new FilteredClassLoader("io.batchkit.web"))
+        .run(context -> assertThat(context).doesNotHaveBean(WebDashboard.class));
+  }
+
+  @Test
+  void health_canBeTurnedOff_andIsAbsentWithoutActuatorsHealth() {
+    runner
+        .withPropertyValues("management.health.batchkit.enabled=false")
+        .run(context -> assertThat(context).doesNotHaveBean(BatchkitHealthIndicator.class));
+    runner
+        .withClassLoader(new FilteredClassLoader("org.springframework.boot.health"))
+        .run(context -> assertThat(context).doesNotHaveBean(BatchkitHealthIndicator.class));
+  }
+
+  @Test
+  void processorsComeFromBeansOnly_aProviderListedForTheServiceLoaderDoesNotClash() {
+    runner
+        .withUserConfiguration(Processors.class)
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              BatchService service = context.getBean(BatchService.class);
+              Batch done = runOne(service);
+              assertThat(service.getJobs(done.id(), JobQuery.all()).items())
+                  .allMatch(
+                      job ->
+                          job.result().orElseThrow().equals("a")
+                              || job.result().orElseThrow().equals("b"));
+            });
   }
 
   private static Batch runOne(BatchService service) {

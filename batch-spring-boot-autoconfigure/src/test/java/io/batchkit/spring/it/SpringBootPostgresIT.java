@@ -18,21 +18,24 @@ import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
-import javax.sql.DataSource;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.SpringBootConfiguration;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.env.Environment;
-import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -41,6 +44,7 @@ import org.springframework.test.context.DynamicPropertySource;
  * a processor bean, Actuator on a random port. A batch runs through the bean, and {@code
  * /actuator/health} shows the {@code batchkit} component UP with its node and counts.
  */
+@ExtendWith(SpringBootPostgresIT.DropTablesLast.class) // first: its afterAll runs last
 @SpringBootTest(
     classes = SpringBootPostgresIT.App.class,
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
@@ -48,8 +52,10 @@ import org.springframework.test.context.DynamicPropertySource;
       "management.endpoint.health.show-details=always",
       "management.endpoints.web.exposure.include=health",
       "batchkit.node-id=spring-it",
-      "batchkit.poll-interval=50ms"
+      "batchkit.poll-interval=50ms",
+      "batchkit.web.port=0"
     })
+@DirtiesContext // closed after the class, before DropTablesLast drops what its service used
 class SpringBootPostgresIT {
   private static final String URL =
       System.getProperty(
@@ -61,8 +67,8 @@ class SpringBootPostgresIT {
   @Autowired JobStore store;
   @Autowired Environment environment;
 
-  @DynamicPropertySource
-  static void database(DynamicPropertyRegistry registry) {
+  @BeforeAll
+  static void databaseIsReachable() {
     try (Connection ignored = DriverManager.getConnection(URL)) {
       // reachable
     } catch (SQLException e) {
@@ -73,6 +79,10 @@ class SpringBootPostgresIT {
       }
       Assumptions.abort(message);
     }
+  }
+
+  @DynamicPropertySource
+  static void database(DynamicPropertyRegistry registry) {
     registry.add("spring.datasource.url", () -> URL);
     registry.add("batchkit.jdbc.table-prefix", () -> PREFIX);
   }
@@ -103,25 +113,32 @@ class SpringBootPostgresIT {
         .contains("\"queued\":0");
   }
 
-  @AfterAll
-  static void dropTables(@Autowired DataSource dataSource) {
-    JdbcTemplate jdbc = new JdbcTemplate(dataSource);
-    for (String table :
-        List.of(
-            "jobs",
-            "batch_metadata",
-            "batch_requests",
-            "batches",
-            "nodes",
-            "slots",
-            "rate_buckets",
-            "batch_events",
-            "job_attempts",
-            "batch_webhooks",
-            "webhook_deliveries")) {
-      jdbc.execute("DROP TABLE IF EXISTS " + PREFIX + table);
+  /** Drops the tables once the application context, and with it the service, has closed. */
+  static final class DropTablesLast implements AfterAllCallback {
+    @Override
+    public void afterAll(ExtensionContext context) throws SQLException {
+      try (Connection c = DriverManager.getConnection(URL);
+          Statement s = c.createStatement()) {
+        for (String table :
+            List.of(
+                "jobs",
+                "batch_metadata",
+                "batch_requests",
+                "batches",
+                "nodes",
+                "slots",
+                "rate_buckets",
+                "batch_events",
+                "job_attempts",
+                "batch_webhooks",
+                "webhook_deliveries")) {
+          s.execute("DROP TABLE IF EXISTS " + PREFIX + table);
+        }
+        s.execute("DROP SEQUENCE IF EXISTS " + PREFIX + "fencing_tokens");
+      } catch (SQLException e) {
+        // unreachable: nothing was created
+      }
     }
-    jdbc.execute("DROP SEQUENCE IF EXISTS " + PREFIX + "fencing_tokens");
   }
 
   /** The application: nothing but auto-configuration and one processor. */

@@ -12,11 +12,13 @@ import java.util.Locale;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.context.annotation.Bean;
+import org.springframework.http.HttpStatus;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.server.ResponseStatusException;
 
 /**
  * A Spring Boot application on batchkit's starter: one processor bean ({@code greet}, a few
@@ -72,6 +74,9 @@ public class SpringBootExample {
   /** Submits a batch of {@code count} names. */
   @PostMapping("/greetings")
   BatchView submit(@RequestParam(defaultValue = "100") int count) {
+    if (count < 1 || count > 100_000) {
+      throw new ResponseStatusException(HttpStatus.BAD_REQUEST, "count must be 1 to 100,000");
+    }
     List<String> names = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
       names.add("name-" + i);

@@ -43,8 +43,26 @@ class SpringBootExampleTest {
     assertThat(done.progress().succeeded()).isEqualTo(20);
     assertThat(send("GET", "/actuator/health"))
         .contains("\"batchkit\"")
-        .contains("\"nodeId\":\"spring-demo\"");
+        .contains("\"nodeId\":\"" + batches.nodeId() + "\"");
     assertThat(send("GET", "/actuator/metrics/batchkit.jobs.finished")).contains("COUNT");
+  }
+
+  @Test
+  void aBatchOfNoneOrTooMany_isRefused() throws Exception {
+    for (String count : new String[] {"0", "100001"}) {
+      HttpResponse<String> response =
+          http.send(
+              HttpRequest.newBuilder(
+                      URI.create(
+                          "http://127.0.0.1:"
+                              + environment.getProperty("local.server.port")
+                              + "/greetings?count="
+                              + count))
+                  .POST(HttpRequest.BodyPublishers.noBody())
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(response.statusCode()).as(count).isEqualTo(400);
+    }
   }
 
   private String send(String method, String path) throws Exception {

@@ -1,8 +1,14 @@
--- batchkit schema for MySQL 8+ and MariaDB 10.6+, version 1: a Flyway migration (classpath:db/migration/batchkit/mysql).
+-- batchkit schema for MySQL 8+ and MariaDB 10.6+ (InnoDB, utf8mb4), version 1: a Flyway migration in
+-- classpath:io/batchkit/jdbc/migration/mysql (outside db/migration, so that an application's
+-- Flyway, which scans db/migration with its subfolders by default, never finds it by chance).
 -- Table names start with the prefix "batchkit_", which JdbcJobStore.builder().tablePrefix(...)
 -- replaces when createSchema(true) runs these files itself. Later versions of the schema come as
 -- further files V2__..., V3__... beside this one; never edit a released version. Times are UTC;
 -- *_ms columns are Unix milliseconds.
+-- Indexes are declared inside CREATE TABLE because MySQL has no CREATE INDEX IF NOT EXISTS.
+-- Texts that are compared (job type, idempotency key, metadata) are VARBINARY holding UTF-8,
+-- because the text collations of MySQL and MariaDB ignore case or trailing spaces, and
+-- batchkit matches these exactly.
 
 CREATE TABLE IF NOT EXISTS batchkit_batches (
   id                  CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,

@@ -1,4 +1,6 @@
--- batchkit schema for PostgreSQL 12+, version 1: a Flyway migration (classpath:db/migration/batchkit/postgresql).
+-- batchkit schema for PostgreSQL 12+, version 1: a Flyway migration in
+-- classpath:io/batchkit/jdbc/migration/postgresql (outside db/migration, so that an application's
+-- Flyway, which scans db/migration with its subfolders by default, never finds it by chance).
 -- Table names start with the prefix "batchkit_", which JdbcJobStore.builder().tablePrefix(...)
 -- replaces when createSchema(true) runs these files itself. Later versions of the schema come as
 -- further files V2__..., V3__... beside this one; never edit a released version. Times are UTC;
