@@ -224,7 +224,11 @@ public final class BatchkitMetrics implements MeterBinder, BatchListener {
     }
   }
 
-  /** The queued or running figure of the watched service, read at most once a second. */
+  /**
+   * The queued or running figure of the watched service, read at most once a second; NaN while the
+   * store does not answer (a failed read is kept for a second too, so that a scrape during an
+   * outage does not wait on the database once per gauge).
+   */
   private double figure(boolean queued) {
     BatchService service = watched;
     if (service == null || service.isClosed()) {
@@ -233,14 +237,24 @@ public final class BatchkitMetrics implements MeterBinder, BatchListener {
     Snapshot last = snapshot;
     long now = System.nanoTime();
     if (last == null || now - last.nanos > STATISTICS_MAX_AGE_NANOS) {
-      last = new Snapshot(now, service.statistics());
+      BatchStatistics statistics;
+      try {
+        statistics = service.statistics();
+      } catch (RuntimeException e) {
+        statistics = null; // the store is down: the gauges show no figure rather than a stale one
+      }
+      last = new Snapshot(now, statistics);
       snapshot = last;
+    }
+    if (last.statistics == null) {
+      return Double.NaN;
     }
     return queued ? last.statistics.queued() : last.statistics.running();
   }
 
   private record Running(long startNanos, Observation observation) {}
 
+  /** The figures read at {@code nanos}; null statistics when the read failed. */
   private record Snapshot(long nanos, BatchStatistics statistics) {}
 
   /** The meters of one registry, each made once per tag values. */

@@ -15,6 +15,8 @@ import io.batchkit.micrometer.BatchkitMetrics;
 import io.batchkit.spi.JobProcessorProvider;
 import io.batchkit.spi.JobStore;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,6 +25,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.health.contributor.Health;
@@ -248,6 +251,27 @@ class BatchkitAutoConfigurationTest {
   }
 
   @Test
+  void health_isDownWhenTheStoreDoesNotAnswer_withTheNodeId() {
+    runner
+        .withUserConfiguration(FlakyStore.class)
+        .withPropertyValues("batchkit.node-id=flaky")
+        .run(
+            context -> {
+              BatchkitHealthIndicator health = context.getBean(BatchkitHealthIndicator.class);
+              assertThat(health.health(true).getStatus()).isEqualTo(Status.UP);
+
+              FlakyStore.DOWN.set(true);
+              try {
+                Health down = health.health(true);
+                assertThat(down.getStatus()).isEqualTo(Status.DOWN);
+                assertThat(down.getDetails()).containsEntry("nodeId", "flaky");
+              } finally {
+                FlakyStore.DOWN.set(false);
+              }
+            });
+  }
+
+  @Test
   void health_canBeTurnedOff_andIsAbsentWithoutActuatorsHealth() {
     runner
         .withPropertyValues("management.health.batchkit.enabled=false")
@@ -314,6 +338,31 @@ class BatchkitAutoConfigurationTest {
     @Bean
     JobStore myStore() {
       return STORE;
+    }
+  }
+
+  /** A store that fails every call while {@link #DOWN} is set, as an unreachable database would. */
+  @Configuration(proxyBeanMethods = false)
+  static class FlakyStore {
+    static final AtomicBoolean DOWN = new AtomicBoolean();
+
+    @Bean
+    JobStore flakyStore() {
+      JobStore real = JobStore.inMemory();
+      return (JobStore)
+          Proxy.newProxyInstance(
+              JobStore.class.getClassLoader(),
+              new Class<?>[] {JobStore.class},
+              (proxy, method, args) -> {
+                if (DOWN.get()) {
+                  throw new IllegalStateException("the database does not answer");
+                }
+                try {
+                  return method.invoke(real, args);
+                } catch (InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
     }
   }
 
