@@ -137,13 +137,29 @@ public interface BatchService extends AutoCloseable {
   Optional<Batch> findBatchByIdempotencyKey(String key);
 
   /**
-   * Returns one page of a batch's jobs, in the order they were given.
+   * Returns one page of a batch's jobs, in the order they were given, filtered by status.
    *
    * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code query} filters by job type, metadata or finish time
+   *     ({@link JobQuery#filtersAcrossBatches()}): those are {@link #listJobs}'s
    * @throws BatchNotFoundException if no batch has this id
    * @throws IllegalStateException if the service is closed
    */
   Page<Job> getJobs(BatchId id, JobQuery query);
+
+  /**
+   * Returns one page of the jobs of every batch that match {@code query}: by status, the batch's
+   * job type and metadata, and when the job finished; newest first (by job id, which grows with
+   * time). The dead-letter view: every job that failed today for a tenant is {@code
+   * listJobs(JobQuery.withStatus(FAILED).metadata("tenant", t).finishedBetween(midnight, now))}. An
+   * operator's query: on a large store it reads the jobs table from its newest end until the page
+   * is full, so a rare match deep in the past takes long; narrow it by time.
+   *
+   * @throws NullPointerException if {@code query} is null
+   * @throws IllegalStateException if the service is closed
+   * @throws UnsupportedOperationException if the store cannot (a store written before this method)
+   */
+  Page<Job> listJobs(JobQuery query);
 
   /**
    * Cancels a batch: queued jobs become {@code CANCELLED} at once; running jobs are told to stop

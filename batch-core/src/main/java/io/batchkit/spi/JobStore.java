@@ -243,6 +243,20 @@ public interface JobStore {
   Page<Job> listJobs(BatchId id, JobQuery query);
 
   /**
+   * Lists the jobs of every batch that match {@code query} (its status, job type, metadata and
+   * finish-time filters; see {@link JobQuery#matches(Batch, JobStatus, Instant)}), by job id,
+   * highest first, the ids compared as unsigned 128-bit numbers.
+   *
+   * @throws NullPointerException if {@code query} is null
+   * @throws UnsupportedOperationException by default (a store written before it existed)
+   */
+  default Page<Job> listJobs(JobQuery query) {
+    Checks.notNull(query, "query");
+    throw new UnsupportedOperationException(
+        getClass().getName() + " cannot list jobs across batches");
+  }
+
+  /**
    * Moves a batch from {@code PENDING} to {@code PROCESSING}: its jobs become claimable.
    *
    * @return the batch after the change

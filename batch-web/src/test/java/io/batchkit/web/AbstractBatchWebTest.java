@@ -20,6 +20,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -211,6 +212,31 @@ abstract class AbstractBatchWebTest {
     assertTrue(page.get("hasMore").booleanValue());
     assertEquals(1, page.get("offset").intValue());
     assertEquals(1, page.get("limit").intValue());
+  }
+
+  @Test
+  void listsJobsAcrossBatches_theDeadLetterView() throws Exception {
+    Instant before = Instant.now().minusSeconds(1);
+    BatchId acme = create(ECHO, Map.of("tenant", "acme"), "fail-1", "ok");
+    BatchId globex = create(ECHO, Map.of("tenant", "globex"), "fail-2");
+    service.startBatch(acme);
+    service.startBatch(globex);
+    service.awaitCompletion(acme, AWAIT);
+    service.awaitCompletion(globex, AWAIT);
+    String window = "&finishedAfter=" + before + "&finishedBefore=" + Instant.now().plusSeconds(1);
+
+    JsonNode acmeFailed = json(get("api/jobs?status=FAILED&meta.tenant=acme" + window));
+    assertEquals(1, acmeFailed.get("items").size(), acmeFailed.toString());
+    assertEquals("fail-1", acmeFailed.get("items").get(0).get("payload").stringValue());
+    assertEquals(acme.toString(), acmeFailed.get("items").get(0).get("batchId").stringValue());
+    assertEquals(2, json(get("api/jobs?status=FAILED&jobType=" + ECHO)).get("items").size());
+    assertEquals(
+        0, json(get("api/jobs?status=FAILED&finishedBefore=" + before)).get("items").size());
+    assertEquals(400, get("api/jobs?finishedAfter=yesterday").statusCode());
+    assertEquals(
+        400,
+        get("api/jobs?finishedAfter=" + Instant.now() + "&finishedBefore=" + before).statusCode());
+    assertEquals(405, post("api/jobs", "{}").statusCode());
   }
 
   @Test

@@ -50,6 +50,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
@@ -222,6 +223,43 @@ public final class InMemoryJobStore implements JobStore {
     int from = Math.min(query.offset(), all.size());
     int to = Math.min(from + query.limit(), all.size());
     return new Page<>(all.subList(from, to), query.offset(), query.limit(), to < all.size());
+  }
+
+  @Override
+  public Page<Job> listJobs(JobQuery query) {
+    Checks.notNull(query, "query");
+    List<Job> found = new ArrayList<>();
+    lock.lock();
+    try {
+      for (BatchState state : batches.values()) {
+        Batch batch = state.batch; // the settings: job type and metadata never change
+        if (query.jobType().isPresent() && !query.jobType().get().equals(batch.jobType())
+            || !batch.metadata().entrySet().containsAll(query.metadata().entrySet())) {
+          continue;
+        }
+        for (JobState job : state.jobs) {
+          if (query.matches(batch, job.status, job.finishedAt)) {
+            found.add(snapshot(job));
+          }
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    found.sort(InMemoryJobStore::newestFirst);
+    int from = Math.min(query.offset(), found.size());
+    int to = (int) Math.min((long) from + query.limit(), found.size());
+    return new Page<>(found.subList(from, to), query.offset(), query.limit(), to < found.size());
+  }
+
+  /** Job ids highest first, compared as unsigned 128-bit numbers, as the databases order them. */
+  private static int newestFirst(Job a, Job b) {
+    UUID x = a.id().value();
+    UUID y = b.id().value();
+    int high = Long.compareUnsigned(y.getMostSignificantBits(), x.getMostSignificantBits());
+    return high != 0
+        ? high
+        : Long.compareUnsigned(y.getLeastSignificantBits(), x.getLeastSignificantBits());
   }
 
   @Override

@@ -398,7 +398,20 @@ public final class DefaultBatchService implements BatchService {
   @Override
   public Page<Job> getJobs(BatchId id, JobQuery query) {
     ensureOpen();
-    return store.listJobs(Checks.notNull(id, "id"), Checks.notNull(query, "query"));
+    Checks.notNull(id, "id");
+    Checks.notNull(query, "query");
+    if (query.filtersAcrossBatches()) {
+      throw new IllegalArgumentException(
+          "getJobs filters one batch's jobs by status only; job type, metadata and finish time are"
+              + " listJobs's filters");
+    }
+    return store.listJobs(id, query);
+  }
+
+  @Override
+  public Page<Job> listJobs(JobQuery query) {
+    ensureOpen();
+    return store.listJobs(Checks.notNull(query, "query"));
   }
 
   @Override

@@ -136,12 +136,7 @@ final class BatchReads {
   Transactions.Work<Page<Job>> listJobs(BatchId id, JobQuery query) {
     StringBuilder sql =
         new StringBuilder(
-            "SELECT id, batch_id, status, attempt, payload, result, error, started_at,"
-                + " finished_at, updated_at, owner, progress, progress_message, progress_at,"
-                + " CASE WHEN status = 'PROCESSING' AND progress_token = fencing_token"
-                + " THEN 1 ELSE 0 END AS progress_current FROM "
-                + tables.jobs
-                + " WHERE batch_id = ?");
+            "SELECT " + jobColumns("") + " FROM " + tables.jobs + " WHERE batch_id = ?");
     List<Object> args = new ArrayList<>();
     args.add(id.value());
     if (!query.statuses().isEmpty()) {
@@ -162,32 +157,121 @@ final class BatchReads {
       if (readBatch(c, id.value(), false) == null) {
         throw new BatchNotFoundException(id);
       }
-      try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
-        tables.bind(ps, args);
-        List<Job> found = new ArrayList<>();
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            found.add(
-                new Job(
-                    new JobId(dialect.getUuid(rs, "id")),
-                    new BatchId(dialect.getUuid(rs, "batch_id")),
-                    JobStatus.valueOf(rs.getString("status")),
-                    rs.getInt("attempt"),
-                    rs.getString("payload"),
-                    Optional.ofNullable(rs.getString("result")),
-                    Optional.ofNullable(rs.getString("error")),
-                    Optional.ofNullable(dialect.getInstant(rs, "started_at")),
-                    Optional.ofNullable(dialect.getInstant(rs, "finished_at")),
-                    dialect.getInstant(rs, "updated_at"),
-                    Optional.ofNullable(rs.getString("owner")),
-                    progress(rs)));
-          }
-        }
-        boolean more = found.size() > query.limit();
-        List<Job> page = more ? found.subList(0, query.limit()) : found;
-        return new Page<>(page, query.offset(), query.limit(), more);
-      }
+      return readJobs(c, sql.toString(), args, query);
     };
+  }
+
+  /**
+   * The work of one {@code listJobs} across batches: the jobs of every batch that match, by job id,
+   * highest first. The id order lets the database read the jobs' primary key from its high end and
+   * stop once the page is full.
+   */
+  Transactions.Work<Page<Job>> listJobs(JobQuery query) {
+    StringBuilder sql =
+        new StringBuilder(
+            "SELECT "
+                + jobColumns("j.")
+                + " FROM "
+                + tables.jobs
+                + " j JOIN "
+                + tables.batches
+                + " b ON b.id = j.batch_id WHERE 1 = 1");
+    List<Object> args = new ArrayList<>();
+    if (!query.statuses().isEmpty()) {
+      sql.append(" AND j.status IN (").append(Tables.params(query.statuses().size())).append(')');
+      query.statuses().stream().map(Enum::name).sorted().forEach(args::add);
+    }
+    query
+        .jobType()
+        .ifPresent(
+            t -> {
+              sql.append(" AND b.job_type = ?");
+              args.add(new Tables.Key(t));
+            });
+    for (Map.Entry<String, String> entry : new TreeMap<>(query.metadata()).entrySet()) {
+      sql.append(" AND EXISTS (SELECT 1 FROM ")
+          .append(tables.metadata)
+          .append(" m WHERE m.batch_id = b.id AND m.meta_key = ? AND m.meta_value = ?)");
+      args.add(new Tables.Key(entry.getKey()));
+      args.add(new Tables.Key(entry.getValue()));
+    }
+    query
+        .finishedAfter()
+        .ifPresent(
+            t -> {
+              sql.append(" AND j.finished_at >= ?");
+              args.add(t);
+            });
+    query
+        .finishedBefore()
+        .ifPresent(
+            t -> {
+              sql.append(" AND j.finished_at < ?");
+              args.add(t);
+            });
+    sql.append(" ORDER BY j.id DESC LIMIT ? OFFSET ?");
+    args.add(query.limit() + 1);
+    args.add(query.offset());
+    return c -> readJobs(c, sql.toString(), args, query);
+  }
+
+  /** The columns a {@link Job} is read from, each prefixed with {@code alias}. */
+  private static String jobColumns(String alias) {
+    return String.join(
+                ", ",
+                List.of(
+                    "id",
+                    "batch_id",
+                    "status",
+                    "attempt",
+                    "payload",
+                    "result",
+                    "error",
+                    "started_at",
+                    "finished_at",
+                    "updated_at",
+                    "owner",
+                    "progress",
+                    "progress_message",
+                    "progress_at"))
+            .replaceAll("([a-z_]+)", alias + "$1")
+        + ", CASE WHEN "
+        + alias
+        + "status = 'PROCESSING' AND "
+        + alias
+        + "progress_token = "
+        + alias
+        + "fencing_token THEN 1 ELSE 0 END AS progress_current";
+  }
+
+  /** Runs a jobs statement with one row more than the page, and makes the page. */
+  private Page<Job> readJobs(Connection c, String sql, List<Object> args, JobQuery query)
+      throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      tables.bind(ps, args);
+      List<Job> found = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          found.add(
+              new Job(
+                  new JobId(dialect.getUuid(rs, "id")),
+                  new BatchId(dialect.getUuid(rs, "batch_id")),
+                  JobStatus.valueOf(rs.getString("status")),
+                  rs.getInt("attempt"),
+                  rs.getString("payload"),
+                  Optional.ofNullable(rs.getString("result")),
+                  Optional.ofNullable(rs.getString("error")),
+                  Optional.ofNullable(dialect.getInstant(rs, "started_at")),
+                  Optional.ofNullable(dialect.getInstant(rs, "finished_at")),
+                  dialect.getInstant(rs, "updated_at"),
+                  Optional.ofNullable(rs.getString("owner")),
+                  progress(rs)));
+        }
+      }
+      boolean more = found.size() > query.limit();
+      List<Job> page = more ? found.subList(0, query.limit()) : found;
+      return new Page<>(page, query.offset(), query.limit(), more);
+    }
   }
 
   /**

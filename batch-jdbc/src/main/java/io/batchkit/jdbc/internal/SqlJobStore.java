@@ -203,6 +203,12 @@ public final class SqlJobStore implements JdbcJobStore {
   }
 
   @Override
+  public Page<Job> listJobs(JobQuery query) {
+    Checks.notNull(query, "query");
+    return tx.read("listJobs", reads.listJobs(query));
+  }
+
+  @Override
   public long countQueuedJobs() {
     return tx.read("countQueuedJobs", reads.countQueuedJobs());
   }

@@ -176,6 +176,11 @@ final class LifecycleBatchService implements BatchService, SmartLifecycle {
   }
 
   @Override
+  public Page<Job> listJobs(JobQuery query) {
+    return service().listJobs(query);
+  }
+
+  @Override
   public CancellationSummary cancelBatch(BatchId id) {
     return service().cancelBatch(id);
   }

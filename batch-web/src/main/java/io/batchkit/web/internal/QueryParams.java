@@ -1,6 +1,8 @@
 package io.batchkit.web.internal;
 
 import io.batchkit.JobQuery;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -46,6 +48,21 @@ final class QueryParams {
           name, "must be between " + min + " and " + max + ", was " + value);
     }
     return value;
+  }
+
+  /** {@code name} as an ISO-8601 instant ({@code 2026-11-30T10:00:00Z}), or null when absent. */
+  Instant instant(String name) {
+    String text = text(name);
+    if (text == null) {
+      return null;
+    }
+    try {
+      return Instant.parse(text);
+    } catch (DateTimeParseException e) {
+      throw ApiException.badField(
+          name,
+          "must be an ISO-8601 instant such as 2026-11-30T10:00:00Z, was '" + clip(text) + "'");
+    }
   }
 
   /** The page's offset: 0 unless given. */

@@ -20,10 +20,12 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.core.JacksonException;
@@ -248,6 +250,12 @@ public final class Router {
   }
 
   private void jobs(WebExchange ex, String method, String[] parts) throws IOException {
+    if (parts.length == 2) {
+      only(ex, true, method, "GET");
+      sendJson(
+          ex, 200, Json.page(service.listJobs(jobQuery(ex)), job -> Json.job(job, showPayloads)));
+      return;
+    }
     String action = parts.length == 4 ? parts[3] : "";
     if (!action.equals("history") && !action.equals("retry")) {
       throw new ApiException(404, "no such route: " + QueryParams.clip(ex.path()));
@@ -287,6 +295,42 @@ public final class Router {
       }
     }
     return query.page(q.offset(), q.limit()).build();
+  }
+
+  /**
+   * The query of {@code GET /api/jobs}: {@code status} (repeatable), {@code jobType}, {@code
+   * meta.<key>=<value>}, {@code finishedAfter} and {@code finishedBefore} (ISO-8601), and the page.
+   */
+  private static JobQuery jobQuery(WebExchange ex) {
+    QueryParams q = new QueryParams(ex.query());
+    JobQuery query = new JobQuery(q.enums("status", JobStatus.class), q.offset(), q.limit());
+    String jobType = q.text("jobType");
+    if (jobType != null) {
+      query = query.jobType(jobType);
+    }
+    for (Map.Entry<String, String> meta : q.withPrefix("meta.")) {
+      query = query.metadata(meta.getKey(), meta.getValue());
+    }
+    Instant after = q.instant("finishedAfter");
+    Instant before = q.instant("finishedBefore");
+    try {
+      if (after != null && before != null) {
+        query = query.finishedBetween(after, before);
+      } else if (after != null || before != null) {
+        query =
+            new JobQuery(
+                query.statuses(),
+                query.offset(),
+                query.limit(),
+                query.jobType(),
+                query.metadata(),
+                Optional.ofNullable(after),
+                Optional.ofNullable(before));
+      }
+    } catch (IllegalArgumentException e) {
+      throw ApiException.badField("finishedBefore", e.getMessage());
+    }
+    return query;
   }
 
   private static BatchId batchId(String text) {
