@@ -149,11 +149,13 @@ public interface BatchService extends AutoCloseable {
 
   /**
    * Returns one page of the jobs of every batch that match {@code query}: by status, the batch's
-   * job type and metadata, and when the job finished; newest first (by job id, which grows with
-   * time). The dead-letter view: every job that failed today for a tenant is {@code
+   * job type and metadata, and when the job finished; latest created first (by job id, which grows
+   * with the time a job was created, not with when it finished). The dead-letter view: every job
+   * that failed today for a tenant is {@code
    * listJobs(JobQuery.withStatus(FAILED).metadata("tenant", t).finishedBetween(midnight, now))}. An
-   * operator's query: on a large store it reads the jobs table from its newest end until the page
-   * is full, so a rare match deep in the past takes long; narrow it by time.
+   * operator's query, not one for a hot path: a database reads the jobs from the newest-created end
+   * until the page is full, and no index serves the status or the finish time, so a filter that few
+   * jobs match reads much of the table.
    *
    * @throws NullPointerException if {@code query} is null
    * @throws IllegalStateException if the service is closed

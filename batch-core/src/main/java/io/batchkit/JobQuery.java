@@ -2,6 +2,7 @@ package io.batchkit;
 
 import io.batchkit.internal.util.Checks;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -11,8 +12,8 @@ import java.util.Set;
 /**
  * Selects jobs: optionally by status, one page at a time. Within one batch ({@link
  * BatchService#getJobs}) in creation order, by status only. Across batches ({@link
- * BatchService#listJobs}), newest first, also by the batch's job type and metadata and by when the
- * job finished: the dead-letter view of an operator.
+ * BatchService#listJobs}), latest created first, also by the batch's job type and metadata and by
+ * when the job finished: the dead-letter view of an operator.
  *
  * <pre>{@code
  * Page<Job> failed = service.getJobs(batchId, JobQuery.withStatus(JobStatus.FAILED).page(0, 50));
@@ -28,8 +29,10 @@ import java.util.Set;
  * @param jobType only jobs of batches of this job type ({@code listJobs} only)
  * @param metadata only jobs of batches that have every one of these metadata entries ({@code
  *     listJobs} only)
- * @param finishedAfter only jobs that finished at or after this instant ({@code listJobs} only)
- * @param finishedBefore only jobs that finished before this instant ({@code listJobs} only)
+ * @param finishedAfter only jobs that finished at or after this instant ({@code listJobs} only;
+ *     kept to the microsecond)
+ * @param finishedBefore only jobs that finished before this instant ({@code listJobs} only; kept to
+ *     the microsecond)
  */
 public record JobQuery(
     Set<JobStatus> statuses,
@@ -65,8 +68,9 @@ public record JobQuery(
           Checks.notNull(value, "metadata value");
         });
     metadata = Map.copyOf(metadata);
-    Checks.notNull(finishedAfter, "finishedAfter");
-    Checks.notNull(finishedBefore, "finishedBefore");
+    // to the microsecond, the precision every store keeps, so that each store draws the same edge
+    finishedAfter = Checks.notNull(finishedAfter, "finishedAfter").map(JobQuery::micros);
+    finishedBefore = Checks.notNull(finishedBefore, "finishedBefore").map(JobQuery::micros);
     if (finishedAfter.isPresent()
         && finishedBefore.isPresent()
         && !finishedBefore.get().isAfter(finishedAfter.get())) {
@@ -83,6 +87,10 @@ public record JobQuery(
    */
   public JobQuery(Set<JobStatus> statuses, int offset, int limit) {
     this(statuses, offset, limit, Optional.empty(), Map.of(), Optional.empty(), Optional.empty());
+  }
+
+  private static Instant micros(Instant t) {
+    return t.truncatedTo(ChronoUnit.MICROS);
   }
 
   /** Returns the first {@value #DEFAULT_LIMIT} jobs, whatever their status. */

@@ -128,6 +128,28 @@ public abstract class JobListContractTest {
   }
 
   @Test
+  void ordersIdsAsUnsignedNumbers_anIdWithItsTopBitSetIsTheHighest() {
+    // signed, this id is the lowest of all; unsigned, as the databases compare, the highest
+    UUID high = new UUID(0x8000_0000_0000_7000L, 0x8000_0000_0000_0001L);
+    UUID low = new UUID(0x0100_0000_0000_7000L, 0x8000_0000_0000_0001L);
+    Batch topBit = batch(2).build();
+    Batch plain = batch(2).build();
+    assertTrue(store.insertBatch(topBit, JobStoreContractTest.consecutiveJobs(high, 2)).created());
+    assertTrue(store.insertBatch(plain, JobStoreContractTest.consecutiveJobs(low, 2)).created());
+
+    List<UUID> order =
+        store.listJobs(JobQuery.all()).items().stream().map(j -> j.id().value()).toList();
+
+    assertEquals(
+        List.of(
+            new UUID(high.getMostSignificantBits(), high.getLeastSignificantBits() + 1),
+            high,
+            new UUID(low.getMostSignificantBits(), low.getLeastSignificantBits() + 1),
+            low),
+        order);
+  }
+
+  @Test
   void rejectsANullQuery() {
     assertThrows(NullPointerException.class, () -> store.listJobs((JobQuery) null));
   }

@@ -58,8 +58,9 @@ import java.util.concurrent.TimeoutException;
  * key values {@code type} and {@code outcome} and the high-cardinality ones {@code batch.id},
  * {@code job.id} and {@code attempt} (for traces; a meter handler makes tags of the low-cardinality
  * ones only). The observation is not opened as a scope around the processor. An attempt whose node
- * lost its lease, or that was given back at shutdown, ends without an outcome: its observation is
- * not stopped and it is not counted.
+ * lost its lease, or that was given back at shutdown, ends without an outcome ({@link
+ * BatchListener#jobReleased}): its observation stops with the outcome {@code released}, and it is
+ * not counted.
  *
  * <p>Thread-safe: the listener methods run on the service's worker threads.
  */

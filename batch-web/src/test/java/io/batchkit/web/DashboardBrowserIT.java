@@ -178,6 +178,19 @@ class DashboardBrowserIT {
     screenshot("dashboard-phone.png");
     browser.manage().window().setSize(new Dimension(1280, 900));
 
+    // the failed-jobs page lists it across batches, and retries it from there
+    browser.get(web.uri() + "#/failed");
+    wait.until(
+        ExpectedConditions.textToBePresentInElementLocated(
+            By.cssSelector("#failed-jobs tr[data-job-id='" + fourth + "']"), "refused fail-3"));
+    browser
+        .findElement(
+            By.cssSelector(
+                "#failed-jobs tr[data-job-id='" + fourth + "'] button[data-action='retry-job']"))
+        .click();
+    wait.until(d -> service.getJobHistory(fourth).size() == 3);
+    wait.until(d -> service.getBatch(partial.id()).isFinished());
+
     Batch held =
         service.submit(
             BatchRequest.builder("hold").name("held").items(List.of("1", "2", "3")).build());

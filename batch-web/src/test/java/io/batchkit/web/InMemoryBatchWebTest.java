@@ -40,6 +40,7 @@ class InMemoryBatchWebTest extends AbstractBatchWebTest {
                 new Class<?>[] {JobStore.class},
                 (proxy, method, args) -> {
                   if (method.getName().equals("listJobs")
+                      && args.length == 2
                       && ((JobQuery) args[1]).offset() >= PAGE) {
                     throw new IllegalStateException("the store went away");
                   }

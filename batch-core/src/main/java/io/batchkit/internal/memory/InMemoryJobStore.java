@@ -49,6 +49,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.locks.ReentrantLock;
@@ -228,7 +229,11 @@ public final class InMemoryJobStore implements JobStore {
   @Override
   public Page<Job> listJobs(JobQuery query) {
     Checks.notNull(query, "query");
-    List<Job> found = new ArrayList<>();
+    // keeps only the highest offset + limit + 1 matches, lowest on top, and snapshots only the
+    // page: a query over a large store holds the lock for one pass and no copy of every job
+    long keep = (long) query.offset() + query.limit() + 1;
+    PriorityQueue<JobState> highest =
+        new PriorityQueue<>((a, b) -> unsigned(a.id().value(), b.id().value()));
     lock.lock();
     try {
       for (BatchState state : batches.values()) {
@@ -239,27 +244,31 @@ public final class InMemoryJobStore implements JobStore {
         }
         for (JobState job : state.jobs) {
           if (query.matches(batch, job.status, job.finishedAt)) {
-            found.add(snapshot(job));
+            highest.add(job);
+            if (highest.size() > keep) {
+              highest.poll();
+            }
           }
         }
       }
+      List<JobState> kept = new ArrayList<>(highest);
+      kept.sort((a, b) -> unsigned(b.id().value(), a.id().value()));
+      int from = Math.min(query.offset(), kept.size());
+      int to = (int) Math.min((long) from + query.limit(), kept.size());
+      List<Job> page = new ArrayList<>(to - from);
+      kept.subList(from, to).forEach(job -> page.add(snapshot(job)));
+      return new Page<>(page, query.offset(), query.limit(), to < kept.size());
     } finally {
       lock.unlock();
     }
-    found.sort(InMemoryJobStore::newestFirst);
-    int from = Math.min(query.offset(), found.size());
-    int to = (int) Math.min((long) from + query.limit(), found.size());
-    return new Page<>(found.subList(from, to), query.offset(), query.limit(), to < found.size());
   }
 
-  /** Job ids highest first, compared as unsigned 128-bit numbers, as the databases order them. */
-  private static int newestFirst(Job a, Job b) {
-    UUID x = a.id().value();
-    UUID y = b.id().value();
-    int high = Long.compareUnsigned(y.getMostSignificantBits(), x.getMostSignificantBits());
+  /** Compares job ids as unsigned 128-bit numbers, as the databases order them. */
+  private static int unsigned(UUID x, UUID y) {
+    int high = Long.compareUnsigned(x.getMostSignificantBits(), y.getMostSignificantBits());
     return high != 0
         ? high
-        : Long.compareUnsigned(y.getLeastSignificantBits(), x.getLeastSignificantBits());
+        : Long.compareUnsigned(x.getLeastSignificantBits(), y.getLeastSignificantBits());
   }
 
   @Override

@@ -242,6 +242,7 @@ final class JobRunner {
         failure = new InterruptedException("stopped before it started");
       } else {
         listeners.fire("jobStarted", job.claim.id(), l -> l.jobStarted(job));
+        job.announceStarted();
         if (job.isCancelled()) {
           // stopped while a listener held the thread: the attempt has ended, so do not begin it
           throw new InterruptedException("stopped before the processor was called");
@@ -453,9 +454,14 @@ final class JobRunner {
     return config.clock().instant().minusNanos(nanos);
   }
 
-  /** Tells the listeners that an attempt ended without an outcome (see {@code jobReleased}). */
+  /**
+   * Tells the listeners that an attempt ended without an outcome (see {@code jobReleased}); only
+   * for an attempt they were told started: a job fetched ahead that never ran ends unseen.
+   */
   private void released(RunningJob job) {
-    listeners.fire("jobReleased", job.claim.id(), l -> l.jobReleased(job));
+    if (job.wasAnnounced()) {
+      listeners.fire("jobReleased", job.claim.id(), l -> l.jobReleased(job));
+    }
   }
 
   /** Gives back a job that started: its history keeps the attempt, as released. */
@@ -536,9 +542,14 @@ final class JobRunner {
                 + config.interruptGracePeriod()
                 + " of its interrupt");
     JobOutcome outcome = releasedAfterStart(job);
+    boolean concluded = false;
     try {
       outcome = conclude(job, new Attempt(null, failure), job.nanosSinceStart());
+      concluded = true;
     } finally {
+      if (!concluded) {
+        released(job); // conclude threw: the job goes back as released, without an outcome
+      }
       if (outcome != null) {
         node.outcomes.add(outcome);
       }

@@ -165,6 +165,21 @@ final class RunningJob implements JobContext {
     return startedNanos != 0;
   }
 
+  /**
+   * Whether the listeners were told this attempt started ({@code jobStarted}): only then are they
+   * told how it ended without an outcome ({@code jobReleased}). Set by the worker thread after it
+   * told them; read by whichever thread ends the attempt.
+   */
+  private volatile boolean announced;
+
+  void announceStarted() {
+    announced = true;
+  }
+
+  boolean wasAnnounced() {
+    return announced;
+  }
+
   /** Returns how long ago the job was given to a worker, in nanoseconds. */
   long nanosSinceStart() {
     return System.nanoTime() - startedNanos;

@@ -20,10 +20,10 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
-import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.env.Environment;
+import org.springframework.util.ClassUtils;
 
 /**
  * Makes a {@link BatchService} bean, started and stopped with the application context ({@link
@@ -46,6 +46,10 @@ import org.springframework.core.env.Environment;
 @EnableConfigurationProperties(BatchkitProperties.class)
 public class BatchkitAutoConfiguration {
   private static final Logger LOG = LoggerFactory.getLogger(BatchkitAutoConfiguration.class);
+
+  private static final boolean JDBC_STORE_PRESENT =
+      ClassUtils.isPresent(
+          "io.batchkit.jdbc.JdbcJobStore", BatchkitAutoConfiguration.class.getClassLoader());
 
   /** The JDBC store, when the application has one DataSource and batch-jdbc is present. */
   @Configuration(proxyBeanMethods = false)
@@ -74,17 +78,16 @@ public class BatchkitAutoConfiguration {
       ObjectProvider<ServiceHook> hooks,
       BatchkitProperties properties,
       Environment environment) {
-    Duration phase =
-        Binder.get(environment)
-            .bind("spring.lifecycle.timeout-per-shutdown-phase", Duration.class)
-            .orElse(Duration.ofSeconds(30));
+    Duration phase = Settings.shutdownPhase(environment);
     return new LifecycleBatchService(
         () -> {
           BatchService.Builder builder = BatchService.builder().discoverProcessors(false);
           JobStore chosen = store.getIfAvailable();
           if (chosen != null) {
             builder.store(chosen);
-          } else if (dataSources.stream().findAny().isPresent()) {
+          } else if (JDBC_STORE_PRESENT
+              && dataSources.getIfUnique() == null
+              && dataSources.stream().findAny().isPresent()) {
             LOG.warn(
                 "batchkit keeps its batches in memory, lost when the application stops: it has"
                     + " several DataSources and none is @Primary; mark one, or define a JobStore"
@@ -134,10 +137,13 @@ public class BatchkitAutoConfiguration {
     }
   }
 
-  /** The dashboard and REST API, with batch-web, unless {@code batchkit.web.enabled=false}. */
+  /**
+   * The dashboard and REST API, with batch-web and {@code batchkit.web.enabled=true}: opt-in, since
+   * it opens a server of its own (an application may use batch-web's handler in its own instead).
+   */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass(name = "io.batchkit.web.BatchWeb")
-  @ConditionalOnBooleanProperty(name = "batchkit.web.enabled", matchIfMissing = true)
+  @ConditionalOnBooleanProperty(name = "batchkit.web.enabled")
   @ConditionalOnMissingBean(BatchService.class) // started with the service made here
   static class WebConfiguration {
     @Bean

@@ -150,8 +150,11 @@ public class BatchkitProperties {
 
   /** The dashboard and REST API (batch-web), started with the application when enabled. */
   public static class Web {
-    /** Whether the dashboard starts with the application, when batch-web is on the class path. */
-    private boolean enabled = true;
+    /**
+     * Whether the dashboard's own server starts with the application, when batch-web is on the
+     * class path (off by default: it opens a port).
+     */
+    private boolean enabled;
 
     /** Its port (batch-web's default, 8089); 0 picks a free one. */
     private int port = 8089;

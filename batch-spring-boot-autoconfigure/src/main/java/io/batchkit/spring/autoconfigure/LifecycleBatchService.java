@@ -20,6 +20,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -73,8 +74,13 @@ final class LifecycleBatchService implements BatchService, SmartLifecycle {
       return; // running
     }
     if (stopping != null) {
-      stopping.join(); // a restart waits until the former service has closed
-      stopping = null;
+      try {
+        stopping.join(); // a restart waits until the former service has closed
+      } catch (CompletionException e) {
+        LOG.warn("the former batchkit service failed to close ({}); starting anew", e.getCause());
+      } finally {
+        stopping = null;
+      }
     }
     BatchService service = factory.get();
     delegate = service;
@@ -112,8 +118,9 @@ final class LifecycleBatchService implements BatchService, SmartLifecycle {
                 beforeStop.run();
               } catch (RuntimeException e) {
                 LOG.warn("could not stop what runs beside the batchkit service ({})", e.toString());
+              } finally {
+                service.close();
               }
-              service.close();
             },
             task -> new Thread(task, "batchkit-stop").start());
     return stopping;

@@ -4,6 +4,8 @@ import io.batchkit.BatchService;
 import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.core.env.Environment;
 
 /** Copies the properties that were set onto a builder; the builder checks each value. */
 final class Settings {
@@ -13,6 +15,15 @@ final class Settings {
   static final Duration CLOSE_MARGIN = Duration.ofSeconds(10);
 
   private Settings() {}
+
+  /**
+   * Spring's time for each shutdown phase ({@code spring.lifecycle.timeout-per-shutdown-phase}).
+   */
+  static Duration shutdownPhase(Environment environment) {
+    return Binder.get(environment)
+        .bind("spring.lifecycle.timeout-per-shutdown-phase", Duration.class)
+        .orElse(Duration.ofSeconds(30));
+  }
 
   /**
    * Copies {@code p} onto {@code b}; without a shutdown grace period of its own, the service gets

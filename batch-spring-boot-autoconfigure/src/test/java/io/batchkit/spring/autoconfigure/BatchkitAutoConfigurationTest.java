@@ -35,6 +35,7 @@ import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.mock.env.MockEnvironment;
 
 /** Each condition of the auto-configuration, in a context of its own. */
 class BatchkitAutoConfigurationTest {
@@ -43,7 +44,7 @@ class BatchkitAutoConfigurationTest {
   private final ApplicationContextRunner runner =
       new ApplicationContextRunner()
           .withConfiguration(AutoConfigurations.of(BatchkitAutoConfiguration.class))
-          .withPropertyValues("batchkit.poll-interval=20ms", "batchkit.web.enabled=false");
+          .withPropertyValues("batchkit.poll-interval=20ms");
 
   private final ApplicationContextRunner withDataSource =
       runner
@@ -174,9 +175,12 @@ class BatchkitAutoConfigurationTest {
 
   @Test
   void shutdownGracePeriod_fitsSpringsShutdownPhase_unlessSet() {
-    runner
-        .withPropertyValues("spring.lifecycle.timeout-per-shutdown-phase=45s")
-        .run(context -> assertThat(context.getBean(BatchService.class).toString()).isNotBlank());
+    assertThat(
+            Settings.shutdownPhase(
+                new MockEnvironment()
+                    .withProperty("spring.lifecycle.timeout-per-shutdown-phase", "45s")))
+        .isEqualTo(Duration.ofSeconds(45));
+    assertThat(Settings.shutdownPhase(new MockEnvironment())).isEqualTo(Duration.ofSeconds(30));
     BatchService.Builder builder = BatchService.builder();
     Settings.apply(new BatchkitProperties(), Duration.ofSeconds(45), builder);
     assertThat(builder.toString()).contains("shutdownGracePeriod=PT35S");
@@ -229,7 +233,7 @@ class BatchkitAutoConfigurationTest {
   }
 
   @Test
-  void dashboard_startsWithTheService_withBatchWeb_unlessTurnedOff() {
+  void dashboard_startsWithTheService_whenEnabled_andNotByDefault() {
     runner
         .withPropertyValues("batchkit.web.enabled=true", "batchkit.web.port=0")
         .run(

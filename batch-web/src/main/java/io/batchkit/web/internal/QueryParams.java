@@ -2,6 +2,7 @@ package io.batchkit.web.internal;
 
 import io.batchkit.JobQuery;
 import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -50,14 +51,18 @@ final class QueryParams {
     return value;
   }
 
-  /** {@code name} as an ISO-8601 instant ({@code 2026-11-30T10:00:00Z}), or null when absent. */
+  /**
+   * {@code name} as an ISO-8601 time with its offset ({@code 2026-11-30T10:00:00Z}, {@code
+   * 2026-11-30T11:00:00+01:00}), or null when absent.
+   */
   Instant instant(String name) {
     String text = text(name);
     if (text == null) {
       return null;
     }
     try {
-      return Instant.parse(text);
+      // a '+' of an offset (10:00:00+01:00) arrives as a space, as a query string decodes it
+      return OffsetDateTime.parse(text.replace(' ', '+')).toInstant();
     } catch (DateTimeParseException e) {
       throw ApiException.badField(
           name,

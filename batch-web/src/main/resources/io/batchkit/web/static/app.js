@@ -5,7 +5,8 @@ const BASE = location.pathname.replace(/[^/]*$/, '');
 const STATUSES = ['PENDING', 'PROCESSING', 'COMPLETED', 'PARTIAL', 'FAILED', 'CANCELLED'];
 const JOB_STATUSES = ['QUEUED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 const view = document.getElementById('view');
-const state = { filters: { status: '', jobType: '' }, jobs: { status: '', offset: 0, history: null }, rates: {}, perf: null };
+const state = { filters: { status: '', jobType: '' }, jobs: { status: '', offset: 0, history: null },
+  failed: { jobType: '', meta: '', offset: 0 }, rates: {}, perf: null };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 let timer = null;
 let latest = 0; // the number of the latest refresh: an older one that ends later is dropped
@@ -338,6 +339,40 @@ async function renderStats() {
 
 // ------------------------------------------------------------------ routing and refresh
 
+// ------------------------------------------------------------------ failed jobs of every batch
+
+/** The dead-letter view: failed jobs of every batch, latest created first, each with a retry button. */
+async function renderFailed() {
+  const f = state.failed;
+  const query = new URLSearchParams({ status: 'FAILED', limit: '50', offset: String(f.offset) });
+  if (f.jobType) query.set('jobType', f.jobType);
+  const meta = f.meta.split('=');
+  if (meta.length === 2 && meta[0].trim()) query.set('meta.' + meta[0].trim(), meta[1].trim());
+  const page = await json('jobs?' + query);
+  const rows = page.items.map(j => el('tr', { 'data-job-id': j.id },
+    el('td', {}, el('a', { href: '#/batch/' + j.batchId, title: j.batchId }, j.batchId.slice(0, 8))),
+    el('td', { class: 'text', title: j.payload ?? '' }, j.payload ?? '–'),
+    el('td', { class: 'text', title: j.error ?? '' }, j.error ?? '–'),
+    el('td', {}, j.attempt),
+    el('td', { class: 'wide' }, time(j.finishedAt)),
+    el('td', {}, el('button', { class: 'link', 'data-action': 'retry-job', title: 'queue this job again',
+      onclick: () => retryJob(j.id) }, 'retry'))));
+  const filter = (id, placeholder, key) => el('input', { id, placeholder, value: f[key],
+    onchange: e => { f[key] = e.target.value.trim(); f.offset = 0; e.target.blur(); refresh(); } });
+  const pageButton = (label, offset, enabled) => el('button', { class: 'secondary', disabled: !enabled,
+    onclick: () => { f.offset = offset; refresh(); } }, label);
+  return [el('div', { class: 'card' },
+    el('h1', {}, 'Failed jobs'),
+    el('div', { class: 'filters' }, filter('failed-type', 'job type', 'jobType'),
+      filter('failed-meta', 'metadata key=value', 'meta')),
+    rows.length === 0 ? el('p', { id: 'no-failed' }, 'No failed jobs.') :
+      el('table', { id: 'failed-jobs' }, el('thead', {}, el('tr', {}, el('th', {}, 'batch'),
+        el('th', {}, 'payload'), el('th', {}, 'error'), el('th', {}, 'attempt'), el('th', {}, 'finished'), el('th', {}))),
+      el('tbody', {}, rows)),
+    el('div', { class: 'actions' }, pageButton('newer', Math.max(0, f.offset - 50), f.offset > 0),
+      pageButton('older', f.offset + 50, page.hasMore)))];
+}
+
 /** Whether the user is in the middle of something a redraw would undo: typing, choosing, clicking. */
 function busy() {
   const active = document.activeElement;
@@ -355,6 +390,7 @@ async function refresh() {
       if (!UUID.test(id)) throw new Error('not a batch id: ' + id.slice(0, 40));
       content = await renderBatch(id);
     } else if (hash === '#/stats') content = await renderStats();
+    else if (hash === '#/failed') content = await renderFailed();
     else content = await renderList();
     if (mine !== latest) return; // a newer refresh has started: it draws, and sets the timer
     if (!busy()) {
