@@ -168,7 +168,11 @@ public record JobQuery(
         Optional.of(Checks.notNull(before, "before")));
   }
 
-  /** Returns whether a job in {@code status} matches. */
+  /**
+   * Returns whether a job in {@code status} matches.
+   *
+   * @throws NullPointerException if {@code status} is null and the query names statuses
+   */
   public boolean matches(JobStatus status) {
     return statuses.isEmpty() || statuses.contains(status);
   }
@@ -187,6 +191,8 @@ public record JobQuery(
   /**
    * Returns whether a job of {@code batch}, in {@code status}, finished at {@code finishedAt} (null
    * if it has not) matches every filter.
+   *
+   * @throws NullPointerException if {@code batch} is null
    */
   public boolean matches(Batch batch, JobStatus status, Instant finishedAt) {
     return matches(status)

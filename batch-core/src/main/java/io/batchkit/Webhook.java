@@ -68,7 +68,7 @@ public record Webhook(URI url, Set<BatchEvent.Type> events) {
     return new Webhook(url, EnumSet.of(BatchEvent.Type.FINISHED));
   }
 
-  /** Returns whether this webhook is told of {@code event}. */
+  /** Returns whether this webhook is told of {@code event}; false for null. */
   public boolean isToldOf(BatchEvent.Type event) {
     return events.contains(event);
   }

@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchkit.spi.JobStore;
-import io.batchkit.spi.NewJob;
-import io.batchkit.spi.StoredRequest;
 import io.batchkit.testkit.TestServices;
 import io.batchkit.testkit.WebhookReceiver;
 import io.batchkit.testkit.WebhookReceiver.Received;
@@ -16,10 +14,7 @@ import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Proxy;
 import java.net.URI;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.stream.Collectors;
@@ -145,34 +140,7 @@ class WebhookTest {
     BatchService service = service(BatchService.builder().store(store).webhookSecret(SECRET));
     // a delivery written by the store alone: nothing wakes the sender, whose next poll is seconds
     // away, so only its last round at close can send it in time
-    Instant now = Instant.now();
-    Batch batch =
-        new Batch(
-            BatchId.random(),
-            "b",
-            "echo",
-            Priority.NORMAL,
-            Map.of(),
-            1,
-            1,
-            Duration.ofMinutes(1),
-            FailurePolicy.never(),
-            Optional.empty(),
-            BatchStatus.PENDING,
-            Progress.allQueued(1),
-            now,
-            Optional.empty(),
-            now,
-            Optional.empty(),
-            Optional.empty());
-    store.insertBatch(
-        batch,
-        List.of(new NewJob(JobId.random(), "p")),
-        new StoredRequest(
-            Optional.empty(),
-            Optional.empty(),
-            List.of(new Webhook(receiver.url(), Set.of(BatchEvent.Type.CANCELLED)))));
-    store.cancelBatch(batch.id(), now);
+    receiver.cancelledBatch(store);
 
     service.close();
 

@@ -2,6 +2,18 @@ package io.batchkit.testkit;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.batchkit.Batch;
+import io.batchkit.BatchEvent;
+import io.batchkit.BatchId;
+import io.batchkit.BatchStatus;
+import io.batchkit.FailurePolicy;
+import io.batchkit.JobId;
+import io.batchkit.Priority;
+import io.batchkit.Progress;
+import io.batchkit.Webhook;
+import io.batchkit.spi.JobStore;
+import io.batchkit.spi.NewJob;
+import io.batchkit.spi.StoredRequest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -16,6 +28,9 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -148,6 +163,41 @@ public final class WebhookReceiver implements AutoCloseable {
     } catch (GeneralSecurityException | IllegalArgumentException e) {
       return false;
     }
+  }
+
+  /**
+   * Writes, straight to {@code store}, a one-job batch with a webhook to this receiver told of
+   * cancellations, and cancels it: a delivery that no service wrote, so nothing woke a sender.
+   */
+  public void cancelledBatch(JobStore store) {
+    Instant now = Instant.now();
+    Batch batch =
+        new Batch(
+            BatchId.random(),
+            "b",
+            "echo",
+            Priority.NORMAL,
+            Map.of(),
+            1,
+            1,
+            Duration.ofMinutes(1),
+            FailurePolicy.never(),
+            Optional.empty(),
+            BatchStatus.PENDING,
+            Progress.allQueued(1),
+            now,
+            Optional.empty(),
+            now,
+            Optional.empty(),
+            Optional.empty());
+    store.insertBatch(
+        batch,
+        List.of(new NewJob(JobId.random(), "p")),
+        new StoredRequest(
+            Optional.empty(),
+            Optional.empty(),
+            List.of(new Webhook(url(), Set.of(BatchEvent.Type.CANCELLED)))));
+    store.cancelBatch(batch.id(), now);
   }
 
   @Override

@@ -3,18 +3,7 @@ package io.batchkit.internal.webhook;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.batchkit.Batch;
-import io.batchkit.BatchEvent;
-import io.batchkit.BatchId;
-import io.batchkit.BatchStatus;
-import io.batchkit.FailurePolicy;
-import io.batchkit.JobId;
-import io.batchkit.Priority;
-import io.batchkit.Progress;
-import io.batchkit.Webhook;
 import io.batchkit.spi.JobStore;
-import io.batchkit.spi.NewJob;
-import io.batchkit.spi.StoredRequest;
 import io.batchkit.testkit.WebhookReceiver;
 import java.time.Clock;
 import java.time.Duration;
@@ -22,9 +11,6 @@ import java.time.Instant;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** The sender's schedule of tries: doubling waits, capped, and an end after the last try. */
@@ -73,7 +59,7 @@ class WebhookSenderTest {
       int[] errors = new int[WebhookSender.MAX_ATTEMPTS];
       Arrays.fill(errors, 503);
       receiver.answer(errors);
-      cancelledBatchWithWebhook(store, receiver);
+      receiver.cancelledBatch(store);
       try (WebhookSender sender =
           new WebhookSender(
               store,
@@ -96,37 +82,5 @@ class WebhookSenderTest {
               Instant.now().plusSeconds(86_400 * 30), Instant.now().plusSeconds(86_400 * 31), 10));
       assertTrue(receiver.received().stream().allMatch(r -> WebhookReceiver.verifies(SECRET, r)));
     }
-  }
-
-  /** A batch cancelled at once, whose webhook is told of the cancellation. */
-  private static void cancelledBatchWithWebhook(JobStore store, WebhookReceiver receiver) {
-    Instant now = Instant.now();
-    Batch batch =
-        new Batch(
-            BatchId.random(),
-            "b",
-            "t",
-            Priority.NORMAL,
-            Map.of(),
-            1,
-            1,
-            Duration.ofMinutes(1),
-            FailurePolicy.never(),
-            Optional.empty(),
-            BatchStatus.PENDING,
-            Progress.allQueued(1),
-            now,
-            Optional.empty(),
-            now,
-            Optional.empty(),
-            Optional.empty());
-    store.insertBatch(
-        batch,
-        List.of(new NewJob(JobId.random(), "p")),
-        new StoredRequest(
-            Optional.empty(),
-            Optional.empty(),
-            List.of(new Webhook(receiver.url(), Set.of(BatchEvent.Type.CANCELLED)))));
-    store.cancelBatch(batch.id(), now);
   }
 }
