@@ -259,6 +259,110 @@ public interface BatchService extends AutoCloseable {
    */
   Batch awaitCompletion(BatchId id, Duration timeout);
 
+  /** The most jobs one {@link #poll} hands out. */
+  int MAX_POLL_JOBS = 100;
+
+  /** The shortest lease {@link #poll} and {@link #extend} grant. */
+  Duration MIN_LEASE = Duration.ofSeconds(1);
+
+  /** The longest lease {@link #poll} and {@link #extend} grant. */
+  Duration MAX_LEASE = Duration.ofDays(1);
+
+  /** The longest a {@link #poll(String, int, Duration, Duration)} waits for work. */
+  Duration MAX_POLL_WAIT = Duration.ofSeconds(60);
+
+  /**
+   * Leases up to {@code maxJobs} due jobs of {@code jobType} to a worker outside this service's
+   * thread pool (another process, another language), without waiting; see {@link LeasedJob} for
+   * what the worker does next. The jobs are chosen as the service chooses its own: each takes one
+   * of its batch's slots, so a batch's limit bounds the jobs running at once across every node and
+   * every worker; batches are served by priority with ageing and take turns; and the rate limits
+   * this service has for the type apply ({@link Builder#rateLimit}, {@link
+   * Builder#sharedRateLimit}). Circuit breakers watch only the jobs the service runs itself.
+   *
+   * <p>Any node may serve any job type, with or without a processor for it: a type no node has a
+   * processor for is run only by workers (create its batches on a service with {@link
+   * Builder#allowUnknownJobTypes}). A leased job counts as processing in its batch's {@link
+   * Progress}, and shows {@code pull:} and a random suffix as its {@link Job#nodeId()}: the lease
+   * belongs to the worker, not to the node that served it, so a node that dies leaves it alone and
+   * the worker may report through any node. Each job is leased in a step of its own.
+   *
+   * @param jobType the job type to serve
+   * @param maxJobs the most jobs to lease, 1 to {@link #MAX_POLL_JOBS}
+   * @param lease how long the worker has before it must report or {@link #extend}, {@link
+   *     #MIN_LEASE} to {@link #MAX_LEASE}
+   * @return the leased jobs, possibly none
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code jobType} is blank or too long, or a number is out of
+   *     its range
+   * @throws IllegalStateException if the service is closed
+   * @throws io.batchkit.spi.JobStoreException if the store fails (jobs it leased before failing are
+   *     given back when their lease runs out)
+   */
+  List<LeasedJob> poll(String jobType, int maxJobs, Duration lease);
+
+  /**
+   * Leases jobs as {@link #poll(String, int, Duration)} does, waiting up to {@code wait} for one to
+   * become due: it returns as soon as it has leased any. It learns of new work at once where the
+   * store tells (in memory, PostgreSQL) and otherwise looks again every poll interval. It returns
+   * early with none if the service closes.
+   *
+   * @param wait the longest to wait, zero to {@link #MAX_POLL_WAIT}
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException as {@link #poll(String, int, Duration)} says, or if {@code
+   *     wait} is out of its range
+   * @throws IllegalStateException if the service is closed when it is called
+   * @throws BatchException if the waiting thread is interrupted (its interrupt flag is set again)
+   */
+  List<LeasedJob> poll(String jobType, int maxJobs, Duration lease, Duration wait);
+
+  /**
+   * Records that a leased job succeeded with {@code result}, if the lease is still held: the
+   * fencing token in it must still be the job's, so a worker whose lease ran out cannot overwrite
+   * the outcome of the job's next attempt. In a cancelled batch, the job is recorded {@link
+   * JobStatus#CANCELLED}.
+   *
+   * @param token the token of {@link LeasedJob#token()}
+   * @param result what the job produced, or null for nothing; at most the payload limit ({@link
+   *     Builder#maxPayloadBytes}) in UTF-8
+   * @return true if recorded; false if the lease was no longer held (see {@link LeaseState#LOST})
+   * @throws NullPointerException if {@code token} is null
+   * @throws IllegalArgumentException if {@code token} is not a lease token, or {@code result} is
+   *     over the limit or holds a character no store keeps (NUL, a lone surrogate); nothing is
+   *     recorded, and the worker may report again
+   * @throws IllegalStateException if the service is closed
+   */
+  boolean complete(String token, String result);
+
+  /**
+   * Records that a leased job's attempt failed, if the lease is still held (as {@link #complete}
+   * checks). With {@code retryable} and an attempt left, the job is queued again after the
+   * service's retry backoff; otherwise it fails for good. In a cancelled batch, the job is recorded
+   * {@link JobStatus#CANCELLED}.
+   *
+   * @param error why it failed, stored as the job's error (cut to 2,000 characters; characters no
+   *     store keeps are replaced)
+   * @return true if recorded; false if the lease was no longer held
+   * @throws NullPointerException if {@code token} or {@code error} is null
+   * @throws IllegalArgumentException if {@code token} is not a lease token
+   * @throws IllegalStateException if the service is closed
+   */
+  boolean fail(String token, String error, boolean retryable);
+
+  /**
+   * Extends a lease that is still held: it now runs until {@code lease} from now.
+   *
+   * @param lease the new lease from now, {@link #MIN_LEASE} to {@link #MAX_LEASE}
+   * @return {@link LeaseState#HELD} when extended; {@link LeaseState#CANCELLED} (extended too) when
+   *     the job's batch was cancelled and the worker should stop; {@link LeaseState#LOST} when the
+   *     lease is no longer held
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code token} is not a lease token or {@code lease} is out
+   *     of its range
+   * @throws IllegalStateException if the service is closed
+   */
+  LeaseState extend(String token, Duration lease);
+
   /**
    * Returns this service's figures (jobs run, throughput, duration percentiles, running and queued)
    * and the whole store's (queued and running jobs, exact; jobs that succeeded and failed in the
@@ -937,15 +1041,21 @@ public interface BatchService extends AutoCloseable {
         maxPoll = pollInterval; // only pollInterval was raised: idle waits start and stay there
       }
       for (String type : rateLimits.keySet()) {
-        if (!all.containsKey(type)) {
+        if (!all.containsKey(type) && !allowUnknownJobTypes) {
           throw new IllegalArgumentException(
-              "rateLimit names job type '" + type + "', which has no processor");
+              "rateLimit names job type '"
+                  + type
+                  + "', which has no processor (with allowUnknownJobTypes(true), it may limit"
+                  + " the jobs of a type that pull workers run)");
         }
       }
       for (String type : sharedRateLimits.keySet()) {
-        if (!all.containsKey(type)) {
+        if (!all.containsKey(type) && !allowUnknownJobTypes) {
           throw new IllegalArgumentException(
-              "sharedRateLimit names job type '" + type + "', which has no processor");
+              "sharedRateLimit names job type '"
+                  + type
+                  + "', which has no processor (with allowUnknownJobTypes(true), it may limit"
+                  + " the jobs of a type that pull workers run)");
         }
       }
       if (!webhooks.isEmpty() && webhookSecret == null) {

@@ -410,7 +410,22 @@ class BatchServiceBuilderTest {
 
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);
 
-    assertEquals("rateLimit names job type 'resize', which has no processor", e.getMessage());
+    assertEquals(
+        "rateLimit names job type 'resize', which has no processor (with"
+            + " allowUnknownJobTypes(true), it may limit the jobs of a type that pull workers run)",
+        e.getMessage());
+  }
+
+  @Test
+  void build_rateLimitsForPulledJobType_acceptedWithUnknownJobTypes() {
+    try (BatchService service =
+        builder()
+            .allowUnknownJobTypes(true)
+            .rateLimit("gpu", 5, Duration.ofSeconds(1))
+            .sharedRateLimit("gpu", 10, Duration.ofSeconds(1))
+            .build()) {
+      assertEquals(List.of(), service.poll("gpu", 1, Duration.ofSeconds(5)));
+    }
   }
 
   @Test

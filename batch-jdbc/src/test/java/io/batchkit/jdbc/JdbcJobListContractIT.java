@@ -2,7 +2,6 @@ package io.batchkit.jdbc;
 
 import io.batchkit.spi.JobListContractTest;
 import io.batchkit.spi.JobStore;
-import java.sql.SQLException;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
@@ -36,29 +35,15 @@ class JdbcJobListContractIT {
   /** One database: the tables are created once per class and emptied before each test. */
   @TestInstance(TestInstance.Lifecycle.PER_CLASS)
   abstract static class OnDatabase extends JobListContractTest {
-    private final String prefix = TestDatabases.uniquePrefix();
-    private final Supplier<DataSource> open;
-    private DataSource dataSource;
-    private JdbcJobStore jdbcStore;
+    private final SharedTables tables;
 
     OnDatabase(Supplier<DataSource> open) {
-      this.open = open;
+      this.tables = new SharedTables(open);
     }
 
     @Override
     protected JobStore newStore() {
-      try {
-        if (jdbcStore == null) {
-          dataSource = open.get();
-          jdbcStore =
-              JdbcJobStore.builder(dataSource).tablePrefix(prefix).createSchema(true).build();
-        } else {
-          TestDatabases.clear(dataSource, prefix);
-        }
-        return jdbcStore;
-      } catch (SQLException e) {
-        throw new IllegalStateException(e);
-      }
+      return tables.emptyStore();
     }
 
     /** The store is shared by the class's tests, and closed with it. */
@@ -67,12 +52,7 @@ class JdbcJobListContractIT {
 
     @AfterAll
     void dropTables() throws Exception {
-      if (dataSource != null) {
-        TestDatabases.drop(dataSource, prefix);
-        if (dataSource instanceof AutoCloseable closeable) {
-          closeable.close();
-        }
-      }
+      tables.close();
     }
   }
 }

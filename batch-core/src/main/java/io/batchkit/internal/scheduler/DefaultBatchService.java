@@ -1,5 +1,6 @@
 package io.batchkit.internal.scheduler;
 
+import dev.failsafe.RateLimiter;
 import io.batchkit.Batch;
 import io.batchkit.BatchEvent;
 import io.batchkit.BatchException;
@@ -22,6 +23,8 @@ import io.batchkit.JobId;
 import io.batchkit.JobProcessor;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
+import io.batchkit.LeaseState;
+import io.batchkit.LeasedJob;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
@@ -72,6 +75,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link ScheduledStarts}: batches that start at a time of their own;
  *   <li>{@link HistoryPruner}: history past its retention;
  *   <li>{@link CompletionWaiters}: the futures of {@link #completion};
+ *   <li>{@link PullWorkers}: jobs leased to workers outside the service ({@link #poll}) and their
+ *       reports;
  *   <li>{@link WebhookSender}: the store's webhook notifications, when the service has a secret;
  *   <li>{@link NodeState}: the mutable state the parts share, with who owns each field (read its
  *       comment before changing how any two parts meet).
@@ -98,6 +103,7 @@ public final class DefaultBatchService implements BatchService {
   private final Dispatcher dispatcher;
   private final Subscription subscription;
   private final Subscription finishSubscription;
+  private final PullWorkers pulls;
 
   /** Sends the store's webhook notifications; null when the service has no webhook secret. */
   private final WebhookSender sender;
@@ -136,6 +142,16 @@ public final class DefaultBatchService implements BatchService {
                     ? config.memoryProbe()
                     : MemoryGuard::heapAfterLastCollection);
     this.runner = new JobRunner(config, node, listeners, backoff, stats, waiters, breakers, memory);
+    Map<String, RateLimiter<Object>> rateLimiters = new HashMap<>();
+    config
+        .rateLimits()
+        .forEach(
+            (type, limit) ->
+                rateLimiters.put(
+                    type, RateLimiter.smoothBuilder(limit.permits(), limit.per()).build()));
+    this.pulls =
+        new PullWorkers(
+            config, Map.copyOf(rateLimiters), backoff, stats, runner, node.waiter::wake);
     LeaseKeeper leases = new LeaseKeeper(config, node, runner);
     TimeoutWatch timeouts = new TimeoutWatch(config, node, runner);
     this.nodes = new NodeWatch(config, node, runner, leases, stats);
@@ -151,10 +167,16 @@ public final class DefaultBatchService implements BatchService {
             nodes,
             breakers,
             memory,
+            Map.copyOf(rateLimiters),
             new ScheduledStarts(config, listeners),
             new HistoryPruner(config));
     dispatcher.start();
-    this.subscription = store.subscribe(node.waiter::wake);
+    this.subscription =
+        store.subscribe(
+            () -> {
+              node.waiter.wake();
+              pulls.workAppeared();
+            });
     this.finishSubscription =
         store.subscribeFinished(
             id -> {
@@ -415,6 +437,36 @@ public final class DefaultBatchService implements BatchService {
   }
 
   @Override
+  public List<LeasedJob> poll(String jobType, int maxJobs, Duration lease) {
+    ensureOpen();
+    return pulls.poll(jobType, maxJobs, lease);
+  }
+
+  @Override
+  public List<LeasedJob> poll(String jobType, int maxJobs, Duration lease, Duration wait) {
+    ensureOpen();
+    return pulls.poll(jobType, maxJobs, lease, wait);
+  }
+
+  @Override
+  public boolean complete(String token, String result) {
+    ensureOpen();
+    return pulls.complete(token, result);
+  }
+
+  @Override
+  public boolean fail(String token, String error, boolean retryable) {
+    ensureOpen();
+    return pulls.fail(token, error, retryable);
+  }
+
+  @Override
+  public LeaseState extend(String token, Duration lease) {
+    ensureOpen();
+    return pulls.extend(token, lease);
+  }
+
+  @Override
   public CancellationSummary cancelBatch(BatchId id) {
     ensureOpen();
     CancellationSummary summary =
@@ -578,6 +630,7 @@ public final class DefaultBatchService implements BatchService {
         "closing batchkit service {}: {} jobs running", config.nodeId(), node.runningCount.get());
     subscription.close();
     finishSubscription.close();
+    pulls.close(); // waiting polls return: the web server stops after the service
     dispatcher.releaseClaimedAhead();
     node.waiter.wake();
     runner.shutdown();

@@ -103,7 +103,10 @@ final class Dispatcher {
   private final MemoryGuard memory;
   private final ScheduledStarts starts;
   private final HistoryPruner pruner;
-  private final Map<String, RateLimiter<Object>> rateLimiters = new HashMap<>();
+
+  /** The rate limiters of this node, shared with {@link PullWorkers}: thread-safe. */
+  private final Map<String, RateLimiter<Object>> rateLimiters;
+
   private final Thread thread;
 
   /**
@@ -156,6 +159,7 @@ final class Dispatcher {
       NodeWatch nodes,
       CircuitBreakers breakers,
       MemoryGuard memory,
+      Map<String, RateLimiter<Object>> rateLimiters,
       ScheduledStarts starts,
       HistoryPruner pruner) {
     this.config = config;
@@ -170,12 +174,7 @@ final class Dispatcher {
     this.memory = memory;
     this.starts = starts;
     this.pruner = pruner;
-    config
-        .rateLimits()
-        .forEach(
-            (type, limit) ->
-                rateLimiters.put(
-                    type, RateLimiter.smoothBuilder(limit.permits(), limit.per()).build()));
+    this.rateLimiters = rateLimiters;
     this.idleCheckNanos = config.pollInterval().toNanos();
     this.thread =
         new DaemonThreadFactory("batchkit-dispatcher-" + config.nodeId())

@@ -26,10 +26,17 @@ final class FailureText {
     } catch (Throwable e) {
       message = "(its getMessage() threw " + e.getClass().getName() + ")";
     }
-    String text =
+    return of(
         message == null
             ? failure.getClass().getName()
-            : failure.getClass().getName() + ": " + message;
+            : failure.getClass().getName() + ": " + message);
+  }
+
+  /**
+   * Returns the error text stored for a failure a worker outside the service described: {@code
+   * text} cut and cleaned as {@link #describe} does.
+   */
+  static String of(String text) {
     if (text.length() > MAX_ERROR_LENGTH) {
       int end = MAX_ERROR_LENGTH;
       if (Character.isHighSurrogate(text.charAt(end - 1))) {

@@ -13,6 +13,8 @@ import io.batchkit.Job;
 import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
 import io.batchkit.JobQuery;
+import io.batchkit.LeaseState;
+import io.batchkit.LeasedJob;
 import io.batchkit.Node;
 import io.batchkit.Page;
 import java.time.Duration;
@@ -225,6 +227,31 @@ final class LifecycleBatchService implements BatchService, SmartLifecycle {
   @Override
   public Batch awaitCompletion(BatchId id, Duration timeout) {
     return service().awaitCompletion(id, timeout);
+  }
+
+  @Override
+  public List<LeasedJob> poll(String jobType, int maxJobs, Duration lease) {
+    return service().poll(jobType, maxJobs, lease);
+  }
+
+  @Override
+  public List<LeasedJob> poll(String jobType, int maxJobs, Duration lease, Duration wait) {
+    return service().poll(jobType, maxJobs, lease, wait);
+  }
+
+  @Override
+  public boolean complete(String token, String result) {
+    return service().complete(token, result);
+  }
+
+  @Override
+  public boolean fail(String token, String error, boolean retryable) {
+    return service().fail(token, error, retryable);
+  }
+
+  @Override
+  public LeaseState extend(String token, Duration lease) {
+    return service().extend(token, lease);
   }
 
   @Override
