@@ -53,14 +53,24 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET api/batches/{id}/results}: every job as JSON Lines ({@code
  *       application/x-ndjson}); {@code .../results.zip}: {@code batch.json}, {@code results.jsonl}
  *       and {@code failed.jsonl}. Both stream from the store a page at a time, in bounded memory;
- *   <li>{@code GET api/statistics} and {@code GET api/nodes}.
+ *   <li>{@code GET api/statistics} and {@code GET api/nodes};
+ *   <li>for workers outside the service ({@link BatchService#poll}): {@code POST
+ *       api/workers/{jobType}/poll} with {@code {"max", "leaseSeconds", "waitSeconds"}} (defaults
+ *       1, 60 and 0) answers {@code {"jobs": [{"id", "batchId", "jobType", "payload", "attempt",
+ *       "token", "leaseExpiry"}...]}}, waiting up to {@code waitSeconds} for work (payloads are
+ *       always shown here: the worker needs them); {@code POST api/leases/{token}/complete} with
+ *       {@code {"result"}} and {@code .../fail} with {@code {"error", "retryable"}} answer {@code
+ *       {"recorded": true}}; {@code .../extend} with {@code {"seconds"}} answers {@code {"state":
+ *       "HELD"}}, or {@code "CANCELLED"} when the batch was cancelled and the worker should stop. A
+ *       lease no longer held answers {@code 409}. Half the server's threads at most wait in long
+ *       polls; a poll beyond them answers at once.
  * </ul>
  *
  * <p>Errors are JSON, {@code {"error": "...", "violations": [{"field", "message"}]}}: {@code 400}
  * for bad input (the Java API's checks and messages), {@code 401} without the token, {@code 403}
  * for a change to a read-only server, {@code 404} for an unknown batch, job or route, {@code 405}
- * for a wrong method, {@code 409} for a batch in the wrong state, {@code 415} for a change not sent
- * as JSON. No stack trace goes into a response.
+ * for a wrong method, {@code 409} for a batch in the wrong state or a lease no longer held, {@code
+ * 415} for a change not sent as JSON. No stack trace goes into a response.
  *
  * <p>Security: the server listens on {@code 127.0.0.1} unless told otherwise, and warns when it
  * listens elsewhere without a token. Every change needs {@code POST} or {@code DELETE} with {@code
@@ -74,6 +84,18 @@ public final class BatchWeb implements AutoCloseable {
 
   /** The port used when none is given. */
   public static final int DEFAULT_PORT = 8089;
+
+  /**
+   * How many workers' long polls may wait at once on a host application's server ({@link
+   * Builder#handler()}), each holding one of its threads; more answer at once.
+   */
+  private static final int HANDLER_WAITING_POLLS = 16;
+
+  /**
+   * How many workers' long polls may wait at once on this server; its pool has a thread for each
+   * besides those that answer everything else, so waiting workers never slow the dashboard.
+   */
+  private static final int WAITING_POLLS = 32;
 
   /** How long {@link #close()} lets requests in flight finish. */
   private static final int CLOSE_DELAY_SECONDS = 1;
@@ -206,7 +228,8 @@ public final class BatchWeb implements AutoCloseable {
      * token, read-only and payload settings; the port, address and base path are ignored.
      */
     public BatchWebHandler handler() {
-      return new BatchWebHandler(new Router(service, authToken, readOnly, showPayloads, false));
+      return new BatchWebHandler(
+          new Router(service, authToken, readOnly, showPayloads, false, HANDLER_WAITING_POLLS));
     }
 
     /**
@@ -229,7 +252,13 @@ public final class BatchWeb implements AutoCloseable {
             "cannot listen on " + bindAddress + ":" + port + ": " + e.getMessage(), e);
       }
       Router router =
-          new Router(service, authToken, readOnly, showPayloads, address.isLoopbackAddress());
+          new Router(
+              service,
+              authToken,
+              readOnly,
+              showPayloads,
+              address.isLoopbackAddress(),
+              WAITING_POLLS);
       String base = basePath;
       server.createContext(
           base,
@@ -240,7 +269,8 @@ public final class BatchWeb implements AutoCloseable {
             exchange.close();
           });
       ExecutorService pool =
-          Executors.newFixedThreadPool(threads, new DaemonThreadFactory("batchkit-web"));
+          Executors.newFixedThreadPool(
+              threads + WAITING_POLLS, new DaemonThreadFactory("batchkit-web"));
       server.setExecutor(pool);
       server.start();
       int bound = server.getAddress().getPort();

@@ -56,6 +56,7 @@ public final class Router {
   private final boolean loopbackOnly;
   private final boolean showPayloads;
   private final Exports exports;
+  private final PullRoutes pulls;
   private final StaticFiles page = new StaticFiles();
 
   /**
@@ -63,19 +64,22 @@ public final class Router {
    *     for none
    * @param loopback whether the server listens on a loopback address only: then, without a token,
    *     only requests to a loopback host name are answered
+   * @param maxWaitingPolls how many long polls of workers may wait at once, each holding a thread
    */
   public Router(
       BatchService service,
       String authToken,
       boolean readOnly,
       boolean showPayloads,
-      boolean loopback) {
+      boolean loopback,
+      int maxWaitingPolls) {
     this.service = service;
     this.token = authToken == null ? null : authToken.getBytes(StandardCharsets.UTF_8);
     this.readOnly = readOnly;
     this.loopbackOnly = loopback && authToken == null;
     this.showPayloads = showPayloads;
     this.exports = new Exports(service, showPayloads);
+    this.pulls = new PullRoutes(service, maxWaitingPolls);
   }
 
   /** Answers one request; never throws for a request's fault. */
@@ -150,6 +154,17 @@ public final class Router {
     switch (parts[1]) {
       case "batches" -> batches(ex, method, parts);
       case "jobs" -> jobs(ex, method, parts);
+      case "workers" -> {
+        // POST /api/workers/{jobType}/poll
+        only(ex, parts.length == 4 && parts[3].equals("poll"), method, "POST");
+        sendJson(ex, 200, pulls.poll(parts[2], readJson(ex)));
+      }
+      case "leases" -> {
+        // POST /api/leases/{token}/complete, /fail, /extend
+        only(ex, parts.length == 4, method, "POST");
+        JsonNode body = readJson(ex);
+        sendJson(ex, 200, pulls.report(parts[2], parts[3], body));
+      }
       case "statistics" -> {
         only(ex, parts.length == 2, method, "GET");
         sendJson(ex, 200, Json.statistics(service.statistics()));
