@@ -537,7 +537,9 @@ public interface BatchService extends AutoCloseable {
 
     /**
      * Sets whether batches may be created for job types this service has no processor for (default
-     * false): useful when other nodes sharing the store run them.
+     * false): useful when other nodes sharing the store run them, or workers outside the service
+     * pull them ({@link BatchService#poll}). With it, {@link #rateLimit} and {@link
+     * #sharedRateLimit} may also name such a type, to limit how fast workers get its jobs.
      */
     public Builder allowUnknownJobTypes(boolean allow) {
       this.allowUnknownJobTypes = remember("allowUnknownJobTypes", allow);
