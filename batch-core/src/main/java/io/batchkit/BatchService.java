@@ -4,6 +4,7 @@ import io.batchkit.internal.scheduler.CircuitBreakerConfig;
 import io.batchkit.internal.scheduler.DefaultBatchService;
 import io.batchkit.internal.scheduler.RateLimit;
 import io.batchkit.internal.scheduler.ServiceConfig;
+import io.batchkit.internal.util.AttemptRecords;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.spi.JobProcessorProvider;
 import io.batchkit.spi.JobStore;
@@ -265,8 +266,11 @@ public interface BatchService extends AutoCloseable {
   /** The shortest lease {@link #poll} and {@link #extend} grant. */
   Duration MIN_LEASE = Duration.ofSeconds(1);
 
-  /** The longest lease {@link #poll} and {@link #extend} grant. */
-  Duration MAX_LEASE = Duration.ofDays(1);
+  /**
+   * The longest lease {@link #poll} and {@link #extend} grant: a longer job extends its lease as it
+   * goes, so that a worker that vanished gives its job back within the hour.
+   */
+  Duration MAX_LEASE = Duration.ofHours(1);
 
   /** The longest a {@link #poll(String, int, Duration, Duration)} waits for work. */
   Duration MAX_POLL_WAIT = Duration.ofSeconds(60);
@@ -287,6 +291,13 @@ public interface BatchService extends AutoCloseable {
    * belongs to the worker, not to the node that served it, so a node that dies leaves it alone and
    * the worker may report through any node. Each job is leased in a step of its own.
    *
+   * <p>The lease is the attempt's timeout: a batch's {@link BatchRequest.Builder#jobTimeout} does
+   * not apply to leased jobs. A lease that runs out unreported is taken back by the next sweep of
+   * any node (within a poll interval or so): the job is queued again with its attempt counted, or
+   * fails if it has none left; until then the worker's reports are still taken. A cancelled batch
+   * is finished once its leased jobs were reported or their leases ran out. Listeners and the
+   * service's {@link #statistics()} hear of the jobs the service runs itself, not of leased ones.
+   *
    * @param jobType the job type to serve
    * @param maxJobs the most jobs to lease, 1 to {@link #MAX_POLL_JOBS}
    * @param lease how long the worker has before it must report or {@link #extend}, {@link
@@ -296,16 +307,18 @@ public interface BatchService extends AutoCloseable {
    * @throws IllegalArgumentException if {@code jobType} is blank or too long, or a number is out of
    *     its range
    * @throws IllegalStateException if the service is closed
-   * @throws io.batchkit.spi.JobStoreException if the store fails (jobs it leased before failing are
-   *     given back when their lease runs out)
+   * @throws io.batchkit.spi.JobStoreException if the store fails before any job was leased (a
+   *     failure after some were leased ends the poll with those, and is logged)
    */
   List<LeasedJob> poll(String jobType, int maxJobs, Duration lease);
 
   /**
    * Leases jobs as {@link #poll(String, int, Duration)} does, waiting up to {@code wait} for one to
-   * become due: it returns as soon as it has leased any. It learns of new work at once where the
-   * store tells (in memory, PostgreSQL) and otherwise looks again every poll interval. It returns
-   * early with none if the service closes.
+   * become due: it returns as soon as it has leased any. Jobs queued through this service, or
+   * through any node on PostgreSQL, and slots freed by reports to this service end the wait at
+   * once; anything else (a slot another node's processor freed, a retry falling due) is found by
+   * looking again, after a poll interval, then less often while nothing comes, up to the longest
+   * poll interval. It returns early with none if the service closes.
    *
    * @param wait the longest to wait, zero to {@link #MAX_POLL_WAIT}
    * @throws NullPointerException if an argument is null
@@ -317,10 +330,10 @@ public interface BatchService extends AutoCloseable {
   List<LeasedJob> poll(String jobType, int maxJobs, Duration lease, Duration wait);
 
   /**
-   * Records that a leased job succeeded with {@code result}, if the lease is still held: the
-   * fencing token in it must still be the job's, so a worker whose lease ran out cannot overwrite
-   * the outcome of the job's next attempt. In a cancelled batch, the job is recorded {@link
-   * JobStatus#CANCELLED}.
+   * Records that a leased job succeeded with {@code result}, if the lease is still held: the job
+   * must still be leased under this token, so a worker whose lease was taken back cannot overwrite
+   * the outcome of the job's next attempt, and no token made up from a job's visible fields can end
+   * a job someone else runs. In a cancelled batch, the job is recorded {@link JobStatus#CANCELLED}.
    *
    * @param token the token of {@link LeasedJob#token()}
    * @param result what the job produced, or null for nothing; at most the payload limit ({@link
@@ -348,6 +361,17 @@ public interface BatchService extends AutoCloseable {
    * @throws IllegalStateException if the service is closed
    */
   boolean fail(String token, String error, boolean retryable);
+
+  /**
+   * Gives a leased job back unfinished, if the lease is still held: it is queued again, due at
+   * once, and this attempt is not counted (as when a node shuts down). For a worker that stops.
+   *
+   * @return true if given back; false if the lease was no longer held
+   * @throws NullPointerException if {@code token} is null
+   * @throws IllegalArgumentException if {@code token} is not a lease token
+   * @throws IllegalStateException if the service is closed
+   */
+  boolean release(String token);
 
   /**
    * Extends a lease that is still held: it now runs until {@code lease} from now.
@@ -824,10 +848,18 @@ public interface BatchService extends AutoCloseable {
      * Sets this node's id, stored as the owner of the jobs it runs (default: a random id).
      *
      * @throws NullPointerException if {@code nodeId} is null
-     * @throws IllegalArgumentException if it is blank or longer than 100 characters
+     * @throws IllegalArgumentException if it is blank, longer than 100 characters, or starts with
+     *     {@code pull:} (which marks jobs leased to workers, see {@link BatchService#poll})
      */
     public Builder nodeId(String nodeId) {
-      this.nodeId = remember("nodeId", Checks.notBlank(nodeId, "nodeId", 100));
+      Checks.notBlank(nodeId, "nodeId", 100);
+      if (nodeId.startsWith(AttemptRecords.WORKER_PREFIX)) {
+        throw new IllegalArgumentException(
+            "nodeId must not start with '"
+                + AttemptRecords.WORKER_PREFIX
+                + "', which marks jobs leased to workers");
+      }
+      this.nodeId = remember("nodeId", nodeId);
       return this;
     }
 

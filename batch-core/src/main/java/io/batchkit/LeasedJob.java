@@ -6,9 +6,10 @@ import java.time.Instant;
 /**
  * A job leased to a worker outside the service's thread pool by {@link BatchService#poll}. The
  * worker runs it, then reports with its {@link #token()}: {@link BatchService#complete}, {@link
- * BatchService#fail}, and {@link BatchService#extend} while it needs more time. A lease that runs
- * out unextended gives the job back to the queue, as a dead node's jobs are given back, and the
- * token is then refused.
+ * BatchService#fail} or {@link BatchService#release}, and {@link BatchService#extend} while it
+ * needs more time. A lease that runs out unextended gives the job back to the queue, as a dead
+ * node's jobs are given back (by the next sweep of any node), and the token is then refused. The
+ * token is the lease's only key: it holds a secret, and whoever has it can report on the job.
  *
  * @param id the job
  * @param batchId its batch

@@ -417,6 +417,14 @@ class BatchServiceBuilderTest {
   }
 
   @Test
+  void nodeId_markingWorkersLeases_isRefused() {
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> builder().nodeId("pull:node-1"));
+    assertEquals(
+        "nodeId must not start with 'pull:', which marks jobs leased to workers", e.getMessage());
+  }
+
+  @Test
   void build_rateLimitsForPulledJobType_acceptedWithUnknownJobTypes() {
     try (BatchService service =
         builder()

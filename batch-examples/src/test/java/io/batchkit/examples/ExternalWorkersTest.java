@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -28,7 +29,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The Python worker of {@code python/worker.py} (standard library only) runs a batch that a Java
  * service created: two workers at once, one of them slower than its lease, so that it must extend
- * it. Runs when {@code python3} is on the path; under {@code CI=true} its absence fails the test.
+ * it (the service looks for leases that ran out every 200 ms). Runs when {@code python3} is on the
+ * path; under {@code CI=true} its absence fails the test.
  */
 @Timeout(180)
 class ExternalWorkersTest {
@@ -47,15 +49,14 @@ class ExternalWorkersTest {
 
     try (ExternalWorkers example = ExternalWorkers.start(out, 0, 12, Duration.ofMillis(200))) {
       String url = example.web().uri().toString();
-      // the slow worker first, holding a job longer than its 2 s lease: only extending keeps it
-      Process slow =
-          worker(url, "slow", "--lease", "2", "--work-seconds", "2.5", "--idle-exit", "2");
+      // the slow worker first, holding a job longer than its 5 s lease: only extending keeps it
+      Process slow = worker(url, "slow", "--lease", "5", "--work-seconds", "7", "--idle-exit", "2");
       Batch batch = example.batch();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (example.service().getBatch(batch.id()).progress().count(JobStatus.PROCESSING) == 0) {
         assertTrue(System.nanoTime() < deadline, "the slow worker leased nothing within 60 s");
         assertTrue(slow.isAlive(), "the slow worker ended: " + output("slow"));
-        Thread.onSpinWait();
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
       }
       Process fast = worker(url, "fast", "--max", "3", "--idle-exit", "2");
 

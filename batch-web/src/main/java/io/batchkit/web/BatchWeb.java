@@ -59,11 +59,15 @@ import org.slf4j.LoggerFactory;
  *       1, 60 and 0) answers {@code {"jobs": [{"id", "batchId", "jobType", "payload", "attempt",
  *       "token", "leaseExpiry"}...]}}, waiting up to {@code waitSeconds} for work (payloads are
  *       always shown here: the worker needs them); {@code POST api/leases/{token}/complete} with
- *       {@code {"result"}} and {@code .../fail} with {@code {"error", "retryable"}} answer {@code
- *       {"recorded": true}}; {@code .../extend} with {@code {"seconds"}} answers {@code {"state":
- *       "HELD"}}, or {@code "CANCELLED"} when the batch was cancelled and the worker should stop. A
- *       lease no longer held answers {@code 409}. Half the server's threads at most wait in long
- *       polls; a poll beyond them answers at once.
+ *       {@code {"result"}}, {@code .../fail} with {@code {"error", "retryable"}} and {@code
+ *       .../release} (gives the job back unstarted) answer {@code {"recorded": true}}; {@code
+ *       .../extend} with {@code {"seconds"}} answers {@code {"state": "HELD"}}, or {@code
+ *       "CANCELLED"} when the batch was cancelled and the worker should stop. A lease no longer
+ *       held answers {@code 409}. The job type in the path is percent-encoded. At most 32 long
+ *       polls wait at once (16 per {@link Builder#handler()} on a host application's server), each
+ *       on a thread of its own; a poll beyond them answers at once, so a worker that got nothing
+ *       should pause before it polls again. A client's read timeout must be longer than its {@code
+ *       waitSeconds}; an answer that cannot be sent gives its jobs back.
  * </ul>
  *
  * <p>Errors are JSON, {@code {"error": "...", "violations": [{"field", "message"}]}}: {@code 400}

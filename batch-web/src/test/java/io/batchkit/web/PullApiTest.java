@@ -102,6 +102,31 @@ class PullApiTest {
   }
 
   @Test
+  void aJobTypeThatNeedsEncoding_isPolledByItsEncodedName() throws Exception {
+    Batch batch =
+        service.submit(BatchRequest.builder("render video/4k+hdr é").items(List.of("a")).build());
+
+    HttpResponse<String> polled =
+        post("api/workers/" + "render%20video%2F4k+hdr%20%C3%A9" + "/poll", "{}");
+
+    assertEquals(200, polled.statusCode(), polled.body());
+    assertEquals(
+        batch.id().toString(), json(polled).get("jobs").get(0).get("batchId").stringValue());
+  }
+
+  @Test
+  void release_givesTheJobBack() throws Exception {
+    Batch batch = gpu("a");
+    String token = tokens(post("api/workers/gpu/poll", "{}")).get(0);
+
+    HttpResponse<String> released = post("api/leases/" + token + "/release", "");
+
+    assertEquals(200, released.statusCode(), released.body());
+    assertEquals(1, service.getBatch(batch.id()).progress().count(JobStatus.QUEUED));
+    assertEquals(409, post("api/leases/" + token + "/release", "").statusCode());
+  }
+
+  @Test
   void fail_notRetryable_failsTheJob_andRetryableQueuesItAgain() throws Exception {
     Batch batch = gpu("a", "b");
     List<String> tokens = tokens(post("api/workers/gpu/poll", "{\"max\": 2}"));

@@ -836,8 +836,7 @@ public final class InMemoryJobStore implements JobStore {
   public CompletionResult requeueExpired(Instant now, int maxJobs) {
     Checks.notNull(now, "now");
     Checks.positive(maxJobs, "maxJobs");
-    return takeBack(
-        job -> job.due.isBefore(now), maxJobs, owner -> "lease expired on node " + owner, now);
+    return takeBack(job -> job.due.isBefore(now), maxJobs, AttemptRecords::leaseExpired, now);
   }
 
   /**

@@ -17,10 +17,12 @@ import io.batchkit.spi.JobStore;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -39,17 +41,30 @@ import org.slf4j.LoggerFactory;
  * and lease renewals, so the fencing token protects them the same way.
  *
  * <p>Ownership: the fields are set once in the constructor, apart from {@link #signals} and {@link
- * #closed}, which are guarded by {@link #lock}. Every method runs on the caller's thread; any
- * number of callers may be in it at once.
+ * #closed}, which are guarded by {@link #lock}, and the banked permits, each an atomic flag. Every
+ * method runs on the caller's thread; any number of callers may be in it at once.
  */
 final class PullWorkers {
   private static final Logger LOG = LoggerFactory.getLogger(PullWorkers.class);
 
+  /**
+   * How long a report's check renews the lease for: long enough that no sweep takes the job back
+   * between the check and the outcome, short enough that a report the store then fails leaves the
+   * job to the queue soon if the worker does not report again.
+   */
+  private static final Duration REPORT_LEASE = Duration.ofMinutes(1);
+
   private final ServiceConfig config;
   private final JobStore store;
   private final Map<String, RateLimiter<Object>> rateLimiters;
+
+  /**
+   * Per rate-limited type, whether a permit taken for a claim that found no job is kept for the
+   * next one, so that polls that find nothing do not spend the permits the type's jobs need.
+   */
+  private final Map<String, AtomicBoolean> bankedPermits = new HashMap<>();
+
   private final Backoff backoff;
-  private final Stats stats;
   private final JobRunner runner;
   private final Runnable wakeDispatcher;
 
@@ -66,14 +81,13 @@ final class PullWorkers {
       ServiceConfig config,
       Map<String, RateLimiter<Object>> rateLimiters,
       Backoff backoff,
-      Stats stats,
       JobRunner runner,
       Runnable wakeDispatcher) {
     this.config = config;
     this.store = config.store();
     this.rateLimiters = rateLimiters;
+    rateLimiters.keySet().forEach(type -> bankedPermits.put(type, new AtomicBoolean()));
     this.backoff = backoff;
-    this.stats = stats;
     this.runner = runner;
     this.wakeDispatcher = wakeDispatcher;
   }
@@ -89,6 +103,8 @@ final class PullWorkers {
     checkPoll(jobType, maxJobs, lease);
     Checks.between(wait, Duration.ZERO, BatchService.MAX_POLL_WAIT, "wait");
     long deadline = System.nanoTime() + wait.toNanos();
+    // a signal (new work, a freed slot) ends a wait at once; without one, a slot another node
+    // freed is found by looking again, first after a poll interval, then less often while idle
     long recheckNanos = config.pollInterval().toNanos();
     while (true) {
       long seen = signalsSeen();
@@ -97,6 +113,7 @@ final class PullWorkers {
       if (!jobs.isEmpty() || left <= 0 || !awaitWork(seen, Math.min(left, recheckNanos))) {
         return jobs;
       }
+      recheckNanos = Math.min(recheckNanos * 2, config.maxPollInterval().toNanos());
     }
   }
 
@@ -114,20 +131,21 @@ final class PullWorkers {
    */
   private List<LeasedJob> leaseJobs(String jobType, int maxJobs, Duration lease) {
     RateLimiter<Object> limiter = rateLimiters.get(jobType);
+    AtomicBoolean banked = bankedPermits.get(jobType);
     List<LeasedJob> leased = new ArrayList<>();
     while (leased.size() < maxJobs) {
-      if (limiter != null && !limiter.tryAcquirePermit()) {
-        break; // a permit left unused when no job is due is lost, as a start would have spent it
+      if (limiter != null && !banked.compareAndSet(true, false) && !limiter.tryAcquirePermit()) {
+        break;
       }
       Instant now = config.clock().instant();
       Instant until = now.plus(lease);
-      long ownerBits = LeaseToken.newOwnerBits();
+      LeaseToken.Secret secret = LeaseToken.newSecret();
       List<ClaimedJob> claimed;
       try {
         claimed =
             store.claim(
                 new ClaimRequest(
-                    LeaseToken.owner(ownerBits),
+                    secret.owner(),
                     1,
                     now,
                     until,
@@ -136,6 +154,9 @@ final class PullWorkers {
                     Map.of(),
                     config.sharedRateLimits()));
       } catch (RuntimeException e) {
+        if (limiter != null) {
+          banked.set(true); // the permit was not used
+        }
         if (leased.isEmpty()) {
           throw e;
         }
@@ -148,11 +169,14 @@ final class PullWorkers {
         break;
       }
       if (claimed.isEmpty()) {
+        if (limiter != null) {
+          banked.set(true); // kept for the next poll: this one found no job to spend it on
+        }
         break;
       }
       ClaimedJob job = claimed.get(0);
       LeaseToken token =
-          new LeaseToken(job.id(), job.batchId(), job.fencingToken(), job.attempt(), ownerBits);
+          new LeaseToken(job.id(), job.batchId(), job.fencingToken(), job.attempt(), secret);
       leased.add(
           new LeasedJob(
               job.id(), job.batchId(), jobType, job.payload(), job.attempt(), token.text(), until));
@@ -187,7 +211,7 @@ final class PullWorkers {
             Optional.ofNullable(result),
             Optional.empty(),
             Optional.empty());
-    return record(token, outcome, true);
+    return record(token, outcome);
   }
 
   /** See {@link BatchService#fail}. */
@@ -221,23 +245,32 @@ final class PullWorkers {
                 Optional.empty(),
                 Optional.of(text),
                 Optional.empty());
-    return record(token, outcome, !retry);
+    return record(token, outcome);
+  }
+
+  /** See {@link BatchService#release}. */
+  boolean release(String tokenText) {
+    LeaseToken token = LeaseToken.parse(tokenText);
+    return record(token, JobOutcome.released(claimOf(token)));
   }
 
   /**
-   * Records a worker's outcome; returns whether the store took it. Like the service's own outcomes,
-   * the batches it changed are acted on ({@link JobRunner#afterChange}), and the slot it freed is
-   * offered at once: to the waiting long polls and to the dispatcher.
+   * Records a worker's outcome, if the worker still holds the lease; returns whether the store took
+   * it. The store's outcome step checks the fencing token only, which a job's visible fields let
+   * anyone guess, so the lease's owner, which only the token's secret names, is checked first: a
+   * renewal by that owner. No other claim can follow while the renewed lease runs, and the outcome
+   * then names the same claim by its fencing token. Like the service's own outcomes, the batches it
+   * changed are acted on ({@link JobRunner#afterChange}), and the slot it freed is offered at once:
+   * to the waiting long polls and to the dispatcher.
    */
-  private boolean record(LeaseToken token, JobOutcome outcome, boolean ends) {
+  private boolean record(LeaseToken token, JobOutcome outcome) {
+    if (renew(token, REPORT_LEASE) == LeaseState.LOST) {
+      LOG.debug("refused the report on {}: the lease is no longer held", token);
+      return false;
+    }
     CompletionResult result = store.complete(List.of(outcome), config.clock().instant());
     boolean accepted = !result.rejected().contains(token.jobId());
     if (accepted) {
-      if (ends) {
-        stats.ended(
-            outcome.kind() == JobOutcome.Kind.SUCCEEDED,
-            Math.floorDiv(config.clock().millis(), 60_000));
-      }
       workAppeared();
       wakeDispatcher.run();
     } else {
@@ -247,10 +280,21 @@ final class PullWorkers {
     return accepted;
   }
 
+  /** The claim a token names, as the store's outcome factories take it. */
+  private static ClaimedJob claimOf(LeaseToken token) {
+    return new ClaimedJob(
+        token.jobId(), token.batchId(), "", token.attempt(), token.fencingToken());
+  }
+
   /** See {@link BatchService#extend}. */
   LeaseState extend(String tokenText, Duration lease) {
     LeaseToken token = LeaseToken.parse(tokenText);
     Checks.between(lease, BatchService.MIN_LEASE, BatchService.MAX_LEASE, "lease");
+    return renew(token, lease);
+  }
+
+  /** Renews the lease for {@code lease} from now, if its owner still holds it. */
+  private LeaseState renew(LeaseToken token, Duration lease) {
     HeartbeatResult result =
         store.heartbeat(
             token.owner(),

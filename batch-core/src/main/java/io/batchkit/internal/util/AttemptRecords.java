@@ -15,7 +15,20 @@ import java.time.Instant;
  * <p>Ownership: no state; any thread may call it.
  */
 public final class AttemptRecords {
+  /**
+   * The owner prefix of a job leased to a worker outside the service ({@link
+   * io.batchkit.BatchService#poll}); no node id starts with it.
+   */
+  public static final String WORKER_PREFIX = "pull:";
+
   private AttemptRecords() {}
+
+  /** Returns the error recorded when the lease of a job held by {@code owner} ran out. */
+  public static String leaseExpired(String owner) {
+    return owner != null && owner.startsWith(WORKER_PREFIX)
+        ? "lease of worker " + owner + " expired"
+        : "lease expired on node " + owner;
+  }
 
   /**
    * Returns what to record for an accepted outcome that moves its job by {@code kind} (its own, or

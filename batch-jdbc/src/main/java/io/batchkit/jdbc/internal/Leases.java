@@ -6,6 +6,7 @@ import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
 import io.batchkit.JobProgress;
 import io.batchkit.JobStatus;
+import io.batchkit.internal.util.AttemptRecords;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.HeartbeatResult;
 import java.sql.Connection;
@@ -158,7 +159,7 @@ final class Leases {
         candidates,
         "status = 'PROCESSING' AND lease_until < ?",
         List.of(now),
-        owner -> "lease expired on node " + owner,
+        AttemptRecords::leaseExpired,
         now);
   }
 

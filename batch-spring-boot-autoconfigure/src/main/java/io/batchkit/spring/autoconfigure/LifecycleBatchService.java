@@ -250,6 +250,11 @@ final class LifecycleBatchService implements BatchService, SmartLifecycle {
   }
 
   @Override
+  public boolean release(String token) {
+    return service().release(token);
+  }
+
+  @Override
   public LeaseState extend(String token, Duration lease) {
     return service().extend(token, lease);
   }

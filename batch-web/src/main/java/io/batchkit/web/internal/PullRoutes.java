@@ -5,12 +5,16 @@ import io.batchkit.BatchService;
 import io.batchkit.BatchValidationException.Violation;
 import io.batchkit.LeaseState;
 import io.batchkit.LeasedJob;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Semaphore;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
@@ -26,8 +30,8 @@ import tools.jackson.databind.node.ObjectNode;
  *       "payload", "attempt", "token", "leaseExpiry"}...]}}. Payloads are always shown here: a
  *       worker needs them.
  *   <li>{@code POST /api/leases/{token}/complete} with {@code {"result"}}, {@code .../fail} with
- *       {@code {"error", "retryable"}} (retryable defaults to true) answer {@code {"recorded":
- *       true}}, or {@code 409} when the lease is no longer held.
+ *       {@code {"error", "retryable"}} (retryable defaults to true) and {@code .../release} answer
+ *       {@code {"recorded": true}}, or {@code 409} when the lease is no longer held.
  *   <li>{@code POST /api/leases/{token}/extend} with {@code {"seconds"}} answers {@code {"state":
  *       "HELD"|"CANCELLED"}} (the lease now runs {@code seconds} from now; on CANCELLED the worker
  *       should stop and report), or {@code 409} when the lease is no longer held.
@@ -35,11 +39,13 @@ import tools.jackson.databind.node.ObjectNode;
  *
  * <p>A long poll holds a server thread while it waits, so at most {@code maxWaitingPolls} wait at
  * once; a poll beyond them answers at once with what is due, so that workers never take every
- * thread from the dashboard and the rest of the API.
+ * thread from the dashboard and the rest of the API. A poll's answer that cannot be sent gives its
+ * jobs back ({@link #giveBack}).
  *
  * <p>Thread-safe: its fields are set once; the semaphore is the only shared state.
  */
 final class PullRoutes {
+  private static final Logger LOG = LoggerFactory.getLogger(PullRoutes.class);
   private static final Set<String> POLL_FIELDS = Set.of("max", "leaseSeconds", "waitSeconds");
 
   private final BatchService service;
@@ -50,8 +56,12 @@ final class PullRoutes {
     this.waitingPolls = new Semaphore(maxWaitingPolls);
   }
 
-  /** {@code POST /api/workers/{jobType}/poll}. */
-  ObjectNode poll(String jobType, JsonNode body) {
+  /**
+   * {@code POST /api/workers/{jobType}/poll}, with the job type as the path has it
+   * (percent-encoded).
+   */
+  ObjectNode poll(String encodedJobType, JsonNode body) {
+    String jobType = decode(encodedJobType);
     Fields f = new Fields(body, POLL_FIELDS, "a poll request");
     int max = f.integer("max", 1, 1, BatchService.MAX_POLL_JOBS);
     int lease =
@@ -76,10 +86,12 @@ final class PullRoutes {
     } catch (IllegalArgumentException e) {
       throw ApiException.badField("jobType", e.getMessage()); // the only argument not checked here
     } catch (BatchException e) {
-      if (!Thread.currentThread().isInterrupted()) {
+      if (!Thread.interrupted()) {
         throw e;
       }
-      jobs = List.of(); // the server is stopping: the wait ends with nothing leased
+      // the server is stopping: the wait ends with nothing leased, and the interrupt, handled,
+      // is not left to a pooled thread's next request
+      jobs = List.of();
     }
     ObjectNode answer = Json.MAPPER.createObjectNode();
     ArrayNode array = answer.putArray("jobs");
@@ -96,10 +108,29 @@ final class PullRoutes {
     return answer;
   }
 
+  /**
+   * Gives back, unstarted, the jobs of a poll's answer that could not be sent (the worker went
+   * away), so that they neither wait for their lease to run out nor lose an attempt.
+   */
+  void giveBack(ObjectNode answer) {
+    for (JsonNode job : answer.get("jobs")) {
+      try {
+        service.release(job.get("token").stringValue());
+      } catch (RuntimeException e) {
+        LOG.warn(
+            "could not give back job {} of an unsent poll answer: {}", job.get("id"), e.toString());
+      }
+    }
+  }
+
   /** {@code POST /api/leases/{token}/{action}}. */
   ObjectNode report(String token, String action, JsonNode body) {
     ObjectNode answer = Json.MAPPER.createObjectNode();
     switch (action) {
+      case "release" -> {
+        new Fields(body, Set.of(), "a release request").done();
+        recorded(tokenChecked(() -> service.release(token)));
+      }
       case "complete" -> {
         Fields f = new Fields(body, Set.of("result"), "a complete request");
         String result = f.text("result", false);
@@ -129,10 +160,21 @@ final class PullRoutes {
         answer.put("state", state.name());
         return answer;
       }
-      default -> throw new ApiException(404, "no such route: /api/leases/{token}/" + action);
+      default ->
+          throw new ApiException(
+              404, "no such route: /api/leases/{token}/" + QueryParams.clip(action));
     }
     answer.put("recorded", true);
     return answer;
+  }
+
+  /** Percent-decodes a path segment as UTF-8 ({@code +} stays itself, as in a path). */
+  private static String decode(String segment) {
+    try {
+      return URLDecoder.decode(segment.replace("+", "%2B"), StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
+      throw ApiException.badField("jobType", "is not a valid percent-encoded path segment");
+    }
   }
 
   private static void recorded(boolean recorded) {

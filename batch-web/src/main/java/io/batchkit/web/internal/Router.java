@@ -30,6 +30,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.ObjectNode;
 
 /**
  * The REST API and the dashboard's page: finds the route of a request, applies the server's rules
@@ -157,7 +158,13 @@ public final class Router {
       case "workers" -> {
         // POST /api/workers/{jobType}/poll
         only(ex, parts.length == 4 && parts[3].equals("poll"), method, "POST");
-        sendJson(ex, 200, pulls.poll(parts[2], readJson(ex)));
+        ObjectNode answer = pulls.poll(parts[2], readJson(ex));
+        try {
+          sendJson(ex, 200, answer);
+        } catch (IOException e) {
+          pulls.giveBack(answer); // the worker went away: its jobs go back unstarted
+          throw e;
+        }
       }
       case "leases" -> {
         // POST /api/leases/{token}/complete, /fail, /extend
