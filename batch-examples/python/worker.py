@@ -40,6 +40,10 @@ class Refused(Exception):
         self.status = status
 
 
+# what a call may raise when the server is down, restarting or answers garbage: worth a retry
+TRANSIENT = (OSError, http.client.HTTPException, ValueError)
+
+
 class Batchkit:
     """The few HTTP calls a worker needs."""
 
@@ -63,10 +67,11 @@ class Batchkit:
             request.add_header("Authorization", "Bearer " + self.token)
         try:
             with self.opener.open(request, timeout=self.timeout) as response:
-                return json.loads(response.read().decode("utf-8"))
+                answer = json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as e:
             try:
-                message = json.loads(e.read().decode("utf-8")).get("error", e.reason)
+                error = json.loads(e.read().decode("utf-8"))
+                message = str(error.get("error", e.reason)) if isinstance(error, dict) else str(e.reason)
             except ValueError:
                 message = str(e.reason)
             if e.code == 409:
@@ -74,28 +79,41 @@ class Batchkit:
             if 400 <= e.code < 500:
                 raise Refused(e.code, message) from None
             raise  # 5xx: the server's trouble, worth another try
+        if not isinstance(answer, dict):
+            raise ValueError("the server's answer is not a JSON object")
+        return answer
 
     def poll(self, job_type, max_jobs, lease_seconds, wait_seconds):
         path = "api/workers/" + urllib.parse.quote(job_type, safe="") + "/poll"
         body = {"max": max_jobs, "leaseSeconds": lease_seconds, "waitSeconds": wait_seconds}
-        return self._post(path, body)["jobs"]
+        jobs = self._post(path, body).get("jobs")
+        if not isinstance(jobs, list) or not all(isinstance(j, dict) and "token" in j for j in jobs):
+            raise ValueError("the server's answer to a poll has no list of jobs")
+        return jobs
+
+    def _report(self, path, body):
+        """A report, sent again while the server is unreachable: a report renews the lease for a
+        minute before it is recorded, so a report cut off on the way can still be made again."""
+        for pause in (1, 2, 4, 8, 0):
+            try:
+                return self._post(path, body)
+            except TRANSIENT:
+                if not pause:
+                    raise
+                time.sleep(pause)
 
     def complete(self, token, result):
-        self._post("api/leases/" + token + "/complete", {"result": result})
+        self._report("api/leases/" + token + "/complete", {"result": result})
 
     def fail(self, token, error, retryable=True):
-        self._post("api/leases/" + token + "/fail", {"error": error, "retryable": retryable})
+        self._report("api/leases/" + token + "/fail", {"error": error, "retryable": retryable})
 
     def release(self, token):
         self._post("api/leases/" + token + "/release", {})
 
     def extend(self, token, seconds):
         """Returns "HELD", or "CANCELLED" when the batch was cancelled and the work should stop."""
-        return self._post("api/leases/" + token + "/extend", {"seconds": seconds})["state"]
-
-
-# what a call may raise when the server is down, restarting or answers garbage: worth a retry
-TRANSIENT = (OSError, http.client.HTTPException, ValueError)
+        return self._post("api/leases/" + token + "/extend", {"seconds": seconds}).get("state")
 
 
 def summarize(payload):

@@ -287,16 +287,18 @@ public interface BatchService extends AutoCloseable {
    * <p>Any node may serve any job type, with or without a processor for it: a type no node has a
    * processor for is run only by workers (create its batches on a service with {@link
    * Builder#allowUnknownJobTypes}). A leased job counts as processing in its batch's {@link
-   * Progress}, and shows {@code pull:} and a random suffix as its {@link Job#nodeId()}: the lease
-   * belongs to the worker, not to the node that served it, so a node that dies leaves it alone and
-   * the worker may report through any node. Each job is leased in a step of its own.
+   * Progress}, and shows {@code pull:} and a hash as its {@link Job#nodeId()}: the lease belongs to
+   * the worker, not to the node that served it, so a node that dies leaves it alone and the worker
+   * may report through any node. Each job is leased in a step of its own.
    *
    * <p>The lease is the attempt's timeout: a batch's {@link BatchRequest.Builder#jobTimeout} does
    * not apply to leased jobs. A lease that runs out unreported is taken back by the next sweep of
-   * any node (within a poll interval or so): the job is queued again with its attempt counted, or
-   * fails if it has none left; until then the worker's reports are still taken. A cancelled batch
-   * is finished once its leased jobs were reported or their leases ran out. Listeners and the
-   * service's {@link #statistics()} hear of the jobs the service runs itself, not of leased ones.
+   * any node (nodes sweep every half lease of their own, between the poll interval and the longest
+   * poll interval: 5 s by default): the job is queued again with its attempt counted, or fails if
+   * it has none left; until then the worker's reports are still taken. A cancelled batch is
+   * finished once its leased jobs were reported or their leases ran out. Listeners hear of the jobs
+   * the service runs itself, not of leased ones; the jobs' ends count in the {@link #statistics()}
+   * of the node the worker reported through.
    *
    * @param jobType the job type to serve
    * @param maxJobs the most jobs to lease, 1 to {@link #MAX_POLL_JOBS}
@@ -334,6 +336,8 @@ public interface BatchService extends AutoCloseable {
    * must still be leased under this token, so a worker whose lease was taken back cannot overwrite
    * the outcome of the job's next attempt, and no token made up from a job's visible fields can end
    * a job someone else runs. In a cancelled batch, the job is recorded {@link JobStatus#CANCELLED}.
+   * The check renews the lease for a minute first: if the store then fails, the worker has that
+   * minute to report again before the job goes back to the queue.
    *
    * @param token the token of {@link LeasedJob#token()}
    * @param result what the job produced, or null for nothing; at most the payload limit ({@link
@@ -364,7 +368,8 @@ public interface BatchService extends AutoCloseable {
 
   /**
    * Gives a leased job back unfinished, if the lease is still held: it is queued again, due at
-   * once, and this attempt is not counted (as when a node shuts down). For a worker that stops.
+   * once, and this attempt is not counted (as when a node shuts down); in a cancelled batch it ends
+   * {@link JobStatus#CANCELLED}. For a worker that stops.
    *
    * @return true if given back; false if the lease was no longer held
    * @throws NullPointerException if {@code token} is null

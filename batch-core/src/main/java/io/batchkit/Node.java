@@ -26,8 +26,10 @@ import java.util.Optional;
  * @param endedAt when it stopped or was found dead; present exactly when it is not {@link
  *     Status#LIVE}
  * @param succeededLastHour jobs it ran to success in the hour before it last reported, as its
- *     processors concluded (see {@link StoreStatistics})
- * @param failedLastHour jobs that failed for good on it (no attempt left) in that hour
+ *     processors concluded, and jobs leased to workers whose success was reported through it (see
+ *     {@link StoreStatistics})
+ * @param failedLastHour jobs that failed for good on it (no attempt left) in that hour, or whose
+ *     worker reported through it that they failed for good
  */
 public record Node(
     String nodeId,

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchkit.spi.JobStore;
+import io.batchkit.testkit.Await;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -41,6 +43,32 @@ class NodesTest {
         () -> new Node("n", "h", "1", 1, 0, T, T, Node.Status.DEAD, Optional.empty()),
         "a dead node without an end");
     assertTrue(Node.starting("n", "h", "1", 1, T).isLive());
+  }
+
+  @Test
+  void jobsOfWorkers_countInTheFiguresOfTheNodeTheyReportedThrough() {
+    JobStore store = JobStore.inMemory();
+    try (BatchService node =
+        BatchService.builder()
+            .store(store)
+            .discoverProcessors(false)
+            .nodeId("serving-node")
+            .allowUnknownJobTypes(true)
+            .build()) {
+      node.submit(BatchRequest.builder("gpu").items(List.of("a", "b", "c")).maxAttempts(1).build());
+      List<LeasedJob> leased = node.poll("gpu", 3, Duration.ofMinutes(1));
+      assertTrue(node.complete(leased.get(0).token(), "ok"));
+      assertTrue(node.complete(leased.get(1).token(), "ok"));
+      assertTrue(node.fail(leased.get(2).token(), "no", true)); // no attempt left: failed for good
+
+      // the node reports its figures with its heartbeat, every few seconds
+      Await.until(
+          "the node reports the workers' jobs",
+          () -> {
+            Node n = node.nodes().get(0);
+            return n.succeededLastHour() == 2 && n.failedLastHour() == 1;
+          });
+    }
   }
 
   @Test

@@ -49,8 +49,9 @@ class ExternalWorkersTest {
 
     try (ExternalWorkers example = ExternalWorkers.start(out, 0, 12, Duration.ofMillis(200))) {
       String url = example.web().uri().toString();
-      // the slow worker first, holding a job longer than its 5 s lease: only extending keeps it
-      Process slow = worker(url, "slow", "--lease", "5", "--work-seconds", "7", "--idle-exit", "2");
+      // the slow worker first, holding a job longer than its 10 s lease: only extending keeps it
+      Process slow =
+          worker(url, "slow", "--lease", "10", "--work-seconds", "12", "--idle-exit", "2");
       Batch batch = example.batch();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (example.service().getBatch(batch.id()).progress().count(JobStatus.PROCESSING) == 0) {

@@ -63,11 +63,13 @@ import org.slf4j.LoggerFactory;
  *       .../release} (gives the job back unstarted) answer {@code {"recorded": true}}; {@code
  *       .../extend} with {@code {"seconds"}} answers {@code {"state": "HELD"}}, or {@code
  *       "CANCELLED"} when the batch was cancelled and the worker should stop. A lease no longer
- *       held answers {@code 409}. The job type in the path is percent-encoded. At most 32 long
- *       polls wait at once (16 per {@link Builder#handler()} on a host application's server), each
- *       on a thread of its own; a poll beyond them answers at once, so a worker that got nothing
- *       should pause before it polls again. A client's read timeout must be longer than its {@code
- *       waitSeconds}; an answer that cannot be sent gives its jobs back.
+ *       held answers {@code 409}. The job type in the path is percent-encoded (servlet containers
+ *       refuse an encoded slash in a path by default). At most 32 long polls wait at once (16 per
+ *       {@link Builder#handler()} on a host application's server), each on a thread of its own; a
+ *       poll beyond them answers at once, so a worker that got nothing should pause before it polls
+ *       again. A client's read timeout must be longer than its {@code waitSeconds}: an answer that
+ *       the server finds it cannot send gives its jobs back, but one sent into a connection the
+ *       client already dropped leaves them leased until the lease runs out.
  * </ul>
  *
  * <p>Errors are JSON, {@code {"error": "...", "violations": [{"field", "message"}]}}: {@code 400}

@@ -44,7 +44,7 @@ class PullApiTest {
         BatchService.builder()
             .discoverProcessors(false)
             .allowUnknownJobTypes(true)
-            .pollInterval(Duration.ofMillis(20))
+            .pollInterval(BatchService.MAX_POLL_WAIT) // a long poll ends sooner only by a signal
             .build();
     web = BatchWeb.builder(service).port(0).start();
   }

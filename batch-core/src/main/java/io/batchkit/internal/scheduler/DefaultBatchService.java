@@ -150,7 +150,8 @@ public final class DefaultBatchService implements BatchService {
                 rateLimiters.put(
                     type, RateLimiter.smoothBuilder(limit.permits(), limit.per()).build()));
     this.pulls =
-        new PullWorkers(config, Map.copyOf(rateLimiters), backoff, runner, node.waiter::wake);
+        new PullWorkers(
+            config, Map.copyOf(rateLimiters), backoff, stats, runner, node.waiter::wake);
     LeaseKeeper leases = new LeaseKeeper(config, node, runner);
     TimeoutWatch timeouts = new TimeoutWatch(config, node, runner);
     this.nodes = new NodeWatch(config, node, runner, leases, stats);

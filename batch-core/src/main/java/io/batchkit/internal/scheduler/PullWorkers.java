@@ -65,6 +65,7 @@ final class PullWorkers {
   private final Map<String, AtomicBoolean> bankedPermits = new HashMap<>();
 
   private final Backoff backoff;
+  private final Stats stats;
   private final JobRunner runner;
   private final Runnable wakeDispatcher;
 
@@ -81,6 +82,7 @@ final class PullWorkers {
       ServiceConfig config,
       Map<String, RateLimiter<Object>> rateLimiters,
       Backoff backoff,
+      Stats stats,
       JobRunner runner,
       Runnable wakeDispatcher) {
     this.config = config;
@@ -88,6 +90,7 @@ final class PullWorkers {
     this.rateLimiters = rateLimiters;
     rateLimiters.keySet().forEach(type -> bankedPermits.put(type, new AtomicBoolean()));
     this.backoff = backoff;
+    this.stats = stats;
     this.runner = runner;
     this.wakeDispatcher = wakeDispatcher;
   }
@@ -106,6 +109,13 @@ final class PullWorkers {
     // a signal (new work, a freed slot) ends a wait at once; without one, a slot another node
     // freed is found by looking again, first after a poll interval, then less often while idle
     long recheckNanos = config.pollInterval().toNanos();
+    long longestNanos = config.maxPollInterval().toNanos();
+    RateLimit limit = config.rateLimits().get(jobType);
+    if (limit != null) {
+      // a poll the limiter stopped looks again when its next permit is due, not later
+      longestNanos = Math.min(longestNanos, Math.max(1, limit.per().toNanos() / limit.permits()));
+      recheckNanos = Math.min(recheckNanos, longestNanos);
+    }
     while (true) {
       long seen = signalsSeen();
       List<LeasedJob> jobs = leaseJobs(jobType, maxJobs, lease);
@@ -113,7 +123,7 @@ final class PullWorkers {
       if (!jobs.isEmpty() || left <= 0 || !awaitWork(seen, Math.min(left, recheckNanos))) {
         return jobs;
       }
-      recheckNanos = Math.min(recheckNanos * 2, config.maxPollInterval().toNanos());
+      recheckNanos = Math.min(recheckNanos * 2, longestNanos);
     }
   }
 
@@ -271,6 +281,12 @@ final class PullWorkers {
     CompletionResult result = store.complete(List.of(outcome), config.clock().instant());
     boolean accepted = !result.rejected().contains(token.jobId());
     if (accepted) {
+      JobOutcome.Kind kind = outcome.kind();
+      if (kind == JobOutcome.Kind.SUCCEEDED || kind == JobOutcome.Kind.FAILED) {
+        // the store-wide figures sum the nodes': a job a worker ran counts where it reported
+        stats.ended(
+            kind == JobOutcome.Kind.SUCCEEDED, Math.floorDiv(config.clock().millis(), 60_000));
+      }
       workAppeared();
       wakeDispatcher.run();
     } else {

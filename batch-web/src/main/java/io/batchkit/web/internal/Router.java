@@ -105,7 +105,7 @@ public final class Router {
     } catch (RuntimeException e) {
       // input is checked before it reaches the service, so anything else is the server's fault;
       // its message may name stored data, so it stays in the log
-      LOG.warn("{} {} failed", exchange.method(), exchange.path(), e);
+      LOG.warn("{} {} failed", exchange.method(), loggable(exchange.path()), e);
       sendError(
           exchange, 500, "internal error; the server's log has the details", List.of(), Map.of());
     }
@@ -123,7 +123,8 @@ public final class Router {
       Map<String, String> extra)
       throws IOException {
     if (ex.headersSent()) {
-      LOG.warn("{} {} failed after its answer began: {}", ex.method(), ex.path(), message);
+      LOG.warn(
+          "{} {} failed after its answer began: {}", ex.method(), loggable(ex.path()), message);
       throw new IOException("answer cut short: " + message);
     }
     Map<String, String> headers = new HashMap<>(extra);
@@ -167,7 +168,7 @@ public final class Router {
         }
       }
       case "leases" -> {
-        // POST /api/leases/{token}/complete, /fail, /extend
+        // POST /api/leases/{token}/complete, /fail, /release, /extend
         only(ex, parts.length == 4, method, "POST");
         JsonNode body = readJson(ex);
         sendJson(ex, 200, pulls.report(parts[2], parts[3], body));
@@ -473,6 +474,20 @@ public final class Router {
     } catch (JacksonException e) {
       throw ApiException.badField("body", "is not valid JSON");
     }
+  }
+
+  /**
+   * Returns a path fit for the log: a lease token is a worker's key to its job, so it is replaced
+   * by {@code {token}}.
+   */
+  static String loggable(String path) {
+    int at = path.indexOf("api/leases/");
+    if (at < 0) {
+      return path;
+    }
+    int start = at + "api/leases/".length();
+    int end = path.indexOf('/', start);
+    return path.substring(0, start) + "{token}" + (end < 0 ? "" : path.substring(end));
   }
 
   private static String[] segments(String path) {
