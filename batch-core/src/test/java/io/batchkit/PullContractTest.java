@@ -76,10 +76,15 @@ public abstract class PullContractTest {
   }
 
   private static BatchRequest gpu(int jobs, int limit) {
+    return gpu(jobs, limit, Priority.NORMAL);
+  }
+
+  private static BatchRequest gpu(int jobs, int limit, Priority priority) {
     return BatchRequest.builder("gpu")
         .items(TestServices.items(jobs))
         .maxConcurrency(limit)
         .maxAttempts(2)
+        .priority(priority)
         .build();
   }
 
@@ -132,26 +137,11 @@ public abstract class PullContractTest {
   @Test
   void poll_servesHigherPrioritiesFirst_andBatchesOfOnePriorityTakeTurns() {
     BatchService service = workersOnly();
-    Batch low =
-        service.submit(
-            BatchRequest.builder("gpu")
-                .items(TestServices.items(4))
-                .priority(Priority.LOW)
-                .build());
+    Batch low = service.submit(gpu(4, 10, Priority.LOW));
     clock.advance(Duration.ofMillis(1));
-    Batch urgent =
-        service.submit(
-            BatchRequest.builder("gpu")
-                .items(TestServices.items(2))
-                .priority(Priority.URGENT)
-                .build());
+    Batch urgent = service.submit(gpu(2, 10, Priority.URGENT));
     clock.advance(Duration.ofMillis(1));
-    Batch urgentToo =
-        service.submit(
-            BatchRequest.builder("gpu")
-                .items(TestServices.items(2))
-                .priority(Priority.URGENT)
-                .build());
+    Batch urgentToo = service.submit(gpu(2, 10, Priority.URGENT));
 
     List<BatchId> order = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
