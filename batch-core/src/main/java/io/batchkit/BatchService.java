@@ -2,6 +2,7 @@ package io.batchkit;
 
 import io.batchkit.internal.scheduler.CircuitBreakerConfig;
 import io.batchkit.internal.scheduler.DefaultBatchService;
+import io.batchkit.internal.scheduler.ProcessorDiscovery;
 import io.batchkit.internal.scheduler.RateLimit;
 import io.batchkit.internal.scheduler.ServiceConfig;
 import io.batchkit.internal.util.AttemptRecords;
@@ -1065,7 +1066,7 @@ public interface BatchService extends AutoCloseable {
     public BatchService build() {
       Map<String, JobProcessor> all = new LinkedHashMap<>(processors);
       if (discoverProcessors) {
-        DefaultBatchService.discoverProcessors(all);
+        ProcessorDiscovery.discover(all);
       }
       Duration maxPoll = maxPollInterval;
       if (maxPoll.compareTo(pollInterval) < 0) {

@@ -2,20 +2,24 @@ package io.batchkit.internal.scheduler;
 
 import io.batchkit.Batch;
 import io.batchkit.BatchPerformance;
+import io.batchkit.BatchStatus;
 import io.batchkit.JobStatus;
+import io.batchkit.Progress;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
- * Turns a batch and a sample of its jobs' durations into its {@link BatchPerformance}. A class of
- * its own because it is a pure function, and because weighting the sample is easy to get wrong: the
- * store samples up to the same number of succeeded and failed jobs, so each duration stands for as
- * many jobs of its status as that status has per sampled duration; a batch of a million quick
- * successes and a thousand slow time-outs must not read as half slow.
+ * Turns a batch and a sample of its jobs' durations into its {@link BatchPerformance}, and a
+ * running batch's progress into its estimated time left ({@link #estimate}). A class of its own
+ * because it is a pure function, and because weighting the sample is easy to get wrong: the store
+ * samples up to the same number of succeeded and failed jobs, so each duration stands for as many
+ * jobs of its status as that status has per sampled duration; a batch of a million quick successes
+ * and a thousand slow time-outs must not read as half slow.
  *
  * <p>Ownership: it has no state; any thread may call it.
  */
@@ -89,5 +93,19 @@ final class BatchFigures {
       }
     }
     return Duration.ofNanos((long) sorted[sorted.length - 1][0]);
+  }
+
+  /** Returns the time left at the rate the batch has finished jobs since it started. */
+  static Optional<Duration> estimate(Batch batch, Instant now) {
+    if (batch.status() != BatchStatus.PROCESSING || batch.startedAt().isEmpty()) {
+      return Optional.empty();
+    }
+    Progress progress = batch.progress();
+    long elapsedMillis = Duration.between(batch.startedAt().get(), now).toMillis();
+    if (progress.finished() == 0 || elapsedMillis <= 0) {
+      return Optional.empty();
+    }
+    double millisPerJob = (double) elapsedMillis / progress.finished();
+    return Optional.of(Duration.ofMillis(Math.round(millisPerJob * progress.pending())));
   }
 }

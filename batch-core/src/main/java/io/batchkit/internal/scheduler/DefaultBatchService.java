@@ -5,7 +5,6 @@ import io.batchkit.Batch;
 import io.batchkit.BatchEvent;
 import io.batchkit.BatchException;
 import io.batchkit.BatchId;
-import io.batchkit.BatchListener;
 import io.batchkit.BatchNotFoundException;
 import io.batchkit.BatchPerformance;
 import io.batchkit.BatchQuery;
@@ -20,7 +19,6 @@ import io.batchkit.IdempotencyConflictException;
 import io.batchkit.Job;
 import io.batchkit.JobAttempt;
 import io.batchkit.JobId;
-import io.batchkit.JobProcessor;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
 import io.batchkit.LeaseState;
@@ -34,7 +32,6 @@ import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.internal.webhook.WebhookSender;
 import io.batchkit.spi.InsertResult;
-import io.batchkit.spi.JobProcessorProvider;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.NewJob;
 import io.batchkit.spi.StoredRequest;
@@ -47,7 +44,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.ServiceLoader;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -116,7 +112,7 @@ public final class DefaultBatchService implements BatchService {
         config.webhookSecret() == null || !store.keepsWebhooks()
             ? null
             : new WebhookSender(store, config.clock(), config.webhookSecret(), config.nodeId());
-    this.listeners = new Listeners(withSenderWakeUps(config.listeners(), sender));
+    this.listeners = new Listeners(WebhookSender.withWakeUps(config.listeners(), sender));
     Backoff backoff =
         new Backoff(config.retryInitialDelay(), config.retryMaxDelay(), config.retryJitter());
     this.stats = new Stats(config.clock().instant().getEpochSecond());
@@ -143,12 +139,7 @@ public final class DefaultBatchService implements BatchService {
                     : MemoryGuard::heapAfterLastCollection);
     this.runner = new JobRunner(config, node, listeners, backoff, stats, waiters, breakers, memory);
     Map<String, RateLimiter<Object>> rateLimiters = new HashMap<>();
-    config
-        .rateLimits()
-        .forEach(
-            (type, limit) ->
-                rateLimiters.put(
-                    type, RateLimiter.smoothBuilder(limit.permits(), limit.per()).build()));
+    config.rateLimits().forEach((type, limit) -> rateLimiters.put(type, limit.limiter()));
     this.pulls =
         new PullWorkers(
             config, Map.copyOf(rateLimiters), backoff, stats, runner, node.waiter::wake);
@@ -193,30 +184,6 @@ public final class DefaultBatchService implements BatchService {
         config.maxConcurrency(),
         store.getClass().getSimpleName(),
         config.processors().keySet());
-  }
-
-  /**
-   * Adds the processors of every {@link JobProcessorProvider} on the class path to {@code
-   * processors}, refusing a job type that is already there.
-   */
-  public static void discoverProcessors(Map<String, JobProcessor> processors) {
-    Map<String, String> sources = new HashMap<>();
-    processors
-        .keySet()
-        .forEach(type -> sources.put(type, "Builder.processor(\"" + type + "\", ...)"));
-    for (JobProcessorProvider provider : ServiceLoader.load(JobProcessorProvider.class)) {
-      String source = provider.getClass().getName();
-      String type =
-          Checks.notBlank(
-              provider.jobType(), source + ".jobType()", BatchRequest.MAX_JOB_TYPE_LENGTH);
-      if (sources.containsKey(type)) {
-        throw new IllegalArgumentException(
-            "job type '" + type + "' has two processors: " + sources.get(type) + " and " + source);
-      }
-      processors.put(type, Checks.notNull(provider.processor(), source + ".processor()"));
-      sources.put(type, source);
-      LOG.info("found JobProcessorProvider {} for job type '{}'", source, type);
-    }
   }
 
   // ---------------------------------------------------------------- public API
@@ -394,21 +361,7 @@ public final class DefaultBatchService implements BatchService {
     ensureOpen();
     Batch batch =
         store.findBatch(Checks.notNull(id, "id")).orElseThrow(() -> new BatchNotFoundException(id));
-    return batch.withEstimatedTimeRemaining(estimate(batch, config.clock().instant()));
-  }
-
-  /** Returns the time left at the rate the batch has finished jobs since it started. */
-  static Optional<Duration> estimate(Batch batch, Instant now) {
-    if (batch.status() != BatchStatus.PROCESSING || batch.startedAt().isEmpty()) {
-      return Optional.empty();
-    }
-    Progress progress = batch.progress();
-    long elapsedMillis = Duration.between(batch.startedAt().get(), now).toMillis();
-    if (progress.finished() == 0 || elapsedMillis <= 0) {
-      return Optional.empty();
-    }
-    double millisPerJob = (double) elapsedMillis / progress.finished();
-    return Optional.of(Duration.ofMillis(Math.round(millisPerJob * progress.pending())));
+    return batch.withEstimatedTimeRemaining(BatchFigures.estimate(batch, config.clock().instant()));
   }
 
   @Override
@@ -496,37 +449,6 @@ public final class DefaultBatchService implements BatchService {
     return summary;
   }
 
-  /**
-   * The listeners, and one that wakes the webhook sender when a batch starts or finishes here: its
-   * notification was just written, and this service is the first to know.
-   */
-  private static List<BatchListener> withSenderWakeUps(
-      List<BatchListener> listeners, WebhookSender sender) {
-    if (sender == null) {
-      return listeners;
-    }
-    List<BatchListener> all = new ArrayList<>(listeners.size() + 1);
-    all.add( // first: a user's listener that blocks does not hold the notification back
-        new BatchListener() {
-          @Override
-          public void batchStarted(Batch batch) {
-            sender.wake();
-          }
-
-          @Override
-          public void batchFinished(Batch batch) {
-            sender.wake();
-          }
-
-          @Override
-          public String toString() {
-            return "webhook sender";
-          }
-        });
-    all.addAll(listeners);
-    return all;
-  }
-
   @Override
   public Batch retryFailed(BatchId id) {
     ensureOpen();
@@ -541,7 +463,8 @@ public final class DefaultBatchService implements BatchService {
     Page<Batch> page = store.listBatches(Checks.notNull(query, "query"));
     Instant now = config.clock().instant();
     List<Batch> items = new ArrayList<>(page.items().size());
-    page.items().forEach(b -> items.add(b.withEstimatedTimeRemaining(estimate(b, now))));
+    page.items()
+        .forEach(b -> items.add(b.withEstimatedTimeRemaining(BatchFigures.estimate(b, now))));
     return new Page<>(items, page.offset(), page.limit(), page.hasMore());
   }
 

@@ -1,5 +1,7 @@
 package io.batchkit.internal.webhook;
 
+import io.batchkit.Batch;
+import io.batchkit.BatchListener;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.WebhookDelivery;
 import java.io.IOException;
@@ -354,5 +356,36 @@ public final class WebhookSender implements AutoCloseable {
     }
     String message = cause.getMessage();
     return cause.getClass().getSimpleName() + (message == null ? "" : ": " + message);
+  }
+
+  /**
+   * The listeners, and one that wakes the webhook sender when a batch starts or finishes here: its
+   * notification was just written, and this service is the first to know.
+   */
+  public static List<BatchListener> withWakeUps(
+      List<BatchListener> listeners, WebhookSender sender) {
+    if (sender == null) {
+      return listeners;
+    }
+    List<BatchListener> all = new ArrayList<>(listeners.size() + 1);
+    all.add( // first: a user's listener that blocks does not hold the notification back
+        new BatchListener() {
+          @Override
+          public void batchStarted(Batch batch) {
+            sender.wake();
+          }
+
+          @Override
+          public void batchFinished(Batch batch) {
+            sender.wake();
+          }
+
+          @Override
+          public String toString() {
+            return "webhook sender";
+          }
+        });
+    all.addAll(listeners);
+    return all;
   }
 }
