@@ -116,6 +116,27 @@ final class BatchRequestValidator {
     return violations;
   }
 
+  /**
+   * Returns why a job's result cannot be stored (a character no store keeps, or more than {@code
+   * limit} bytes in UTF-8), or null when it can: the one rule for results from processors and from
+   * workers outside the service.
+   */
+  static String resultProblem(String result, int limit) {
+    String unstorable = Checks.unstorable(result);
+    if (unstorable != null) {
+      return "result must not contain " + unstorable;
+    }
+    long bytes = utf8Length(result, limit);
+    if (bytes > limit) {
+      return "result of "
+          + bytes
+          + " bytes is over the limit of "
+          + limit
+          + " bytes (maxPayloadBytes)";
+    }
+    return null;
+  }
+
   /** Returns the UTF-8 length of {@code s}, exact when it matters (near or over {@code limit}). */
   static long utf8Length(String s, int limit) {
     if ((long) s.length() * 3 <= limit) {

@@ -6,7 +6,6 @@ import io.batchkit.Batch;
 import io.batchkit.BatchId;
 import io.batchkit.JobProcessor;
 import io.batchkit.internal.memory.InMemoryJobStore;
-import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.DaemonThreadFactory;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
@@ -248,22 +247,12 @@ final class JobRunner {
           throw new InterruptedException("stopped before the processor was called");
         }
         result = processor.process(job);
-        long bytes =
-            result == null ? 0 : BatchRequestValidator.utf8Length(result, config.maxPayloadBytes());
-        String unstorable = result == null ? null : Checks.unstorable(result);
-        if (unstorable != null) {
-          failure =
-              new IllegalStateException(
-                  "result must not contain " + unstorable + "; it was not stored");
-          result = null;
-        } else if (bytes > config.maxPayloadBytes()) {
-          failure =
-              new IllegalStateException(
-                  "result of "
-                      + bytes
-                      + " bytes is over the limit of "
-                      + config.maxPayloadBytes()
-                      + " bytes (maxPayloadBytes); it was not stored");
+        String problem =
+            result == null
+                ? null
+                : BatchRequestValidator.resultProblem(result, config.maxPayloadBytes());
+        if (problem != null) {
+          failure = new IllegalStateException(problem + "; it was not stored");
           result = null;
         }
       }

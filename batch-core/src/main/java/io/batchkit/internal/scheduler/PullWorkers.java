@@ -200,17 +200,12 @@ final class PullWorkers {
   /** See {@link BatchService#complete}. */
   boolean complete(String tokenText, String result) {
     LeaseToken token = LeaseToken.parse(tokenText);
-    if (result != null) {
-      Checks.storable(result, "result");
-      long bytes = BatchRequestValidator.utf8Length(result, config.maxPayloadBytes());
-      if (bytes > config.maxPayloadBytes()) {
-        throw new IllegalArgumentException(
-            "result of "
-                + bytes
-                + " bytes is over the limit of "
-                + config.maxPayloadBytes()
-                + " bytes (maxPayloadBytes)");
-      }
+    String problem =
+        result == null
+            ? null
+            : BatchRequestValidator.resultProblem(result, config.maxPayloadBytes());
+    if (problem != null) {
+      throw new IllegalArgumentException(problem);
     }
     JobOutcome outcome =
         new JobOutcome(
