@@ -75,13 +75,22 @@ CREATE TABLE IF NOT EXISTS batchkit_jobs (
   progress_token   BIGINT
 );
 
+-- Every claim and every outcome changes a job's status, so neither update of a job row is HOT: each
+-- writes an entry in every index whose rows it is in. The two indexes on status are therefore
+-- partial, and a job that succeeds is in neither: its claim writes three index entries (key,
+-- batch_seq, jobs_running) and its outcome two (key, batch_seq), where full indexes on status and
+-- lease took four each (measured: 100,000 no-op jobs about 20 % faster; benchmarks/RESULTS.md).
+-- Listing a batch's succeeded jobs reads batch_seq, in which they are most of the rows.
 -- claim (queued jobs of a batch in order), cancel and retryFailed (jobs of a batch in one status),
 -- listJobs with a status filter
-CREATE INDEX IF NOT EXISTS batchkit_jobs_batch_status ON batchkit_jobs (batch_id, status, seq);
+CREATE INDEX IF NOT EXISTS batchkit_jobs_waiting ON batchkit_jobs (batch_id, status, seq)
+  WHERE status IN ('QUEUED', 'FAILED', 'CANCELLED');
 -- listJobs without a filter, deleteBatch
 CREATE UNIQUE INDEX IF NOT EXISTS batchkit_jobs_batch_seq ON batchkit_jobs (batch_id, seq);
--- requeueExpired: running jobs whose lease ran out
-CREATE INDEX IF NOT EXISTS batchkit_jobs_lease ON batchkit_jobs (status, lease_until);
+-- requeueExpired and the reaper (running jobs whose lease ran out, or of a node: all of them are
+-- few, the jobs in flight), the running jobs of a batch; lease renewals leave it alone
+CREATE INDEX IF NOT EXISTS batchkit_jobs_running ON batchkit_jobs (batch_id, seq)
+  WHERE status = 'PROCESSING';
 
 -- claim: the jobs' fencing tokens, unique over every node and every claim
 CREATE SEQUENCE IF NOT EXISTS batchkit_fencing_tokens;
