@@ -89,4 +89,29 @@ public record Job(
         nodeId,
         Optional.empty());
   }
+
+  /**
+   * Shows the ids, status, attempt and times; never the payload, the result or the error, which are
+   * the user's data and must not reach a log line.
+   */
+  @Override
+  public String toString() {
+    return "Job[id="
+        + id
+        + ", batchId="
+        + batchId
+        + ", status="
+        + status
+        + ", attempt="
+        + attempt
+        + ", startedAt="
+        + startedAt.map(Instant::toString).orElse("-")
+        + ", finishedAt="
+        + finishedAt.map(Instant::toString).orElse("-")
+        + ", updatedAt="
+        + updatedAt
+        + ", nodeId="
+        + nodeId.orElse("-")
+        + "]";
+  }
 }

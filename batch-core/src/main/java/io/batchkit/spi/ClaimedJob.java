@@ -40,4 +40,20 @@ public record ClaimedJob(
   public ClaimedJob(JobId id, BatchId batchId, String payload, int attempt, long fencingToken) {
     this(id, batchId, payload, attempt, fencingToken, true);
   }
+
+  /** Shows the ids, attempt, token and slot; never the payload, which must not reach a log line. */
+  @Override
+  public String toString() {
+    return "ClaimedJob[id="
+        + id
+        + ", batchId="
+        + batchId
+        + ", attempt="
+        + attempt
+        + ", fencingToken="
+        + fencingToken
+        + ", holdsSlot="
+        + holdsSlot
+        + "]";
+  }
 }

@@ -220,4 +220,29 @@ public record JobOutcome(
         Optional.empty(),
         Optional.empty());
   }
+
+  /**
+   * Shows the ids, token, kind and times; never the result or the error, which are the user's data
+   * and must not reach a log line.
+   */
+  @Override
+  public String toString() {
+    return "JobOutcome[jobId="
+        + jobId
+        + ", batchId="
+        + batchId
+        + ", fencingToken="
+        + fencingToken
+        + ", kind="
+        + kind
+        + ", retryAt="
+        + retryAt.map(Instant::toString).orElse("-")
+        + ", releasesSlot="
+        + releasesSlot
+        + ", startedAt="
+        + startedAt.map(Instant::toString).orElse("-")
+        + ", timedOut="
+        + timedOut
+        + "]";
+  }
 }

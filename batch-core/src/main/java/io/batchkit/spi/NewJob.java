@@ -19,4 +19,10 @@ public record NewJob(JobId id, String payload) {
     Checks.notNull(id, "id");
     Checks.notNull(payload, "payload");
   }
+
+  /** Shows the id; never the payload, which must not reach a log line. */
+  @Override
+  public String toString() {
+    return "NewJob[id=" + id + "]";
+  }
 }

@@ -1,0 +1,74 @@
+package io.batchkit;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.JobOutcome;
+import io.batchkit.spi.NewJob;
+import java.time.Instant;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The values that carry a job's payload, result or error show none of them in their text form, so
+ * that a log line or an exception message that prints one leaks no user data.
+ */
+class UserDataOutOfTextTest {
+  private static final String PAYLOAD = "secret-payload";
+  private static final String RESULT = "secret-result";
+  private static final String ERROR = "secret-error";
+  private static final Instant NOW = Instant.parse("2026-11-30T06:00:00Z");
+
+  private final JobId jobId = JobId.random();
+  private final BatchId batchId = BatchId.random();
+
+  @Test
+  void job_showsItsIdsAndStatus_notItsData() {
+    Job job =
+        new Job(
+            jobId,
+            batchId,
+            JobStatus.FAILED,
+            2,
+            PAYLOAD,
+            Optional.of(RESULT),
+            Optional.of(ERROR),
+            Optional.of(NOW),
+            Optional.of(NOW),
+            NOW,
+            Optional.of("node-a"));
+
+    assertShowsNoData(job.toString(), "status=FAILED", "attempt=2", "nodeId=node-a");
+  }
+
+  @Test
+  void claimedJob_showsItsIdsAndToken_notItsPayload() {
+    ClaimedJob claim = new ClaimedJob(jobId, batchId, PAYLOAD, 1, 42);
+
+    assertShowsNoData(claim.toString(), "fencingToken=42", "holdsSlot=true");
+  }
+
+  @Test
+  void outcomes_showTheirKind_notTheResultOrError() {
+    ClaimedJob claim = new ClaimedJob(jobId, batchId, PAYLOAD, 1, 42);
+
+    assertShowsNoData(JobOutcome.succeeded(claim, RESULT).toString(), "kind=SUCCEEDED");
+    assertShowsNoData(JobOutcome.failed(claim, ERROR).toString(), "kind=FAILED");
+  }
+
+  @Test
+  void newJob_showsItsId_notItsPayload() {
+    assertShowsNoData(new NewJob(jobId, PAYLOAD).toString());
+  }
+
+  private void assertShowsNoData(String text, String... shown) {
+    assertFalse(text.contains(PAYLOAD), text);
+    assertFalse(text.contains(RESULT), text);
+    assertFalse(text.contains(ERROR), text);
+    assertTrue(text.contains(jobId.toString()), text);
+    for (String part : shown) {
+      assertTrue(text.contains(part), text);
+    }
+  }
+}
