@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,10 +28,10 @@ import org.slf4j.LoggerFactory;
  * <h2>Ownership</h2>
  *
  * The dispatcher thread owns every mutable field of this class: outcomes it has not sent yet
- * ({@link #unsent}), the rate-limit permits it has banked, its timers, and the earliest retry time
- * ({@link #nextRetryAt}). The one exception is {@link #stopDispatcher}, which {@code close()} sets.
- * Of the shared state in {@link NodeState}, it alone increments {@link NodeState#runningCount},
- * adds to the ready queue, and writes {@link NodeState#inOutage}, {@link
+ * ({@link #unsent}), the {@link ClaimPlan} (and the rate-limit permits it banked), its timers, and
+ * the earliest retry time ({@link #nextRetryAt}). The one exception is {@link #stopDispatcher},
+ * which {@code close()} sets. Of the shared state in {@link NodeState}, it alone increments {@link
+ * NodeState#runningCount}, adds to the ready queue, and writes {@link NodeState#inOutage}, {@link
  * NodeState#dispatcherAsleep} and {@link NodeState#sleepUntilNanos}.
  *
  * <h2>The dispatch round</h2>
@@ -104,8 +103,8 @@ final class Dispatcher {
   private final ScheduledStarts starts;
   private final HistoryPruner pruner;
 
-  /** The rate limiters of this node, shared with {@link PullWorkers}: thread-safe. */
-  private final Map<String, RateLimiter<Object>> rateLimiters;
+  /** What each round asks the store for, and the rate-limit permits banked between rounds. */
+  private final ClaimPlan claimPlan;
 
   private final Thread thread;
 
@@ -118,31 +117,13 @@ final class Dispatcher {
   // dispatcher-owned
   private final List<JobOutcome> unsent = new ArrayList<>();
 
-  private final Map<String, Integer> bankedPermits = new HashMap<>();
   private long lastHeartbeatNanos;
   private long lastSweepNanos;
   private long lastAwaitPollNanos;
-  private long rateLimitWaitNanos;
   private long outageBackoffNanos;
-
-  /**
-   * Types whose rate limit the store holds, with how many claims in a row asked for them and got
-   * none (see {@link #waitForTokens}).
-   */
-  private final Map<String, Integer> emptySharedClaims = new HashMap<>();
-
-  private static final int EMPTY_CLAIMS_BEFORE_IDLE = 3;
 
   /** Set by a round that started nothing because the heap was too full. */
   private boolean memoryWait;
-
-  /**
-   * Rate-limited types a claim found no due job of, with when: no slot is asked for them for a poll
-   * interval after that, so that an idle rate-limited type does not take slots from busy ones.
-   */
-  private final Map<String, Long> noJobsOfTypeSince = new HashMap<>();
-
-  private final long idleCheckNanos;
 
   /**
    * The earliest retry time among the outcomes this node sent, so the retry is not late by a poll.
@@ -174,8 +155,7 @@ final class Dispatcher {
     this.memory = memory;
     this.starts = starts;
     this.pruner = pruner;
-    this.rateLimiters = rateLimiters;
-    this.idleCheckNanos = config.pollInterval().toNanos();
+    this.claimPlan = new ClaimPlan(config, node, runner.fetchAhead, breakers, rateLimiters);
     this.thread =
         new DaemonThreadFactory("batchkit-dispatcher-" + config.nodeId())
             .newThread(this::dispatchLoop);
@@ -230,7 +210,7 @@ final class Dispatcher {
         boolean retryDue = retryFellDue(); // first: it forgets the retry it reports
         boolean claimRound =
             retryDue || hadOutcomes || startedScheduled || System.nanoTime() - claimDueNanos >= 0;
-        rateLimitWaitNanos = Long.MAX_VALUE;
+        claimPlan.startRound();
         int claimed =
             claimRound && node.state.get() == NodeState.State.RUNNING && nodes.ensureRegistered()
                 ? claimAndLaunch()
@@ -267,7 +247,7 @@ final class Dispatcher {
             claimWaitNanos = idleNanos;
             idleNanos = Math.min(maxPollNanos, idleNanos * 2);
           }
-          claimWaitNanos = Math.min(claimWaitNanos, rateLimitWaitNanos);
+          claimWaitNanos = Math.min(claimWaitNanos, claimPlan.rateLimitWaitNanos());
           claimDueNanos = System.nanoTime() + claimWaitNanos;
         }
         waitNanos = Math.min(claimDueNanos - System.nanoTime(), untilNextRetry());
@@ -421,15 +401,8 @@ final class Dispatcher {
 
   /**
    * Claims up to the free slots and fetches ahead (see {@link FetchAhead}), and starts the jobs the
-   * claim gave slots; returns how many it claimed. Sets {@link #rateLimitWaitNanos} when a
-   * rate-limited type had no permit, so that the dispatcher looks again when the next one is due.
-   *
-   * <p>Rate limits: before the claim, permits are taken from each type's limiter up to the free
-   * slots (at least one) and passed as the type's claim limit (at most the free slots: a
-   * rate-limited job is never fetched ahead). Of the permits a claim leaves unused, at most one is
-   * kept for the next round, so a service that was idle cannot start a burst. When a type has a
-   * permit but no slot is free, because workers keep their slots for the next job, {@link
-   * NodeState#slotWanted} asks the next worker that finishes to give its slot back.
+   * claim gave slots; returns how many it claimed. What each type may claim, and the rate limits'
+   * permits, are the {@link ClaimPlan}'s.
    */
   private int claimAndLaunch() {
     try {
@@ -451,48 +424,9 @@ final class Dispatcher {
       return 0;
     }
     long nowNanos = System.nanoTime();
-    Map<String, Integer> types = new HashMap<>();
-    Map<String, Integer> fetch = new HashMap<>();
-    Map<String, Integer> ready = node.readyPerType();
-    Set<String> slotTypes = null;
-    for (String type : config.processors().keySet()) {
-      RateLimiter<Object> limiter = rateLimiters.get(type);
-      if (limiter == null) {
-        types.put(type, breakers.allowance(type, Math.max(free, 0)));
-        if (config.sharedRateLimits().containsKey(type)) {
-          continue; // the store hands these out as its bucket allows, never ahead
-        }
-        // about 100 ms of work for the slots of the type it holds and may get now
-        int slots = node.slotsOfType(type) + Math.max(free, 0);
-        int more = runner.fetchAhead.depth(type, slots) - ready.getOrDefault(type, 0);
-        if (more > 0 && breakers.isClosed(type)) {
-          if (slotTypes == null) {
-            slotTypes = node.slotTypes();
-          }
-          // the store fetches only for a node that holds a slot of the batch, or gets one now
-          if (free > 0 || slotTypes.contains(type)) {
-            fetch.put(type, Math.min(more, ClaimRequest.MAX_FETCH_AHEAD));
-          }
-        }
-        continue;
-      }
-      int banked = bankedPermits.getOrDefault(type, 0);
-      while (banked < Math.max(free, 1) && limiter.tryAcquirePermit()) {
-        banked++;
-      }
-      bankedPermits.put(type, banked);
-      types.put(type, breakers.allowance(type, Math.min(banked, Math.max(free, 0))));
-      if (banked == 0) {
-        RateLimit limit = config.rateLimits().get(type);
-        rateLimitWaitNanos =
-            Math.min(rateLimitWaitNanos, Math.max(1, limit.per().toNanos() / limit.permits()));
-      } else if (free <= 0
-          && breakers.isClosed(type)
-          && nowNanos - noJobsOfTypeSince.getOrDefault(type, nowNanos - idleCheckNanos)
-              >= idleCheckNanos) {
-        node.slotWanted.set(true);
-      }
-    }
+    ClaimPlan.Round plan = claimPlan.plan(free, nowNanos);
+    Map<String, Integer> types = plan.types();
+    Map<String, Integer> fetch = plan.fetch();
     if (free <= 0 && fetch.isEmpty()) {
       return 0;
     }
@@ -530,10 +464,7 @@ final class Dispatcher {
         breakers.claimed(type, claim.id());
         if (claim.holdsSlot()) {
           claimedPerType.merge(type, 1, Integer::sum);
-          if (rateLimiters.containsKey(type)) {
-            // its permit is spent
-            bankedPermits.computeIfPresent(type, (t, banked) -> Math.max(0, banked - 1));
-          }
+          claimPlan.spent(type);
           node.takeSlot(claim.batchId(), type);
           runner.launch(job);
         } else {
@@ -548,46 +479,8 @@ final class Dispatcher {
       }
     }
     node.forgetEmptyFetches();
-    for (Map.Entry<String, Integer> offered : types.entrySet()) {
-      if (rateLimiters.containsKey(offered.getKey())) {
-        if (offered.getValue() > 0 && !claimedPerType.containsKey(offered.getKey())) {
-          noJobsOfTypeSince.put(offered.getKey(), nowNanos); // none due: stop asking for a slot
-        } else if (claimedPerType.containsKey(offered.getKey())) {
-          noJobsOfTypeSince.remove(offered.getKey());
-        }
-      }
-    }
-    bankedPermits.replaceAll((type, banked) -> Math.min(banked, 1));
-    waitForTokens(types, claimedPerType);
+    claimPlan.claimed(plan, claimedPerType, nowNanos);
     return claimed.size();
-  }
-
-  /**
-   * For a type whose rate limit the store holds: when a claim got fewer jobs than it asked for, the
-   * bucket may be empty, so the next claim is due when the next token is; after {@link
-   * #EMPTY_CLAIMS_BEFORE_IDLE} such claims in a row that got none, the type has likely run out of
-   * work, and the dispatcher polls as usual.
-   */
-  private void waitForTokens(Map<String, Integer> offered, Map<String, Integer> claimedPerType) {
-    config
-        .sharedRateLimits()
-        .forEach(
-            (type, limit) -> {
-              int asked = offered.getOrDefault(type, 0);
-              int got = claimedPerType.getOrDefault(type, 0);
-              if (asked == 0 || got >= asked) {
-                emptySharedClaims.remove(type);
-                return;
-              }
-              int streak = got > 0 ? 0 : emptySharedClaims.merge(type, 1, Integer::sum);
-              if (got > 0) {
-                emptySharedClaims.remove(type);
-              }
-              if (streak < EMPTY_CLAIMS_BEFORE_IDLE) {
-                long nanosPerToken = Math.max(1, limit.per().toNanos() / limit.permits());
-                rateLimitWaitNanos = Math.min(rateLimitWaitNanos, nanosPerToken);
-              }
-            });
   }
 
   /**

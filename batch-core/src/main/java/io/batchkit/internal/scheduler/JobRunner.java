@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -29,7 +28,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Where jobs run: the pool of worker threads, a worker's life from one job to the next, and every
- * way a job's attempt ends (its outcome, a stop, a give-up, shutdown). A class of its own so that a
+ * way a job's attempt ends (its outcome, a stop, a give-up, shutdown); what an ended attempt comes
+ * to (success, retry, failure) is decided by {@link AttemptOutcomes}. A class of its own so that a
  * reader finds where jobs run by its name; the {@link Dispatcher} decides when they start.
  *
  * <p>Ownership: a <b>worker thread</b> owns one slot of the node, and one slot of its job's batch,
@@ -50,13 +50,6 @@ final class JobRunner {
 
   private static final Duration INTERRUPT_GRACE = Duration.ofSeconds(1);
 
-  /**
-   * A job that started within this of its claim reports no start of its own: the claim's time,
-   * which the store keeps, is its start, and a busy service makes no Instant and no copy of the
-   * outcome per job for it.
-   */
-  private static final long START_TOLERANCE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
-
   /** The longest a worker waits for a pending refill of its batch before it gives its slot back. */
   private static final Duration REFILL_WAIT = Duration.ofSeconds(1);
 
@@ -70,8 +63,10 @@ final class JobRunner {
   private final JobStore store;
   private final NodeState node;
   private final Listeners listeners;
-  private final Backoff backoff;
-  private final Stats stats;
+
+  /** Turns each ended attempt into the outcome to record. */
+  private final AttemptOutcomes ends;
+
   private final CompletionWaiters waiters;
 
   /**
@@ -117,8 +112,7 @@ final class JobRunner {
     this.store = config.store();
     this.node = node;
     this.listeners = listeners;
-    this.backoff = backoff;
-    this.stats = stats;
+    this.ends = new AttemptOutcomes(config, listeners, backoff, stats, breakers);
     this.waiters = waiters;
     this.settings = Caffeine.newBuilder().maximumSize(10_000).build();
     Map<String, Integer> selfClaim = new HashMap<>();
@@ -195,18 +189,18 @@ final class JobRunner {
     RunningJob job = first;
     while (job != null) {
       long started = System.nanoTime();
-      Attempt attempt = attempt(job);
+      AttemptOutcomes.Attempt attempt = attempt(job);
       if (!job.claimReport()) {
         return; // the dispatcher gave up on this job and its slot; this thread was abandoned
       }
       JobOutcome outcome;
       try {
-        outcome = conclude(job, attempt, System.nanoTime() - started);
+        outcome = ends.conclude(job, attempt, System.nanoTime() - started);
       } catch (RuntimeException | Error e) {
         // the last guard: the slot and the job must be handed on whatever happened
         LOG.error("could not conclude {}; giving the job back to the store", job, e);
-        outcome = releasedAfterStart(job);
-        released(job);
+        outcome = ends.releasedAfterStart(job);
+        ends.released(job);
       }
       node.running.remove(job.claim.id(), job);
       fetchAhead.record(job.batch.jobType(), System.nanoTime() - started);
@@ -228,10 +222,7 @@ final class JobRunner {
     }
   }
 
-  /** What one attempt of a processor came to: a result or a failure. */
-  private record Attempt(String result, Throwable failure) {}
-
-  private Attempt attempt(RunningJob job) {
+  private AttemptOutcomes.Attempt attempt(RunningJob job) {
     JobProcessor processor = config.processors().get(job.batch.jobType());
     String result = null;
     Throwable failure = null;
@@ -263,9 +254,9 @@ final class JobRunner {
     }
     if (job.stopReason() == RunningJob.Stop.TIMED_OUT) {
       // whatever the processor did once its time was up, the attempt timed out
-      return new Attempt(null, timedOut(job));
+      return new AttemptOutcomes.Attempt(null, timedOut(job));
     }
-    return new Attempt(result, failure);
+    return new AttemptOutcomes.Attempt(result, failure);
   }
 
   private static TimeoutException timedOut(RunningJob job) {
@@ -419,97 +410,6 @@ final class JobRunner {
   }
 
   /**
-   * Ends the attempt of a job this thread claimed the report of: fires the listeners, counts it,
-   * and returns the outcome to record (null if another node owns the job now), with when the
-   * attempt started ({@code nanos} ago) and whether it timed out, for its history.
-   */
-  private JobOutcome conclude(RunningJob job, Attempt attempt, long nanos) {
-    JobOutcome outcome = decide(job, attempt, nanos);
-    if (outcome == null || !job.isStarted()) {
-      return outcome; // a job fetched ahead that never ran has no start to record
-    }
-    if (job.stopReason() == RunningJob.Stop.TIMED_OUT
-        && (outcome.kind() == JobOutcome.Kind.FAILED || outcome.kind() == JobOutcome.Kind.RETRY)) {
-      outcome = outcome.asTimedOut();
-    }
-    if (job.waitedNanos() < START_TOLERANCE_NANOS && outcome.kind() != JobOutcome.Kind.RELEASED) {
-      return outcome; // started as it was claimed: the store's claim time is its start
-    }
-    return outcome.withStart(startedAgo(nanos));
-  }
-
-  /** The instant {@code nanos} before now, by the service's clock: when an attempt started. */
-  private Instant startedAgo(long nanos) {
-    return config.clock().instant().minusNanos(nanos);
-  }
-
-  /**
-   * Tells the listeners that an attempt ended without an outcome (see {@code jobReleased}); only
-   * for an attempt they were told started: a job fetched ahead that never ran ends unseen.
-   */
-  private void released(RunningJob job) {
-    if (job.wasAnnounced()) {
-      listeners.fire("jobReleased", job.claim.id(), l -> l.jobReleased(job));
-    }
-  }
-
-  /** Gives back a job that started: its history keeps the attempt, as released. */
-  private JobOutcome releasedAfterStart(RunningJob job) {
-    return JobOutcome.released(job.claim).withStart(startedAgo(job.nanosSinceStart()));
-  }
-
-  /** The outcome of an ended attempt, with its listeners fired and its figures counted. */
-  private JobOutcome decide(RunningJob job, Attempt attempt, long nanos) {
-    ClaimedJob claim = job.claim;
-    RunningJob.Stop stop = job.stopReason();
-    Throwable failure = attempt.failure();
-    String type = job.batch.jobType();
-    if (stop == RunningJob.Stop.LOST) {
-      breakers.ended(type, claim.id());
-      released(job);
-      return null; // another node owns the job now; the store would reject anything we send
-    }
-    if (stop == RunningJob.Stop.CANCELLED) {
-      breakers.ended(type, claim.id());
-      listeners.fire("jobCancelled", claim.id(), l -> l.jobCancelled(job));
-      return JobOutcome.cancelled(claim);
-    }
-    if (failure == null) {
-      breakers.succeeded(type, claim.id());
-      long millis = config.clock().millis();
-      stats.record(true, nanos, Math.floorDiv(millis, 1000));
-      stats.ended(true, Math.floorDiv(millis, 60_000));
-      String stored = attempt.result();
-      listeners.fire("jobSucceeded", claim.id(), l -> l.jobSucceeded(job, stored));
-      return JobOutcome.succeeded(claim, stored);
-    }
-    if (stop == RunningJob.Stop.SHUTDOWN) {
-      breakers.ended(type, claim.id());
-      released(job);
-      return JobOutcome.released(claim);
-    }
-    breakers.failed(type, claim.id());
-    long millis = config.clock().millis();
-    stats.record(false, nanos, Math.floorDiv(millis, 1000));
-    String error = FailureText.describe(failure);
-    boolean retry = claim.attempt() < job.batch.maxAttempts();
-    if (!retry) {
-      stats.ended(false, Math.floorDiv(millis, 60_000));
-    }
-    JobOutcome outcome;
-    if (retry) {
-      Duration delay =
-          backoff.delayAfter(claim.attempt(), ThreadLocalRandom.current().nextDouble());
-      outcome = JobOutcome.retry(claim, error, config.clock().instant().plus(delay));
-    } else {
-      outcome = JobOutcome.failed(claim, error);
-    }
-    LOG.debug("{} failed (retry: {}): {}", job, retry, error);
-    listeners.fire("jobFailed", claim.id(), l -> l.jobFailed(job, failure, retry));
-    return outcome;
-  }
-
-  /**
    * Ends a job on behalf of a worker that did not return within the grace period after it was told
    * to stop (its processor, or a listener, ignored the interrupt): the first report wins, so a late
    * return of the worker is ignored. Gives the slot back.
@@ -530,14 +430,15 @@ final class JobRunner {
                 + " and did not return within "
                 + config.interruptGracePeriod()
                 + " of its interrupt");
-    JobOutcome outcome = releasedAfterStart(job);
+    JobOutcome outcome = ends.releasedAfterStart(job);
     boolean concluded = false;
     try {
-      outcome = conclude(job, new Attempt(null, failure), job.nanosSinceStart());
+      outcome =
+          ends.conclude(job, new AttemptOutcomes.Attempt(null, failure), job.nanosSinceStart());
       concluded = true;
     } finally {
       if (!concluded) {
-        released(job); // conclude threw: the job goes back as released, without an outcome
+        ends.released(job); // conclude threw: the job goes back as released, without an outcome
       }
       if (outcome != null) {
         node.outcomes.add(outcome);
@@ -593,7 +494,7 @@ final class JobRunner {
     JobOutcome outcome = JobOutcome.released(job.claim);
     try {
       if (job.stopReason() != RunningJob.Stop.SHUTDOWN && job.stopReason() != null) {
-        outcome = conclude(job, new Attempt(null, reason), 0);
+        outcome = ends.conclude(job, new AttemptOutcomes.Attempt(null, reason), 0);
       }
     } finally {
       if (outcome != null) {
@@ -622,8 +523,8 @@ final class JobRunner {
         for (RunningJob job : node.running.values()) {
           if (job.isStarted() && job.claimReport()) {
             LOG.warn("{} ignored its interrupt; giving its job back to the store", job);
-            node.outcomes.add(releasedAfterStart(job));
-            released(job);
+            node.outcomes.add(ends.releasedAfterStart(job));
+            ends.released(job);
             node.running.remove(job.claim.id(), job);
             node.releaseSlot(job.claim.batchId());
             node.runningCount.decrementAndGet();

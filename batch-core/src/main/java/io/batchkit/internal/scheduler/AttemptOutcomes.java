@@ -1,0 +1,142 @@
+package io.batchkit.internal.scheduler;
+
+import io.batchkit.spi.ClaimedJob;
+import io.batchkit.spi.JobOutcome;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What an ended attempt comes to: the outcome the store is to record (succeeded, a retry at its
+ * backoff, failed for good, cancelled, given back, or nothing when another node owns the job now),
+ * with the listeners told, the node's figures and the circuit breakers counted, and the attempt's
+ * start and time-out kept for its history. The {@link JobRunner} calls it on the thread that ended
+ * the attempt; its fields are set once, in the constructor.
+ */
+final class AttemptOutcomes {
+  /** Logs under the service's name, as it did before the service was split into parts. */
+  private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);
+
+  /**
+   * A job that started within this of its claim reports no start of its own: the claim's time,
+   * which the store keeps, is its start, and a busy service makes no Instant and no copy of the
+   * outcome per job for it.
+   */
+  private static final long START_TOLERANCE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
+  /** What one attempt of a processor came to: a result or a failure. */
+  record Attempt(String result, Throwable failure) {}
+
+  private final ServiceConfig config;
+  private final Listeners listeners;
+  private final Backoff backoff;
+  private final Stats stats;
+  private final CircuitBreakers breakers;
+
+  AttemptOutcomes(
+      ServiceConfig config,
+      Listeners listeners,
+      Backoff backoff,
+      Stats stats,
+      CircuitBreakers breakers) {
+    this.config = config;
+    this.listeners = listeners;
+    this.backoff = backoff;
+    this.stats = stats;
+    this.breakers = breakers;
+  }
+
+  /**
+   * Ends the attempt of a job this thread claimed the report of: fires the listeners, counts it,
+   * and returns the outcome to record (null if another node owns the job now), with when the
+   * attempt started ({@code nanos} ago) and whether it timed out, for its history.
+   */
+  JobOutcome conclude(RunningJob job, Attempt attempt, long nanos) {
+    JobOutcome outcome = decide(job, attempt, nanos);
+    if (outcome == null || !job.isStarted()) {
+      return outcome; // a job fetched ahead that never ran has no start to record
+    }
+    if (job.stopReason() == RunningJob.Stop.TIMED_OUT
+        && (outcome.kind() == JobOutcome.Kind.FAILED || outcome.kind() == JobOutcome.Kind.RETRY)) {
+      outcome = outcome.asTimedOut();
+    }
+    if (job.waitedNanos() < START_TOLERANCE_NANOS && outcome.kind() != JobOutcome.Kind.RELEASED) {
+      return outcome; // started as it was claimed: the store's claim time is its start
+    }
+    return outcome.withStart(startedAgo(nanos));
+  }
+
+  /** The instant {@code nanos} before now, by the service's clock: when an attempt started. */
+  private Instant startedAgo(long nanos) {
+    return config.clock().instant().minusNanos(nanos);
+  }
+
+  /**
+   * Tells the listeners that an attempt ended without an outcome (see {@code jobReleased}); only
+   * for an attempt they were told started: a job fetched ahead that never ran ends unseen.
+   */
+  void released(RunningJob job) {
+    if (job.wasAnnounced()) {
+      listeners.fire("jobReleased", job.claim.id(), l -> l.jobReleased(job));
+    }
+  }
+
+  /** Gives back a job that started: its history keeps the attempt, as released. */
+  JobOutcome releasedAfterStart(RunningJob job) {
+    return JobOutcome.released(job.claim).withStart(startedAgo(job.nanosSinceStart()));
+  }
+
+  /** The outcome of an ended attempt, with its listeners fired and its figures counted. */
+  private JobOutcome decide(RunningJob job, Attempt attempt, long nanos) {
+    ClaimedJob claim = job.claim;
+    RunningJob.Stop stop = job.stopReason();
+    Throwable failure = attempt.failure();
+    String type = job.batch.jobType();
+    if (stop == RunningJob.Stop.LOST) {
+      breakers.ended(type, claim.id());
+      released(job);
+      return null; // another node owns the job now; the store would reject anything we send
+    }
+    if (stop == RunningJob.Stop.CANCELLED) {
+      breakers.ended(type, claim.id());
+      listeners.fire("jobCancelled", claim.id(), l -> l.jobCancelled(job));
+      return JobOutcome.cancelled(claim);
+    }
+    if (failure == null) {
+      breakers.succeeded(type, claim.id());
+      long millis = config.clock().millis();
+      stats.record(true, nanos, Math.floorDiv(millis, 1000));
+      stats.ended(true, Math.floorDiv(millis, 60_000));
+      String stored = attempt.result();
+      listeners.fire("jobSucceeded", claim.id(), l -> l.jobSucceeded(job, stored));
+      return JobOutcome.succeeded(claim, stored);
+    }
+    if (stop == RunningJob.Stop.SHUTDOWN) {
+      breakers.ended(type, claim.id());
+      released(job);
+      return JobOutcome.released(claim);
+    }
+    breakers.failed(type, claim.id());
+    long millis = config.clock().millis();
+    stats.record(false, nanos, Math.floorDiv(millis, 1000));
+    String error = FailureText.describe(failure);
+    boolean retry = claim.attempt() < job.batch.maxAttempts();
+    if (!retry) {
+      stats.ended(false, Math.floorDiv(millis, 60_000));
+    }
+    JobOutcome outcome;
+    if (retry) {
+      Duration delay =
+          backoff.delayAfter(claim.attempt(), ThreadLocalRandom.current().nextDouble());
+      outcome = JobOutcome.retry(claim, error, config.clock().instant().plus(delay));
+    } else {
+      outcome = JobOutcome.failed(claim, error);
+    }
+    LOG.debug("{} failed (retry: {}): {}", job, retry, error);
+    listeners.fire("jobFailed", claim.id(), l -> l.jobFailed(job, failure, retry));
+    return outcome;
+  }
+}
