@@ -58,9 +58,11 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>{@link BatchRequestValidator}: what a request must satisfy before its batch is stored;
- *   <li>{@link Dispatcher}: the dispatcher thread and its round (claims, outcomes, rate limits,
- *       outage backoff, the ready queue of jobs fetched ahead);
- *   <li>{@link JobRunner}: the worker threads, and every way a job's attempt ends ({@link
+ *   <li>{@link Dispatcher}: the dispatcher thread and its round (claims, outcomes, outage backoff,
+ *       the ready queue of jobs fetched ahead); {@link ClaimPlan}: what a round asks the store for,
+ *       and the rate limits' permits;
+ *   <li>{@link JobRunner}: the worker threads, and every way a job's attempt ends; {@link
+ *       AttemptOutcomes}: what an ended attempt comes to (success, retry, failure; {@link
  *       FailureText}: the error text it stores);
  *   <li>{@link LeaseKeeper}: renewing leases and taking back expired ones;
  *   <li>{@link NodeWatch}: this node's row in the store's registry, and taking back the jobs of
@@ -81,7 +83,8 @@ import org.slf4j.LoggerFactory;
  * <p>The store owns all job and batch state; the service keeps no copy that could disagree with it,
  * except the immutable settings of batches in {@link JobRunner}'s cache, invalidated on delete.
  * This class's own fields are set once, in the constructor; {@link NodeState#state} is written by
- * {@link #close} only.
+ * {@link #close} only. It is longer than the parts (about 575 lines) because it answers every
+ * method of {@link BatchService}, each in a few lines of checks and a call to a part.
  */
 public final class DefaultBatchService implements BatchService {
   private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);

@@ -54,7 +54,10 @@ import java.util.function.Consumer;
  * Outcomes}, {@link Leases}. Table names and shared helpers are in {@link Tables}.
  *
  * <p>The locking order (batch rows in id order, then job rows in id order) is described on {@link
- * BatchReads}, the claim's on {@link Claims}, and the per-batch counters on {@link BatchRow}.
+ * BatchReads}, the claim's on {@link Claims}, and the per-batch counters on {@link BatchRow}. At
+ * about 590 lines it is longer than its parts because it answers every method of the SPI, each in a
+ * few lines of checks and one transaction whose statements are in the parts (the one condition
+ * written here is which leases a live node keeps, in {@code requeueExpired}).
  */
 public final class SqlJobStore implements JdbcJobStore {
   private final Dialect dialect;
