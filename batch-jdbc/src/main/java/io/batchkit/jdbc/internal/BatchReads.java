@@ -25,6 +25,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.stream.Collectors;
 
 /**
  * Reads batches and jobs for the API (find, list, count), and reads and locks batch rows for the
@@ -140,8 +141,9 @@ final class BatchReads {
     List<Object> args = new ArrayList<>();
     args.add(id.value());
     if (!query.statuses().isEmpty()) {
-      sql.append(" AND status IN (").append(Tables.params(query.statuses().size())).append(')');
-      query.statuses().stream().map(Enum::name).sorted().forEach(args::add);
+      // the statuses as literals (enum names), not parameters: PostgreSQL's indexes on status are
+      // partial, and a plan made for any parameter values could not use them
+      sql.append(" AND status IN (").append(statusLiterals(query.statuses())).append(')');
       sql.append(" ORDER BY seq LIMIT ? OFFSET ?");
       args.add(query.limit() + 1);
       args.add(query.offset());
@@ -274,10 +276,19 @@ final class BatchReads {
     }
   }
 
+  /** The statuses as a list of SQL string literals, sorted: enum names, so nothing to escape. */
+  private static String statusLiterals(Collection<JobStatus> statuses) {
+    return statuses.stream()
+        .map(status -> "'" + status.name() + "'")
+        .sorted()
+        .collect(Collectors.joining(", "));
+  }
+
   /**
    * The durations of the final attempts of a batch's latest succeeded and failed jobs, up to {@code
    * max} of each: one statement per status, each a backward read of the (batch, status, seq) index,
-   * so the cost does not grow with the batch.
+   * so the cost does not grow with the batch. The status is a literal, as PostgreSQL's index is
+   * partial.
    *
    * @throws BatchNotFoundException if no batch has this id
    */
@@ -286,19 +297,19 @@ final class BatchReads {
     if (readBatch(c, id.value(), false) == null) {
       throw new BatchNotFoundException(id);
     }
-    String sql =
-        "SELECT started_at, finished_at FROM "
-            + tables.jobs
-            + " WHERE batch_id = ? AND status = ? AND started_at IS NOT NULL"
-            + " AND finished_at IS NOT NULL ORDER BY seq DESC LIMIT ?";
     Map<JobStatus, List<Duration>> durations = new EnumMap<>(JobStatus.class);
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      for (JobStatus status : List.of(JobStatus.SUCCEEDED, JobStatus.FAILED)) {
-        List<Duration> found = new ArrayList<>();
-        durations.put(status, found);
+    for (JobStatus status : List.of(JobStatus.SUCCEEDED, JobStatus.FAILED)) {
+      String sql =
+          "SELECT started_at, finished_at FROM "
+              + tables.jobs
+              + " WHERE batch_id = ? AND status = '"
+              + status.name()
+              + "' AND started_at IS NOT NULL AND finished_at IS NOT NULL ORDER BY seq DESC LIMIT ?";
+      List<Duration> found = new ArrayList<>();
+      durations.put(status, found);
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
         dialect.setUuid(ps, 1, id.value());
-        ps.setString(2, status.name());
-        ps.setInt(3, max);
+        ps.setInt(2, max);
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
             found.add(
