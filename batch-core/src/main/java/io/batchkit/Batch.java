@@ -107,4 +107,39 @@ public record Batch(
         completedAt,
         estimate);
   }
+
+  /**
+   * Shows the batch's settings, status and progress, with the keys of its metadata but not their
+   * values, which may be sensitive (as {@link BatchRequest.Builder#toString()} does).
+   */
+  @Override
+  public String toString() {
+    return "Batch[id="
+        + id
+        + ", name="
+        + name
+        + ", jobType="
+        + jobType
+        + ", priority="
+        + priority
+        + ", metadata="
+        + metadata.keySet()
+        + ", maxConcurrency="
+        + maxConcurrency
+        + ", maxAttempts="
+        + maxAttempts
+        + ", jobTimeout="
+        + jobTimeout
+        + ", status="
+        + status
+        + ", progress="
+        + progress
+        + ", createdAt="
+        + createdAt
+        + ", startedAt="
+        + startedAt.map(Instant::toString).orElse("-")
+        + ", completedAt="
+        + completedAt.map(Instant::toString).orElse("-")
+        + "]";
+  }
 }

@@ -92,7 +92,8 @@ public record Job(
 
   /**
    * Shows the ids, status, attempt and times; never the payload, the result or the error, which are
-   * the user's data and must not reach a log line.
+   * the user's data (an error may quote the payload) and which no log line should carry by
+   * accident.
    */
   @Override
   public String toString() {

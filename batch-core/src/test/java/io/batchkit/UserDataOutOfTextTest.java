@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.batchkit.spi.ClaimedJob;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.NewJob;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -55,6 +57,43 @@ class UserDataOutOfTextTest {
 
     assertShowsNoData(JobOutcome.succeeded(claim, RESULT).toString(), "kind=SUCCEEDED");
     assertShowsNoData(JobOutcome.failed(claim, ERROR).toString(), "kind=FAILED");
+  }
+
+  @Test
+  void retry_showsWhenItRuns_notTheError() {
+    ClaimedJob claim = new ClaimedJob(jobId, batchId, PAYLOAD, 1, 42);
+
+    assertShowsNoData(
+        JobOutcome.retry(claim, ERROR, NOW).toString(), "kind=RETRY", "retryAt=" + NOW);
+  }
+
+  @Test
+  void batch_showsItsMetadataKeys_notTheirValues() {
+    Batch batch =
+        new Batch(
+            batchId,
+            "nightly",
+            "thumbnail",
+            Priority.NORMAL,
+            Map.of("customer", "secret-value"),
+            3,
+            3,
+            Duration.ofMinutes(1),
+            FailurePolicy.never(),
+            Optional.empty(),
+            BatchStatus.PENDING,
+            Progress.allQueued(1),
+            NOW,
+            Optional.empty(),
+            NOW,
+            Optional.empty(),
+            Optional.empty());
+
+    String text = batch.toString();
+
+    assertFalse(text.contains("secret-value"), text);
+    assertTrue(text.contains("customer"), text);
+    assertTrue(text.contains(batchId.toString()), text);
   }
 
   @Test

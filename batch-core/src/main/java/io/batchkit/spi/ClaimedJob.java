@@ -41,7 +41,7 @@ public record ClaimedJob(
     this(id, batchId, payload, attempt, fencingToken, true);
   }
 
-  /** Shows the ids, attempt, token and slot; never the payload, which must not reach a log line. */
+  /** Shows the ids, attempt, token and slot; never the payload, which no log line should carry. */
   @Override
   public String toString() {
     return "ClaimedJob[id="

@@ -223,7 +223,7 @@ public record JobOutcome(
 
   /**
    * Shows the ids, token, kind and times; never the result or the error, which are the user's data
-   * and must not reach a log line.
+   * (an error may quote the payload) and which no log line should carry by accident.
    */
   @Override
   public String toString() {

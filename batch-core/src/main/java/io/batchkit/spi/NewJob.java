@@ -20,7 +20,7 @@ public record NewJob(JobId id, String payload) {
     Checks.notNull(payload, "payload");
   }
 
-  /** Shows the id; never the payload, which must not reach a log line. */
+  /** Shows the id; never the payload, which no log line should carry. */
   @Override
   public String toString() {
     return "NewJob[id=" + id + "]";

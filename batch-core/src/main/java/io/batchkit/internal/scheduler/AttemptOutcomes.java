@@ -13,8 +13,10 @@ import org.slf4j.LoggerFactory;
  * What an ended attempt comes to: the outcome the store is to record (succeeded, a retry at its
  * backoff, failed for good, cancelled, given back, or nothing when another node owns the job now),
  * with the listeners told, the node's figures and the circuit breakers counted, and the attempt's
- * start and time-out kept for its history. The {@link JobRunner} calls it on the thread that ended
- * the attempt; its fields are set once, in the constructor.
+ * start and time-out kept for its history. Each call is for a job whose report the calling thread
+ * claimed ({@link RunningJob#claimReport}): a worker, the timeout watch giving up on a job, whoever
+ * ends a job fetched ahead, or {@code close()}. Its fields are set once, in the constructor, and
+ * what it calls is thread-safe.
  */
 final class AttemptOutcomes {
   /** Logs under the service's name, as it did before the service was split into parts. */

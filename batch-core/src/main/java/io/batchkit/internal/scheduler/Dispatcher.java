@@ -66,7 +66,7 @@ import org.slf4j.LoggerFactory;
  * heap is too full ({@link MemoryGuard}) nothing is. Priority order, ageing and the per-batch limit
  * are applied by the store in {@code claim}, so they hold across every node that shares it,
  * whichever thread claims; so are the rate limits the store holds for all nodes ({@code
- * sharedRateLimit}: a claim takes a token per job, and {@link #waitForTokens} times the next claim
+ * sharedRateLimit}: a claim takes a token per job, and the {@link ClaimPlan} times the next claim
  * to the next token). The other rate limits are per service: before a claim, the dispatcher takes
  * permits from each type's Failsafe limiter (up to the free slots) and passes them as that type's
  * claim limit; rate-limited types are never fetched ahead or claimed by workers.

@@ -4,8 +4,8 @@ import io.batchkit.internal.util.Checks;
 
 /**
  * The error text stored for a failed attempt. A class of its own because it is a pure function of
- * the failure, apart from the threads of {@link JobRunner} that call it, and because its limits are
- * what a store can keep.
+ * the failure, apart from the threads that call it ({@link AttemptOutcomes}, {@link PullWorkers}),
+ * and because its limits are what a store can keep.
  *
  * <p>Ownership: it has no state; any thread may call it.
  */

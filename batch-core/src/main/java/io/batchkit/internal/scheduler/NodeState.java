@@ -28,10 +28,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *       disagree with it, except the immutable settings of batches in {@link JobRunner}'s cache
  *       (invalidated on delete).
  *   <li>The <b>dispatcher thread</b> owns the fields of {@link Dispatcher}: outcomes it has not
- *       sent yet, the rate-limit permits it has banked, its timers, and the earliest retry time. It
- *       claims for free slots and fetches ahead ({@link FetchAhead}), renews leases, takes back
- *       expired ones, enforces timeouts and records the outcomes queued in {@link #outcomes}. Here
- *       it alone writes {@link #inOutage}, {@link #dispatcherAsleep} and {@link #sleepUntilNanos}.
+ *       sent yet, the rate-limit permits it has banked ({@link ClaimPlan}), its timers, and the
+ *       earliest retry time. It claims for free slots and fetches ahead ({@link FetchAhead}),
+ *       renews leases, takes back expired ones, enforces timeouts and records the outcomes queued
+ *       in {@link #outcomes}. Here it alone writes {@link #inOutage}, {@link #dispatcherAsleep} and
+ *       {@link #sleepUntilNanos}.
  *   <li>A <b>worker thread</b> owns one slot of the node, and one of its job's batch, while it
  *       runs. When its job ends it takes its next job, keeping both: first one of the same batch
  *       fetched ahead ({@link #pollReady(BatchId)}, waiting for a pending refill); else, on the

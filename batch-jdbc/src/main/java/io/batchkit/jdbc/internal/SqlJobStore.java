@@ -47,17 +47,19 @@ import java.util.UUID;
 import java.util.function.Consumer;
 
 /**
- * The {@link JobStore} on SQL. Every method is one transaction (see {@link Transactions}): this
- * class checks the arguments, opens the transaction (through {@link WorkNotifier#write} for the
- * steps that may create claimable work) and runs in it the statements of one part of the store:
- * {@link BatchInserts}, {@link BatchReads}, {@link BatchTransitions}, {@link Claims}, {@link
- * Outcomes}, {@link Leases}. Table names and shared helpers are in {@link Tables}.
+ * The {@link JobStore} on SQL. Every method is one transaction (see {@link Transactions}; {@code
+ * requeueExpired} is two): this class checks the arguments, opens the transaction (through {@link
+ * WorkNotifier#write} for the steps that may create claimable work) and runs in it the statements
+ * of the parts of the store, among them {@link BatchInserts}, {@link BatchReads}, {@link
+ * BatchTransitions}, {@link Claims}, {@link Outcomes} (with {@link PostgresSteps} on PostgreSQL),
+ * {@link Leases}, {@link Slots}, {@link AttemptLog} and {@link NodeRegistry}. Table names and
+ * shared helpers are in {@link Tables}.
  *
  * <p>The locking order (batch rows in id order, then job rows in id order) is described on {@link
  * BatchReads}, the claim's on {@link Claims}, and the per-batch counters on {@link BatchRow}. At
  * about 590 lines it is longer than its parts because it answers every method of the SPI, each in a
- * few lines of checks and one transaction whose statements are in the parts (the one condition
- * written here is which leases a live node keeps, in {@code requeueExpired}).
+ * few lines of checks and a transaction whose statements are in the parts; the one condition
+ * written here is which leases a live node keeps.
  */
 public final class SqlJobStore implements JdbcJobStore {
   private final Dialect dialect;
