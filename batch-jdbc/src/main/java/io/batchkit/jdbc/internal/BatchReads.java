@@ -135,23 +135,13 @@ final class BatchReads {
 
   /** The work of one {@code listJobs} call: the statement is built before it runs. */
   Transactions.Work<Page<Job>> listJobs(BatchId id, JobQuery query) {
-    StringBuilder sql =
-        new StringBuilder(
-            "SELECT " + jobColumns("") + " FROM " + tables.jobs + " WHERE batch_id = ?");
+    String sql = listJobsSql(query);
     List<Object> args = new ArrayList<>();
     args.add(id.value());
     if (!query.statuses().isEmpty()) {
-      // the statuses as literals (enum names), not parameters: PostgreSQL's indexes on status are
-      // partial, and a plan made for any parameter values could not use them
-      sql.append(" AND status IN (").append(statusLiterals(query.statuses())).append(')');
-      sql.append(" ORDER BY seq LIMIT ? OFFSET ?");
       args.add(query.limit() + 1);
       args.add(query.offset());
     } else {
-      // a batch's seq runs 0, 1, 2, ... (its jobs' places, as inserted): with every status
-      // matching, the page starts at seq = offset, read from the index with no rows skipped, so
-      // reading a large batch page by page is linear, not quadratic
-      sql.append(" AND seq >= ? ORDER BY seq LIMIT ?");
       args.add(query.offset());
       args.add(query.limit() + 1);
     }
@@ -159,8 +149,30 @@ final class BatchReads {
       if (readBatch(c, id.value(), false) == null) {
         throw new BatchNotFoundException(id);
       }
-      return readJobs(c, sql.toString(), args, query);
+      return readJobs(c, sql, args, query);
     };
+  }
+
+  /**
+   * The statement of {@code listJobs} for one batch; its parameters are the batch's id, then the
+   * limit and the offset with a status filter, the first seq and the limit without one.
+   */
+  String listJobsSql(JobQuery query) {
+    StringBuilder sql =
+        new StringBuilder(
+            "SELECT " + jobColumns("") + " FROM " + tables.jobs + " WHERE batch_id = ?");
+    if (!query.statuses().isEmpty()) {
+      // the statuses as literals (enum names), not parameters: PostgreSQL's indexes on status are
+      // partial, and a plan made for any parameter values could not use them
+      sql.append(" AND status IN (").append(statusLiterals(query.statuses())).append(')');
+      sql.append(" ORDER BY seq LIMIT ? OFFSET ?");
+    } else {
+      // a batch's seq runs 0, 1, 2, ... (its jobs' places, as inserted): with every status
+      // matching, the page starts at seq = offset, read from the index with no rows skipped, so
+      // reading a large batch page by page is linear, not quadratic
+      sql.append(" AND seq >= ? ORDER BY seq LIMIT ?");
+    }
+    return sql.toString();
   }
 
   /**
@@ -299,15 +311,9 @@ final class BatchReads {
     }
     Map<JobStatus, List<Duration>> durations = new EnumMap<>(JobStatus.class);
     for (JobStatus status : List.of(JobStatus.SUCCEEDED, JobStatus.FAILED)) {
-      String sql =
-          "SELECT started_at, finished_at FROM "
-              + tables.jobs
-              + " WHERE batch_id = ? AND status = '"
-              + status.name()
-              + "' AND started_at IS NOT NULL AND finished_at IS NOT NULL ORDER BY seq DESC LIMIT ?";
       List<Duration> found = new ArrayList<>();
       durations.put(status, found);
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
+      try (PreparedStatement ps = c.prepareStatement(durationsSql(status))) {
         dialect.setUuid(ps, 1, id.value());
         ps.setInt(2, max);
         try (ResultSet rs = ps.executeQuery()) {
@@ -320,6 +326,18 @@ final class BatchReads {
       }
     }
     return durations;
+  }
+
+  /**
+   * The statement of {@code jobDurations} for one status; its parameters are the batch's id and the
+   * most rows.
+   */
+  String durationsSql(JobStatus status) {
+    return "SELECT started_at, finished_at FROM "
+        + tables.jobs
+        + " WHERE batch_id = ? AND status = '"
+        + status.name()
+        + "' AND started_at IS NOT NULL AND finished_at IS NOT NULL ORDER BY seq DESC LIMIT ?";
   }
 
   /** The progress of a job row's running attempt, if it reported any ({@link Leases}). */

@@ -1,0 +1,135 @@
+package io.batchkit.jdbc.internal;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.batchkit.JobQuery;
+import io.batchkit.JobStatus;
+import io.batchkit.jdbc.JdbcJobStore;
+import io.batchkit.jdbc.SqlDialect;
+import io.batchkit.jdbc.TestDatabases;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * PostgreSQL's indexes on the jobs' status are partial (see its {@code V1__batchkit.sql}), and a
+ * plan can use a partial index only when the statement names the status as a literal. The reads by
+ * status are planned here as a prepared statement ends up once PgJDBC has run it a few times: one
+ * generic plan for any parameter values ({@code plan_cache_mode = force_generic_plan}), on a batch
+ * of 100,000 jobs, and each must read its index rather than the batch in seq order.
+ */
+class PostgresPlansIT {
+  private static final UUID BATCH = UUID.randomUUID();
+  private static HikariDataSource pool;
+  private static String prefix;
+  private static BatchReads reads;
+
+  @BeforeAll
+  static void fillOneLargeBatch() throws SQLException {
+    pool = TestDatabases.postgres(2);
+    prefix = TestDatabases.uniquePrefix();
+    JdbcJobStore.builder(pool).tablePrefix(prefix).createSchema(true).build();
+    reads = new BatchReads(new Tables(new Dialect(SqlDialect.POSTGRESQL), prefix));
+    try (Connection c = pool.getConnection();
+        Statement s = c.createStatement()) {
+      // early in a large batch's run: mostly queued, a tenth succeeded, a few of every other
+      // status; a read of the minority statuses must not walk the batch in seq order
+      s.execute(
+          "INSERT INTO "
+              + prefix
+              + "jobs (id, batch_id, seq, payload, status, attempt, fencing_token, run_at,"
+              + " updated_at, started_at, finished_at) SELECT gen_random_uuid(), '"
+              + BATCH
+              + "', g, 'p', CASE WHEN g % 500 = 1 THEN 'FAILED' WHEN g % 500 = 2 THEN"
+              + " 'CANCELLED' WHEN g % 500 = 3 THEN 'PROCESSING' WHEN g < 10000 THEN 'SUCCEEDED'"
+              + " ELSE 'QUEUED' END, 1, g, now(), now(), now(), now()"
+              + " FROM generate_series(0, 99999) g");
+      s.execute("ANALYZE " + prefix + "jobs");
+    }
+  }
+
+  @AfterAll
+  static void dropTables() throws SQLException {
+    TestDatabases.drop(pool, prefix);
+    pool.close();
+  }
+
+  @Test
+  void jobDurations_readTheStatusIndex_forSucceededAndFailedJobs() throws SQLException {
+    for (JobStatus status : new JobStatus[] {JobStatus.SUCCEEDED, JobStatus.FAILED}) {
+      String plan = genericPlan(reads.durationsSql(status), "'" + BATCH + "'", "10000");
+
+      assertReads(plan, "jobs_status");
+    }
+  }
+
+  @Test
+  void listJobsOfABatch_byEndedStatus_readsTheStatusIndex() throws SQLException {
+    JobQuery[] queries = {
+      JobQuery.withStatus(JobStatus.FAILED),
+      JobQuery.withStatus(JobStatus.FAILED, JobStatus.CANCELLED),
+      JobQuery.withStatus(JobStatus.SUCCEEDED)
+    };
+    for (JobQuery query : queries) {
+      String plan = genericPlan(reads.listJobsSql(query), "'" + BATCH + "'", "1001", "0");
+
+      assertReads(plan, "jobs_status");
+    }
+  }
+
+  @Test
+  void listJobsOfABatch_running_readsTheRunningIndex() throws SQLException {
+    String plan =
+        genericPlan(
+            reads.listJobsSql(JobQuery.withStatus(JobStatus.PROCESSING)),
+            "'" + BATCH + "'",
+            "1001",
+            "0");
+
+    assertReads(plan, "jobs_running");
+  }
+
+  private static void assertReads(String plan, String index) {
+    assertTrue(plan.contains(prefix + index), plan);
+    assertFalse(plan.contains("Seq Scan"), plan);
+  }
+
+  /**
+   * Returns the plan PostgreSQL makes for {@code sql} once for any parameter values: its {@code ?}
+   * become {@code $1}, {@code $2}, ..., and {@code args} are the SQL literals to execute it with.
+   */
+  private static String genericPlan(String sql, String... args) throws SQLException {
+    StringBuilder numbered = new StringBuilder();
+    int n = 0;
+    for (char ch : sql.toCharArray()) {
+      if (ch == '?') {
+        numbered.append('$').append(++n);
+      } else {
+        numbered.append(ch);
+      }
+    }
+    StringBuilder plan = new StringBuilder();
+    try (Connection c = pool.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("SET plan_cache_mode = force_generic_plan");
+      s.execute("PREPARE planned AS " + numbered);
+      try (ResultSet rs =
+          s.executeQuery("EXPLAIN EXECUTE planned(" + String.join(", ", args) + ")")) {
+        while (rs.next()) {
+          plan.append(rs.getString(1)).append('\n');
+        }
+      } finally {
+        s.execute("DEALLOCATE planned");
+        s.execute("RESET plan_cache_mode");
+      }
+    }
+    return plan.toString();
+  }
+}
