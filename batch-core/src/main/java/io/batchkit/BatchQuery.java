@@ -163,4 +163,24 @@ public record BatchQuery(
           limit);
     }
   }
+
+  /** Shows the query with its metadata keys, not their values, as {@link Batch#toString()} does. */
+  @Override
+  public String toString() {
+    return "BatchQuery[statuses="
+        + statuses
+        + ", jobType="
+        + jobType.orElse("-")
+        + ", metadata="
+        + metadata.keySet()
+        + ", createdAfter="
+        + createdAfter.map(Instant::toString).orElse("-")
+        + ", createdBefore="
+        + createdBefore.map(Instant::toString).orElse("-")
+        + ", offset="
+        + offset
+        + ", limit="
+        + limit
+        + "]";
+  }
 }

@@ -201,4 +201,24 @@ public record JobQuery(
         && finishedAfter.map(t -> finishedAt != null && !finishedAt.isBefore(t)).orElse(true)
         && finishedBefore.map(t -> finishedAt != null && finishedAt.isBefore(t)).orElse(true);
   }
+
+  /** Shows the query with its metadata keys, not their values, as {@link Batch#toString()} does. */
+  @Override
+  public String toString() {
+    return "JobQuery[statuses="
+        + statuses
+        + ", offset="
+        + offset
+        + ", limit="
+        + limit
+        + ", jobType="
+        + jobType.orElse("-")
+        + ", metadata="
+        + metadata.keySet()
+        + ", finishedAfter="
+        + finishedAfter.map(Instant::toString).orElse("-")
+        + ", finishedBefore="
+        + finishedBefore.map(Instant::toString).orElse("-")
+        + "]";
+  }
 }

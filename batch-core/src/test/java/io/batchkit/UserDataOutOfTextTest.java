@@ -8,6 +8,7 @@ import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.NewJob;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -94,6 +95,17 @@ class UserDataOutOfTextTest {
     assertFalse(text.contains("secret-value"), text);
     assertTrue(text.contains("customer"), text);
     assertTrue(text.contains(batchId.toString()), text);
+  }
+
+  @Test
+  void queries_showTheirMetadataKeys_notTheirValues() {
+    String jobs = JobQuery.all().metadata("customer", "secret-value").toString();
+    String batches = BatchQuery.builder().metadata("customer", "secret-value").build().toString();
+
+    for (String text : List.of(jobs, batches)) {
+      assertFalse(text.contains("secret-value"), text);
+      assertTrue(text.contains("customer"), text);
+    }
   }
 
   @Test

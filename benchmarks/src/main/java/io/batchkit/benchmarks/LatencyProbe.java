@@ -100,14 +100,21 @@ public final class LatencyProbe {
   private static void report(String what, List<Long> nanos) {
     List<Long> sorted = new ArrayList<>(nanos);
     Collections.sort(sorted);
+    List<String> slow = new ArrayList<>();
+    for (int i = 0; i < nanos.size(); i++) {
+      if (nanos.get(i) > TimeUnit.MILLISECONDS.toNanos(50)) {
+        slow.add(String.format(Locale.ROOT, "#%d %.1f ms", i + 1, nanos.get(i) / 1e6));
+      }
+    }
     System.out.printf(
         Locale.ROOT,
-        "%s, %d samples: median %.1f ms, p90 %.1f ms, max %.1f ms%n",
+        "%s, %d samples: median %.1f ms, p90 %.1f ms, max %.1f ms; over 50 ms: %s%n",
         what,
         sorted.size(),
         millis(sorted, 0.5),
         millis(sorted, 0.9),
-        sorted.get(sorted.size() - 1) / 1e6);
+        sorted.get(sorted.size() - 1) / 1e6,
+        slow.isEmpty() ? "none" : String.join(", ", slow));
   }
 
   private static double millis(List<Long> sorted, double quantile) {
