@@ -94,7 +94,14 @@ class SharedRateLimitTest {
         a.submit(
             BatchRequest.builder("t").items(TestServices.items(3)).metadata("tenant", "y").build());
 
-    Await.until("one job per tenant", WAIT, () -> runs.get() == 2);
+    // a job counts once its outcome is stored, a moment after its processor (and runs) returned
+    Await.until(
+        "one job per tenant",
+        WAIT,
+        () ->
+            a.getBatch(first.id()).progress().succeeded()
+                    + a.getBatch(second.id()).progress().succeeded()
+                == 2);
     for (Batch b : List.of(first, second)) {
       perTenant.put(
           b.metadata().get("tenant"),
