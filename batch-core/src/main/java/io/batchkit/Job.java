@@ -91,9 +91,9 @@ public record Job(
   }
 
   /**
-   * Shows the ids, status, attempt and times; never the payload, the result or the error, which are
-   * the user's data (an error may quote the payload) and which no log line should carry by
-   * accident.
+   * Shows the ids, status, attempt, times and node; not the progress, and never the payload, the
+   * result or the error, which are the user's data (an error may quote the payload) and which no
+   * log line should carry by accident.
    */
   @Override
   public String toString() {

@@ -14,8 +14,8 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /**
- * The values that carry a job's payload, result or error show none of them in their text form, so
- * that a log line or an exception message that prints one leaks no user data.
+ * The values that carry a job's payload, result or error, or metadata values, show none of them in
+ * their text form, so that a log line or an exception message that prints one leaks no user data.
  */
 class UserDataOutOfTextTest {
   private static final String PAYLOAD = "secret-payload";
