@@ -292,7 +292,9 @@ public interface JobStore {
    * with that fencing token is rejected and changes nothing. For the others, see {@link
    * JobOutcome.Kind}; then the rules above (final status, failure policy, cancelled batches) apply.
    * An accepted outcome that {@link JobOutcome#releasesSlot() releases its slot} gives one of the
-   * batch's slots that its node holds back.
+   * batch's slots that its node holds back. A {@link JobOutcome.Kind#RETRY RETRY} for a job whose
+   * attempt is already the batch's {@code maxAttempts} (by the store's count, whatever its reporter
+   * believed) is recorded as {@link JobOutcome.Kind#FAILED FAILED}, with its error.
    *
    * @return the rejected jobs and a snapshot of each batch whose jobs changed
    * @throws NullPointerException if an argument or an outcome is null

@@ -818,7 +818,7 @@ public abstract class JobStoreContractTest {
 
   @Test
   void purgeHistory_keepsARecordThatStandsForAJobsFinalAttempt() {
-    Stored stored = insert(batch(3).maxAttempts(1));
+    Stored stored = insert(batch(3).maxAttempts(2));
     List<ClaimedJob> claimed = claim(NODE_A, 3, at(1));
     ClaimedJob timedOut = claimed.get(0);
     ClaimedJob lost = claimed.get(1);
@@ -826,9 +826,11 @@ public abstract class JobStoreContractTest {
     store.complete(
         List.of(
             outcome(timedOut, Kind.FAILED, at(2)).asTimedOut(),
+            outcome(lost, Kind.RETRY, at(1)), // due again at once: its second, last attempt
             outcome(retried, Kind.RETRY, at(1000))),
         at(2));
-    store.requeueExpired(at(1).plus(LEASE).plusSeconds(1), 10); // no attempt left: it fails
+    assertEquals(List.of(lost.id()), ids(claim(NODE_A, 3, at(2))));
+    store.requeueExpired(at(2).plus(LEASE).plusSeconds(1), 10); // no attempt left: it fails
     store.cancelBatch(stored.id(), at(400)); // the retried job is cancelled while it waits
     assertTrue(batchOf(stored.id()).isFinished());
 
@@ -2231,6 +2233,25 @@ public abstract class JobStoreContractTest {
     assertEquals(Optional.empty(), job.finishedAt());
     assertEquals(Progress.allQueued(2), batchOf(stored.id()).progress());
     assertEquals(2, store.countQueuedJobs());
+  }
+
+  @Test
+  void complete_retryOnTheLastAttempt_failsTheJob_whateverTheReporterBelieved() {
+    Stored stored = insert(batch(2).maxAttempts(1));
+    ClaimedJob claimed = claim(NODE_A, 1, at(1)).get(0);
+
+    // a reporter that believes attempts remain (a pull worker can edit the attempt in its token)
+    CompletionResult result =
+        store.complete(List.of(JobOutcome.retry(claimed, "flaky", at(30))), at(5));
+
+    assertEquals(Set.of(), result.rejected());
+    Job job = jobOf(stored.id(), claimed.id());
+    assertEquals(JobStatus.FAILED, job.status(), "its one attempt is spent");
+    assertEquals(1, job.attempt());
+    assertEquals(Optional.of("flaky"), job.error());
+    assertEquals(Optional.of(at(5)), job.finishedAt());
+    assertEquals(new Progress(2, 1, 0, 0, 1, 0), batchOf(stored.id()).progress());
+    assertEquals(1, store.countQueuedJobs(), "it is not queued again");
   }
 
   @Test

@@ -650,7 +650,9 @@ public final class InMemoryJobStore implements JobStore {
     }
     job.due = null;
     job.updatedAt = now;
-    JobOutcome.Kind kind = state.status.isFinal() ? JobOutcome.Kind.CANCELLED : outcome.kind();
+    JobOutcome.Kind kind =
+        AttemptRecords.effectiveKind(
+            outcome.kind(), state.status.isFinal(), job.attempt, state.batch.maxAttempts());
     Instant started = AttemptRecords.start(outcome, job.startedAt);
     JobAttempt.Outcome recorded = AttemptRecords.recorded(kind, outcome);
     if (recorded != null) {

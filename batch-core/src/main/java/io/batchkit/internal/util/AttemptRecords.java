@@ -31,6 +31,22 @@ public final class AttemptRecords {
   }
 
   /**
+   * Returns how a store moves a job by an accepted outcome of kind {@code reported}: {@code
+   * CANCELLED} when its batch already ended; {@code FAILED} for a retry of a job whose {@code
+   * attempt} (the store's count) is already the batch's {@code maxAttempts}, whatever its reporter
+   * believed (a pull worker's token carries an attempt it could change); else as reported.
+   */
+  public static JobOutcome.Kind effectiveKind(
+      JobOutcome.Kind reported, boolean batchEnded, int attempt, int maxAttempts) {
+    if (batchEnded) {
+      return JobOutcome.Kind.CANCELLED;
+    }
+    return reported == JobOutcome.Kind.RETRY && attempt >= maxAttempts
+        ? JobOutcome.Kind.FAILED
+        : reported;
+  }
+
+  /**
    * Returns what to record for an accepted outcome that moves its job by {@code kind} (its own, or
    * {@code CANCELLED} when its batch already ended), or null when nothing is recorded: the job's
    * final state shows the attempt (succeeded, cancelled, failed but not by its timeout), or the job

@@ -133,7 +133,9 @@ final class Outcomes {
         rejected.add(o.jobId());
         continue;
       }
-      JobOutcome.Kind kind = row.status.isFinal() ? JobOutcome.Kind.CANCELLED : o.kind();
+      JobOutcome.Kind kind =
+          AttemptRecords.effectiveKind(
+              o.kind(), row.status.isFinal(), job.attempt, row.maxAttempts);
       UUID id = o.jobId().value();
       Instant started = AttemptRecords.start(o, job.startedAt);
       JobAttempt.Outcome recorded = AttemptRecords.recorded(kind, o);

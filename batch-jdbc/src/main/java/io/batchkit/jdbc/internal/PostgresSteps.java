@@ -137,19 +137,23 @@ final class PostgresSteps {
     String complete =
         """
         WITH lb AS MATERIALIZED (
-          SELECT b.id, b.status FROM %1$s b WHERE b.id = ANY(?::uuid[])%4$s
+          SELECT b.id, b.status, b.max_attempts FROM %1$s b WHERE b.id = ANY(?::uuid[])%4$s
           ORDER BY b.id FOR UPDATE
         ), lj AS MATERIALIZED (
-          SELECT j.id, j.batch_id, o.token, o.kind, o.result, o.error, o.retry_micros, o.slot,
-                 o.started_micros, o.timed_out
+          SELECT j.id, j.batch_id, j.attempt AS job_attempt, o.token, o.kind, o.result, o.error,
+                 o.retry_micros, o.slot, o.started_micros, o.timed_out
           FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[],
                       ?::boolean[], ?::bigint[], ?::boolean[])
             AS o(id, token, kind, result, error, retry_micros, slot, started_micros, timed_out)
           JOIN %2$s j ON j.id = o.id
           ORDER BY j.id FOR UPDATE OF j
         ), todo AS (
-          SELECT lj.*, CASE WHEN lb.status IN ('PENDING', 'PROCESSING') THEN lj.kind
-                            ELSE 'CANCELLED' END AS k
+          -- AttemptRecords.effectiveKind: cancelled once the batch ended; a retry past the
+          -- batch's attempts (by the store's count) fails
+          SELECT lj.*, CASE WHEN lb.status NOT IN ('PENDING', 'PROCESSING') THEN 'CANCELLED'
+                            WHEN lj.kind = 'RETRY' AND lj.job_attempt >= lb.max_attempts
+                              THEN 'FAILED'
+                            ELSE lj.kind END AS k
           FROM lj JOIN lb ON lb.id = lj.batch_id
         ), upd AS (
           UPDATE %2$s j SET
