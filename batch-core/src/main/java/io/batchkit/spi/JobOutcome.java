@@ -44,7 +44,10 @@ public record JobOutcome(
     SUCCEEDED,
     /** The attempt failed and no attempt remains: the job becomes FAILED. */
     FAILED,
-    /** The attempt failed and another will follow: the job is QUEUED again, due at retryAt. */
+    /**
+     * The attempt failed and another will follow: the job is QUEUED again, due at retryAt. If the
+     * store counts the job's attempt as the batch's last, it records FAILED instead.
+     */
     RETRY,
     /** The job stopped because its batch was cancelled: the job becomes CANCELLED. */
     CANCELLED,

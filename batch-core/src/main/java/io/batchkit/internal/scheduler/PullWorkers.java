@@ -228,6 +228,7 @@ final class PullWorkers {
       return false; // deleted with its jobs
     }
     Instant now = config.clock().instant();
+    // the token's attempt is the worker's word: the store judges a retry by its own count again
     boolean retry = retryable && token.attempt() < batch.get().maxAttempts();
     JobOutcome outcome =
         retry
