@@ -135,44 +135,41 @@ final class BatchReads {
 
   /** The work of one {@code listJobs} call: the statement is built before it runs. */
   Transactions.Work<Page<Job>> listJobs(BatchId id, JobQuery query) {
-    String sql = listJobsSql(query);
-    List<Object> args = new ArrayList<>();
-    args.add(id.value());
-    if (!query.statuses().isEmpty()) {
-      args.add(query.limit() + 1);
-      args.add(query.offset());
-    } else {
-      args.add(query.offset());
-      args.add(query.limit() + 1);
-    }
+    Statement statement = listJobsStatement(id, query);
     return c -> {
       if (readBatch(c, id.value(), false) == null) {
         throw new BatchNotFoundException(id);
       }
-      return readJobs(c, sql, args, query);
+      return readJobs(c, statement.sql(), statement.args(), query);
     };
   }
 
-  /**
-   * The statement of {@code listJobs} for one batch; its parameters are the batch's id, then the
-   * limit and the offset with a status filter, the first seq and the limit without one.
-   */
-  String listJobsSql(JobQuery query) {
+  /** A statement's text with the arguments of its placeholders, in order. */
+  record Statement(String sql, List<Object> args) {}
+
+  /** The statement of {@code listJobs} for one batch, with its arguments. */
+  Statement listJobsStatement(BatchId id, JobQuery query) {
     StringBuilder sql =
         new StringBuilder(
             "SELECT " + jobColumns("") + " FROM " + tables.jobs + " WHERE batch_id = ?");
+    List<Object> args = new ArrayList<>();
+    args.add(id.value());
     if (!query.statuses().isEmpty()) {
       // the statuses as literals (enum names), not parameters: PostgreSQL's indexes on status are
       // partial, and a plan made for any parameter values could not use them
       sql.append(" AND status IN (").append(statusLiterals(query.statuses())).append(')');
       sql.append(" ORDER BY seq LIMIT ? OFFSET ?");
+      args.add(query.limit() + 1);
+      args.add(query.offset());
     } else {
       // a batch's seq runs 0, 1, 2, ... (its jobs' places, as inserted): with every status
       // matching, the page starts at seq = offset, read from the index with no rows skipped, so
       // reading a large batch page by page is linear, not quadratic
       sql.append(" AND seq >= ? ORDER BY seq LIMIT ?");
+      args.add(query.offset());
+      args.add(query.limit() + 1);
     }
-    return sql.toString();
+    return new Statement(sql.toString(), List.copyOf(args));
   }
 
   /**

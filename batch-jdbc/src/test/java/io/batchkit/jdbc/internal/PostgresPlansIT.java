@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.zaxxer.hikari.HikariDataSource;
+import io.batchkit.BatchId;
 import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
 import io.batchkit.jdbc.JdbcJobStore;
@@ -85,7 +86,12 @@ class PostgresPlansIT {
       JobQuery.withStatus(JobStatus.SUCCEEDED)
     };
     for (JobQuery query : queries) {
-      String plan = genericPlan(reads.listJobsSql(query), "'" + BATCH + "'", "1001", "0");
+      String plan =
+          genericPlan(
+              reads.listJobsStatement(new BatchId(BATCH), query).sql(),
+              "'" + BATCH + "'",
+              "1001",
+              "0");
 
       assertReads(plan, "jobs_status");
     }
@@ -95,7 +101,9 @@ class PostgresPlansIT {
   void listJobsOfABatch_running_readsTheRunningIndex() throws SQLException {
     String plan =
         genericPlan(
-            reads.listJobsSql(JobQuery.withStatus(JobStatus.PROCESSING)),
+            reads
+                .listJobsStatement(new BatchId(BATCH), JobQuery.withStatus(JobStatus.PROCESSING))
+                .sql(),
             "'" + BATCH + "'",
             "1001",
             "0");
