@@ -275,8 +275,8 @@ public interface JobStore {
    * each job claimed for a free slot takes one, jobs fetched ahead take none; per job type, at most
    * {@link ClaimRequest#limitFor(String)} jobs are claimed for slots, and none of a type the
    * request does not name. Batches are served in dispatch-key order (see {@link ClaimRequest}),
-   * jobs within a batch in their order, those with slots first; a batch given jobs is marked served
-   * now.
+   * jobs within a batch in their order, those with slots first; a batch given jobs for slots is
+   * marked served now.
    *
    * <p>The slots a node holds are taken back with its jobs when it is found dead ({@link
    * #reapDeadNodes}, {@link #registerNode} with the id of a dead node), and a node whose expired
@@ -286,6 +286,16 @@ public interface JobStore {
    * @throws NullPointerException if {@code request} is null
    */
   List<ClaimedJob> claim(ClaimRequest request);
+
+  /**
+   * Returns whether a {@link #claim} that only fetches ahead ({@code maxJobs} 0) waits for no lock
+   * that the steps recording outcomes or claiming slots hold, so that a service may run it on a
+   * thread of its own beside them: a second transaction in flight per node. The default returns
+   * false: the service then fetches ahead in its dispatch round, with its other claims.
+   */
+  default boolean fetchesAside() {
+    return false;
+  }
 
   /**
    * Records how attempts ended, all in one step. An outcome whose job is not {@code PROCESSING}

@@ -1998,6 +1998,153 @@ public abstract class JobStoreContractTest {
     }
   }
 
+  /** A batch's progress counted job by job: what its counters must show. */
+  private Progress countedProgress(BatchId id) {
+    long[] n = new long[JobStatus.values().length];
+    List<Job> jobs = allJobs(id);
+    jobs.forEach(j -> n[j.status().ordinal()]++);
+    return new Progress(
+        jobs.size(),
+        n[JobStatus.QUEUED.ordinal()],
+        n[JobStatus.PROCESSING.ordinal()],
+        n[JobStatus.SUCCEEDED.ordinal()],
+        n[JobStatus.FAILED.ordinal()],
+        n[JobStatus.CANCELLED.ordinal()]);
+  }
+
+  /**
+   * Fetches with no claim for slots (what a store that fetches aside, {@link
+   * JobStore#fetchesAside}, runs beside the other steps) count as processing at once, and the
+   * counters stay exact through outcomes, expired leases and a cancellation.
+   */
+  @Test
+  void fetchOnly_progressStaysExactThroughOutcomesExpiryAndCancel() {
+    Stored stored = insert(batch(20).maxConcurrency(1));
+    BatchId id = stored.id();
+    assertEquals(3, fetch(NODE_A, 1, 2, at(1)).size());
+
+    List<ClaimedJob> more = fetch(NODE_A, 0, 5, at(2));
+    assertEquals(5, more.size());
+    assertTrue(more.stream().noneMatch(ClaimedJob::holdsSlot));
+    assertEquals(new Progress(20, 12, 8, 0, 0, 0), batchOf(id).progress());
+    assertEquals(countedProgress(id), batchOf(id).progress());
+
+    store.complete(
+        List.of(
+            JobOutcome.succeeded(more.get(0), "ok").withoutSlot(),
+            JobOutcome.succeeded(more.get(1), "ok").withoutSlot()),
+        at(3));
+    assertEquals(new Progress(20, 12, 6, 2, 0, 0), batchOf(id).progress());
+    assertEquals(3, fetch(NODE_A, 0, 3, at(4)).size());
+    assertEquals(new Progress(20, 9, 9, 2, 0, 0), batchOf(id).progress());
+    assertEquals(countedProgress(id), batchOf(id).progress());
+
+    // every lease runs out: the jobs go back, those fetched ahead among them
+    store.requeueExpired(at(4).plus(LEASE).plusSeconds(1), 100);
+    assertEquals(new Progress(20, 18, 0, 2, 0, 0), batchOf(id).progress());
+    assertEquals(countedProgress(id), batchOf(id).progress());
+
+    Instant later = at(10).plus(LEASE);
+    List<ClaimedJob> b = fetch(NODE_B, 1, 1, later);
+    List<ClaimedJob> bMore = fetch(NODE_B, 0, 3, later.plusSeconds(1));
+    assertEquals(2 + 3, b.size() + bMore.size());
+    assertEquals(new Progress(20, 13, 5, 2, 0, 0), batchOf(id).progress());
+
+    store.cancelBatch(id, later.plusSeconds(2));
+    assertEquals(new Progress(20, 0, 5, 2, 0, 13), batchOf(id).progress());
+    assertEquals(countedProgress(id), batchOf(id).progress());
+    assertEquals(List.of(), fetch(NODE_B, 0, 3, later.plusSeconds(3)), "a cancelled batch");
+
+    // the running jobs' outcomes come in after the batch ended: cancelled
+    List<JobOutcome> ends = new ArrayList<>();
+    b.forEach(c -> ends.add(JobOutcome.succeeded(c, "late")));
+    bMore.forEach(c -> ends.add(JobOutcome.succeeded(c, "late").withoutSlot()));
+    store.complete(ends, later.plusSeconds(4));
+    assertEquals(new Progress(20, 0, 0, 2, 0, 18), batchOf(id).progress());
+    assertEquals(countedProgress(id), batchOf(id).progress());
+  }
+
+  /**
+   * A node fetches ahead with no claim for slots while it records the outcomes of what it fetched
+   * and, in every other round, the batch is cancelled half-way: every read of the batch adds up,
+   * and once every outcome is in, the counters equal the jobs counted one by one.
+   */
+  @Test
+  void fetchOnly_racingOutcomesAndACancel_keepsTheCountersExact() throws Exception {
+    Random random = new Random(Long.getLong("batchkit.seed", System.nanoTime()));
+    for (int round = 0; round < 4 * concurrencyRounds(); round++) {
+      int jobs = 120;
+      Stored stored = insert(batch(jobs).maxConcurrency(2));
+      BatchId id = stored.id();
+      List<ClaimedJob> slotted = fetch(NODE_A, 2, 0, at(1));
+      assertEquals(2, slotted.size());
+      ConcurrentLinkedQueue<ClaimedJob> fetched = new ConcurrentLinkedQueue<>();
+      AtomicInteger recorded = new AtomicInteger();
+      CountDownLatch fetching = new CountDownLatch(1);
+      int cancelAfter = round % 2 == 0 ? -1 : random.nextInt(60);
+      List<Callable<Integer>> calls = new ArrayList<>();
+      calls.add(
+          () -> {
+            try {
+              for (int step = 0; step < 1_000; step++) {
+                List<ClaimedJob> got = fetch(NODE_A, 0, 1 + step % 7, at(2));
+                fetched.addAll(got);
+                if (got.isEmpty()) {
+                  Batch now = batchOf(id);
+                  if (now.status() != BatchStatus.PROCESSING || now.progress().queued() == 0) {
+                    break;
+                  }
+                }
+              }
+              return 0;
+            } finally {
+              fetching.countDown();
+            }
+          });
+      calls.add(
+          () -> {
+            List<JobOutcome> group = new ArrayList<>();
+            while (fetching.getCount() > 0 || !fetched.isEmpty()) {
+              ClaimedJob next;
+              while (group.size() < 5 && (next = fetched.poll()) != null) {
+                group.add(JobOutcome.succeeded(next, "ok").withoutSlot());
+              }
+              if (!group.isEmpty()) {
+                store.complete(group, at(3));
+                recorded.addAndGet(group.size());
+                group.clear();
+              }
+            }
+            return 0;
+          });
+      calls.add(
+          () -> {
+            int reads = 0;
+            while (fetching.getCount() > 0) {
+              Progress p = batchOf(id).progress(); // a count below none would throw here
+              assertEquals(jobs, p.queued() + p.processing() + p.succeeded() + p.cancelled());
+              if (cancelAfter >= 0 && recorded.get() >= cancelAfter) {
+                store.cancelBatch(id, at(4));
+                return reads;
+              }
+              reads++;
+            }
+            return reads;
+          });
+      runConcurrently(calls, new CountDownLatch(0));
+      List<JobOutcome> last = new ArrayList<>();
+      fetched.forEach(c -> last.add(JobOutcome.succeeded(c, "ok").withoutSlot()));
+      slotted.forEach(c -> last.add(JobOutcome.succeeded(c, "ok")));
+      store.complete(last, at(5));
+
+      Batch done = batchOf(id);
+      String where = "round " + round + ", cancelled after " + cancelAfter + " outcomes";
+      assertEquals(countedProgress(id), done.progress(), where);
+      assertEquals(0, done.progress().pending(), where);
+      assertTrue(done.status().isFinal(), where + ": " + done.status());
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // rate limits held by the store for all nodes
 

@@ -6,6 +6,8 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import javax.sql.DataSource;
@@ -147,18 +149,25 @@ final class Databases {
     }
   }
 
-  /** The tables of a {@code JdbcJobStore} with this prefix. */
-  static String[] storeTables(String prefix) {
-    return new String[] {
-      prefix + "jobs",
-      prefix + "batch_metadata",
-      prefix + "batch_requests",
-      prefix + "nodes",
-      prefix + "batches",
-      prefix + "slots",
-      prefix + "rate_buckets",
-      prefix + "batch_events",
-      prefix + "job_attempts"
-    };
+  /** The tables of a {@code JdbcJobStore} with this prefix on the database at {@code url}. */
+  static String[] storeTables(String prefix, String url) {
+    List<String> tables =
+        new ArrayList<>(
+            List.of(
+                prefix + "jobs",
+                prefix + "batch_metadata",
+                prefix + "batch_requests",
+                prefix + "nodes",
+                prefix + "batches",
+                prefix + "slots",
+                prefix + "rate_buckets",
+                prefix + "batch_events",
+                prefix + "job_attempts",
+                prefix + "batch_webhooks",
+                prefix + "webhook_deliveries"));
+    if (url.startsWith("jdbc:postgresql:")) {
+      tables.add(prefix + "fetched"); // its count of the jobs each node fetched ahead
+    }
+    return tables.toArray(String[]::new);
   }
 }

@@ -123,13 +123,13 @@ public class DurableEndToEndBenchmark {
 
     @TearDown(Level.Iteration)
     public void clear() {
-      Databases.truncate(pool, Databases.storeTables(prefix));
+      Databases.truncate(pool, Databases.storeTables(prefix, url));
     }
 
     @TearDown(Level.Trial)
     public void close() {
       service.close();
-      Databases.drop(pool, url, Databases.storeTables(prefix));
+      Databases.drop(pool, url, Databases.storeTables(prefix, url));
       pool.close();
     }
   }

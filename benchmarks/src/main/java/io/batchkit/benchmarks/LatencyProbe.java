@@ -88,7 +88,7 @@ public final class LatencyProbe {
           b.deleteBatch(batch.id());
         }
       } finally {
-        Databases.drop(poolA, url, Databases.storeTables(prefix));
+        Databases.drop(poolA, url, Databases.storeTables(prefix, url));
       }
     }
     report("start (submit on B -> job starts on A)", starts);

@@ -81,7 +81,7 @@ final class Nodes implements AutoCloseable {
     for (BatchService service : services) {
       service.close();
     }
-    Databases.drop(pools[0], url, Databases.storeTables(prefix));
+    Databases.drop(pools[0], url, Databases.storeTables(prefix, url));
     for (HikariDataSource pool : pools) {
       pool.close();
     }

@@ -69,7 +69,7 @@ public class StatusReadBenchmark {
       service.close();
     }
     if (pool != null) {
-      Databases.drop(pool, url, Databases.storeTables(prefix));
+      Databases.drop(pool, url, Databases.storeTables(prefix, url));
       pool.close();
     }
   }

@@ -252,7 +252,7 @@ final class BatchInserts {
   Optional<InsertResult> findByKey(Connection c, String key) throws SQLException {
     String sql =
         "SELECT "
-            + BatchRow.COLUMNS
+            + BatchRow.select(tables, tables.batches)
             + ", (SELECT r.fingerprint FROM "
             + tables.requests
             + " r WHERE r.batch_id = "

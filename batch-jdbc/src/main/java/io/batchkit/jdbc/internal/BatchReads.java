@@ -56,10 +56,33 @@ final class BatchReads {
     return readBatch(c, id, lock ? " FOR UPDATE" : "");
   }
 
-  /** Reads one batch row, with {@code lockClause} (empty, or a {@code FOR UPDATE} clause). */
+  /**
+   * Reads one batch row, with {@code lockClause} (empty, or a {@code FOR UPDATE} clause). On
+   * PostgreSQL a locking read locks first and reads in a second statement: a row locked after a
+   * wait is its newest version, while the count of jobs fetched ahead beside it would be read as of
+   * the statement's start (see {@link BatchRow}); the second statement sees everything committed
+   * before the lock was granted.
+   */
   private BatchRow readBatch(Connection c, UUID id, String lockClause) throws SQLException {
+    if (!lockClause.isEmpty() && dialect.hasSingleStatementSteps()) {
+      try (PreparedStatement ps =
+          c.prepareStatement("SELECT id FROM " + tables.batches + " WHERE id = ?" + lockClause)) {
+        dialect.setUuid(ps, 1, id);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            return null;
+          }
+        }
+      }
+      lockClause = "";
+    }
     String sql =
-        "SELECT " + BatchRow.COLUMNS + " FROM " + tables.batches + " WHERE id = ?" + lockClause;
+        "SELECT "
+            + BatchRow.select(tables, tables.batches)
+            + " FROM "
+            + tables.batches
+            + " WHERE id = ?"
+            + lockClause;
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       dialect.setUuid(ps, 1, id);
       try (ResultSet rs = ps.executeQuery()) {
@@ -80,7 +103,11 @@ final class BatchReads {
   Transactions.Work<Page<Batch>> listBatches(BatchQuery query) {
     StringBuilder sql =
         new StringBuilder(
-            "SELECT " + BatchRow.COLUMNS + " FROM " + tables.batches + " b WHERE 1 = 1");
+            "SELECT "
+                + BatchRow.select(tables, "b")
+                + " FROM "
+                + tables.batches
+                + " b WHERE 1 = 1");
     List<Object> args = new ArrayList<>();
     if (!query.statuses().isEmpty()) {
       sql.append(" AND status IN (").append(Tables.params(query.statuses().size())).append(')');
@@ -384,13 +411,32 @@ final class BatchReads {
     return readBatch(c, id, " FOR UPDATE SKIP LOCKED");
   }
 
+  /**
+   * Locks the rows of {@code ids} in id order and returns those that exist, in id order; on
+   * PostgreSQL locks first and reads after, as {@link #readBatch(Connection, UUID, String)} says.
+   */
   Map<UUID, BatchRow> lockBatches(Connection c, Collection<UUID> ids) throws SQLException {
+    List<UUID> sorted = new ArrayList<>(new TreeSet<>(ids));
+    boolean lockFirst = dialect.hasSingleStatementSteps();
+    if (lockFirst) {
+      tables.selectIn(
+          c,
+          sorted,
+          "SELECT id FROM " + tables.batches + " WHERE id IN (",
+          ") ORDER BY id FOR UPDATE",
+          List.of(),
+          rs -> {});
+    }
     Map<UUID, BatchRow> rows = new LinkedHashMap<>();
     tables.selectIn(
         c,
-        new ArrayList<>(new TreeSet<>(ids)),
-        "SELECT " + BatchRow.COLUMNS + " FROM " + tables.batches + " WHERE id IN (",
-        ") ORDER BY id FOR UPDATE",
+        sorted,
+        "SELECT "
+            + BatchRow.select(tables, tables.batches)
+            + " FROM "
+            + tables.batches
+            + " WHERE id IN (",
+        lockFirst ? ") ORDER BY id" : ") ORDER BY id FOR UPDATE",
         List.of(),
         rs -> {
           BatchRow row = new BatchRow(rs, dialect);

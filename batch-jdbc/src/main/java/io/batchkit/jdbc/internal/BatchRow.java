@@ -22,6 +22,18 @@ import java.util.UUID;
  * <p>Counters: each batch row keeps its count of jobs per status, changed in the same transaction
  * as the jobs, so reading a batch is one primary-key lookup whatever its size. They are read and
  * written under the row's lock: see {@link BatchReads}.
+ *
+ * <p>Jobs fetched ahead on PostgreSQL: a fetch ({@link PostgresSteps#fetch}) moves jobs from {@code
+ * QUEUED} to {@code PROCESSING} without the batch row's lock, so that it waits for no other step:
+ * it adds their number to its node's row of {@code <prefix>fetched}, which only that node's fetches
+ * write and which only grows. The batch row's {@code absorbed} is how many of those fetched jobs
+ * its {@code queued} and {@code processing} already show; the outcome statement, under the row's
+ * lock, moves the rest over ({@code absorbed} becomes the sum of the node rows it read). So a
+ * batch's counts are its row's, with the sum less {@code absorbed} (never below none: {@link
+ * #fetchedAhead}) moved from queued to processing: {@link #select} reads them so. Every other step
+ * changes the row's counters by what it did, so the two kinds of writes never undo each other, and
+ * {@code pending} (queued and processing), which the final-status rule reads, is the row's own. H2
+ * and MySQL fetch under the batch row's lock and have neither the table nor the column.
  */
 final class BatchRow {
   static final String COLUMNS =
@@ -44,6 +56,13 @@ final class BatchRow {
   BatchStatus status;
   final long[] counts = new long[JobStatus.values().length];
   final long total;
+
+  /**
+   * The jobs fetched ahead that this row's stored counters still show as queued: moved to
+   * processing in {@link #counts}, and moved back when the row is written ({@link
+   * BatchTransitions#writeBatches}).
+   */
+  final long fetchedAhead;
 
   /** The slots all nodes hold; read only: the steps that change it write it themselves. */
   final int slotsHeld;
@@ -69,8 +88,9 @@ final class BatchRow {
     idempotencyKey = dialect.getKey(rs, "idempotency_key");
     status = BatchStatus.valueOf(rs.getString("status"));
     total = rs.getLong("total");
-    counts[JobStatus.QUEUED.ordinal()] = rs.getLong("queued");
-    counts[JobStatus.PROCESSING.ordinal()] = rs.getLong("processing");
+    fetchedAhead = rs.getLong("fetched_ahead");
+    counts[JobStatus.QUEUED.ordinal()] = rs.getLong("queued") - fetchedAhead;
+    counts[JobStatus.PROCESSING.ordinal()] = rs.getLong("processing") + fetchedAhead;
     counts[JobStatus.SUCCEEDED.ordinal()] = rs.getLong("succeeded");
     counts[JobStatus.FAILED.ordinal()] = rs.getLong("failed");
     counts[JobStatus.CANCELLED.ordinal()] = rs.getLong("cancelled");
@@ -80,6 +100,32 @@ final class BatchRow {
     completedAt = dialect.getInstant(rs, "completed_at");
     slotsHeld = rs.getInt("slots_held");
     webhookEvents = rs.getInt("webhook_events");
+  }
+
+  /**
+   * The select list that {@link #BatchRow(ResultSet, Dialect)} reads: the stored columns, each
+   * qualified with {@code qualifier} (the batches table's name or alias), and the jobs fetched
+   * ahead that they do not show yet.
+   */
+  static String select(Tables tables, String qualifier) {
+    StringBuilder out = new StringBuilder();
+    for (String column : COLUMNS.split(",")) {
+      out.append(qualifier).append('.').append(column.trim()).append(", ");
+    }
+    return out.append(fetchedAhead(tables, qualifier)).append(" AS fetched_ahead").toString();
+  }
+
+  /**
+   * The SQL expression of a batch's jobs fetched ahead that its stored counters do not show yet
+   * ({@code qualifier} names the batches table or its alias): what {@code queued} less it and
+   * {@code processing} plus it make exact. 0 where fetches hold the batch row's lock.
+   */
+  static String fetchedAhead(Tables tables, String qualifier) {
+    if (!tables.dialect.hasSingleStatementSteps()) {
+      return "0";
+    }
+    return "GREATEST(0, COALESCE((SELECT sum(f.fetched) FROM %s f WHERE f.batch_id = %s.id), 0) - %s.absorbed)"
+        .formatted(tables.fetched, qualifier, qualifier);
   }
 
   long count(JobStatus status) {

@@ -321,15 +321,20 @@ final class BatchTransitions {
   void deleteBatch(Connection c, BatchId id) throws SQLException {
     BatchRow row = reads.lockBatch(c, id);
     StoreChecks.canDelete(id, row.status, row.progress());
-    for (String table :
-        List.of(
-            tables.jobs,
-            tables.metadata,
-            tables.requests,
-            tables.slots,
-            tables.batchEvents,
-            tables.jobAttempts,
-            tables.batchWebhooks)) {
+    List<String> owned =
+        new ArrayList<>(
+            List.of(
+                tables.jobs,
+                tables.metadata,
+                tables.requests,
+                tables.slots,
+                tables.batchEvents,
+                tables.jobAttempts,
+                tables.batchWebhooks));
+    if (dialect.hasSingleStatementSteps()) {
+      owned.add(tables.fetched); // (see BatchRow)
+    }
+    for (String table : owned) {
       try (PreparedStatement ps =
           c.prepareStatement("DELETE FROM " + table + " WHERE batch_id = ?")) {
         dialect.setUuid(ps, 1, row.id);
@@ -365,8 +370,9 @@ final class BatchTransitions {
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       for (BatchRow row : rows) {
         ps.setString(1, row.status.name());
-        ps.setLong(2, row.count(JobStatus.QUEUED));
-        ps.setLong(3, row.count(JobStatus.PROCESSING));
+        // the stored counters do not show the jobs fetched ahead that the row's reader moved
+        ps.setLong(2, row.count(JobStatus.QUEUED) + row.fetchedAhead);
+        ps.setLong(3, row.count(JobStatus.PROCESSING) - row.fetchedAhead);
         ps.setLong(4, row.count(JobStatus.SUCCEEDED));
         ps.setLong(5, row.count(JobStatus.FAILED));
         ps.setLong(6, row.count(JobStatus.CANCELLED));

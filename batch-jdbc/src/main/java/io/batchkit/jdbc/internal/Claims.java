@@ -79,7 +79,8 @@ final class Claims {
     String pick =
         "SELECT id FROM "
             + tables.batches
-            + " WHERE status = 'PROCESSING' AND queued > 0 AND slots_held < max_concurrency"
+            + " WHERE status = 'PROCESSING' AND slots_held < max_concurrency AND queued > "
+            + BatchRow.fetchedAhead(tables, tables.batches)
             + " AND job_type IN ("
             + Tables.params(types.size())
             + ")"
@@ -192,7 +193,9 @@ final class Claims {
     String only =
         "SELECT id, job_type FROM "
             + tables.batches
-            + " WHERE status = 'PROCESSING' AND queued > 0 AND job_type IN ("
+            + " WHERE status = 'PROCESSING' AND queued > "
+            + BatchRow.fetchedAhead(tables, tables.batches)
+            + " AND job_type IN ("
             + Tables.params(named.size())
             + ") LIMIT 2";
     List<UUID> found = new ArrayList<>();
@@ -216,6 +219,12 @@ final class Claims {
     if (slots.heldBy(c, request.nodeId(), batchId) == 0) {
       return List.of();
     }
+    if (steps != null) {
+      // without the batch row's lock: the fetch writes the node's own row (see BatchRow). A slot
+      // the node gives back meanwhile leaves the jobs with no slot to start in: the node gives
+      // them back; a cancellation meanwhile finds them running, and their outcomes are cancelled
+      return steps.fetch(c, dialect, request, batchId, request.fetchAheadFor(type));
+    }
     // this transaction may hold other batch rows already, not all of them before this one in id
     // order: so it takes this row only if no other transaction holds it, and else fetches nothing
     // this round (waiting could close a cycle with a step that locks in id order)
@@ -225,9 +234,6 @@ final class Claims {
         || row.count(JobStatus.QUEUED) == 0
         || slots.heldBy(c, request.nodeId(), batchId) == 0) {
       return List.of();
-    }
-    if (steps != null) {
-      return steps.fetch(c, dialect, request, batchId, request.fetchAheadFor(type));
     }
     return takeJobs(c, request, batchId, request.fetchAheadFor(type), false);
   }

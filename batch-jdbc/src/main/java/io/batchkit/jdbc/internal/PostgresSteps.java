@@ -44,20 +44,23 @@ final class PostgresSteps {
   private final String fetchSql;
 
   /**
-   * @param batches the batches table
-   * @param jobs the jobs table
-   * @param tokens the sequence the fencing tokens come from: a stamp reserved in this JVM before
-   *     the statement waits for its locks could be overtaken by a newer claim's, so only a value
-   *     drawn under the lock is unique and greater than the job's last token
-   * @param slots the table of the slots each node holds (see {@link Slots})
-   * @param attempts the table of attempt history (see {@link AttemptLog})
+   * @param tables the store's tables; among them the sequence the fencing tokens come from (a stamp
+   *     reserved in this JVM before the statement waits for its locks could be overtaken by a newer
+   *     claim's, so only a value drawn under the lock is unique and greater than the job's last
+   *     token), the slots each node holds ({@link Slots}), the attempt history ({@link AttemptLog})
+   *     and the jobs each node fetched ahead ({@link BatchRow})
    */
-  PostgresSteps(String batches, String jobs, String tokens, String slots, String attempts) {
+  PostgresSteps(Tables tables) {
+    String batches = tables.batches;
+    String jobs = tables.jobs;
+    String tokens = tables.fencingTokens;
+    String slots = tables.slots;
+    String attempts = tables.jobAttempts;
     this.claimSql =
         """
         WITH cand AS (
-          SELECT id FROM %1$s
-          WHERE status = 'PROCESSING' AND queued > 0 AND slots_held < max_concurrency
+          SELECT id FROM %1$s cb
+          WHERE status = 'PROCESSING' AND queued > %4$s AND slots_held < max_concurrency
             AND job_type = ANY(?)
           ORDER BY priority * ?::bigint + last_served_ms, served_seq, id
           LIMIT ?
@@ -107,7 +110,7 @@ final class PostgresSteps {
         )
         SELECT id, batch_id, payload, attempt, fencing_token FROM upd ORDER BY ord, seq
         """
-            .formatted(batches, jobs, tokens);
+            .formatted(batches, jobs, tokens, BatchRow.fetchedAhead(tables, "cb"));
     this.fetchSql =
         """
         WITH picked AS (
@@ -124,16 +127,14 @@ final class PostgresSteps {
           FROM picked p
           WHERE j.id = p.id
           RETURNING j.id, j.payload, j.attempt, j.fencing_token, j.seq
-        ), served AS (
-          UPDATE %1$s b
-          SET queued = b.queued - c.n, processing = b.processing + c.n,
-              last_served_ms = ?, served_seq = ?, updated_at = ?
-          FROM (SELECT count(*) AS n FROM upd) c
-          WHERE b.id = ? AND c.n > 0
+        ), counted AS (
+          INSERT INTO %4$s AS f (batch_id, node_id, fetched)
+          SELECT ?, ?, c.n FROM (SELECT count(*) AS n FROM upd) c WHERE c.n > 0
+          ON CONFLICT (batch_id, node_id) DO UPDATE SET fetched = f.fetched + EXCLUDED.fetched
         )
         SELECT id, payload, attempt, fencing_token FROM upd ORDER BY seq
         """
-            .formatted(batches, jobs, tokens);
+            .formatted(batches, jobs, tokens, tables.fetched);
     String complete =
         """
         WITH lb AS MATERIALIZED (
@@ -213,18 +214,29 @@ final class PostgresSteps {
                  count(*) FILTER (WHERE status = 'CANCELLED') AS c,
                  array_agg(id) AS accepted
           FROM upd GROUP BY batch_id
+        ), fs AS (
+          -- the jobs nodes fetched ahead of these batches (see BatchRow): those the batch rows do
+          -- not show yet move from queued to processing here
+          SELECT f.batch_id, sum(f.fetched) AS n FROM %7$s f
+          WHERE f.batch_id IN (SELECT batch_id FROM cnt) GROUP BY f.batch_id
         ), bu AS (
-          UPDATE %1$s b SET queued = b.queued + cnt.q, processing = b.processing - cnt.n,
+          UPDATE %1$s b SET
+            queued = b.queued + cnt.q - GREATEST(0, COALESCE(fs.n, 0) - b.absorbed),
+            processing = b.processing - cnt.n + GREATEST(0, COALESCE(fs.n, 0) - b.absorbed),
+            absorbed = GREATEST(b.absorbed, COALESCE(fs.n, 0)),
             succeeded = b.succeeded + cnt.s, failed = b.failed + cnt.f,
             cancelled = b.cancelled + cnt.c, updated_at = ?,
             slots_held = b.slots_held - COALESCE(srb.dec, 0)
-          FROM cnt LEFT JOIN srb ON srb.batch_id = cnt.batch_id WHERE b.id = cnt.batch_id
-          RETURNING %3$s, cnt.accepted
+          FROM cnt LEFT JOIN srb ON srb.batch_id = cnt.batch_id
+            LEFT JOIN fs ON fs.batch_id = cnt.batch_id
+          WHERE b.id = cnt.batch_id
+          RETURNING %3$s, 0::bigint AS fetched_ahead, cnt.accepted
         )
         SELECT bu.* FROM (SELECT count(*) AS n FROM lb) held LEFT JOIN bu ON true
         """;
     String columns = prefixed("b.", BatchRow.COLUMNS);
-    this.completeSql = complete.formatted(batches, jobs, columns, "", slots, attempts);
+    this.completeSql =
+        complete.formatted(batches, jobs, columns, "", slots, attempts, tables.fetched);
     // the claim that follows in the same transaction locks its candidates: lock them now, in the
     // same id-ordered pass, so that two nodes' rounds never take the same rows in opposite orders
     this.completeAndLockSql =
@@ -235,14 +247,15 @@ final class PostgresSteps {
             """
 
                OR b.id IN (
-                SELECT id FROM %1$s
-                WHERE status = 'PROCESSING' AND queued > 0 AND slots_held < max_concurrency
+                SELECT id FROM %1$s cb
+                WHERE status = 'PROCESSING' AND queued > %2$s AND slots_held < max_concurrency
                   AND job_type = ANY(?::text[])
                 ORDER BY priority * ?::bigint + last_served_ms, served_seq, id
                 LIMIT ?)"""
-                .formatted(batches),
+                .formatted(batches, BatchRow.fetchedAhead(tables, "cb")),
             slots,
-            attempts);
+            attempts,
+            tables.fetched);
   }
 
   /** Prefixes every column of a comma-separated list with {@code alias}. */
@@ -306,7 +319,9 @@ final class PostgresSteps {
 
   /**
    * Fetches up to {@code want} due jobs of a batch ahead, without slots, in one statement: leases
-   * them and writes the batch's counters. The caller holds the batch row's lock.
+   * them and adds their number to the node's row of fetched jobs, not to the batch row, whose lock
+   * it neither needs nor takes (see {@link BatchRow}); it waits for no lock, as it passes over job
+   * rows another step holds.
    */
   List<ClaimedJob> fetch(
       Connection c, Dialect dialect, ClaimRequest request, UUID batchId, int want)
@@ -321,10 +336,8 @@ final class PostgresSteps {
       dialect.setInstant(ps, ++i, request.leaseUntil());
       dialect.setInstant(ps, ++i, request.now());
       dialect.setInstant(ps, ++i, request.now());
-      ps.setLong(++i, request.now().toEpochMilli());
-      ps.setLong(++i, Tables.nextStamp(0));
-      dialect.setInstant(ps, ++i, request.now());
       dialect.setUuid(ps, ++i, batchId);
+      ps.setString(++i, request.nodeId());
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           fetched.add(

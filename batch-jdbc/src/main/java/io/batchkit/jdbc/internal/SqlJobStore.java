@@ -104,11 +104,7 @@ public final class SqlJobStore implements JdbcJobStore {
     this.batchTransitions = new BatchTransitions(tables, reads, notifier);
     this.attempts = new AttemptLog(tables);
     this.webhooks = new WebhookOutbox(tables);
-    PostgresSteps steps =
-        dialect.hasSingleStatementSteps()
-            ? new PostgresSteps(
-                tables.batches, tables.jobs, tables.fencingTokens, tables.slots, tables.jobAttempts)
-            : null;
+    PostgresSteps steps = dialect.hasSingleStatementSteps() ? new PostgresSteps(tables) : null;
     this.claims = new Claims(tables, reads, steps);
     this.slots = new Slots(tables, reads);
     this.outcomes = new Outcomes(tables, reads, batchTransitions, notifier, steps, slots);
@@ -378,6 +374,12 @@ public final class SqlJobStore implements JdbcJobStore {
     slots.granted(c, request.nodeId(), granted);
     claimed.addAll(claims.fetchAhead(c, request, slots));
     return claimed;
+  }
+
+  /** On PostgreSQL: a fetch writes the node's own row, not the batch row (see {@link BatchRow}). */
+  @Override
+  public boolean fetchesAside() {
+    return dialect.hasSingleStatementSteps();
   }
 
   @Override

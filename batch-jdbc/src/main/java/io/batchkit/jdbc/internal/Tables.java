@@ -42,6 +42,9 @@ final class Tables {
   final String batchWebhooks;
   final String webhookDeliveries;
 
+  /** PostgreSQL's count of the jobs each node fetched ahead of a batch (see {@link BatchRow}). */
+  final String fetched;
+
   /** The PostgreSQL sequence of fencing tokens (see {@link PostgresSteps}). */
   final String fencingTokens;
 
@@ -60,6 +63,7 @@ final class Tables {
     this.batchWebhooks = prefix + "batch_webhooks";
     this.webhookDeliveries = prefix + "webhook_deliveries";
     this.fencingTokens = prefix + "fencing_tokens";
+    this.fetched = prefix + "fetched";
   }
 
   /** A query argument compared exactly: see {@link Dialect#setKey}. */

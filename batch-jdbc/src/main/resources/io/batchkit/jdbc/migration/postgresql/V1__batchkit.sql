@@ -139,6 +139,17 @@ CREATE TABLE IF NOT EXISTS batchkit_slots (
   PRIMARY KEY (batch_id, node_id)
 );
 
+-- the jobs each node fetched ahead of a batch: only that node's fetches write its row, and only
+-- add to it, so that a fetch needs no lock of the batch row; the batch row's absorbed is how many
+-- of them its queued and processing counters show already (see BatchRow)
+CREATE TABLE IF NOT EXISTS batchkit_fetched (
+  batch_id UUID NOT NULL,
+  node_id  VARCHAR(100) NOT NULL,
+  fetched  BIGINT NOT NULL,
+  PRIMARY KEY (batch_id, node_id)
+);
+ALTER TABLE batchkit_batches ADD COLUMN IF NOT EXISTS absorbed BIGINT NOT NULL DEFAULT 0;
+
 -- the token buckets of rate limits held for all nodes (BatchService.Builder.sharedRateLimit): one
 -- row per key (a SHA-256 of the job type, or of the job type and a metadata value); tokens -1 is a
 -- bucket not used yet (full); a claim locks the rows it draws from after its batch rows, in key
