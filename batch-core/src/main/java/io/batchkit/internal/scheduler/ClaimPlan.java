@@ -84,28 +84,10 @@ final class ClaimPlan {
   /** Plans the claim of a round with {@code free} slots of the node free (negative: none). */
   Round plan(int free, long nowNanos) {
     Map<String, Integer> types = new HashMap<>();
-    Map<String, Integer> fetch = new HashMap<>();
-    Map<String, Integer> ready = node.readyPerType();
-    Set<String> slotTypes = null;
     for (String type : config.processors().keySet()) {
       RateLimiter<Object> limiter = rateLimiters.get(type);
       if (limiter == null) {
         types.put(type, breakers.allowance(type, Math.max(free, 0)));
-        if (config.sharedRateLimits().containsKey(type)) {
-          continue; // the store hands these out as its bucket allows, never ahead
-        }
-        // about 100 ms of work for the slots of the type it holds and may get now
-        int slots = node.slotsOfType(type) + Math.max(free, 0);
-        int more = fetchAhead.depth(type, slots) - ready.getOrDefault(type, 0);
-        if (more > 0 && breakers.isClosed(type)) {
-          if (slotTypes == null) {
-            slotTypes = node.slotTypes();
-          }
-          // the store fetches only for a node that holds a slot of the batch, or gets one now
-          if (free > 0 || slotTypes.contains(type)) {
-            fetch.put(type, Math.min(more, ClaimRequest.MAX_FETCH_AHEAD));
-          }
-        }
         continue;
       }
       int banked = bankedPermits.getOrDefault(type, 0);
@@ -125,7 +107,37 @@ final class ClaimPlan {
         node.slotWanted.set(true);
       }
     }
-    return new Round(types, fetch);
+    return new Round(types, fetchPlan(free));
+  }
+
+  /**
+   * Returns how many jobs of each type to fetch ahead with {@code free} slots of the node free (0
+   * or less: only for the slots it holds): about 100 ms of work for those slots ({@link
+   * FetchAhead}), less what waits fetched already; none of a type with a rate limit (the store's
+   * bucket or the node's limiter hands those out one by one) or whose circuit is not closed. Reads
+   * only state that any thread may read, so that the {@link Fetcher} plans with it too.
+   */
+  Map<String, Integer> fetchPlan(int free) {
+    Map<String, Integer> fetch = new HashMap<>();
+    Map<String, Integer> ready = node.readyPerType();
+    Set<String> slotTypes = null;
+    for (String type : config.processors().keySet()) {
+      if (rateLimiters.containsKey(type) || config.sharedRateLimits().containsKey(type)) {
+        continue;
+      }
+      int slots = node.slotsOfType(type) + Math.max(free, 0);
+      int more = fetchAhead.depth(type, slots) - ready.getOrDefault(type, 0);
+      if (more > 0 && breakers.isClosed(type)) {
+        if (slotTypes == null) {
+          slotTypes = node.slotTypes();
+        }
+        // the store fetches only for a node that holds a slot of the batch, or gets one now
+        if (free > 0 || slotTypes.contains(type)) {
+          fetch.put(type, Math.min(more, ClaimRequest.MAX_FETCH_AHEAD));
+        }
+      }
+    }
+    return fetch;
   }
 
   /** Counts a job the claim gave a slot: for a rate-limited type, its banked permit is spent. */

@@ -106,6 +106,9 @@ final class Dispatcher {
   /** What each round asks the store for, and the rate-limit permits banked between rounds. */
   private final ClaimPlan claimPlan;
 
+  /** Fetches ahead beside the rounds on a store that fetches aside; else null (rounds fetch). */
+  private final Fetcher fetcher;
+
   private final Thread thread;
 
   /**
@@ -156,6 +159,10 @@ final class Dispatcher {
     this.starts = starts;
     this.pruner = pruner;
     this.claimPlan = new ClaimPlan(config, node, runner.fetchAhead, breakers, rateLimiters);
+    this.fetcher =
+        store.fetchesAside()
+            ? new Fetcher(config, node, runner, breakers, memory, claimPlan)
+            : null;
     this.thread =
         new DaemonThreadFactory("batchkit-dispatcher-" + config.nodeId())
             .newThread(this::dispatchLoop);
@@ -164,6 +171,9 @@ final class Dispatcher {
   /** Starts the dispatcher thread. */
   void start() {
     thread.start();
+    if (fetcher != null) {
+      fetcher.start();
+    }
   }
 
   /**
@@ -290,6 +300,9 @@ final class Dispatcher {
         }
       }
     }
+    if (fetcher != null) {
+      fetcher.stop(); // before the last jobs fetched ahead are given back: it adds no more
+    }
     releaseClaimedAhead(); // those a round claimed while close() began
     try {
       flushOutcomes();
@@ -408,7 +421,9 @@ final class Dispatcher {
     try {
       return claimAndLaunchOnce();
     } finally {
-      node.refillsDone(); // workers waiting for jobs fetched ahead take them or give slots back
+      if (fetcher == null) {
+        node.refillsDone(); // workers waiting for jobs fetched ahead take them or give slots back
+      }
     }
   }
 
@@ -426,8 +441,13 @@ final class Dispatcher {
     long nowNanos = System.nanoTime();
     ClaimPlan.Round plan = claimPlan.plan(free, nowNanos);
     Map<String, Integer> types = plan.types();
-    Map<String, Integer> fetch = plan.fetch();
+    // with a fetcher, the round claims only for free slots and wakes the fetcher, after the claim
+    // (which may give the node the slots its fetches need)
+    Map<String, Integer> fetch = fetcher == null ? plan.fetch() : Map.of();
     if (free <= 0 && fetch.isEmpty()) {
+      if (fetcher != null && !plan.fetch().isEmpty()) {
+        fetcher.wake();
+      }
       return 0;
     }
     // the queued outcomes go with the claim: the slots they free in a batch can be claimed at once,
@@ -468,7 +488,7 @@ final class Dispatcher {
           node.takeSlot(claim.batchId(), type);
           runner.launch(job);
         } else {
-          addReady(job);
+          runner.queueFetched(job);
         }
       }
     } finally {
@@ -478,7 +498,11 @@ final class Dispatcher {
         node.outcomes.add(c.holdsSlot() ? back : back.withoutSlot());
       }
     }
-    node.forgetEmptyFetches();
+    if (fetcher == null) {
+      node.forgetEmptyFetches();
+    } else if (!plan.fetch().isEmpty()) {
+      fetcher.wake();
+    }
     claimPlan.claimed(plan, claimedPerType, nowNanos);
     return claimed.size();
   }
@@ -495,14 +519,6 @@ final class Dispatcher {
           runner.endUnstarted(job, new InterruptedException("its node runs no job of its batch"));
         }
       }
-    }
-  }
-
-  /** Queues a job fetched ahead; a cancellation that came as it was queued ends it at once. */
-  private void addReady(RunningJob job) {
-    node.addReady(job);
-    if (job.isCancelled() && node.removeReady(job)) {
-      runner.endUnstarted(job, new InterruptedException("stopped before it started"));
     }
   }
 }

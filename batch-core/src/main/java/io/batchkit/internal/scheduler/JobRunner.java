@@ -484,6 +484,17 @@ final class JobRunner {
   }
 
   /**
+   * Queues a job fetched ahead for the workers ({@link NodeState#addReady}); a cancellation that
+   * came as it was queued ends it at once. For whoever fetches.
+   */
+  void queueFetched(RunningJob job) {
+    node.addReady(job);
+    if (job.isCancelled() && node.removeReady(job)) {
+      endUnstarted(job, new InterruptedException("stopped before it started"));
+    }
+  }
+
+  /**
    * Ends a job fetched ahead that this thread took out of its queue ({@link NodeState#pollReady}):
    * it never ran, and holds no slot.
    */

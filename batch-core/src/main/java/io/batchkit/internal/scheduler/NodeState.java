@@ -33,6 +33,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       renews leases, takes back expired ones, enforces timeouts and records the outcomes queued
  *       in {@link #outcomes}. Here it alone writes {@link #inOutage}, {@link #dispatcherAsleep} and
  *       {@link #sleepUntilNanos}.
+ *   <li>On a store that fetches aside ({@code JobStore.fetchesAside}), the <b>fetcher thread</b>
+ *       ({@link Fetcher}) fetches ahead instead of the dispatcher: it alone then adds to the jobs
+ *       fetched ahead and ends pending refills.
  *   <li>A <b>worker thread</b> owns one slot of the node, and one of its job's batch, while it
  *       runs. When its job ends it takes its next job, keeping both: first one of the same batch
  *       fetched ahead ({@link #pollReady(BatchId)}, waiting for a pending refill); else, on the
@@ -68,9 +71,10 @@ final class NodeState {
 
   /**
    * Jobs fetched ahead, not started, per batch in claim order (see {@link FetchAhead}); each is in
-   * {@link #running} too, so its lease is renewed, but holds no slot. The dispatcher adds; a worker
-   * passing its slot on, a cancellation, a lost lease, the dispatcher giving back jobs whose batch
-   * this node runs no job of, or shutdown removes (whoever removes a job owns it).
+   * {@link #running} too, so its lease is renewed, but holds no slot. Whoever fetches adds (the
+   * {@link Fetcher} if there is one, else the dispatcher); a worker passing its slot on, a
+   * cancellation, a lost lease, the dispatcher giving back jobs whose batch this node runs no job
+   * of, or shutdown removes (whoever removes a job owns it).
    */
   private final Map<BatchId, Fetched> fetched = new ConcurrentHashMap<>();
 
@@ -128,6 +132,12 @@ final class NodeState {
   final Waiter waiter = new Waiter();
 
   /**
+   * Where the {@link Fetcher} sleeps, on a store that fetches aside; a worker asking for a refill
+   * ({@link #askRefill}) and the dispatcher wake it.
+   */
+  final Waiter refills = new Waiter();
+
+  /**
    * Set by a processor's thread when a running job reports progress ({@link #progressReported}),
    * cleared by the dispatcher when it collects the reports to store with a lease renewal.
    */
@@ -157,7 +167,10 @@ final class NodeState {
   /** Written by the dispatcher only: whether the store is failing (workers then leave it alone). */
   volatile boolean inOutage;
 
-  /** Adds a job fetched ahead to the end of its batch's queue; for the dispatcher. */
+  /**
+   * Adds a job fetched ahead to the end of its batch's queue; for whoever fetches (the {@link
+   * Fetcher} if there is one, else the dispatcher), the one thread that adds.
+   */
   void addReady(RunningJob job) {
     Fetched of =
         fetched.computeIfAbsent(job.claim.batchId(), id -> new Fetched(job.batch.jobType()));
@@ -273,14 +286,15 @@ final class NodeState {
 
   /**
    * Asks for more jobs of {@code batchId} to be fetched: marks a refill pending, so that a worker
-   * that finds none left waits for the dispatcher's claim rather than giving its slot back. The
-   * caller wakes the dispatcher.
+   * that finds none left waits for the next fetch rather than giving its slot back, and wakes the
+   * {@link Fetcher} if there is one. Without one, the caller wakes the dispatcher.
    */
   void askRefill(BatchId batchId) {
     Fetched of = fetched.get(batchId);
     if (of != null) {
       of.refillPending.set(true);
     }
+    refills.wake();
   }
 
   /**
@@ -306,7 +320,10 @@ final class NodeState {
     }
   }
 
-  /** Ends every pending refill after a claim (which may have brought none); wakes the waiters. */
+  /**
+   * Ends every pending refill after a fetch (which may have brought none); wakes the waiters. For
+   * whoever fetches: the {@link Fetcher} if there is one, else the dispatcher.
+   */
   void refillsDone() {
     fetched.values().forEach(of -> of.refillPending.set(false));
     refillLock.lock();
@@ -318,8 +335,8 @@ final class NodeState {
   }
 
   /**
-   * Forgets the batches none of whose jobs fetched ahead waits; for the dispatcher, the only one
-   * that adds (a worker holding a forgotten batch's empty queue finds nothing in it).
+   * Forgets the batches none of whose jobs fetched ahead waits; for the one thread that adds (a
+   * worker holding a forgotten batch's empty queue finds nothing in it).
    */
   void forgetEmptyFetches() {
     fetched.values().removeIf(of -> of.count.get() == 0);
