@@ -31,7 +31,9 @@ import java.util.Map;
  * counted as processing in the batch's progress), but started only in a slot the node already
  * holds. It does so only when that batch is the one batch with queued jobs of the request's job
  * types, so fetching ahead never makes another batch wait for its turn, and only when the node
- * holds a slot of that batch once the claim is made.
+ * holds a slot of that batch once the claim is made. A store that fetches aside ({@link
+ * JobStore#fetchesAside}) checks both without the batch's lock: a slot the node gives back as the
+ * fetch runs leaves it jobs no slot of its can start, which it gives back unstarted.
  *
  * @param nodeId the claiming node, stored as the jobs' owner
  * @param maxJobs the most jobs to claim for free slots: each gets a slot of its batch; 0 when the

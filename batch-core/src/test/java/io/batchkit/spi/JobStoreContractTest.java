@@ -2145,6 +2145,57 @@ public abstract class JobStoreContractTest {
     }
   }
 
+  /**
+   * Claims that draw on a rate bucket (their own steps, on every store) race fetches ahead with no
+   * claim for slots on another node: no job is handed out twice, and the counters end exact.
+   */
+  @Test
+  void rateLimitedClaims_racingFetchesAhead_neverHandOutAJobTwice() throws Exception {
+    SharedRateLimit limit = new SharedRateLimit(Optional.empty(), 1_000_000, Duration.ofSeconds(1));
+    for (int round = 0; round < 4 * concurrencyRounds(); round++) {
+      int jobs = 150;
+      Stored stored = insert(batch(jobs).maxConcurrency(1_000));
+      BatchId id = stored.id();
+      ConcurrentLinkedQueue<ClaimedJob> handedOut = new ConcurrentLinkedQueue<>();
+      handedOut.addAll(fetch(NODE_A, 1, 0, at(1))); // a slot: node A may fetch ahead
+      Set<JobId> seen = ConcurrentHashMap.newKeySet();
+      handedOut.forEach(c -> seen.add(c.id()));
+      List<Callable<Integer>> calls = new ArrayList<>();
+      for (boolean fetcher : new boolean[] {true, false}) {
+        calls.add(
+            () -> {
+              for (int step = 0; step < 1_000; step++) {
+                List<ClaimedJob> got =
+                    fetcher
+                        ? fetch(NODE_A, 0, 3, at(2))
+                        : store.claim(limited(NODE_B, 3, 0, at(2), limit));
+                for (ClaimedJob job : got) {
+                  assertTrue(seen.add(job.id()), "handed out twice: " + job.id());
+                }
+                handedOut.addAll(got);
+                if (got.isEmpty() && batchOf(id).progress().queued() == 0) {
+                  break;
+                }
+              }
+              return 0;
+            });
+      }
+      runConcurrently(calls, new CountDownLatch(0));
+
+      assertEquals(jobs, seen.size(), "every job handed out once");
+      List<JobOutcome> ends = new ArrayList<>();
+      handedOut.forEach(
+          c ->
+              ends.add(
+                  c.holdsSlot()
+                      ? JobOutcome.succeeded(c, "ok")
+                      : JobOutcome.succeeded(c, "ok").withoutSlot()));
+      assertEquals(Set.of(), store.complete(ends, at(3)).rejected(), "a job's token was overtaken");
+      assertEquals(new Progress(jobs, 0, 0, jobs, 0, 0), batchOf(id).progress());
+      assertEquals(countedProgress(id), batchOf(id).progress());
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // rate limits held by the store for all nodes
 

@@ -91,6 +91,9 @@ public final class TestDatabases {
       for (String table : tables(prefix)) {
         s.executeUpdate("DELETE FROM " + table);
       }
+      if (isPostgres(c)) {
+        s.executeUpdate("DELETE FROM " + prefix + "fetched");
+      }
     }
   }
 
@@ -101,12 +104,19 @@ public final class TestDatabases {
       for (String table : tables(prefix)) {
         s.executeUpdate("DROP TABLE IF EXISTS " + table);
       }
-      if (c.getMetaData().getDatabaseProductName().equals("PostgreSQL")) {
+      if (isPostgres(c)) {
+        s.executeUpdate("DROP TABLE IF EXISTS " + prefix + "fetched");
         s.executeUpdate("DROP SEQUENCE IF EXISTS " + prefix + "fencing_tokens");
       }
     }
   }
 
+  /** Whether {@code c} is to PostgreSQL, which alone has the table of jobs fetched ahead. */
+  private static boolean isPostgres(Connection c) throws SQLException {
+    return c.getMetaData().getDatabaseProductName().equals("PostgreSQL");
+  }
+
+  /** The tables every dialect has. */
   private static List<String> tables(String prefix) {
     return List.of(
         prefix + "jobs",

@@ -378,10 +378,10 @@ final class BatchReads {
 
   /** The queued and the running jobs of started batches, from their counters. */
   long[] queuedAndRunning(Connection c) throws SQLException {
+    String ahead = BatchRow.fetchedAhead(tables, "b");
     String sql =
-        "SELECT COALESCE(SUM(queued), 0), COALESCE(SUM(processing), 0) FROM "
-            + tables.batches
-            + " WHERE status = 'PROCESSING'";
+        "SELECT COALESCE(SUM(b.queued - %1$s), 0), COALESCE(SUM(b.processing + %1$s), 0) FROM %2$s b WHERE b.status = 'PROCESSING'"
+            .formatted(ahead, tables.batches);
     try (PreparedStatement ps = c.prepareStatement(sql);
         ResultSet rs = ps.executeQuery()) {
       rs.next();
@@ -392,7 +392,8 @@ final class BatchReads {
   /** The work of one {@code countQueuedJobs} call. */
   Transactions.Work<Long> countQueuedJobs() {
     String sql =
-        "SELECT COALESCE(SUM(queued), 0) FROM " + tables.batches + " WHERE status = 'PROCESSING'";
+        "SELECT COALESCE(SUM(b.queued - %s), 0) FROM %s b WHERE b.status = 'PROCESSING'"
+            .formatted(BatchRow.fetchedAhead(tables, "b"), tables.batches);
     return c -> {
       try (PreparedStatement ps = c.prepareStatement(sql);
           ResultSet rs = ps.executeQuery()) {

@@ -132,6 +132,16 @@ final class BatchRow {
     return counts[status.ordinal()];
   }
 
+  /** Whether a count is below none: a view that must be read again (see {@link Outcomes}). */
+  boolean hasNegativeCount() {
+    for (long n : counts) {
+      if (n < 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   void move(JobStatus from, JobStatus to, long n) {
     counts[from.ordinal()] -= n;
     counts[to.ordinal()] += n;

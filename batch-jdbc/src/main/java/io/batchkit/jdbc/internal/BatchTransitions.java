@@ -150,12 +150,15 @@ final class BatchTransitions {
       forgetSchedule(c, id);
     }
     long finished = row.progress().finished();
-    long running = row.count(JobStatus.PROCESSING);
     long cancelled = cancelQueued(c, row, now);
     row.status = BatchStatusRule.finalStatus(row.progress(), true, false);
     row.completedAt = now;
     row.updatedAt = now;
     writeBatches(c, List.of(row));
+    // read again: on PostgreSQL a node may have fetched queued jobs ahead while this step held the
+    // batch row (see BatchRow), and they run now; the cancellation waited for their fetch to commit
+    row = reads.readBatch(c, row.id, false);
+    long running = row.count(JobStatus.PROCESSING);
     CancellationSummary summary = new CancellationSummary(id, cancelled, running, finished);
     List<BatchEvent> happened = new ArrayList<>(2);
     happened.add(BatchEvents.cancelled(summary, now));

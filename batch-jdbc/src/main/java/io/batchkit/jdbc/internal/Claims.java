@@ -147,9 +147,7 @@ final class Claims {
     }
     // the rate buckets those batches draw from, locked after the batch rows, in key order
     RateBuckets.Open tokens = buckets.open(c, limits, request.now());
-    // 4. the due jobs of each batch in order: no row locks needed, since every step that changes a
-    // batch's queued jobs holds the batch row, which this claim holds too (a FOR UPDATE here would
-    // make H2 lock every queued job of the batch, not just the ones returned)
+    // 4. the due jobs of each batch in order (see takeJobs for their locks)
     List<ClaimedJob> claimed = new ArrayList<>();
     Map<String, Integer> takenPerType = new HashMap<>();
     for (Object[] candidate : candidates) {
@@ -245,14 +243,18 @@ final class Claims {
   private List<ClaimedJob> takeJobs(
       Connection c, ClaimRequest request, UUID batchId, int want, boolean slots)
       throws SQLException {
-    // no row locks needed on the jobs: every step that changes a batch's queued jobs holds the
-    // batch row, which this claim holds too (a FOR UPDATE here would make H2 lock every queued job
-    // of the batch, not just the ones returned)
+    // on H2 and MySQL no row locks are needed on the jobs: every step that changes a batch's queued
+    // jobs holds the batch row, which this claim holds too (a FOR UPDATE here would make H2 lock
+    // every queued job of the batch, not just the ones returned). On PostgreSQL a fetch ahead takes
+    // queued jobs without the batch row (PostgresSteps#fetch): the claim locks the jobs it takes
+    // and
+    // passes over those a fetch holds, as the fetch does
     String select =
         "SELECT id, payload, attempt, fencing_token FROM "
             + tables.jobs
             + " WHERE batch_id = ? AND status = 'QUEUED' AND run_at <= ?"
-            + " ORDER BY seq LIMIT ?";
+            + " ORDER BY seq LIMIT ?"
+            + (steps != null ? " FOR UPDATE SKIP LOCKED" : "");
     List<ClaimedJob> group = new ArrayList<>(Math.min(want, 1_000));
     try (PreparedStatement ps = c.prepareStatement(select)) {
       dialect.setUuid(ps, 1, batchId);

@@ -188,16 +188,23 @@ final class Outcomes {
         requeued = true; // a hint: it may have been cancelled instead, if its batch was final
       }
     }
+    List<BatchRow> rows = new ArrayList<>();
+    for (BatchRow row : done.rows().values()) {
+      // the statement reads the jobs fetched ahead as of its start and a batch row as of its lock:
+      // a reaper that, in between, took back jobs fetched after that start leaves the row short of
+      // them (see BatchRow); read it again, under the lock this transaction holds
+      rows.add(row.hasNegativeCount() ? reads.readBatch(c, row.id, false) : row);
+    }
     List<BatchRow> changed = new ArrayList<>();
     List<Batch> snapshots = new ArrayList<>();
-    for (BatchRow row : done.rows().values()) {
+    for (BatchRow row : rows) {
       if (applyRules(c, row, now)) {
         changed.add(row);
       }
       snapshots.add(row.toBatch());
     }
     batchTransitions.writeBatches(c, changed);
-    announceFinished(c, done.rows().values(), now);
+    announceFinished(c, rows, now);
     if (requeued) {
       notifier.notifyWork(c);
     }

@@ -30,12 +30,14 @@ import java.util.UUID;
  * H2 locks every row its {@code LIMIT ... FOR UPDATE} reads.
  *
  * <p>Both statements keep the portable steps' rules and lock order: batch rows first, in id order,
- * then job rows. Under READ COMMITTED a row locked with {@code FOR UPDATE} is re-read at its newest
- * version and its conditions checked again, so the counters and the free slots a claim sees are
- * current, whatever committed while it waited for the lock; jobs another claim took in the meantime
- * fail the {@code status = 'QUEUED'} re-check and are passed over, and {@code LIMIT} keeps reading.
- * The arguments travel as arrays, so that each statement has one text whatever its size and stays
- * prepared on the server.
+ * then job rows. The third, {@link #fetch}, locks no batch row: it takes queued job rows with
+ * {@code SKIP LOCKED}, so it never waits, and counts them in its node's row of fetched jobs (see
+ * {@link BatchRow}). Under READ COMMITTED a row locked with {@code FOR UPDATE} is re-read at its
+ * newest version and its conditions checked again, so the counters and the free slots a claim sees
+ * are current, whatever committed while it waited for the lock; jobs another claim took in the
+ * meantime fail the {@code status = 'QUEUED'} re-check and are passed over, and {@code LIMIT} keeps
+ * reading. The arguments travel as arrays, so that each statement has one text whatever its size
+ * and stays prepared on the server.
  */
 final class PostgresSteps {
   private final String claimSql;

@@ -131,7 +131,8 @@ class SpringBootPostgresIT {
                 "batch_events",
                 "job_attempts",
                 "batch_webhooks",
-                "webhook_deliveries")) {
+                "webhook_deliveries",
+                "fetched")) {
           s.execute("DROP TABLE IF EXISTS " + PREFIX + table);
         }
         s.execute("DROP SEQUENCE IF EXISTS " + PREFIX + "fencing_tokens");
