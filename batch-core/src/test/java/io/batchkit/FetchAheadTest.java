@@ -35,6 +35,16 @@ class FetchAheadTest {
     services.closeAll();
   }
 
+  /** The store the tests run on: the in-memory one, which fetches ahead in the dispatch round. */
+  protected JobStore newStore() {
+    return JobStore.inMemory();
+  }
+
+  /** A builder on a new store of {@link #newStore()}. */
+  private BatchService.Builder builder() {
+    return BatchService.builder().store(newStore());
+  }
+
   @Test
   void claimAhead_outOfRange_isRefusedNamingTheSetting() {
     for (int bad : new int[] {-1, 10_001}) {
@@ -55,7 +65,7 @@ class FetchAheadTest {
     Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
     BatchService service =
         services.start(
-            BatchService.builder()
+            builder()
                 .maxConcurrency(3)
                 .claimAhead(10)
                 .processor(
@@ -96,7 +106,7 @@ class FetchAheadTest {
     BatchService[] self = new BatchService[1];
     BatchService service =
         services.start(
-            BatchService.builder()
+            builder()
                 .maxConcurrency(8)
                 .claimAhead(50)
                 .processor(
@@ -129,7 +139,7 @@ class FetchAheadTest {
    */
   @Test
   void twoServicesFetchingAheadShareTheBatchLimit() {
-    JobStore store = JobStore.inMemory();
+    JobStore store = newStore();
     ConcurrencyProbe probe = new ConcurrencyProbe();
     Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
     JobProcessor work =
@@ -181,7 +191,7 @@ class FetchAheadTest {
     AtomicInteger ran = new AtomicInteger();
     BatchService service =
         services.start(
-            BatchService.builder()
+            builder()
                 .maxConcurrency(1)
                 .claimAhead(5)
                 .processor(
@@ -215,7 +225,7 @@ class FetchAheadTest {
    */
   @Test
   void closeGivesFetchedJobsBack() {
-    JobStore store = JobStore.inMemory();
+    JobStore store = newStore();
     CountDownLatch firstRunning = new CountDownLatch(1);
     CountDownLatch never = services.gate();
     BatchService closing =
@@ -266,7 +276,7 @@ class FetchAheadTest {
   void theTimeoutStartsWhenTheJobStartsNotWhenItWasFetched() {
     BatchService service =
         services.start(
-            BatchService.builder()
+            builder()
                 .maxConcurrency(1)
                 .claimAhead(100)
                 .processor(

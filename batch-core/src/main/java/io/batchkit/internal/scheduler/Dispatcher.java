@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  * ({@link #unsent}), the {@link ClaimPlan} (and the rate-limit permits it banked), its timers, and
  * the earliest retry time ({@link #nextRetryAt}). The one exception is {@link #stopDispatcher},
  * which {@code close()} sets. Of the shared state in {@link NodeState}, it alone increments {@link
- * NodeState#runningCount}, adds to the ready queue, and writes {@link NodeState#inOutage}, {@link
- * NodeState#dispatcherAsleep} and {@link NodeState#sleepUntilNanos}.
+ * NodeState#runningCount}, adds to the ready queue (unless a {@link Fetcher} does), and writes
+ * {@link NodeState#inOutage}, {@link NodeState#dispatcherAsleep} and {@link
+ * NodeState#sleepUntilNanos}.
  *
  * <h2>The dispatch round</h2>
  *
@@ -43,21 +44,24 @@ import org.slf4j.LoggerFactory;
  * of batches this node holds no slot of any more; when it claimed nothing, it sends the outcomes
  * still queued in {@code complete} calls, and otherwise leaves them for the next round's claim,
  * which follows as soon as the jobs it started end, so that a busy node records a group of outcomes
- * and claims the next group in one transaction (on a database, one commit instead of two), (2)
- * renews leases every third of the lease duration and takes back expired leases every half lease
- * (at most every max poll interval), (3) completes the futures of awaited batches that the store
- * reported finished ({@code JobStore.subscribeFinished}: on PostgreSQL, within milliseconds of
- * another node finishing them) and, while callers wait for batches, polls the store for finished
- * ones every poll interval, (4) interrupts jobs past their timeout and gives up on those that did
- * not return for the grace period (this step needs no store, so it runs during an outage too), then
- * (5) sleeps until a worker gives a slot back, queues an outcome it wants recorded soon or takes
- * the jobs of a batch fetched ahead down to half (it then asks for a refill, and the workers that
- * find none left wait for it, up to a second, rather than give their slots back), a caller or the
- * store (through {@code JobStore.subscribe}) announces work, the store reports an awaited batch
- * finished, a retry or a timeout falls due, or the next timer is due. The outcome of a short job
- * followed by a job fetched ahead waits for the next round, so outcomes are recorded in groups. A
- * worker that starts a job due to time out before the dispatcher's planned wake-up wakes it. A
- * round that found nothing doubles the next sleep, from the poll interval up to the max poll
+ * and claims the next group in one transaction (on a database, one commit instead of two). On a
+ * store that fetches aside ({@code JobStore.fetchesAside}: PostgreSQL) the {@link Fetcher} fetches
+ * ahead instead, on a thread and a transaction of its own; the round then claims only for free
+ * slots and wakes the fetcher when its claim gave the node slots. (2) renews leases every third of
+ * the lease duration and takes back expired leases every half lease (at most every max poll
+ * interval), (3) completes the futures of awaited batches that the store reported finished ({@code
+ * JobStore.subscribeFinished}: on PostgreSQL, within milliseconds of another node finishing them)
+ * and, while callers wait for batches, polls the store for finished ones every poll interval, (4)
+ * interrupts jobs past their timeout and gives up on those that did not return for the grace period
+ * (this step needs no store, so it runs during an outage too), then (5) sleeps until a worker gives
+ * a slot back, queues an outcome it wants recorded soon or takes the jobs of a batch fetched ahead
+ * down to half (it then asks for a refill, which the fetcher or the next round brings, and the
+ * workers that find none left wait for it, up to a second, rather than give their slots back), a
+ * caller or the store (through {@code JobStore.subscribe}) announces work, the store reports an
+ * awaited batch finished, a retry or a timeout falls due, or the next timer is due. The outcome of
+ * a short job followed by a job fetched ahead waits for the next round, so outcomes are recorded in
+ * groups. A worker that starts a job due to time out before the dispatcher's planned wake-up wakes
+ * it. A round that found nothing doubles the next sleep, from the poll interval up to the max poll
  * interval, so an idle service leaves the store alone. A round claims only when it is due: after a
  * wake-up, with outcomes to send, when a retry fell due, when a scheduled batch was started ({@link
  * ScheduledStarts}, every second), or when the poll wait is up; the other timers (leases, the
@@ -441,13 +445,10 @@ final class Dispatcher {
     long nowNanos = System.nanoTime();
     ClaimPlan.Round plan = claimPlan.plan(free, nowNanos);
     Map<String, Integer> types = plan.types();
-    // with a fetcher, the round claims only for free slots and wakes the fetcher, after the claim
-    // (which may give the node the slots its fetches need)
+    // with a fetcher, the round claims only for free slots; a claim that gave the node slots wakes
+    // it, as the workers do when their jobs fetched ahead run low
     Map<String, Integer> fetch = fetcher == null ? plan.fetch() : Map.of();
     if (free <= 0 && fetch.isEmpty()) {
-      if (fetcher != null && !plan.fetch().isEmpty()) {
-        fetcher.wake();
-      }
       return 0;
     }
     // the queued outcomes go with the claim: the slots they free in a batch can be claimed at once,
@@ -500,7 +501,7 @@ final class Dispatcher {
     }
     if (fetcher == null) {
       node.forgetEmptyFetches();
-    } else if (!plan.fetch().isEmpty()) {
+    } else if (!claimedPerType.isEmpty() && !plan.fetch().isEmpty()) {
       fetcher.wake();
     }
     claimPlan.claimed(plan, claimedPerType, nowNanos);

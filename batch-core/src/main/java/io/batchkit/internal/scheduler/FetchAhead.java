@@ -14,9 +14,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * the jobs left to one node at a batch's end are about that much work. A fixed {@code claimAhead}
  * replaces the measure.
  *
- * <p>Ownership: workers record each attempt's length ({@link #record}); the dispatcher reads
- * ({@link #depth}) and tells workers when to ask for more ({@link #refillBelow}). The mean per type
- * is an atomic value that each record moves one eighth of the way to the new length.
+ * <p>Ownership: workers record each attempt's length ({@link #record}); whoever plans a fetch (the
+ * dispatcher, or the {@link Fetcher}) reads ({@link #depth}), and workers read when to ask for more
+ * ({@link #refillBelow}). The mean per type is an atomic value that each record moves one eighth of
+ * the way to the new length.
  */
 final class FetchAhead {
   /** How much work a node holds fetched ahead, over the slots it holds. */
@@ -56,8 +57,8 @@ final class FetchAhead {
   }
 
   /**
-   * Returns the count of a batch's jobs fetched ahead at or below which a worker that took one
-   * wakes the dispatcher to fetch more: half the depth.
+   * Returns the count of a batch's jobs fetched ahead at or below which a worker that took one asks
+   * for more ({@link NodeState#askRefill}): half the depth.
    */
   int refillBelow(String jobType, int slots) {
     return depth(jobType, slots) / 2;

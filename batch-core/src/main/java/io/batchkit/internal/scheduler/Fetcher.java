@@ -21,11 +21,12 @@ import org.slf4j.LoggerFactory;
  * one, which leases the jobs its workers take next. On PostgreSQL the two then run on two backends
  * and touch different rows. A class of its own so that the refill path is read in one file.
  *
- * <p>It fetches when a worker asks for a refill ({@link NodeState#askRefill}) and when a dispatch
- * round wanted jobs fetched (after a claim, which may have given the node its first slots of a
- * batch), then plans again at once while its fetches bring jobs; otherwise it sleeps, at most a max
- * poll interval. It fetches only for the slots the node holds, and nothing while the service
- * closes, the store is failing or the heap is too full ({@link MemoryGuard}).
+ * <p>It fetches when a worker asks for a refill ({@link NodeState#askRefill}) and after a dispatch
+ * round's claim gave the node slots, then plans again at once while its fetches bring jobs;
+ * otherwise it sleeps, at most a max poll interval. It fetches only for the slots the node holds,
+ * and nothing while the service closes, the store is failing or the heap is too full ({@link
+ * MemoryGuard}). Jobs that arrive for a batch whose last slot the node gave back meanwhile cannot
+ * start here: it wakes the dispatcher, whose round gives them back.
  *
  * <h2>Ownership</h2>
  *
@@ -148,6 +149,7 @@ final class Fetcher {
                 fetch,
                 config.sharedRateLimits()));
     ArrayDeque<ClaimedJob> pending = new ArrayDeque<>(got);
+    boolean stranded = false;
     try {
       ClaimedJob claim;
       while ((claim = pending.peek()) != null) {
@@ -156,6 +158,7 @@ final class Fetcher {
         if (job != null) {
           breakers.claimed(job.batch.jobType(), claim.id());
           runner.queueFetched(job);
+          stranded |= node.slotsOf(claim.batchId()) == 0;
         }
       }
     } finally {
@@ -165,6 +168,9 @@ final class Fetcher {
       }
     }
     node.forgetEmptyFetches();
+    if (stranded) {
+      node.waiter.wake(); // the dispatcher's round gives back what no slot of this node can start
+    }
     return got.size();
   }
 }

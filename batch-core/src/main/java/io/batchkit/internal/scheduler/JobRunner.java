@@ -366,7 +366,8 @@ final class JobRunner {
   /**
    * Waits for the refill of {@code batch} the workers asked for, if one is pending, and takes the
    * first job it brought whose type may start; returns null if none came. It waits at most {@link
-   * #REFILL_WAIT}: the dispatcher ends every pending refill after its next claim.
+   * #REFILL_WAIT}: whoever fetches (the {@link Fetcher}, or the dispatcher with its next claim)
+   * ends every pending refill after its fetch.
    */
   private RunningJob awaitStartable(BatchId batch) {
     try {
