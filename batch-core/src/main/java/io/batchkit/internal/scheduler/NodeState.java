@@ -29,10 +29,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *       (invalidated on delete).
  *   <li>The <b>dispatcher thread</b> owns the fields of {@link Dispatcher}: outcomes it has not
  *       sent yet, the rate-limit permits it has banked ({@link ClaimPlan}), its timers, and the
- *       earliest retry time. It claims for free slots and fetches ahead ({@link FetchAhead}),
- *       renews leases, takes back expired ones, enforces timeouts and records the outcomes queued
- *       in {@link #outcomes}. Here it alone writes {@link #inOutage}, {@link #dispatcherAsleep} and
- *       {@link #sleepUntilNanos}.
+ *       earliest retry time. It claims for free slots, fetches ahead ({@link FetchAhead}) unless a
+ *       {@link Fetcher} does, renews leases, takes back expired ones, enforces timeouts and records
+ *       the outcomes queued in {@link #outcomes}. Here it alone writes {@link #inOutage}, {@link
+ *       #dispatcherAsleep} and {@link #sleepUntilNanos}.
  *   <li>On a store that fetches aside ({@code JobStore.fetchesAside}), the <b>fetcher thread</b>
  *       ({@link Fetcher}) fetches ahead instead of the dispatcher: it alone then adds to the jobs
  *       fetched ahead and ends pending refills.
@@ -93,8 +93,8 @@ final class NodeState {
     final AtomicInteger count = new AtomicInteger();
 
     /**
-     * Set by a worker that asked the dispatcher for more; cleared by the dispatcher once its next
-     * claim is done ({@link #refillsDone}).
+     * Set by a worker that asked for more; cleared by whoever fetches (the {@link Fetcher}, or the
+     * dispatcher with its next claim) once its fetch is done ({@link #refillsDone}).
      */
     final AtomicBoolean refillPending = new AtomicBoolean();
 

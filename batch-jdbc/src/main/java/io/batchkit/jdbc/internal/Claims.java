@@ -246,9 +246,8 @@ final class Claims {
     // on H2 and MySQL no row locks are needed on the jobs: every step that changes a batch's queued
     // jobs holds the batch row, which this claim holds too (a FOR UPDATE here would make H2 lock
     // every queued job of the batch, not just the ones returned). On PostgreSQL a fetch ahead takes
-    // queued jobs without the batch row (PostgresSteps#fetch): the claim locks the jobs it takes
-    // and
-    // passes over those a fetch holds, as the fetch does
+    // queued jobs without the batch row (PostgresSteps#fetch): the claim locks the jobs it takes,
+    // passing over those a fetch holds, as the fetch does
     String select =
         "SELECT id, payload, attempt, fencing_token FROM "
             + tables.jobs

@@ -191,8 +191,10 @@ final class Outcomes {
     List<BatchRow> rows = new ArrayList<>();
     for (BatchRow row : done.rows().values()) {
       // the statement reads the jobs fetched ahead as of its start and a batch row as of its lock:
-      // a reaper that, in between, took back jobs fetched after that start leaves the row short of
-      // them (see BatchRow); read it again, under the lock this transaction holds
+      // jobs fetched after that start show as queued in the row it returns (a snapshot for
+      // listeners, a moment behind), and if a step that holds the row in between (the reaper, lease
+      // expiry, outcomes that repeat a job) ended some of them, a count falls below none: then it
+      // is read again, under the lock this transaction holds (see BatchRow)
       rows.add(row.hasNegativeCount() ? reads.readBatch(c, row.id, false) : row);
     }
     List<BatchRow> changed = new ArrayList<>();
