@@ -111,13 +111,17 @@ final class Claims {
    * Claims in the open transaction, as {@link io.batchkit.spi.JobStore#claim} says.
    *
    * @param types the job types the request may take any of, sorted
+   * @param afterLocks whether the transaction holds batch rows already: on PostgreSQL the claim
+   *     then passes over candidates other transactions hold (see {@link PostgresSteps#claim})
    */
-  List<ClaimedJob> claimIn(Connection c, ClaimRequest request, List<String> types)
+  List<ClaimedJob> claimIn(
+      Connection c, ClaimRequest request, List<String> types, boolean afterLocks)
       throws SQLException {
     boolean rateLimited = types.stream().anyMatch(request.sharedRateLimits()::containsKey);
     if (steps != null && !rateLimited) {
       // (a claim that draws on rate buckets takes the steps below, which take tokens per batch)
-      return steps.claim(c, dialect, request, types, Tables.reserveStamps(request.maxJobs() + 1));
+      return steps.claim(
+          c, dialect, request, types, Tables.reserveStamps(request.maxJobs() + 1), afterLocks);
     }
     // 1. the candidates in dispatch order, read without locks
     List<UUID> order = candidates(c, request, types);

@@ -41,6 +41,7 @@ import java.util.UUID;
  */
 final class PostgresSteps {
   private final String claimSql;
+  private final String claimAfterLocksSql;
   private final String completeSql;
   private final String completeAndLockSql;
   private final String fetchSql;
@@ -113,6 +114,20 @@ final class PostgresSteps {
         SELECT id, batch_id, payload, attempt, fencing_token FROM upd ORDER BY ord, seq
         """
             .formatted(batches, jobs, tokens, BatchRow.fetchedAhead(tables, "cb"));
+    // after the outcome statement of the same transaction, which locked the candidates it saw in
+    // one id-ordered pass: a batch that became a candidate since may come before one it holds, so
+    // waiting for it could close a cycle; one another transaction holds is passed over instead
+    String lockCandidates =
+        """
+          ORDER BY b.id
+          FOR UPDATE
+        ), ranked AS (""";
+    this.claimAfterLocksSql =
+        claimSql.replace(
+            lockCandidates, lockCandidates.replace("FOR UPDATE", "FOR UPDATE SKIP LOCKED"));
+    if (claimAfterLocksSql.equals(claimSql)) {
+      throw new IllegalStateException("the claim's lock step was not found");
+    }
     this.fetchSql =
         """
         WITH picked AS (
@@ -275,9 +290,17 @@ final class PostgresSteps {
    * @param types the job types the request may take any of, sorted
    * @param stamps the first of {@code request.maxJobs() + 1} stamps reserved for this claim, for
    *     the batches' serve stamps (turns among batches served in the same millisecond)
+   * @param afterLocks whether this transaction holds batch rows already (the outcome statement
+   *     before it locked its candidates): the claim then passes over candidate batches other
+   *     transactions hold rather than wait for them
    */
   List<ClaimedJob> claim(
-      Connection c, Dialect dialect, ClaimRequest request, List<String> types, long stamps)
+      Connection c,
+      Dialect dialect,
+      ClaimRequest request,
+      List<String> types,
+      long stamps,
+      boolean afterLocks)
       throws SQLException {
     Integer[] limits = new Integer[types.size()];
     for (int i = 0; i < limits.length; i++) {
@@ -285,7 +308,7 @@ final class PostgresSteps {
     }
     String[] typeArray = types.toArray(String[]::new);
     List<ClaimedJob> claimed = new ArrayList<>();
-    try (PreparedStatement ps = c.prepareStatement(claimSql)) {
+    try (PreparedStatement ps = c.prepareStatement(afterLocks ? claimAfterLocksSql : claimSql)) {
       Array typesArg = c.createArrayOf("text", typeArray);
       int i = 0;
       ps.setArray(++i, typesArg);

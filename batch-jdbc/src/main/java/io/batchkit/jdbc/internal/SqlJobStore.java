@@ -356,18 +356,21 @@ public final class SqlJobStore implements JdbcJobStore {
     if (types.isEmpty() && request.fetchAhead().isEmpty()) {
       return List.of();
     }
-    return notifier.writeJobStep("claim", c -> claimIn(c, request, types), asynchronousJobCommits);
+    return notifier.writeJobStep(
+        "claim", c -> claimIn(c, request, types, false), asynchronousJobCommits);
   }
 
   /**
    * The claim's steps in the open transaction: gives back the released slots, claims for free slots
-   * and records the slots granted, then fetches ahead.
+   * and records the slots granted, then fetches ahead; {@code afterLocks} after outcomes recorded
+   * in the same transaction (see {@link Claims#claimIn}).
    */
-  private List<ClaimedJob> claimIn(Connection c, ClaimRequest request, List<String> types)
+  private List<ClaimedJob> claimIn(
+      Connection c, ClaimRequest request, List<String> types, boolean afterLocks)
       throws SQLException {
     List<ClaimedJob> claimed = new ArrayList<>();
     if (!types.isEmpty() && request.maxJobs() > 0) {
-      claimed.addAll(claims.claimIn(c, request, types));
+      claimed.addAll(claims.claimIn(c, request, types, afterLocks));
     }
     Map<UUID, Integer> granted = new HashMap<>();
     claimed.forEach(job -> granted.merge(job.batchId().value(), 1, Integer::sum));
@@ -427,7 +430,7 @@ public final class SqlJobStore implements JdbcJobStore {
             reads.lockBatches(c, rows);
           }
           CompletionResult completion = this.outcomes.completeIn(c, outcomes, now, request, types);
-          return new CompleteAndClaimResult(completion, claimIn(c, request, types));
+          return new CompleteAndClaimResult(completion, claimIn(c, request, types, true));
         },
         asynchronousJobCommits);
   }
