@@ -96,6 +96,9 @@ final class JobRunner {
   /** How many jobs to fetch ahead per type: told every attempt's length. */
   final FetchAhead fetchAhead;
 
+  /** Whether a {@link Fetcher} fetches ahead (the store fetches aside), to be woken for refills. */
+  private final boolean fetcher;
+
   JobRunner(
       ServiceConfig config,
       NodeState node,
@@ -110,6 +113,7 @@ final class JobRunner {
     this.memory = memory;
     this.fetchAhead = new FetchAhead(config.claimAhead());
     this.store = config.store();
+    this.fetcher = store.fetchesAside();
     this.node = node;
     this.listeners = listeners;
     this.ends = new AttemptOutcomes(config, listeners, backoff, stats, breakers);
@@ -295,6 +299,9 @@ final class JobRunner {
                     ended.batch.jobType(), node.slotsOfType(ended.batch.jobType()));
     if (wake) {
       node.askRefill(batch);
+      if (fetcher) {
+        node.refills.wake();
+      }
     }
     if (next != null && outcome != null) {
       outcome = outcome.withoutSlot(); // the batch's slot passes to the next job

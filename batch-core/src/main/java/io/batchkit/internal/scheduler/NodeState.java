@@ -286,15 +286,15 @@ final class NodeState {
 
   /**
    * Asks for more jobs of {@code batchId} to be fetched: marks a refill pending, so that a worker
-   * that finds none left waits for the next fetch rather than giving its slot back, and wakes the
-   * {@link Fetcher} if there is one. Without one, the caller wakes the dispatcher.
+   * that finds none left waits for the next fetch rather than giving its slot back. The caller
+   * wakes whoever fetches: the {@link Fetcher} ({@link #refills}) if there is one, else the
+   * dispatcher.
    */
   void askRefill(BatchId batchId) {
     Fetched of = fetched.get(batchId);
     if (of != null) {
       of.refillPending.set(true);
     }
-    refills.wake();
   }
 
   /**
