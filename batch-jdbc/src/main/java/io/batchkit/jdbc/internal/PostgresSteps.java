@@ -141,8 +141,9 @@ final class PostgresSteps {
           SET status = 'PROCESSING', attempt = j.attempt + 1,
               fencing_token = GREATEST(j.fencing_token + 1, nextval('%3$s')),
               owner = ?, lease_until = ?, started_at = ?, updated_at = ?, error = NULL
-          FROM picked p
-          WHERE j.id = p.id
+          -- by key, whatever the plan thinks the LIMIT leaves (a generic plan guesses a tenth of the
+          -- batch, and would hash-join the whole table)
+          WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
           RETURNING j.id, j.payload, j.attempt, j.fencing_token, j.seq
         ), counted AS (
           INSERT INTO %4$s AS f (batch_id, node_id, fetched)
@@ -273,6 +274,11 @@ final class PostgresSteps {
             slots,
             attempts,
             tables.fetched);
+  }
+
+  /** The statement of {@link #fetch}, for the test of its plan. */
+  String fetchSql() {
+    return fetchSql;
   }
 
   /** Prefixes every column of a comma-separated list with {@code alias}. */

@@ -32,13 +32,16 @@ class PostgresPlansIT {
   private static HikariDataSource pool;
   private static String prefix;
   private static BatchReads reads;
+  private static PostgresSteps steps;
 
   @BeforeAll
   static void fillOneLargeBatch() throws SQLException {
     pool = TestDatabases.postgres(2);
     prefix = TestDatabases.uniquePrefix();
     JdbcJobStore.builder(pool).tablePrefix(prefix).createSchema(true).build();
-    reads = new BatchReads(new Tables(new Dialect(SqlDialect.POSTGRESQL), prefix));
+    Tables tables = new Tables(new Dialect(SqlDialect.POSTGRESQL), prefix);
+    reads = new BatchReads(tables);
+    steps = new PostgresSteps(tables);
     try (Connection c = pool.getConnection();
         Statement s = c.createStatement()) {
       // early in a large batch's run: mostly queued, a tenth succeeded, a few of every other
@@ -109,6 +112,30 @@ class PostgresPlansIT {
             "0");
 
     assertReads(plan, "jobs_running");
+  }
+
+  /**
+   * A fetch ahead reads the batch's jobs by an index and leases them by key, never reading the
+   * table in seq order (its generic plan guesses {@code LIMIT ?} leaves a tenth of the batch).
+   */
+  @Test
+  void fetchAhead_readsTheStatusIndex() throws SQLException {
+    String now = "now()";
+    String plan =
+        genericPlan(
+            steps.fetchSql(),
+            "'" + BATCH + "'::uuid",
+            now,
+            "200",
+            "'node'",
+            now,
+            now,
+            now,
+            "'" + BATCH + "'::uuid",
+            "'node'");
+
+    assertFalse(plan.contains("Seq Scan"), plan);
+    assertTrue(plan.contains(prefix + "jobs_pkey"), plan);
   }
 
   private static void assertReads(String plan, String index) {
