@@ -188,12 +188,7 @@ final class Dispatcher {
   void stop() {
     stopDispatcher = true;
     node.waiter.wake();
-    try {
-      thread.join(TimeUnit.SECONDS.toMillis(30));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    if (thread.isAlive()) {
+    if (!DaemonThreadFactory.awaitEnd(thread, Duration.ofSeconds(30))) {
       LOG.warn("dispatcher of service {} did not stop within 30s", config.nodeId());
     }
   }

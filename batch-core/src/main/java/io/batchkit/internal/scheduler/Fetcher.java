@@ -5,6 +5,7 @@ import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -89,12 +90,7 @@ final class Fetcher {
   void stop() {
     stopped = true;
     node.refills.wake();
-    try {
-      thread.join(TimeUnit.SECONDS.toMillis(30));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    if (thread.isAlive()) {
+    if (!DaemonThreadFactory.awaitEnd(thread, Duration.ofSeconds(30))) {
       LOG.warn("fetcher of service {} did not stop within 30s", config.nodeId());
     }
   }

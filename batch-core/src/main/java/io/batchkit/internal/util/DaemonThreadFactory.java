@@ -1,5 +1,6 @@
 package io.batchkit.internal.util;
 
+import java.time.Duration;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -27,5 +28,18 @@ public final class DaemonThreadFactory implements ThreadFactory {
     thread.setUncaughtExceptionHandler(
         (t, e) -> LOG.error("Uncaught exception in batchkit thread {}", t.getName(), e));
     return thread;
+  }
+
+  /**
+   * Waits up to {@code max} for {@code thread} to end; returns whether it has. An interrupt ends
+   * the wait early and stays set on the calling thread.
+   */
+  public static boolean awaitEnd(Thread thread, Duration max) {
+    try {
+      thread.join(Math.max(1, max.toMillis()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return !thread.isAlive();
   }
 }

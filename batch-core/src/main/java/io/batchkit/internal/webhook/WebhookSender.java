@@ -2,6 +2,7 @@ package io.batchkit.internal.webhook;
 
 import io.batchkit.Batch;
 import io.batchkit.BatchListener;
+import io.batchkit.internal.util.DaemonThreadFactory;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.WebhookDelivery;
 import java.io.IOException;
@@ -158,16 +159,9 @@ public final class WebhookSender implements AutoCloseable {
   public void close() {
     closing = true;
     wake();
-    if (thread.isAlive()) {
-      try {
-        thread.join(LEASE.toMillis());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      if (thread.isAlive()) {
-        LOG.warn("the webhook sender did not stop within {}; leaving it to end", LEASE);
-        return; // it records its last results itself; its HTTP threads end with it
-      }
+    if (!DaemonThreadFactory.awaitEnd(thread, LEASE)) {
+      LOG.warn("the webhook sender did not stop within {}; leaving it to end", LEASE);
+      return; // it records its last results itself; its HTTP threads end with it
     }
     ExecutorService pool = http;
     if (pool != null) {
