@@ -417,16 +417,29 @@ final class BatchReads {
    * PostgreSQL locks first and reads after, as {@link #readBatch(Connection, UUID, String)} says.
    */
   Map<UUID, BatchRow> lockBatches(Connection c, Collection<UUID> ids) throws SQLException {
+    return lockBatches(c, ids, false);
+  }
+
+  /**
+   * As {@link #lockBatches(Connection, Collection)}; with {@code skipHeld}, leaves out the rows
+   * another transaction holds instead of waiting for them: for a step whose transaction may hold
+   * rows after them in id order already.
+   */
+  Map<UUID, BatchRow> lockBatches(Connection c, Collection<UUID> ids, boolean skipHeld)
+      throws SQLException {
     List<UUID> sorted = new ArrayList<>(new TreeSet<>(ids));
+    String lock = skipHeld ? " FOR UPDATE SKIP LOCKED" : " FOR UPDATE";
     boolean lockFirst = dialect.hasSingleStatementSteps();
     if (lockFirst) {
+      List<UUID> held = new ArrayList<>();
       tables.selectIn(
           c,
           sorted,
           "SELECT id FROM " + tables.batches + " WHERE id IN (",
-          ") ORDER BY id FOR UPDATE",
+          ") ORDER BY id" + lock,
           List.of(),
-          rs -> {});
+          rs -> held.add(dialect.getUuid(rs, "id")));
+      sorted = held;
     }
     Map<UUID, BatchRow> rows = new LinkedHashMap<>();
     tables.selectIn(
@@ -437,7 +450,7 @@ final class BatchReads {
             + " FROM "
             + tables.batches
             + " WHERE id IN (",
-        lockFirst ? ") ORDER BY id" : ") ORDER BY id FOR UPDATE",
+        lockFirst ? ") ORDER BY id" : ") ORDER BY id" + lock,
         List.of(),
         rs -> {
           BatchRow row = new BatchRow(rs, dialect);

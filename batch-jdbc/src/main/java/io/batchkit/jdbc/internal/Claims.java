@@ -111,8 +111,9 @@ final class Claims {
    * Claims in the open transaction, as {@link io.batchkit.spi.JobStore#claim} says.
    *
    * @param types the job types the request may take any of, sorted
-   * @param afterLocks whether the transaction holds batch rows already: on PostgreSQL the claim
-   *     then passes over candidates other transactions hold (see {@link PostgresSteps#claim})
+   * @param afterLocks whether the transaction holds batch rows already: the claim then passes over
+   *     candidates other transactions hold rather than wait for them (see {@link
+   *     PostgresSteps#claim})
    */
   List<ClaimedJob> claimIn(
       Connection c, ClaimRequest request, List<String> types, boolean afterLocks)
@@ -129,8 +130,10 @@ final class Claims {
       return List.of();
     }
     // 2. lock them in id order, like every other step, and wait rather than skip: skipping a batch
-    // whose row another node holds for a moment would hand out lower-priority work first
-    Map<UUID, BatchRow> locked = reads.lockBatches(c, order);
+    // whose row another node holds for a moment would hand out lower-priority work first. After
+    // outcomes in the same transaction, which locked the candidates they saw, a batch that became
+    // one since may come before a row held already: one another transaction holds is passed over
+    Map<UUID, BatchRow> locked = reads.lockBatches(c, order, afterLocks);
     List<Object[]> candidates = new ArrayList<>();
     Map<String, SharedRateLimit> limits = new HashMap<>();
     for (UUID id : order) {
