@@ -281,6 +281,11 @@ final class PostgresSteps {
     return fetchSql;
   }
 
+  /** The statement of {@link #claim} (not after locks), for the test of its plan. */
+  String claimSql() {
+    return claimSql;
+  }
+
   /** Prefixes every column of a comma-separated list with {@code alias}. */
   private static String prefixed(String alias, String columns) {
     List<String> out = new ArrayList<>();

@@ -138,6 +138,34 @@ class PostgresPlansIT {
     assertTrue(plan.contains(prefix + "jobs_pkey"), plan);
   }
 
+  /** A claim reads the batch's jobs by an index and leases them by key, whatever its estimates. */
+  @Test
+  void claim_neverReadsTheJobsTableInSeqOrder() throws SQLException {
+    String now = "now()";
+    String types = "ARRAY['t']::text[]";
+    String plan =
+        genericPlan(
+            steps.claimSql(),
+            types,
+            "1000",
+            "8",
+            "1000",
+            now,
+            "8",
+            types,
+            "ARRAY[8]::int[]",
+            "'node'",
+            now,
+            now,
+            now,
+            "8",
+            "0",
+            "0",
+            now);
+
+    assertFalse(plan.contains("Seq Scan on " + prefix + "jobs"), plan);
+  }
+
   private static void assertReads(String plan, String index) {
     assertTrue(plan.contains(prefix + index), plan);
     assertFalse(plan.contains("Seq Scan"), plan);
