@@ -24,7 +24,8 @@ import java.util.Optional;
  * @param progress how many jobs are in each status
  * @param createdAt when it was created
  * @param startedAt when it was started, if it was
- * @param updatedAt when its status or progress last changed
+ * @param updatedAt when its status or progress last changed (jobs fetched ahead, which move from
+ *     queued to processing without their batch's row on some stores, may leave it unchanged)
  * @param completedAt when it reached its final status, if it has
  * @param estimatedTimeRemaining while it runs, the time left at the rate seen so far, if known
  */

@@ -13,8 +13,10 @@ import java.util.Map;
  * {@code priority.rank() * agingStep + lastServedAt} in milliseconds, lowest first; ties go to the
  * batch served least recently (then the lower batch id), so turns hold even within one millisecond.
  * A batch's {@code lastServedAt} starts as its start time and becomes {@code now} whenever a claim
- * gives it jobs. So higher priorities run first, batches of equal priority take turns, and a batch
- * that has waited one {@code agingStep} longer than another counts as one priority level higher.
+ * gives it jobs for its slots (jobs fetched ahead need not mark it: a fetch happens only when one
+ * batch has queued jobs of the request's types). So higher priorities run first, batches of equal
+ * priority take turns, and a batch that has waited one {@code agingStep} longer than another counts
+ * as one priority level higher.
  *
  * <h2>Slots, and jobs fetched ahead</h2>
  *

@@ -288,10 +288,14 @@ public interface JobStore {
   List<ClaimedJob> claim(ClaimRequest request);
 
   /**
-   * Returns whether a {@link #claim} that only fetches ahead ({@code maxJobs} 0) waits for no lock
-   * that the steps recording outcomes or claiming slots hold, so that a service may run it on a
-   * thread of its own beside them: a second transaction in flight per node. The default returns
-   * false: the service then fetches ahead in its dispatch round, with its other claims.
+   * Returns whether a service may run a {@link #claim} that only fetches ahead ({@code maxJobs} 0,
+   * every job type's limit 0) on a thread of its own, at the same time as the same node's other
+   * calls ({@link #completeAndClaim}, {@link #complete}, lease renewals, cancellations): a second
+   * transaction in flight per node. A store that returns true must keep every rule of {@link
+   * #claim} and exact counters under that concurrency, and should make such a fetch wait for no
+   * lock those calls hold for long (else the two only take turns). The answer must not change
+   * during the store's life: a service reads it once. The default returns false: the service then
+   * fetches ahead in its dispatch round, with its other claims.
    */
   default boolean fetchesAside() {
     return false;

@@ -101,16 +101,23 @@ final class Fetcher {
     while (!stopped) {
       long waitNanos = maxWaitNanos;
       try {
-        if (fetchOnce() > 0) {
-          backoffNanos = 0;
+        int got = fetchOnce();
+        backoffNanos = 0;
+        if (got > 0) {
           continue; // what it brought may not be all the workers want: plan again
         }
-        backoffNanos = 0;
       } catch (RuntimeException e) {
-        // the dispatcher's round reports an outage once, at WARN; this only waits it out
+        // the dispatcher's round reports a store outage at WARN; a failure of the fetch alone is
+        // told once per streak here
+        if (backoffNanos == 0 && !node.inOutage) {
+          LOG.warn(
+              "service {} could not fetch jobs ahead ({}); retrying",
+              config.nodeId(),
+              e.toString());
+        }
+        LOG.debug("fetch failure", e);
         backoffNanos = Math.min(maxWaitNanos, Math.max(MIN_BACKOFF_NANOS, backoffNanos * 2));
         waitNanos = backoffNanos;
-        LOG.debug("service {} could not fetch jobs ahead: {}", config.nodeId(), e.toString());
       } catch (Error e) {
         // e.g. an OutOfMemoryError: the fetcher must outlive it, or the node's refills stop
         LOG.error("fetcher of service {} caught an error; it carries on", config.nodeId(), e);

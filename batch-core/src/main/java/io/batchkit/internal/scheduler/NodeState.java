@@ -46,11 +46,12 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>{@link #running} (job id to {@link RunningJob}) and {@link #runningCount} are shared.
  *       Whoever claims a job adds it to {@code running}; whoever ends it removes it (by id and
  *       instance): the worker that ran it, the dispatcher or {@code close()} giving up on it, or,
- *       for a job fetched ahead and never started, the caller of {@code cancelBatch}, the
- *       dispatcher or {@code close()}. {@code runningCount} is the number of slots taken and never
- *       exceeds {@code maxConcurrency}: only the dispatcher increments it, up to the free slots it
- *       computed; a worker that takes its next job keeps the slot it had; jobs fetched ahead hold
- *       no slot until started.
+ *       for a job fetched ahead and never started, the caller of {@code cancelBatch}, whoever
+ *       queued it as it was cancelled ({@link JobRunner#queueFetched}), the dispatcher or {@code
+ *       close()}. {@code runningCount} is the number of slots taken and never exceeds {@code
+ *       maxConcurrency}: only the dispatcher increments it, up to the free slots it computed; a
+ *       worker that takes its next job keeps the slot it had; jobs fetched ahead hold no slot until
+ *       started.
  *   <li>{@link #state} is written by {@code close()} only; everyone reads it.
  * </ul>
  */
@@ -287,8 +288,7 @@ final class NodeState {
   /**
    * Asks for more jobs of {@code batchId} to be fetched: marks a refill pending, so that a worker
    * that finds none left waits for the next fetch rather than giving its slot back. The caller
-   * wakes whoever fetches: the {@link Fetcher} ({@link #refills}) if there is one, else the
-   * dispatcher.
+   * wakes the dispatcher, and the {@link Fetcher} ({@link #refills}) if there is one.
    */
   void askRefill(BatchId batchId) {
     Fetched of = fetched.get(batchId);

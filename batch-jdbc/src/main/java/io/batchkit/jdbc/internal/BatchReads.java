@@ -37,7 +37,9 @@ import java.util.stream.Collectors;
  * {@link Outcomes#lockJobs}), so two steps never wait on each other in a cycle, and a batch's
  * counters are read and written under its row lock: that is what makes the per-batch concurrency
  * limit and the counters exact across nodes. Claims lock the same way: see {@link Claims}. Job rows
- * are read under their batch's row lock and then updated.
+ * are read under their batch's row lock and then updated. The one step that changes jobs without
+ * the batch row is PostgreSQL's fetch ahead ({@link PostgresSteps#fetch}): it takes queued job rows
+ * with {@code SKIP LOCKED}, never waiting, and counts them apart (see {@link BatchRow}).
  */
 final class BatchReads {
   private final Tables tables;

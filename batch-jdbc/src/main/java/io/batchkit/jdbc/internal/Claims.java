@@ -29,10 +29,12 @@ import java.util.UUID;
  * <p>A claim reads the candidate batches in dispatch order without locks, then locks them the same
  * way as every other step (see {@link BatchReads}) and checks them again; it waits for a batch row
  * held by another node's step rather than skipping it, because skipping would hand out
- * lower-priority work while a higher-priority batch is busy for a moment.
+ * lower-priority work while a higher-priority batch is busy for a moment. The exception is a claim
+ * after outcomes in the same transaction, which locked the candidates they saw already: it passes
+ * over a new candidate another transaction holds, as waiting could close a cycle.
  *
- * <p>On PostgreSQL all of it is one statement ({@link PostgresSteps#claim}); the steps below are
- * the portable form that H2 and MySQL/MariaDB run.
+ * <p>On PostgreSQL all of it is one statement ({@link PostgresSteps#claim}), except a claim that
+ * draws on rate buckets; the steps below are the portable form that H2 and MySQL/MariaDB run.
  */
 final class Claims {
   private final Tables tables;

@@ -119,7 +119,7 @@ class PostgresPlansIT {
    * table in seq order (its generic plan guesses {@code LIMIT ?} leaves a tenth of the batch).
    */
   @Test
-  void fetchAhead_readsTheStatusIndex() throws SQLException {
+  void fetchAhead_leasesByKey_neverReadingTheJobsTableInSeqOrder() throws SQLException {
     String now = "now()";
     String plan =
         genericPlan(
@@ -138,7 +138,7 @@ class PostgresPlansIT {
     assertTrue(plan.contains(prefix + "jobs_pkey"), plan);
   }
 
-  /** A claim reads the batch's jobs by an index and leases them by key, whatever its estimates. */
+  /** A claim never reads the jobs table in seq order, whatever its estimates. */
   @Test
   void claim_neverReadsTheJobsTableInSeqOrder() throws SQLException {
     String now = "now()";

@@ -34,7 +34,9 @@ CREATE TABLE IF NOT EXISTS batchkit_batches (
   -- the slots all nodes hold (the sum of held in batchkit_slots), at most max_concurrency
   slots_held          INTEGER NOT NULL DEFAULT 0,
   -- the events its webhooks are told of: STARTED 1, CANCELLED 2, FINISHED 4 (0: no webhooks)
-  webhook_events      INTEGER NOT NULL DEFAULT 0
+  webhook_events      INTEGER NOT NULL DEFAULT 0,
+  -- how many of the jobs fetched ahead (batchkit_fetched) queued and processing show already
+  absorbed            BIGINT NOT NULL DEFAULT 0
 );
 
 -- claim: started batches with queued jobs and free slots, in dispatch order
@@ -148,7 +150,6 @@ CREATE TABLE IF NOT EXISTS batchkit_fetched (
   fetched  BIGINT NOT NULL,
   PRIMARY KEY (batch_id, node_id)
 );
-ALTER TABLE batchkit_batches ADD COLUMN IF NOT EXISTS absorbed BIGINT NOT NULL DEFAULT 0;
 
 -- the token buckets of rate limits held for all nodes (BatchService.Builder.sharedRateLimit): one
 -- row per key (a SHA-256 of the job type, or of the job type and a metadata value); tokens -1 is a
