@@ -32,9 +32,14 @@ public final class DaemonThreadFactory implements ThreadFactory {
 
   /**
    * Waits up to {@code max} for {@code thread} to end; returns whether it has. An interrupt ends
-   * the wait early and stays set on the calling thread.
+   * the wait early and stays set on the calling thread. A {@code max} of zero or less waits a
+   * millisecond.
+   *
+   * @throws NullPointerException if an argument is null
    */
   public static boolean awaitEnd(Thread thread, Duration max) {
+    Checks.notNull(thread, "thread");
+    Checks.notNull(max, "max");
     try {
       thread.join(Math.max(1, max.toMillis()));
     } catch (InterruptedException e) {

@@ -382,7 +382,8 @@ final class BatchReads {
   long[] queuedAndRunning(Connection c) throws SQLException {
     String ahead = BatchRow.fetchedAhead(tables, "b");
     String sql =
-        "SELECT COALESCE(SUM(b.queued - %1$s), 0), COALESCE(SUM(b.processing + %1$s), 0) FROM %2$s b WHERE b.status = 'PROCESSING'"
+        ("SELECT COALESCE(SUM(b.queued - %1$s), 0), COALESCE(SUM(b.processing + %1$s), 0)"
+                + " FROM %2$s b WHERE b.status = 'PROCESSING'")
             .formatted(ahead, tables.batches);
     try (PreparedStatement ps = c.prepareStatement(sql);
         ResultSet rs = ps.executeQuery()) {

@@ -59,7 +59,7 @@ final class PostgresSteps {
     String tokens = tables.fencingTokens;
     String slots = tables.slots;
     String attempts = tables.jobAttempts;
-    this.claimSql =
+    String claim =
         """
         WITH cand AS (
           SELECT id FROM %1$s cb
@@ -74,7 +74,7 @@ final class PostgresSteps {
           WHERE b.id IN (SELECT id FROM cand)
             AND b.status = 'PROCESSING' AND b.queued > 0 AND b.slots_held < b.max_concurrency
           ORDER BY b.id
-          FOR UPDATE
+          FOR UPDATE%5$s
         ), ranked AS (
           SELECT l.*, row_number() OVER (ORDER BY k1, k2, id) AS ord FROM locked l
         ), picked AS (
@@ -112,22 +112,14 @@ final class PostgresSteps {
           FROM counted c WHERE b.id = c.batch_id
         )
         SELECT id, batch_id, payload, attempt, fencing_token FROM upd ORDER BY ord, seq
-        """
-            .formatted(batches, jobs, tokens, BatchRow.fetchedAhead(tables, "cb"));
+        """;
+    String candidatesAhead = BatchRow.fetchedAhead(tables, "cb");
+    this.claimSql = claim.formatted(batches, jobs, tokens, candidatesAhead, "");
     // after the outcome statement of the same transaction, which locked the candidates it saw in
     // one id-ordered pass: a batch that became a candidate since may come before one it holds, so
     // waiting for it could close a cycle; one another transaction holds is passed over instead
-    String lockCandidates =
-        """
-          ORDER BY b.id
-          FOR UPDATE
-        ), ranked AS (""";
     this.claimAfterLocksSql =
-        claimSql.replace(
-            lockCandidates, lockCandidates.replace("FOR UPDATE", "FOR UPDATE SKIP LOCKED"));
-    if (claimAfterLocksSql.equals(claimSql)) {
-      throw new IllegalStateException("the claim's lock step was not found");
-    }
+        claim.formatted(batches, jobs, tokens, candidatesAhead, " SKIP LOCKED");
     this.fetchSql =
         """
         WITH picked AS (
