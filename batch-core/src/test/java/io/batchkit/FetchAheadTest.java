@@ -220,6 +220,48 @@ class FetchAheadTest {
   }
 
   /**
+   * A failure policy sees each failure before the failed job's slot passes to a job fetched ahead:
+   * with a limit of 1 and 20 jobs fetched ahead, all failing, the policy trips at the third failure
+   * and no fourth job runs.
+   */
+  @Test
+  void aTrippedFailurePolicyEndsFetchedJobsUnrun() {
+    CountDownLatch fetched = new CountDownLatch(1);
+    AtomicInteger ran = new AtomicInteger();
+    BatchService service =
+        services.start(
+            builder()
+                .maxConcurrency(1)
+                .claimAhead(20)
+                .processor(
+                    "t",
+                    ctx -> {
+                      ran.incrementAndGet();
+                      fetched.await(); // the first job holds its slot until the rest are fetched
+                      throw new IllegalStateException("always");
+                    }));
+    Batch batch =
+        service.submit(
+            BatchRequest.builder("t")
+                .items(TestServices.items(30))
+                .maxConcurrency(1)
+                .maxAttempts(1)
+                .failurePolicy(FailurePolicy.maxFailures(2))
+                .build());
+    Await.until(
+        "20 fetched ahead of the running job",
+        WAIT,
+        () -> service.getBatch(batch.id()).progress().processing() == 21);
+    fetched.countDown();
+
+    Batch done = service.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(BatchStatus.FAILED, done.status(), done.toString());
+    assertEquals(new Progress(30, 0, 0, 0, 3, 27), done.progress());
+    assertEquals(3, ran.get(), "jobs run");
+  }
+
+  /**
    * Closing gives the jobs fetched ahead back to the store without counting an attempt; another
    * service then runs every job once.
    */

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.batchkit.Batch;
 import io.batchkit.BatchId;
+import io.batchkit.FailurePolicy;
 import io.batchkit.JobProcessor;
 import io.batchkit.internal.memory.InMemoryJobStore;
 import io.batchkit.internal.util.DaemonThreadFactory;
@@ -271,13 +272,14 @@ final class JobRunner {
 
   /**
    * Hands {@code outcome} on and finds the worker its next job, keeping its slots: first a job of
-   * the same batch fetched ahead, which starts in the batch's slot the ended job held; else, on the
-   * in-memory store, one the worker claims itself, recording the outcome (which gives the batch's
-   * slot back) in the same call, while the service runs and the store is healthy (unless it is a
-   * retry, whose time the dispatcher must know). Otherwise the outcome goes to the dispatcher,
-   * which records it (and retries if the store fails); the outcome of a short job followed by a job
-   * fetched ahead waits for the dispatcher's next round, so that outcomes are recorded in groups.
-   * Returns the next job, or null after giving the slots back.
+   * the same batch fetched ahead, which starts in the batch's slot the ended job held (the failure
+   * of a batch with a failure policy is recorded first); else, on the in-memory store, one the
+   * worker claims itself, recording the outcome (which gives the batch's slot back) in the same
+   * call, while the service runs and the store is healthy (unless it is a retry, whose time the
+   * dispatcher must know). Otherwise the outcome goes to the dispatcher, which records it (and
+   * retries if the store fails); the outcome of a short job followed by a job fetched ahead waits
+   * for the dispatcher's next round, so that outcomes are recorded in groups. Returns the next job,
+   * or null after giving the slots back.
    */
   private RunningJob next(RunningJob ended, JobOutcome outcome) {
     BatchId batch = ended.claim.batchId();
@@ -307,6 +309,9 @@ final class JobRunner {
     }
     if (next != null && outcome != null) {
       outcome = outcome.withoutSlot(); // the batch's slot passes to the next job
+      if (outcome.kind() == JobOutcome.Kind.FAILED && mayTrip(ended.batch)) {
+        outcome = recordFailureFirst(outcome);
+      }
     } else if (next == null) {
       node.releaseSlot(batch); // and the outcome gives it back to the store
     }
@@ -358,6 +363,26 @@ final class JobRunner {
     node.runningCount.decrementAndGet();
     node.waiter.wake();
     return null;
+  }
+
+  private static boolean mayTrip(Batch batch) {
+    return !batch.failurePolicy().equals(FailurePolicy.never());
+  }
+
+  /**
+   * Records the failure of a job whose slot passes to a job fetched ahead before that job starts,
+   * so that a failure policy it trips stops that job and the batch's others unstarted ({@link
+   * #afterChange}) instead of letting them run while the outcome waits for the dispatcher's round.
+   * Returns null once recorded, or the outcome, for the dispatcher, if the store failed.
+   */
+  private JobOutcome recordFailureFirst(JobOutcome outcome) {
+    try {
+      afterChange(store.complete(List.of(outcome), config.clock().instant()).batches());
+      return null;
+    } catch (RuntimeException e) {
+      LOG.debug("a worker could not record a failure; the dispatcher will", e);
+      return outcome;
+    }
   }
 
   /**
