@@ -3,7 +3,6 @@ package io.batchkit.internal.memory;
 import io.batchkit.Batch;
 import io.batchkit.BatchEvent;
 import io.batchkit.BatchId;
-import io.batchkit.BatchNotFoundException;
 import io.batchkit.BatchQuery;
 import io.batchkit.BatchStatus;
 import io.batchkit.CancellationSummary;
@@ -18,7 +17,6 @@ import io.batchkit.Node;
 import io.batchkit.Page;
 import io.batchkit.Progress;
 import io.batchkit.StoreStatistics;
-import io.batchkit.internal.util.AttemptRecords;
 import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.internal.util.StoreChecks;
@@ -33,7 +31,6 @@ import io.batchkit.spi.InsertResult;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
 import io.batchkit.spi.NewJob;
-import io.batchkit.spi.SharedRateLimit;
 import io.batchkit.spi.StoredRequest;
 import io.batchkit.spi.Subscription;
 import io.batchkit.spi.WebhookDelivery;
@@ -41,35 +38,28 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.PriorityQueue;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
-import java.util.function.Predicate;
-import java.util.function.UnaryOperator;
 
 /**
- * The {@link JobStore} that keeps everything on the heap. Its parts: the state of a batch and of a
- * job ({@link BatchState}, {@link JobState}), the registry of nodes ({@link InMemoryNodes}) and the
- * subscribers ({@link InMemorySubscribers}), and the reads of history and figures ({@link
- * InMemoryHistory}). What stays here, at about 1,020 lines, are the store's atomic steps themselves
- * (with the slots of each batch and the rate buckets, which claims and outcomes change under the
- * same lock): each takes the one lock for its whole step, and splitting them by concern (inserts,
- * claims, outcomes, leases) would spread that lock and the helpers every step shares (finish,
- * requeue, settle) over several files without making any of them simpler.
+ * The {@link JobStore} that keeps everything on the heap. Its parts: what it holds, under one lock
+ * ({@link InMemoryState}); where claims are made ({@link InMemoryClaims}); how attempts end ({@link
+ * InMemoryOutcomes}); where leases are renewed and expire ({@link InMemoryLeases}); the reads of
+ * batches and jobs ({@link InMemoryReads}) and of history and figures ({@link InMemoryHistory});
+ * the state of a batch and of a job ({@link BatchState}, {@link JobState}), the registry of nodes
+ * ({@link InMemoryNodes}), the subscribers ({@link InMemorySubscribers}) and the webhook deliveries
+ * ({@link InMemoryWebhooks}). What stays here are the steps of a batch's life: insert, add jobs,
+ * start, cancel, retry and delete.
  *
- * <p>Ownership: every field below is guarded by {@link #lock}, and every public method takes it
- * once for its whole atomic step. The lock guards only in-memory state; no user code or I/O runs
- * under it.
+ * <p>Ownership: every public method that changes or reads the stored batches takes the state's lock
+ * once for its whole atomic step, here or in the part it delegates to. The lock guards only
+ * in-memory state; no user code or I/O runs under it.
  *
  * <p>Per batch, jobs that never ran are taken in order through a cursor over the batch's job list,
  * so a fresh batch costs no queue structure at all; jobs that come back (retries, released or
@@ -77,51 +67,97 @@ import java.util.function.UnaryOperator;
  * their order.
  */
 public final class InMemoryJobStore implements JobStore {
+  private final InMemoryState shared = new InMemoryState();
+  private final ReentrantLock lock = shared.lock;
+  private final Map<BatchId, BatchState> batches = shared.batches;
+  private final JobIndex jobs = shared.jobs;
+  private final Map<String, BatchId> idempotencyKeys = shared.idempotencyKeys;
+  private final Set<BatchState> runnable = shared.runnable;
+  private final Map<BatchId, Instant> scheduled = shared.scheduled;
+  private final InMemorySubscribers subscribers = shared.subscribers;
+  private final InMemoryWebhooks webhooks = shared.webhooks;
 
-  private final ReentrantLock lock = new ReentrantLock();
-  private final Map<BatchId, BatchState> batches = new HashMap<>();
-  private final JobIndex jobs = new JobIndex();
-  private final Map<String, BatchId> idempotencyKeys = new HashMap<>();
-
-  /** PROCESSING batches that still have queued jobs, in the order they were started. */
-  private final Set<BatchState> runnable = new LinkedHashSet<>();
-
-  /** Every job in status PROCESSING, for lease expiry. */
-  private final Set<JobState> processing = new LinkedHashSet<>();
-
-  /**
-   * The progress the running jobs reported ({@code heartbeat}); a job's entry goes when its attempt
-   * ends or a new one begins, so it holds running jobs only.
-   */
-  private final Map<JobState, JobProgress> progress = new HashMap<>();
-
-  private long lastToken;
-
-  /** Told of new work and of finished batches; not guarded by the lock: called after it. */
-  private final InMemorySubscribers subscribers = new InMemorySubscribers();
-
-  /** Scheduled starts of PENDING batches ({@link StoredRequest#startAt()}). */
-  private final Map<BatchId, Instant> scheduled = new HashMap<>();
-
-  /** The token buckets of rate limits held for all nodes, by key (see {@link SharedRateLimit}). */
-  private final Map<String, Bucket> buckets = new HashMap<>();
-
-  /** A token bucket: its tokens as of {@code at}. */
-  private record Bucket(double tokens, Instant at) {}
+  private final InMemoryClaims claims = new InMemoryClaims(shared);
+  private final InMemoryOutcomes outcomes = new InMemoryOutcomes(shared, claims);
+  private final InMemoryLeases leases = new InMemoryLeases(shared, outcomes);
+  private final InMemoryReads reads = new InMemoryReads(shared);
 
   /** The registry of nodes; guarded by its own monitor, not by the lock. */
   private final InMemoryNodes nodes = new InMemoryNodes();
 
   private final InMemoryHistory history = new InMemoryHistory(lock, batches, jobs, nodes);
 
-  /** The webhook deliveries; guarded by its own monitor, taken after the lock. */
-  private final InMemoryWebhooks webhooks = new InMemoryWebhooks();
-
-  /** Counts serves, so that batches served in the same millisecond still take turns. */
-  private long lastServe;
-
   /** Creates an empty store; use {@link JobStore#inMemory()}. */
   public InMemoryJobStore() {}
+
+  // reads of batches and jobs: InMemoryReads
+
+  @Override
+  public Optional<Batch> findBatchByIdempotencyKey(String key) {
+    return reads.findBatchByIdempotencyKey(key);
+  }
+
+  @Override
+  public Optional<Batch> findBatch(BatchId id) {
+    return reads.findBatch(id);
+  }
+
+  @Override
+  public Page<Batch> listBatches(BatchQuery query) {
+    return reads.listBatches(query);
+  }
+
+  @Override
+  public Page<Job> listJobs(JobQuery query) {
+    return reads.listJobs(query);
+  }
+
+  @Override
+  public Page<Job> listJobs(BatchId id, JobQuery query) {
+    return reads.listJobs(id, query);
+  }
+
+  @Override
+  public long countQueuedJobs() {
+    return reads.countQueuedJobs();
+  }
+
+  // claims and outcomes: InMemoryClaims, InMemoryOutcomes
+
+  @Override
+  public List<ClaimedJob> claim(ClaimRequest request) {
+    return claims.claim(request);
+  }
+
+  @Override
+  public CompletionResult complete(List<JobOutcome> outcomes, Instant now) {
+    return this.outcomes.complete(outcomes, now);
+  }
+
+  /** One lock for both steps: the service's worker calls this once per job. */
+  @Override
+  public CompleteAndClaimResult completeAndClaim(
+      List<JobOutcome> outcomes, Instant now, ClaimRequest request) {
+    return this.outcomes.completeAndClaim(outcomes, now, request);
+  }
+
+  // leases: InMemoryLeases
+
+  @Override
+  public HeartbeatResult heartbeat(String nodeId, Map<JobId, Long> leases, Instant leaseUntil) {
+    return this.leases.heartbeat(nodeId, leases, leaseUntil);
+  }
+
+  @Override
+  public HeartbeatResult heartbeat(
+      String nodeId, Map<JobId, Long> leases, Instant leaseUntil, Map<JobId, JobProgress> reports) {
+    return this.leases.heartbeat(nodeId, leases, leaseUntil, reports);
+  }
+
+  @Override
+  public CompletionResult requeueExpired(Instant now, int maxJobs) {
+    return leases.requeueExpired(now, maxJobs);
+  }
 
   @Override
   public InsertResult insertBatch(Batch batch, List<NewJob> newJobs) {
@@ -157,9 +193,10 @@ public final class InMemoryJobStore implements JobStore {
       jobs.add(state);
       state.webhooks = request.webhooks();
       state.webhookEvents = Webhooks.events(request.webhooks());
-      record(state, BatchEvents.created(batch, batch.createdAt()));
+      shared.record(state, BatchEvents.created(batch, batch.createdAt()));
       if (state.status == BatchStatus.PROCESSING) {
-        record(state, BatchEvents.started(batch.id(), batch.createdAt(), BatchEvents.ON_CREATION));
+        shared.record(
+            state, BatchEvents.started(batch.id(), batch.createdAt(), BatchEvents.ON_CREATION));
       }
       batches.put(batch.id(), state);
       key.ifPresent(k -> idempotencyKeys.put(k, batch.id()));
@@ -179,132 +216,6 @@ public final class InMemoryJobStore implements JobStore {
       subscribers.announceWork();
     }
     return inserted;
-  }
-
-  @Override
-  public Optional<Batch> findBatchByIdempotencyKey(String key) {
-    Checks.notNull(key, "key");
-    lock.lock();
-    try {
-      BatchId id = idempotencyKeys.get(key);
-      return id == null ? Optional.empty() : Optional.of(batches.get(id).snapshot());
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  @Override
-  public Optional<Batch> findBatch(BatchId id) {
-    Checks.notNull(id, "id");
-    lock.lock();
-    try {
-      BatchState state = batches.get(id);
-      return state == null ? Optional.empty() : Optional.of(state.snapshot());
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  @Override
-  public Page<Batch> listBatches(BatchQuery query) {
-    Checks.notNull(query, "query");
-    List<Batch> all = new ArrayList<>();
-    lock.lock();
-    try {
-      for (BatchState state : batches.values()) {
-        Batch batch = state.snapshot();
-        if (query.matches(batch)) {
-          all.add(batch);
-        }
-      }
-    } finally {
-      lock.unlock();
-    }
-    all.sort(Comparator.comparing(Batch::createdAt).thenComparing(Batch::id).reversed());
-    int from = Math.min(query.offset(), all.size());
-    int to = Math.min(from + query.limit(), all.size());
-    return new Page<>(all.subList(from, to), query.offset(), query.limit(), to < all.size());
-  }
-
-  @Override
-  public Page<Job> listJobs(JobQuery query) {
-    Checks.notNull(query, "query");
-    // keeps only the highest offset + limit + 1 matches, lowest on top, and snapshots only the
-    // page: a query over a large store holds the lock for one pass and no copy of every job
-    long keep = (long) query.offset() + query.limit() + 1;
-    PriorityQueue<JobState> highest =
-        new PriorityQueue<>((a, b) -> unsigned(a.id().value(), b.id().value()));
-    lock.lock();
-    try {
-      for (BatchState state : batches.values()) {
-        Batch batch = state.batch; // the settings: job type and metadata never change
-        if (query.jobType().isPresent() && !query.jobType().get().equals(batch.jobType())
-            || !batch.metadata().entrySet().containsAll(query.metadata().entrySet())) {
-          continue;
-        }
-        for (JobState job : state.jobs) {
-          if (query.matches(batch, job.status, job.finishedAt)) {
-            highest.add(job);
-            if (highest.size() > keep) {
-              highest.poll();
-            }
-          }
-        }
-      }
-      List<JobState> kept = new ArrayList<>(highest);
-      kept.sort((a, b) -> unsigned(b.id().value(), a.id().value()));
-      int from = Math.min(query.offset(), kept.size());
-      int to = (int) Math.min((long) from + query.limit(), kept.size());
-      List<Job> page = new ArrayList<>(to - from);
-      kept.subList(from, to).forEach(job -> page.add(snapshot(job)));
-      return new Page<>(page, query.offset(), query.limit(), to < kept.size());
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /** Compares job ids as unsigned 128-bit numbers, as the databases order them. */
-  private static int unsigned(UUID x, UUID y) {
-    int high = Long.compareUnsigned(x.getMostSignificantBits(), y.getMostSignificantBits());
-    return high != 0
-        ? high
-        : Long.compareUnsigned(x.getLeastSignificantBits(), y.getLeastSignificantBits());
-  }
-
-  @Override
-  public Page<Job> listJobs(BatchId id, JobQuery query) {
-    Checks.notNull(id, "id");
-    Checks.notNull(query, "query");
-    lock.lock();
-    try {
-      BatchState state = require(id);
-      List<Job> page = new ArrayList<>();
-      boolean hasMore = false;
-      if (query.statuses().isEmpty()) {
-        // every job matches: the page starts at its offset, with no walk to it
-        int from = Math.min(query.offset(), state.jobs.size());
-        int to = (int) Math.min((long) from + query.limit(), state.jobs.size());
-        state.jobs.subList(from, to).forEach(job -> page.add(snapshot(job)));
-        return new Page<>(page, query.offset(), query.limit(), to < state.jobs.size());
-      }
-      int skipped = 0;
-      for (JobState job : state.jobs) {
-        if (!query.matches(job.status)) {
-          continue;
-        }
-        if (skipped < query.offset()) {
-          skipped++;
-        } else if (page.size() < query.limit()) {
-          page.add(snapshot(job));
-        } else {
-          hasMore = true;
-          break;
-        }
-      }
-      return new Page<>(page, query.offset(), query.limit(), hasMore);
-    } finally {
-      lock.unlock();
-    }
   }
 
   // what happened and how fast: read by InMemoryHistory, under the same lock
@@ -342,7 +253,7 @@ public final class InMemoryJobStore implements JobStore {
     Checks.notNull(now, "now");
     lock.lock();
     try {
-      BatchState state = require(id);
+      BatchState state = shared.require(id);
       StoreChecks.canAddJobs(id, state.status);
       StoreChecks.canHold(id, state.jobs.size(), newJobs.size(), maxTotal);
       jobs.checkFree(newJobs, null);
@@ -357,7 +268,7 @@ public final class InMemoryJobStore implements JobStore {
       state.counts[JobStatus.QUEUED.ordinal()] += added.size();
       state.updatedAt = now;
       jobs.addOwnIds(added);
-      record(state, BatchEvents.itemsAdded(id, now, added.size(), state.jobs.size()));
+      shared.record(state, BatchEvents.itemsAdded(id, now, added.size(), state.jobs.size()));
       return state.snapshot();
     } finally {
       lock.unlock();
@@ -371,7 +282,7 @@ public final class InMemoryJobStore implements JobStore {
     Batch started;
     lock.lock();
     try {
-      BatchState state = require(id);
+      BatchState state = shared.require(id);
       StoreChecks.canStart(id, state.status);
       started = start(state, now, BatchEvents.BY_CALL);
     } finally {
@@ -419,321 +330,10 @@ public final class InMemoryJobStore implements JobStore {
     state.startedAt = now;
     state.lastServedAt = now;
     state.updatedAt = now;
-    record(state, BatchEvents.started(state.batch.id(), now, how)); // its notification: started
+    shared.record(
+        state, BatchEvents.started(state.batch.id(), now, how)); // its notification: started
     runnable.add(state);
     return state.snapshot();
-  }
-
-  @Override
-  public List<ClaimedJob> claim(ClaimRequest request) {
-    Checks.notNull(request, "request");
-    lock.lock();
-    try {
-      return claimLocked(request);
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /** One lock for both steps: the service's worker calls this once per job. */
-  @Override
-  public CompleteAndClaimResult completeAndClaim(
-      List<JobOutcome> outcomes, Instant now, ClaimRequest request) {
-    checkOutcomes(outcomes, now);
-    Checks.notNull(request, "request");
-    CompletionResult completion;
-    List<ClaimedJob> claimed;
-    boolean requeued;
-    lock.lock();
-    try {
-      Set<JobId> rejected = new HashSet<>();
-      Map<BatchId, BatchState> touched = new LinkedHashMap<>();
-      requeued = applyLocked(outcomes, now, rejected, touched);
-      completion = new CompletionResult(rejected, settle(touched.values(), now));
-      claimed = claimLocked(request);
-    } finally {
-      lock.unlock();
-    }
-    if (requeued) {
-      subscribers.announceWork();
-    }
-    subscribers.announceFinished(completion.batches());
-    return new CompleteAndClaimResult(completion, claimed);
-  }
-
-  private List<ClaimedJob> claimLocked(ClaimRequest request) {
-    if (runnable.isEmpty()) {
-      return List.of();
-    }
-    List<BatchState> order = new ArrayList<>(runnable);
-    if (order.size() > 1) {
-      order.sort(
-          Comparator.<BatchState>comparingLong(
-                  b -> request.dispatchKey(b.priority(), b.lastServedAt))
-              .thenComparingLong(b -> b.servedSeq)
-              .thenComparing(b -> b.batch.id()));
-    }
-    List<ClaimedJob> claimed = new ArrayList<>(Math.min(request.maxJobs(), 64));
-    Map<String, Integer> takenPerType = new HashMap<>();
-    for (BatchState state : order) {
-      int room = request.maxJobs() - claimed.size();
-      if (room == 0) {
-        break;
-      }
-      String type = state.batch.jobType();
-      int typeRoom = request.limitFor(type) - takenPerType.getOrDefault(type, 0);
-      int batchRoom = state.batch.maxConcurrency() - state.slotsHeld;
-      int want = Math.min(room, Math.min(typeRoom, batchRoom));
-      SharedRateLimit limit = request.sharedRateLimits().get(type);
-      String key = null;
-      double tokens = 0;
-      if (limit != null && want > 0) {
-        key = limit.bucketKey(type, state.batch.metadata());
-        Bucket bucket = buckets.get(key);
-        tokens =
-            bucket == null
-                ? limit.refill(-1, 0)
-                : limit.refill(
-                    bucket.tokens(), Duration.between(bucket.at(), request.now()).toNanos());
-        want = Math.min(want, (int) Math.floor(tokens));
-      }
-      int got = take(state, want, true, request, claimed);
-      if (key != null) {
-        Bucket old = buckets.get(key);
-        // a stamp never moves back (see RateBuckets in batch-jdbc): skewed clocks add no refill
-        Instant at = old != null && old.at().isAfter(request.now()) ? old.at() : request.now();
-        buckets.put(key, new Bucket(tokens - got, at));
-      }
-      state.grantSlots(request.nodeId(), got);
-      takenPerType.merge(type, got, Integer::sum);
-    }
-    BatchState only = onlyCandidate(request);
-    if (only != null && only.slotsOf(request.nodeId()) > 0) {
-      take(only, request.fetchAheadFor(only.batch.jobType()), false, request, claimed);
-    }
-    return claimed;
-  }
-
-  /**
-   * Returns the one runnable batch of the request's job types if there is exactly one and the
-   * request may fetch its type ahead; else null.
-   */
-  private BatchState onlyCandidate(ClaimRequest request) {
-    if (request.fetchAhead().isEmpty()) {
-      return null;
-    }
-    BatchState only = null;
-    for (BatchState state : runnable) {
-      String type = state.batch.jobType();
-      if (request.jobTypes().containsKey(type) || request.fetchAhead().containsKey(type)) {
-        if (only != null) {
-          return null;
-        }
-        only = state;
-      }
-    }
-    return only != null && request.fetchAheadFor(only.batch.jobType()) > 0 ? only : null;
-  }
-
-  /**
-   * Leases up to {@code want} due jobs of {@code state} in order and adds them to {@code claimed};
-   * marks the batch served if it gave any. Returns how many it leased.
-   */
-  private int take(
-      BatchState state, int want, boolean slot, ClaimRequest request, List<ClaimedJob> claimed) {
-    int got = 0;
-    while (got < want) {
-      JobState job = state.nextDue(request.now());
-      if (job == null) {
-        break;
-      }
-      lease(job, request);
-      claimed.add(
-          new ClaimedJob(job.id(), state.batch.id(), job.payload, job.attempt, job.token, slot));
-      got++;
-    }
-    if (got > 0) {
-      state.lastServedAt = request.now();
-      state.servedSeq = ++lastServe;
-      state.updatedAt = request.now();
-      if (state.counts[JobStatus.QUEUED.ordinal()] == 0) {
-        runnable.remove(state);
-      }
-    }
-    return got;
-  }
-
-  private void lease(JobState job, ClaimRequest request) {
-    forgetProgress(job);
-    job.batch.move(JobStatus.QUEUED, JobStatus.PROCESSING);
-    job.status = JobStatus.PROCESSING;
-    job.attempt++;
-    job.token = ++lastToken;
-    job.owner = request.nodeId();
-    job.due = request.leaseUntil();
-    job.startedAt = request.now();
-    job.updatedAt = request.now();
-    job.error = null;
-    processing.add(job);
-  }
-
-  @Override
-  public CompletionResult complete(List<JobOutcome> outcomes, Instant now) {
-    checkOutcomes(outcomes, now);
-    Set<JobId> rejected = new HashSet<>();
-    Map<BatchId, BatchState> touched = new LinkedHashMap<>();
-    boolean requeued;
-    CompletionResult result;
-    lock.lock();
-    try {
-      requeued = applyLocked(outcomes, now, rejected, touched);
-      result = new CompletionResult(rejected, settle(touched.values(), now));
-    } finally {
-      lock.unlock();
-    }
-    if (requeued) {
-      subscribers.announceWork();
-    }
-    subscribers.announceFinished(result.batches());
-    return result;
-  }
-
-  /** Checked before any outcome is applied, so that a null one leaves the step undone. */
-  private static void checkOutcomes(List<JobOutcome> outcomes, Instant now) {
-    Checks.notNull(outcomes, "outcomes");
-    Checks.notNull(now, "now");
-    for (JobOutcome outcome : outcomes) {
-      Checks.notNull(outcome, "outcome");
-    }
-  }
-
-  /**
-   * Applies the accepted outcomes, adding the rejected ones to {@code rejected} and the batches
-   * they changed to {@code touched}; returns whether a job went back to the queue of a running
-   * batch. Call under the lock.
-   */
-  private boolean applyLocked(
-      List<JobOutcome> outcomes,
-      Instant now,
-      Set<JobId> rejected,
-      Map<BatchId, BatchState> touched) {
-    boolean requeued = false;
-    BatchState last = null; // outcomes come grouped by batch: one map entry per run of them
-    for (JobOutcome outcome : outcomes) {
-      JobState job = jobs.find(outcome.jobId());
-      if (job == null
-          || job.status != JobStatus.PROCESSING
-          || job.token != outcome.fencingToken()) {
-        rejected.add(outcome.jobId());
-        continue;
-      }
-      requeued |=
-          job.batch.status == BatchStatus.PROCESSING
-              && (outcome.kind() == JobOutcome.Kind.RETRY
-                  || outcome.kind() == JobOutcome.Kind.RELEASED);
-      apply(job, outcome, now);
-      if (job.batch != last) {
-        last = job.batch;
-        touched.put(last.batch.id(), last);
-      }
-    }
-    return requeued;
-  }
-
-  /** Applies one accepted outcome to a PROCESSING job. */
-  private void apply(JobState job, JobOutcome outcome, Instant now) {
-    BatchState state = job.batch;
-    processing.remove(job);
-    forgetProgress(job);
-    if (outcome.releasesSlot()) {
-      state.releaseSlots(job.owner, 1);
-    }
-    job.due = null;
-    job.updatedAt = now;
-    JobOutcome.Kind kind =
-        AttemptRecords.effectiveKind(
-            outcome.kind(), state.status.isFinal(), job.attempt, state.batch.maxAttempts());
-    Instant started = AttemptRecords.start(outcome, job.startedAt);
-    JobAttempt.Outcome recorded = AttemptRecords.recorded(kind, outcome);
-    if (recorded != null) {
-      state.attempts().add(job, recorded, started, now, AttemptRecords.error(recorded, outcome));
-    }
-    job.startedAt = started;
-    switch (kind) {
-      case SUCCEEDED -> finish(job, JobStatus.SUCCEEDED, now, outcome.result().orElse(null), null);
-      case FAILED -> finish(job, JobStatus.FAILED, now, null, outcome.error().orElse(null));
-      case CANCELLED -> finish(job, JobStatus.CANCELLED, now, null, null);
-      case RETRY -> {
-        job.error = outcome.error().orElse(null);
-        requeue(job, outcome.retryAt().orElseThrow());
-      }
-      case RELEASED -> {
-        job.attempt--;
-        requeue(job, now);
-      }
-    }
-  }
-
-  private void finish(JobState job, JobStatus status, Instant now, String result, String error) {
-    job.batch.move(JobStatus.PROCESSING, status);
-    job.status = status;
-    job.result = result;
-    job.error = error;
-    job.finishedAt = now;
-  }
-
-  private void requeue(JobState job, Instant due) {
-    BatchState state = job.batch;
-    state.move(JobStatus.PROCESSING, JobStatus.QUEUED);
-    job.status = JobStatus.QUEUED;
-    job.due = due;
-    state.delayed.add(job);
-    if (state.status == BatchStatus.PROCESSING) {
-      runnable.add(state);
-    }
-  }
-
-  /**
-   * Applies the batch-level rules to batches whose jobs just changed: the failure policy, then the
-   * final status once nothing is pending. Returns their snapshots.
-   */
-  private List<Batch> settle(Iterable<BatchState> touched, Instant now) {
-    List<Batch> snapshots = new ArrayList<>();
-    for (BatchState state : touched) {
-      state.updatedAt = now;
-      if (state.status == BatchStatus.PROCESSING) {
-        Progress progress = state.progress();
-        if (state.batch.failurePolicy().isTripped(progress)) {
-          record(
-              state,
-              BatchEvents.policyTripped(
-                  state.batch.id(), now, progress, state.batch.failurePolicy()));
-          cancelQueued(state, now);
-          state.status = BatchStatusRule.finalStatus(progress, false, true);
-          state.completedAt = now;
-        } else if (progress.pending() == 0) {
-          state.status = BatchStatusRule.finalStatus(progress, false, false);
-          state.completedAt = now;
-        }
-      }
-      // a step that ends jobs touches only batches with jobs running, so each finishes here once
-      if (state.status.isFinal() && state.progress().pending() == 0) {
-        record(state, BatchEvents.finished(state.batch.id(), now, state.status, state.progress()));
-      }
-      snapshots.add(state.snapshot());
-    }
-    return snapshots;
-  }
-
-  /**
-   * Records an event of a batch and, when one of its webhooks is told of it, the delivery of its
-   * notification, with the batch as it is now: callers record after they changed the batch.
-   */
-  private void record(BatchState state, BatchEvent event) {
-    state.events.add(event);
-    if (Webhooks.toldOf(state.webhookEvents, event.type())) {
-      webhooks.enqueue(state.webhooks, event, state.snapshot());
-    }
   }
 
   @Override
@@ -761,157 +361,6 @@ public final class InMemoryJobStore implements JobStore {
     return webhooks.failed(delivery, error, retryAt);
   }
 
-  /** Cancels every queued job of a batch and takes the batch out of the claim order. */
-  private long cancelQueued(BatchState state, Instant now) {
-    long cancelled = 0;
-    for (JobState job : state.jobs) {
-      if (job.status == JobStatus.QUEUED) {
-        state.move(JobStatus.QUEUED, JobStatus.CANCELLED);
-        job.status = JobStatus.CANCELLED;
-        job.finishedAt = now;
-        job.updatedAt = now;
-        cancelled++;
-      }
-    }
-    state.cursor = state.jobs.size();
-    state.delayed.clear();
-    state.returned.clear();
-    runnable.remove(state);
-    return cancelled;
-  }
-
-  /** A job's snapshot, with the progress of its running attempt. Call under the lock. */
-  private Job snapshot(JobState job) {
-    return job.snapshot(
-        progress.isEmpty() || job.status != JobStatus.PROCESSING ? null : progress.get(job));
-  }
-
-  /** Forgets the progress of a job whose attempt ends or begins. Call under the lock. */
-  private void forgetProgress(JobState job) {
-    if (!progress.isEmpty()) {
-      progress.remove(job);
-    }
-  }
-
-  @Override
-  public HeartbeatResult heartbeat(String nodeId, Map<JobId, Long> leases, Instant leaseUntil) {
-    return heartbeat(nodeId, leases, leaseUntil, Map.of());
-  }
-
-  @Override
-  public HeartbeatResult heartbeat(
-      String nodeId, Map<JobId, Long> leases, Instant leaseUntil, Map<JobId, JobProgress> reports) {
-    Checks.notNull(nodeId, "nodeId");
-    Checks.notNull(leases, "leases");
-    Checks.notNull(leaseUntil, "leaseUntil");
-    StoreChecks.progress(reports);
-    Set<JobId> lost = new HashSet<>();
-    Set<JobId> cancelRequested = new HashSet<>();
-    lock.lock();
-    try {
-      leases.forEach(
-          (id, token) -> {
-            JobState job = jobs.find(id);
-            if (job == null
-                || job.status != JobStatus.PROCESSING
-                || job.token != token
-                || !nodeId.equals(job.owner)) {
-              lost.add(id);
-              return;
-            }
-            job.due = leaseUntil;
-            JobProgress report = reports.get(id);
-            if (report != null) {
-              progress.put(job, report);
-            }
-            if (job.batch.status.isFinal()) {
-              cancelRequested.add(id);
-            }
-          });
-    } finally {
-      lock.unlock();
-    }
-    return new HeartbeatResult(lost, cancelRequested);
-  }
-
-  @Override
-  public CompletionResult requeueExpired(Instant now, int maxJobs) {
-    Checks.notNull(now, "now");
-    Checks.positive(maxJobs, "maxJobs");
-    return takeBack(job -> job.due.isBefore(now), maxJobs, AttemptRecords::leaseExpired, now);
-  }
-
-  /**
-   * Takes back up to {@code maxJobs} running jobs that {@code which} selects, as {@link
-   * #requeueExpired} describes; {@code why} gives the error text from the job's owner.
-   */
-  private CompletionResult takeBack(
-      Predicate<JobState> which, int maxJobs, UnaryOperator<String> why, Instant now) {
-    Map<BatchId, BatchState> touched = new LinkedHashMap<>();
-    CompletionResult result;
-    lock.lock();
-    try {
-      List<JobState> expired = new ArrayList<>();
-      for (JobState job : processing) {
-        if (which.test(job)) {
-          expired.add(job);
-          if (expired.size() == maxJobs) {
-            break;
-          }
-        }
-      }
-      for (JobState job : expired) {
-        processing.remove(job);
-        forgetProgress(job);
-        job.due = null;
-        job.updatedAt = now;
-        BatchState state = job.batch;
-        if (state.status.isFinal()) {
-          finish(job, JobStatus.CANCELLED, now, null, null);
-        } else if (job.attempt < state.batch.maxAttempts()) {
-          job.error = why.apply(job.owner);
-          state.attempts().add(job, JobAttempt.Outcome.LEASE_LOST, job.startedAt, now, job.error);
-          requeue(job, now);
-        } else {
-          String error = why.apply(job.owner) + " and no attempt is left";
-          state.attempts().add(job, JobAttempt.Outcome.LEASE_LOST, job.startedAt, now, error);
-          finish(job, JobStatus.FAILED, now, null, error);
-        }
-        touched.put(state.batch.id(), state);
-      }
-      dropIdleSlots();
-      result = new CompletionResult(Set.of(), settle(touched.values(), now));
-    } finally {
-      lock.unlock();
-    }
-    if (!touched.isEmpty()) {
-      subscribers.announceWork();
-    }
-    subscribers.announceFinished(result.batches());
-    return result;
-  }
-
-  /**
-   * Takes away the slots held by nodes that run none of the batch's jobs any more: after their jobs
-   * were taken back (an outcome that comes after its job was taken back cannot give its slot back).
-   */
-  private void dropIdleSlots() {
-    Map<BatchState, Set<String>> running = new HashMap<>();
-    for (JobState job : processing) {
-      running.computeIfAbsent(job.batch, b -> new HashSet<>()).add(job.owner);
-    }
-    for (BatchState state : batches.values()) {
-      if (state.slotsHeld > 0) {
-        Set<String> owners = running.getOrDefault(state, Set.of());
-        for (String owner : List.copyOf(state.slots.keySet())) {
-          if (!owners.contains(owner)) {
-            state.releaseSlots(owner, Integer.MAX_VALUE);
-          }
-        }
-      }
-    }
-  }
-
   // ------------------------------------------------------------------ nodes
 
   @Override
@@ -919,7 +368,7 @@ public final class InMemoryJobStore implements JobStore {
     StoreChecks.liveNode(node);
     nodes.register(node);
     String id = node.nodeId();
-    return takeBack(
+    return leases.takeBack(
         job -> id.equals(job.owner),
         Integer.MAX_VALUE,
         owner -> "node " + owner + " started again",
@@ -961,18 +410,18 @@ public final class InMemoryJobStore implements JobStore {
     CancellationSummary summary;
     lock.lock();
     try {
-      BatchState state = require(id);
+      BatchState state = shared.require(id);
       StoreChecks.canCancel(id, state.status);
       long finished = state.progress().finished();
       long running = state.counts[JobStatus.PROCESSING.ordinal()];
-      long cancelled = cancelQueued(state, now);
+      long cancelled = outcomes.cancelQueued(state, now);
       state.status = BatchStatusRule.finalStatus(state.progress(), true, false);
       state.completedAt = now;
       state.updatedAt = now;
       summary = new CancellationSummary(id, cancelled, running, finished);
-      record(state, BatchEvents.cancelled(summary, now));
+      shared.record(state, BatchEvents.cancelled(summary, now));
       if (running == 0) { // nothing is left to end, so this step finished the batch
-        record(state, BatchEvents.finished(id, now, state.status, state.progress()));
+        shared.record(state, BatchEvents.finished(id, now, state.status, state.progress()));
       }
     } finally {
       lock.unlock();
@@ -990,11 +439,11 @@ public final class InMemoryJobStore implements JobStore {
     Batch retried;
     lock.lock();
     try {
-      BatchState state = require(id);
+      BatchState state = shared.require(id);
       Progress progress = state.progress();
       StoreChecks.canRetryFailed(id, state.status, progress);
 
-      record(state, BatchEvents.failedRetried(id, now, progress.failed()));
+      shared.record(state, BatchEvents.failedRetried(id, now, progress.failed()));
       for (JobState job : state.jobs) {
         if (job.status == JobStatus.FAILED) {
           queueFailedAgain(job, now);
@@ -1029,7 +478,7 @@ public final class InMemoryJobStore implements JobStore {
       }
       byBatch.forEach(
           (state, failed) -> {
-            record(state, BatchEvents.failedRetried(state.batch.id(), now, failed.size()));
+            shared.record(state, BatchEvents.failedRetried(state.batch.id(), now, failed.size()));
             failed.forEach(job -> queueFailedAgain(job, now));
             reopen(state, now);
             retried.add(state.snapshot());
@@ -1067,25 +516,11 @@ public final class InMemoryJobStore implements JobStore {
     Checks.notNull(id, "id");
     lock.lock();
     try {
-      BatchState state = require(id);
+      BatchState state = shared.require(id);
       StoreChecks.canDelete(id, state.status, state.progress());
       batches.remove(id);
       state.batch.idempotencyKey().ifPresent(idempotencyKeys::remove);
       jobs.remove(state);
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  @Override
-  public long countQueuedJobs() {
-    lock.lock();
-    try {
-      long queued = 0;
-      for (BatchState state : runnable) {
-        queued += state.counts[JobStatus.QUEUED.ordinal()];
-      }
-      return queued;
     } finally {
       lock.unlock();
     }
@@ -1099,13 +534,5 @@ public final class InMemoryJobStore implements JobStore {
   @Override
   public Subscription subscribeFinished(Consumer<BatchId> onFinished) {
     return subscribers.onFinished(Checks.notNull(onFinished, "onFinished"));
-  }
-
-  private BatchState require(BatchId id) {
-    BatchState state = batches.get(id);
-    if (state == null) {
-      throw new BatchNotFoundException(id);
-    }
-    return state;
   }
 }
