@@ -9,6 +9,7 @@ import io.batchkit.JobQuery;
 import io.batchkit.JobStatus;
 import io.batchkit.Page;
 import io.batchkit.internal.util.Checks;
+import io.batchkit.internal.util.Ids;
 import io.batchkit.spi.JobStore;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -17,7 +18,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -94,7 +94,7 @@ final class InMemoryReads {
     // page: a query over a large store holds the lock for one pass and no copy of every job
     long keep = (long) query.offset() + query.limit() + 1;
     PriorityQueue<JobState> highest =
-        new PriorityQueue<>((a, b) -> unsigned(a.id().value(), b.id().value()));
+        new PriorityQueue<>((a, b) -> Ids.STORE_ORDER.compare(a.id().value(), b.id().value()));
     lock.lock();
     try {
       for (BatchState state : batches.values()) {
@@ -113,7 +113,7 @@ final class InMemoryReads {
         }
       }
       List<JobState> kept = new ArrayList<>(highest);
-      kept.sort((a, b) -> unsigned(b.id().value(), a.id().value()));
+      kept.sort((a, b) -> Ids.STORE_ORDER.compare(b.id().value(), a.id().value()));
       int from = Math.min(query.offset(), kept.size());
       int to = (int) Math.min((long) from + query.limit(), kept.size());
       List<Job> page = new ArrayList<>(to - from);
@@ -122,14 +122,6 @@ final class InMemoryReads {
     } finally {
       lock.unlock();
     }
-  }
-
-  /** Compares job ids as unsigned 128-bit numbers, as the databases order them. */
-  private static int unsigned(UUID x, UUID y) {
-    int high = Long.compareUnsigned(x.getMostSignificantBits(), y.getMostSignificantBits());
-    return high != 0
-        ? high
-        : Long.compareUnsigned(x.getLeastSignificantBits(), y.getLeastSignificantBits());
   }
 
   /** What {@link JobStore#listJobs(BatchId, JobQuery)} says; takes the lock. */

@@ -1,5 +1,6 @@
 package io.batchkit.internal.util;
 
+import java.util.Comparator;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -17,6 +18,20 @@ public final class Ids {
   private static final long VARIANT = 0x8000000000000000L;
 
   private Ids() {}
+
+  /**
+   * The order the stores sort ids in: as unsigned 128-bit numbers, which is how PostgreSQL and H2
+   * order a {@code uuid} and MySQL the text of one. {@link UUID#compareTo} compares the halves as
+   * signed numbers, so it puts an id whose top bit is set first; a store that locks rows in id
+   * order over several statements must follow this order to keep one order with single statements.
+   */
+  public static final Comparator<UUID> STORE_ORDER =
+      (x, y) -> {
+        int high = Long.compareUnsigned(x.getMostSignificantBits(), y.getMostSignificantBits());
+        return high != 0
+            ? high
+            : Long.compareUnsigned(x.getLeastSignificantBits(), y.getLeastSignificantBits());
+      };
 
   /** Returns a new time-ordered UUID, greater than every one this class returned before. */
   public static UUID next() {

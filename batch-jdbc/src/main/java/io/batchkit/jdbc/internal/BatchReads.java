@@ -23,7 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.UUID;
 import java.util.stream.Collectors;
 
@@ -430,7 +429,7 @@ final class BatchReads {
    */
   Map<UUID, BatchRow> lockBatches(Connection c, Collection<UUID> ids, boolean skipHeld)
       throws SQLException {
-    List<UUID> sorted = new ArrayList<>(new TreeSet<>(ids));
+    List<UUID> sorted = Tables.inStoreOrder(ids);
     String lock = skipHeld ? " FOR UPDATE SKIP LOCKED" : " FOR UPDATE";
     boolean lockFirst = dialect.hasSingleStatementSteps();
     if (lockFirst) {

@@ -350,7 +350,7 @@ final class Outcomes {
     Map<UUID, JobLock> locked = new HashMap<>();
     tables.selectIn(
         c,
-        new ArrayList<>(new TreeSet<>(ids)),
+        Tables.inStoreOrder(ids),
         "SELECT id, batch_id, status, fencing_token, attempt, owner, started_at FROM "
             + tables.jobs
             + " WHERE id IN (",

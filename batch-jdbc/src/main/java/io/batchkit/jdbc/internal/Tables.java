@@ -1,13 +1,16 @@
 package io.batchkit.jdbc.internal;
 
+import io.batchkit.internal.util.Ids;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -106,6 +109,17 @@ final class Tables {
   @FunctionalInterface
   interface RowReader {
     void read(ResultSet rs) throws SQLException;
+  }
+
+  /**
+   * Returns the distinct ids in the order the database sorts them ({@link Ids#STORE_ORDER}): the
+   * order to lock rows in over several chunks of {@link #selectIn}, so that it is the order a
+   * single statement's {@code ORDER BY id} takes them in.
+   */
+  static List<UUID> inStoreOrder(Collection<UUID> ids) {
+    TreeSet<UUID> sorted = new TreeSet<>(Ids.STORE_ORDER);
+    sorted.addAll(ids);
+    return new ArrayList<>(sorted);
   }
 
   /**
