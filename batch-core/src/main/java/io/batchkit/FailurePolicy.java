@@ -6,7 +6,9 @@ import io.batchkit.internal.util.Checks;
  * When to give up on a batch whose jobs keep failing. Once the policy trips, the batch's queued
  * jobs are cancelled, its running jobs are told to stop, and the batch ends {@link
  * BatchStatus#FAILED}. Jobs a service fetched ahead and has not started are cancelled unrun, like
- * queued ones: a service records a failure before the failed job's slot passes to the next job.
+ * queued ones: a service records a failure before the failed job's slot passes to the next job it
+ * fetched. While the store cannot be reached, failures are recorded once it can, and jobs may run
+ * meanwhile.
  *
  * <p>Immutable and thread-safe. Made by {@link #never()}, {@link #maxFailures(int)} or {@link
  * #maxFailureRatio(double)}.

@@ -9,6 +9,8 @@ import io.batchkit.testkit.Await;
 import io.batchkit.testkit.ConcurrencyProbe;
 import io.batchkit.testkit.Stores;
 import io.batchkit.testkit.TestServices;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -259,6 +261,67 @@ class FetchAheadTest {
     assertEquals(BatchStatus.FAILED, done.status(), done.toString());
     assertEquals(new Progress(30, 0, 0, 0, 3, 27), done.progress());
     assertEquals(3, ran.get(), "jobs run");
+  }
+
+  /**
+   * A worker whose store throws, even an {@link Error}, as it records a failure for the failure
+   * policy still starts or ends the job fetched ahead that it holds: the failure goes to the
+   * dispatcher, and the batch finishes with every job counted.
+   */
+  @Test
+  void aFailureTheWorkerCannotRecordStillLetsTheFetchedJobsEnd() {
+    JobStore inner = newStore();
+    AtomicInteger thrown = new AtomicInteger();
+    JobStore store =
+        (JobStore)
+            Proxy.newProxyInstance(
+                JobStore.class.getClassLoader(),
+                new Class<?>[] {JobStore.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("complete")
+                      && Thread.currentThread().getName().contains("worker")
+                      && thrown.getAndIncrement() == 0) {
+                    throw new Error("injected: the store failed as a worker recorded a failure");
+                  }
+                  try {
+                    return method.invoke(inner, args);
+                  } catch (InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    CountDownLatch fetched = new CountDownLatch(1);
+    BatchService service =
+        services.start(
+            BatchService.builder()
+                .store(store)
+                .maxConcurrency(1)
+                .claimAhead(20)
+                .processor(
+                    "t",
+                    ctx -> {
+                      fetched.await();
+                      throw new IllegalStateException("always");
+                    }));
+    Batch batch =
+        service.submit(
+            BatchRequest.builder("t")
+                .items(TestServices.items(30))
+                .maxConcurrency(1)
+                .maxAttempts(1)
+                .failurePolicy(FailurePolicy.maxFailures(2))
+                .build());
+    Await.until(
+        "20 fetched ahead of the running job",
+        WAIT,
+        () -> service.getBatch(batch.id()).progress().processing() == 21);
+    fetched.countDown();
+
+    Batch done = service.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(BatchStatus.FAILED, done.status(), done.toString());
+    assertEquals(30, done.progress().failed() + done.progress().cancelled(), done.toString());
+    assertTrue(done.progress().failed() >= 3, done.toString());
+    assertTrue(thrown.get() > 0, "the store never threw");
   }
 
   /**

@@ -21,9 +21,9 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The {@link InMemoryJobStore}'s reads of what happened and how fast: batch events, attempt
- * history, job durations, store-wide figures, and the purge of old history. A class of its own so
- * that the store's file keeps its atomic steps; these read the same state, under the same lock, and
- * write nothing but the purge.
+ * history, job durations, store-wide figures, and the purge of old history, beside the reads of
+ * batches and jobs ({@link InMemoryReads}); these read the same state ({@link InMemoryState}),
+ * under the same lock, and write nothing but the purge.
  *
  * <p>Ownership: it holds the store's lock, batches, job index and registry of nodes, and touches
  * them only under that lock (the registry has its own).

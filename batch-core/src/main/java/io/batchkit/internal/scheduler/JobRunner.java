@@ -37,15 +37,17 @@ import org.slf4j.LoggerFactory;
  * while it runs. When its job ends it takes its next job, keeping both: a job of the same batch
  * fetched ahead ({@link NodeState#pollReady(BatchId)}); else, on the in-memory store only, one it
  * claims itself (see {@link #workerClaimTypes}), after recording the outcome itself, giving the
- * batch's slot back in the same call. Otherwise it queues the outcome in {@link
- * NodeState#outcomes}, a lock-free queue, gives both slots back ({@link NodeState#releaseSlot}) and
- * wakes the dispatcher. It also gives its slot back when the dispatcher asks for one ({@link
- * NodeState#slotWanted}) for a rate-limited type. The fields of this class are set once, in the
- * constructor; the shared state they work on is in {@link NodeState}, whose comment says who writes
- * what. Methods other parts call ({@link #launch}, {@link #track}, {@link #stop}, {@link #giveUp},
- * ...) run on the caller's thread. At about 560 lines it passes 500 because a worker's hand-off
- * from one job to the next ({@code next}) and the ways an attempt ends must be read together: each
- * path there gives back or passes on the same two slots.
+ * batch's slot back in the same call. A job that failed for good in a batch with a failure policy
+ * has its outcome recorded by its worker, on any store, before the job fetched ahead starts, so
+ * that a policy it trips cancels that job unrun (not while the store is failing). Otherwise it
+ * queues the outcome in {@link NodeState#outcomes}, a lock-free queue, gives both slots back
+ * ({@link NodeState#releaseSlot}) and wakes the dispatcher. It also gives its slot back when the
+ * dispatcher asks for one ({@link NodeState#slotWanted}) for a rate-limited type. The fields of
+ * this class are set once, in the constructor; the shared state they work on is in {@link
+ * NodeState}, whose comment says who writes what. Methods other parts call ({@link #launch}, {@link
+ * #track}, {@link #stop}, {@link #giveUp}, ...) run on the caller's thread. At about 560 lines it
+ * passes 500 because a worker's hand-off from one job to the next ({@code next}) and the ways an
+ * attempt ends must be read together: each path there gives back or passes on the same two slots.
  */
 final class JobRunner {
   /** Logs under the service's name, as it did before the service was split into parts. */
@@ -81,10 +83,10 @@ final class JobRunner {
   /**
    * The job types a worker may claim for itself when it finishes a job, each with a limit of 1:
    * every type without a rate limit (rate-limited types are claimed by the dispatcher, which owns
-   * their permits). Empty, so that workers never call the store, unless the store is the in-memory
-   * one: its calls cost a lock, while on a database a call per job per worker costs a transaction
-   * each, all queueing on the batch row (measured on PostgreSQL: four times slower than the
-   * dispatcher's grouped calls).
+   * their permits). Empty, so that workers do not claim (they call the store only to record a
+   * failure a failure policy must see first), unless the store is the in-memory one: its calls cost
+   * a lock, while on a database a call per job per worker costs a transaction each, all queueing on
+   * the batch row (measured on PostgreSQL: four times slower than the dispatcher's grouped calls).
    */
   private final Map<String, Integer> workerClaimTypes;
 
@@ -309,7 +311,7 @@ final class JobRunner {
     }
     if (next != null && outcome != null) {
       outcome = outcome.withoutSlot(); // the batch's slot passes to the next job
-      if (outcome.kind() == JobOutcome.Kind.FAILED && mayTrip(ended.batch)) {
+      if (outcome.kind() == JobOutcome.Kind.FAILED && mayTrip(ended.batch) && !node.inOutage) {
         outcome = recordFailureFirst(outcome);
       }
     } else if (next == null) {
@@ -321,7 +323,7 @@ final class JobRunner {
     boolean claimed = false;
     // on the in-memory store, a worker with no job to pass its slot to records its outcome and
     // claims its next job in one call; the outcome of a job whose slot passed on waits for the
-    // dispatcher's next round, with the others
+    // dispatcher's next round, with the others (unless recordFailureFirst recorded it)
     if (mayClaim && outcome != null && outcome.retryAt().isEmpty()) {
       try {
         Instant now = config.clock().instant();
@@ -376,13 +378,16 @@ final class JobRunner {
    * Returns null once recorded, or the outcome, for the dispatcher, if the store failed.
    */
   private JobOutcome recordFailureFirst(JobOutcome outcome) {
+    List<Batch> changed;
     try {
-      afterChange(store.complete(List.of(outcome), config.clock().instant()).batches());
-      return null;
-    } catch (RuntimeException e) {
+      changed = store.complete(List.of(outcome), config.clock().instant()).batches();
+    } catch (RuntimeException | Error e) {
+      // whatever the store threw, the job fetched ahead that this worker holds must still start
       LOG.debug("a worker could not record a failure; the dispatcher will", e);
       return outcome;
     }
+    afterChange(changed);
+    return null;
   }
 
   /**

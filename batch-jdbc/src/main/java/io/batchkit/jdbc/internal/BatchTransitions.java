@@ -242,7 +242,7 @@ final class BatchTransitions {
   List<Batch> retryJobs(Connection c, Collection<JobId> ids, Instant now) throws SQLException {
     List<UUID> wanted =
         new ArrayList<>(new LinkedHashSet<>(ids.stream().map(JobId::value).toList()));
-    List<UUID> sorted = new ArrayList<>(new TreeSet<>(wanted));
+    List<UUID> sorted = Tables.inStoreOrder(wanted);
     Map<UUID, UUID> batchOf = new HashMap<>();
     tables.selectIn(
         c,

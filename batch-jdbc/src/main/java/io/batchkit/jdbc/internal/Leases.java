@@ -7,6 +7,7 @@ import io.batchkit.JobId;
 import io.batchkit.JobProgress;
 import io.batchkit.JobStatus;
 import io.batchkit.internal.util.AttemptRecords;
+import io.batchkit.internal.util.Ids;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.HeartbeatResult;
 import java.sql.Connection;
@@ -61,7 +62,7 @@ final class Leases {
       Instant leaseUntil,
       Map<JobId, JobProgress> progress)
       throws SQLException {
-    Map<UUID, Long> sorted = new TreeMap<>();
+    Map<UUID, Long> sorted = new TreeMap<>(Ids.STORE_ORDER);
     leases.forEach((id, token) -> sorted.put(id.value(), token));
     String where = " WHERE id = ? AND fencing_token = ? AND owner = ? AND status = 'PROCESSING'";
     // with progress, one statement still renews every row, so that the rows are locked in id
