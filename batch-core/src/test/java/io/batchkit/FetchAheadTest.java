@@ -228,35 +228,9 @@ class FetchAheadTest {
    */
   @Test
   void aTrippedFailurePolicyEndsFetchedJobsUnrun() {
-    CountDownLatch fetched = new CountDownLatch(1);
     AtomicInteger ran = new AtomicInteger();
-    BatchService service =
-        services.start(
-            builder()
-                .maxConcurrency(1)
-                .claimAhead(20)
-                .processor(
-                    "t",
-                    ctx -> {
-                      ran.incrementAndGet();
-                      fetched.await(); // the first job holds its slot until the rest are fetched
-                      throw new IllegalStateException("always");
-                    }));
-    Batch batch =
-        service.submit(
-            BatchRequest.builder("t")
-                .items(TestServices.items(30))
-                .maxConcurrency(1)
-                .maxAttempts(1)
-                .failurePolicy(FailurePolicy.maxFailures(2))
-                .build());
-    Await.until(
-        "20 fetched ahead of the running job",
-        WAIT,
-        () -> service.getBatch(batch.id()).progress().processing() == 21);
-    fetched.countDown();
 
-    Batch done = service.awaitCompletion(batch.id(), WAIT);
+    Batch done = runFailingBatchFetchedAhead(newStore(), ran);
 
     assertEquals(BatchStatus.FAILED, done.status(), done.toString());
     assertEquals(new Progress(30, 0, 0, 0, 3, 27), done.progress());
@@ -289,6 +263,21 @@ class FetchAheadTest {
                     throw e.getCause();
                   }
                 });
+
+    Batch done = runFailingBatchFetchedAhead(store, new AtomicInteger());
+
+    assertEquals(BatchStatus.FAILED, done.status(), done.toString());
+    assertEquals(30, done.progress().failed() + done.progress().cancelled(), done.toString());
+    assertTrue(done.progress().failed() >= 3, done.toString());
+    assertTrue(thrown.get() > 0, "the store never threw");
+  }
+
+  /**
+   * Runs 30 jobs that all fail, with a batch limit of 1, 20 fetched ahead and a policy that trips
+   * at the third failure: the first job holds its slot until the rest are fetched. Counts the jobs
+   * run in {@code ran}; returns the batch once it ended.
+   */
+  private Batch runFailingBatchFetchedAhead(JobStore store, AtomicInteger ran) {
     CountDownLatch fetched = new CountDownLatch(1);
     BatchService service =
         services.start(
@@ -299,6 +288,7 @@ class FetchAheadTest {
                 .processor(
                     "t",
                     ctx -> {
+                      ran.incrementAndGet();
                       fetched.await();
                       throw new IllegalStateException("always");
                     }));
@@ -315,13 +305,7 @@ class FetchAheadTest {
         WAIT,
         () -> service.getBatch(batch.id()).progress().processing() == 21);
     fetched.countDown();
-
-    Batch done = service.awaitCompletion(batch.id(), WAIT);
-
-    assertEquals(BatchStatus.FAILED, done.status(), done.toString());
-    assertEquals(30, done.progress().failed() + done.progress().cancelled(), done.toString());
-    assertTrue(done.progress().failed() >= 3, done.toString());
-    assertTrue(thrown.get() > 0, "the store never threw");
+    return service.awaitCompletion(batch.id(), WAIT);
   }
 
   /**
