@@ -26,7 +26,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -117,21 +116,13 @@ public final class WebhookSender implements AutoCloseable {
     this.maxRetry = maxRetry;
     this.idlePoll = idlePoll;
     this.nodeId = nodeId;
-    this.thread = new Thread(this::run, "batchkit-webhooks-" + nodeId);
-    thread.setDaemon(true);
+    this.thread = new DaemonThreadFactory("batchkit-webhooks-" + nodeId).newThread(this::run);
   }
 
   /** Starts sending: called once the service that owns the sender is fully built. */
   public void start() {
-    AtomicInteger count = new AtomicInteger();
     http =
-        Executors.newCachedThreadPool(
-            r -> {
-              Thread t =
-                  new Thread(r, "batchkit-webhooks-http-" + nodeId + "-" + count.incrementAndGet());
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newCachedThreadPool(new DaemonThreadFactory("batchkit-webhooks-http-" + nodeId));
     client =
         HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1) // no h2c upgrade, which some servers refuse
