@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * dispatcher asks for one ({@link NodeState#slotWanted}) for a rate-limited type. The fields of
  * this class are set once, in the constructor; the shared state they work on is in {@link
  * NodeState}, whose comment says who writes what. Methods other parts call ({@link #launch}, {@link
- * #track}, {@link #stop}, {@link #giveUp}, ...) run on the caller's thread. At about 560 lines it
+ * #track}, {@link #stop}, {@link #giveUp}, ...) run on the caller's thread. At about 600 lines it
  * passes 500 because a worker's hand-off from one job to the next ({@code next}) and the ways an
  * attempt ends must be read together: each path there gives back or passes on the same two slots.
  */
