@@ -335,7 +335,7 @@ final class JobRunner {
         next =
             result.claimed().isEmpty() ? null : trackWithSlot(result.claimed().get(0), claimNanos);
         queued = null;
-        afterChange(completion.batches());
+        afterChangeHoldingNext(completion.batches());
       } catch (RuntimeException e) {
         LOG.debug("a worker could not record its outcome; the dispatcher will", e);
       }
@@ -383,11 +383,29 @@ final class JobRunner {
       changed = store.complete(List.of(outcome), config.clock().instant()).batches();
     } catch (RuntimeException | Error e) {
       // whatever the store threw, the job fetched ahead that this worker holds must still start
-      LOG.debug("a worker could not record a failure; the dispatcher will", e);
+      if (e instanceof Error) {
+        LOG.error("a worker could not record a failure; the dispatcher will", e);
+      } else {
+        LOG.debug("a worker could not record a failure; the dispatcher will", e);
+      }
       return outcome;
     }
-    afterChange(changed);
+    afterChangeHoldingNext(changed);
     return null;
+  }
+
+  /**
+   * {@link #afterChange} for a worker that holds its next job, taken but not started: whatever it
+   * throws, the worker must go on to start that job. The outcome is recorded all the same; a batch
+   * that ended still reaches its jobs through the heartbeat's cancellations, and its waiters
+   * through the store's notice of finished batches.
+   */
+  private void afterChangeHoldingNext(List<Batch> changed) {
+    try {
+      afterChange(changed);
+    } catch (RuntimeException | Error e) {
+      LOG.error("could not act on the batches an outcome changed", e);
+    }
   }
 
   /**
