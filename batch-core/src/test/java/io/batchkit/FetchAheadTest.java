@@ -24,10 +24,11 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Jobs fetched ahead ({@code Builder.claimAhead} fixes how many): a service leases jobs beyond
  * those it runs, without taking their batch's slots. Its limits, counts, cancellation, timeouts and
- * shutdown must hold as the Javadoc says.
+ * shutdown must hold as the Javadoc says. Public, so that the SQL stores run it too ({@link
+ * #newStore()}).
  */
 @Timeout(60)
-class FetchAheadTest {
+public class FetchAheadTest {
   private static final Duration WAIT = Duration.ofSeconds(30);
 
   private final TestServices services = new TestServices();
