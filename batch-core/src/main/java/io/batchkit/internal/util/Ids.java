@@ -24,6 +24,7 @@ public final class Ids {
    * order a {@code uuid} and MySQL the text of one. {@link UUID#compareTo} compares the halves as
    * signed numbers, so it puts an id whose top bit is set first; a store that locks rows in id
    * order over several statements must follow this order to keep one order with single statements.
+   * Like {@link UUID#compareTo}, it throws {@link NullPointerException} for a null id.
    */
   public static final Comparator<UUID> STORE_ORDER =
       (x, y) -> {
