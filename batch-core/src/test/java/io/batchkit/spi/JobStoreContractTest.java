@@ -25,6 +25,7 @@ import io.batchkit.JobStatus;
 import io.batchkit.Page;
 import io.batchkit.Priority;
 import io.batchkit.Progress;
+import io.batchkit.internal.util.NewJobs;
 import io.batchkit.spi.JobOutcome.Kind;
 import io.batchkit.testkit.Await;
 import io.batchkit.testkit.Stores;
@@ -1134,6 +1135,37 @@ public abstract class JobStoreContractTest {
         IllegalArgumentException.class,
         () -> store.insertBatch(reuse, List.of(new NewJob(next.get(1).id(), "again"))));
     assertTrue(store.insertBatch(reuse, List.of(new NewJob(run.get(1).id(), "again"))).created());
+  }
+
+  /**
+   * The service hands a batch's jobs to the store as {@link NewJobs}, a run of ids that a store may
+   * take in without reading each id: every job is still found by its id with its own payload, runs
+   * its attempt and counts, and its ids stay taken.
+   */
+  @Test
+  void insertBatch_ofTheServicesNewJobs_keepsEveryJobFindableByItsIdWithItsPayload() {
+    NewJobs run = new NewJobs(List.of("a", "b", "c"));
+    NewJobs other = new NewJobs(List.of("d"));
+    Batch first = batch(3).build();
+    Batch second = batch(1).build();
+    assertTrue(store.insertBatch(first, run).created());
+    assertTrue(store.insertBatch(second, other).created());
+
+    assertEquals(ids(run), ids(allJobs(first.id())));
+    for (int i = 0; i < run.size(); i++) {
+      assertEquals(run.payload(i), jobOf(first.id(), run.get(i).id()).payload());
+    }
+    assertEquals("d", jobOf(second.id(), other.get(0).id()).payload());
+    List<ClaimedJob> claimed = claim(NODE_A, 4, at(1));
+    assertEquals(4, claimed.size());
+    List<JobOutcome> outcomes = new ArrayList<>();
+    claimed.forEach(job -> outcomes.add(outcome(job, Kind.SUCCEEDED, at(2))));
+    assertEquals(Set.of(), store.complete(outcomes, at(2)).rejected());
+    assertEquals(3, batchOf(first.id()).progress().succeeded());
+    assertEquals(1, batchOf(second.id()).progress().succeeded());
+    Batch again = batch(1).build();
+    List<NewJob> taken = List.of(new NewJob(run.get(2).id(), "again"));
+    assertThrows(IllegalArgumentException.class, () -> store.insertBatch(again, taken));
   }
 
   @Test

@@ -19,6 +19,7 @@ import io.batchkit.Progress;
 import io.batchkit.StoreStatistics;
 import io.batchkit.internal.util.BatchEvents;
 import io.batchkit.internal.util.Checks;
+import io.batchkit.internal.util.NewJobs;
 import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.internal.util.Webhooks;
 import io.batchkit.spi.BatchStatusRule;
@@ -184,11 +185,19 @@ public final class InMemoryJobStore implements JobStore {
       JobIndex.IdRun run = jobs.runOf(newJobs);
       jobs.checkFree(newJobs, run);
       BatchState state = new BatchState(batch, newJobs.size(), run);
-      for (NewJob newJob : newJobs) {
-        JobId own = run == null ? newJob.id() : null;
-        JobState job = new JobState(own, state, state.jobs.size(), newJob.payload());
-        job.updatedAt = batch.createdAt();
-        state.jobs.add(job);
+      if (run != null && newJobs instanceof NewJobs made) {
+        for (int i = 0; i < made.size(); i++) { // the run gives each job its id: none to make
+          JobState job = new JobState(null, state, i, made.payload(i));
+          job.updatedAt = batch.createdAt();
+          state.jobs.add(job);
+        }
+      } else {
+        for (NewJob newJob : newJobs) {
+          JobId own = run == null ? newJob.id() : null;
+          JobState job = new JobState(own, state, state.jobs.size(), newJob.payload());
+          job.updatedAt = batch.createdAt();
+          state.jobs.add(job);
+        }
       }
       jobs.add(state);
       state.webhooks = request.webhooks();

@@ -1,6 +1,7 @@
 package io.batchkit.internal.memory;
 
 import io.batchkit.JobId;
+import io.batchkit.internal.util.NewJobs;
 import io.batchkit.spi.NewJob;
 import java.util.HashMap;
 import java.util.List;
@@ -40,6 +41,11 @@ final class JobIndex {
    * already one run's (then the batch's jobs go in the map).
    */
   IdRun runOf(List<NewJob> jobs) {
+    if (jobs instanceof NewJobs run) { // a run by construction: no need to read every id
+      return runs.containsKey(run.high())
+          ? null
+          : new IdRun(run.high(), run.firstLow(), run.size());
+    }
     UUID first = jobs.get(0).id().value();
     long high = first.getMostSignificantBits();
     long low = first.getLeastSignificantBits();
@@ -73,12 +79,16 @@ final class JobIndex {
     }
   }
 
-  /** Makes the jobs of a new batch findable. */
+  /**
+   * Makes the jobs of a new batch findable: through its run if it has one (then it was created with
+   * no job of its own id), else each by its own id.
+   */
   void add(BatchState state) {
     if (state.ids != null) {
       runs.put(state.ids.high(), state);
+    } else {
+      addOwnIds(state.jobs);
     }
-    addOwnIds(state.jobs);
   }
 
   /**

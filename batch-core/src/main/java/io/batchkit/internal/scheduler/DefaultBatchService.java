@@ -29,6 +29,7 @@ import io.batchkit.Progress;
 import io.batchkit.StoreStatistics;
 import io.batchkit.Webhook;
 import io.batchkit.internal.util.Checks;
+import io.batchkit.internal.util.NewJobs;
 import io.batchkit.internal.util.StoreChecks;
 import io.batchkit.internal.webhook.WebhookSender;
 import io.batchkit.spi.InsertResult;

@@ -53,6 +53,9 @@ public final class StoreChecks {
    * Throws if a job is null or two share an id; a set of ids is built only if they do not ascend.
    */
   private static void distinctIds(List<NewJob> jobs) {
+    if (jobs instanceof NewJobs) {
+      return; // a run of consecutive ids, made by the service: none is null or appears twice
+    }
     boolean ascending = true; // then no id appears twice, and no set of them is needed
     JobId previous = null;
     for (NewJob job : jobs) {

@@ -1,4 +1,4 @@
-package io.batchkit.internal.scheduler;
+package io.batchkit.internal.util;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -42,6 +42,17 @@ class NewJobsTest {
     assertTrue(before.compareTo(jobs.get(0).id()) < 0);
     assertTrue(jobs.get(3).id().compareTo(other.get(0).id()) < 0, "a later batch sorts after");
     assertTrue(other.get(1).id().compareTo(after) < 0);
+  }
+
+  @Test
+  void tellsItsRunAndEachPayloadWithoutMakingIds() {
+    NewJobs jobs = new NewJobs(List.of("a", "b"));
+    UUID first = jobs.get(0).id().value();
+
+    assertEquals(first.getMostSignificantBits(), jobs.high());
+    assertEquals(first.getLeastSignificantBits(), jobs.firstLow());
+    assertEquals("b", jobs.payload(1));
+    assertThrows(IndexOutOfBoundsException.class, () -> jobs.payload(2));
   }
 
   @Test
