@@ -36,9 +36,13 @@ import java.util.stream.Collectors;
  * {@link Outcomes#lockJobs}), so two steps never wait on each other in a cycle, and a batch's
  * counters are read and written under its row lock: that is what makes the per-batch concurrency
  * limit and the counters exact across nodes. Claims lock the same way: see {@link Claims}. Job rows
- * are read under their batch's row lock and then updated. The one step that changes jobs without
- * the batch row is PostgreSQL's fetch ahead ({@link PostgresSteps#fetch}): it takes queued job rows
- * with {@code SKIP LOCKED}, never waiting, and counts them apart (see {@link BatchRow}).
+ * are read under their batch's row lock and then updated. PostgreSQL's outcome statement ({@link
+ * PostgresSteps#complete}) updates its job rows in no set order, after their batch rows: any other
+ * step that waits for a job row holds its batch's row already, so it waits there first. Two steps
+ * change jobs without the batch row, and never wait for a job row: PostgreSQL's fetch ahead ({@link
+ * PostgresSteps#fetch}), which takes queued job rows with {@code SKIP LOCKED} and counts them apart
+ * (see {@link BatchRow}), and the lease renewal ({@link Leases#heartbeat}), which on PostgreSQL
+ * passes over rows others hold and renews those alone afterwards.
  */
 final class BatchReads {
   private final Tables tables;

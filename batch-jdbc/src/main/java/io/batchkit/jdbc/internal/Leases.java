@@ -42,8 +42,33 @@ final class Leases {
   private final WorkNotifier notifier;
   private final Slots slots;
 
-  Leases(Tables tables, BatchReads reads, Outcomes outcomes, WorkNotifier notifier, Slots slots) {
+  /**
+   * Whether a renewal passes over job rows another transaction holds instead of waiting for them
+   * ({@link #heartbeat}): with {@link PostgresSteps}, whose outcome statement takes its job rows in
+   * no set order (holding their batches' rows, which a renewal does not take), a renewal that
+   * waited for one of them while holding another could close a cycle with it.
+   */
+  private final boolean skipHeldRows;
+
+  /** What a renewal did: its answer for the jobs it did not pass over, and those it passed over. */
+  private record Renewal(HeartbeatResult result, Set<JobId> passedOver) {}
+
+  private final Transactions tx;
+
+  /**
+   * @param skipHeldRows true with {@link PostgresSteps}: see {@link #skipHeldRows}
+   */
+  Leases(
+      Tables tables,
+      Transactions tx,
+      BatchReads reads,
+      Outcomes outcomes,
+      WorkNotifier notifier,
+      Slots slots,
+      boolean skipHeldRows) {
     this.slots = slots;
+    this.skipHeldRows = skipHeldRows;
+    this.tx = tx;
     this.tables = tables;
     this.dialect = tables.dialect;
     this.reads = reads;
@@ -53,20 +78,65 @@ final class Leases {
 
   /**
    * Renews the leases, and stores with each renewed job the progress it reported ({@code progress},
-   * by job id), marked with its fencing token so that a later attempt does not show it.
+   * by job id), marked with its fencing token so that a later attempt does not show it: the SPI's
+   * heartbeat, in one transaction. With {@link #skipHeldRows}, that transaction passes over the
+   * jobs whose rows another transaction holds (recording their outcomes, or taking them back); each
+   * of those is then renewed alone, in a transaction of its own that holds no other row while it
+   * waits for that one, so that the answer is the one waiting would have given.
    */
   HeartbeatResult heartbeat(
+      String nodeId,
+      Map<JobId, Long> leases,
+      Instant leaseUntil,
+      Map<JobId, JobProgress> progress) {
+    Renewal renewal =
+        tx.run("heartbeat", c -> renew(c, nodeId, leases, leaseUntil, progress, false));
+    if (renewal.passedOver().isEmpty()) {
+      return renewal.result();
+    }
+    Set<JobId> lost = new HashSet<>(renewal.result().lost());
+    Set<JobId> cancel = new HashSet<>(renewal.result().cancelRequested());
+    for (JobId id : renewal.passedOver()) {
+      Map<JobId, Long> one = Map.of(id, leases.get(id));
+      Map<JobId, JobProgress> report =
+          progress.containsKey(id) ? Map.of(id, progress.get(id)) : Map.of();
+      HeartbeatResult result =
+          tx.run("heartbeat", c -> renew(c, nodeId, one, leaseUntil, report, true)).result();
+      lost.addAll(result.lost());
+      cancel.addAll(result.cancelRequested());
+    }
+    return new HeartbeatResult(lost, cancel);
+  }
+
+  /**
+   * Renews the leases in the caller's transaction; with {@link #skipHeldRows}, unless {@code
+   * alone}, passes over the jobs whose rows another transaction holds, and says which.
+   */
+  private Renewal renew(
       Connection c,
       String nodeId,
       Map<JobId, Long> leases,
       Instant leaseUntil,
-      Map<JobId, JobProgress> progress)
+      Map<JobId, JobProgress> progress,
+      boolean alone)
       throws SQLException {
     Map<UUID, Long> sorted = new TreeMap<>(Ids.STORE_ORDER);
     leases.forEach((id, token) -> sorted.put(id.value(), token));
+    Set<UUID> renewable = sorted.keySet();
+    if (skipHeldRows && !alone) {
+      Set<UUID> locked = new HashSet<>();
+      tables.selectIn(
+          c,
+          new ArrayList<>(sorted.keySet()),
+          "SELECT id FROM " + tables.jobs + " WHERE id IN (",
+          ") FOR UPDATE SKIP LOCKED",
+          List.of(),
+          rs -> locked.add(dialect.getUuid(rs, "id")));
+      renewable = locked;
+    }
     String where = " WHERE id = ? AND fencing_token = ? AND owner = ? AND status = 'PROCESSING'";
     // with progress, one statement still renews every row, so that the rows are locked in id
-    // order as every step locks them; a flag says whether a row has a report
+    // order; a flag says whether a row has a report
     String sql =
         progress.isEmpty()
             ? "UPDATE " + tables.jobs + " SET lease_until = ?" + where
@@ -80,6 +150,9 @@ final class Leases {
                 + where;
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       for (Map.Entry<UUID, Long> entry : sorted.entrySet()) {
+        if (!renewable.contains(entry.getKey())) {
+          continue;
+        }
         int i = 0;
         dialect.setInstant(ps, ++i, leaseUntil);
         if (!progress.isEmpty()) {
@@ -123,15 +196,18 @@ final class Leases {
             held.put(id, BatchStatus.valueOf(rs.getString("batch_status")).isFinal());
           }
         });
+    Set<JobId> passedOver = new HashSet<>();
     for (UUID id : ids) {
       Boolean batchFinal = held.get(id);
-      if (batchFinal == null) {
+      if (!renewable.contains(id)) {
+        passedOver.add(new JobId(id));
+      } else if (batchFinal == null) {
         lost.add(new JobId(id));
       } else if (batchFinal) {
         cancel.add(new JobId(id));
       }
     }
-    return new HeartbeatResult(lost, cancel);
+    return new Renewal(new HeartbeatResult(lost, cancel), passedOver);
   }
 
   /**

@@ -48,18 +48,19 @@ import java.util.function.Consumer;
 
 /**
  * The {@link JobStore} on SQL. Every method is one transaction (see {@link Transactions}; {@code
- * requeueExpired} is two): this class checks the arguments, opens the transaction (through {@link
- * WorkNotifier#write} for the steps that may create claimable work) and runs in it the statements
- * of the parts of the store, among them {@link BatchInserts}, {@link BatchReads}, {@link
- * BatchTransitions}, {@link Claims}, {@link Outcomes} (with {@link PostgresSteps} on PostgreSQL),
- * {@link Leases}, {@link Slots}, {@link AttemptLog} and {@link NodeRegistry}. Table names and
- * shared helpers are in {@link Tables}.
+ * requeueExpired} is two, and a heartbeat one more per job it passed over: see {@link Leases}):
+ * this class checks the arguments, opens the transaction (through {@link WorkNotifier#write} for
+ * the steps that may create claimable work) and runs in it the statements of the parts of the
+ * store, among them {@link BatchInserts}, {@link BatchReads}, {@link BatchTransitions}, {@link
+ * Claims}, {@link Outcomes} (with {@link PostgresSteps} on PostgreSQL), {@link Leases}, {@link
+ * Slots}, {@link AttemptLog} and {@link NodeRegistry}. Table names and shared helpers are in {@link
+ * Tables}.
  *
- * <p>The locking order (batch rows in id order, then job rows in id order) is described on {@link
- * BatchReads}, the claim's on {@link Claims}, and the per-batch counters on {@link BatchRow}. At
- * about 590 lines it is longer than its parts because it answers every method of the SPI, each in a
- * few lines of checks and a transaction whose statements are in the parts; the one condition
- * written here is which leases a live node keeps.
+ * <p>The locking order (batch rows in id order, then job rows) is described on {@link BatchReads},
+ * the claim's on {@link Claims}, and the per-batch counters on {@link BatchRow}. At about 600 lines
+ * it is longer than its parts because it answers every method of the SPI, each in a few lines of
+ * checks and a transaction whose statements are in the parts; the one condition written here is
+ * which leases a live node keeps.
  */
 public final class SqlJobStore implements JdbcJobStore {
   private final Dialect dialect;
@@ -108,7 +109,7 @@ public final class SqlJobStore implements JdbcJobStore {
     this.claims = new Claims(tables, reads, steps);
     this.slots = new Slots(tables, reads);
     this.outcomes = new Outcomes(tables, reads, batchTransitions, notifier, steps, slots);
-    this.leases = new Leases(tables, reads, outcomes, notifier, slots);
+    this.leases = new Leases(tables, tx, reads, outcomes, notifier, slots, steps != null);
     this.liveness =
         new LivenessSession(
             dataSource, dialect, prefix, sessionLiveness && dialect.hasSessionLocks());
@@ -461,7 +462,7 @@ public final class SqlJobStore implements JdbcJobStore {
     if (leases.isEmpty()) {
       return new HeartbeatResult(Set.of(), Set.of());
     }
-    return tx.run("heartbeat", c -> this.leases.heartbeat(c, nodeId, leases, leaseUntil, progress));
+    return this.leases.heartbeat(nodeId, leases, leaseUntil, progress);
   }
 
   @Override
