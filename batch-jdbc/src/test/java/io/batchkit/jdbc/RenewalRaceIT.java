@@ -33,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -54,39 +55,45 @@ class RenewalRaceIT {
   private static final String TYPE = "race";
   private static final String NODE = "node-a";
   private static final Instant T0 = Instant.parse("2030-01-01T00:00:00Z");
-  private static final int ROUNDS = 60;
+  private static final int ROUNDS = 100;
   private static final int JOBS = 100;
 
   @Test
   void outcomesAndRenewalsOfTheSameJobs_neverDeadlock() throws Exception {
-    String prefix = TestDatabases.uniquePrefix();
-    long before;
+    // a database of its own, so that no other session's deadlocks are counted
+    String database = "bk_race_" + UUID.randomUUID().toString().replace("-", "");
     try (HikariDataSource admin = TestDatabases.postgres(1)) {
-      before = deadlocks(admin);
-      HikariDataSource pool = TestDatabases.postgres(4);
-      ExecutorService threads = Executors.newFixedThreadPool(2);
+      execute(admin, "CREATE DATABASE " + database);
       try {
-        JdbcJobStore store =
-            JdbcJobStore.builder(pool)
-                .tablePrefix(prefix)
-                .createSchema(true)
-                .sessionLiveness(false)
-                .build();
-        for (int round = 0; round < ROUNDS; round++) {
-          race(store, threads, round);
+        HikariDataSource pool = new HikariDataSource();
+        pool.setJdbcUrl(
+            admin.getJdbcUrl().replaceFirst("(jdbc:postgresql://[^/]+/)[^?]*", "$1" + database));
+        pool.setMaximumPoolSize(4);
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try {
+          JdbcJobStore store =
+              JdbcJobStore.builder(pool)
+                  .tablePrefix(TestDatabases.uniquePrefix())
+                  .createSchema(true)
+                  .sessionLiveness(false)
+                  .build();
+          for (int round = 0; round < ROUNDS; round++) {
+            race(store, threads, round);
+          }
+        } finally {
+          threads.shutdownNow();
+          pool.close(); // its sessions end, and report the deadlocks they saw
         }
+        // a session reports its counts as it ends, which the server sees a moment later
+        long deadlocks = deadlocks(admin, database);
+        for (int i = 0; i < 20 && deadlocks == 0; i++) {
+          TimeUnit.MILLISECONDS.sleep(100);
+          deadlocks = deadlocks(admin, database);
+        }
+        assertEquals(0, deadlocks, "deadlocks during the race");
       } finally {
-        threads.shutdownNow();
-        TestDatabases.drop(pool, prefix);
-        pool.close(); // its sessions end, and report the deadlocks they saw
+        execute(admin, "DROP DATABASE " + database);
       }
-      // a session reports its counts as it ends, which the server sees a moment later
-      long after = deadlocks(admin);
-      for (int i = 0; i < 20 && after == before; i++) {
-        TimeUnit.MILLISECONDS.sleep(100);
-        after = deadlocks(admin);
-      }
-      assertEquals(before, after, "deadlocks in this database during the race");
     }
   }
 
@@ -171,8 +178,11 @@ class RenewalRaceIT {
       }
     } finally {
       threads.shutdownNow();
-      TestDatabases.drop(pool, prefix);
-      pool.close();
+      try {
+        TestDatabases.drop(pool, prefix);
+      } finally {
+        pool.close();
+      }
     }
   }
 
@@ -260,14 +270,23 @@ class RenewalRaceIT {
     return batch;
   }
 
-  private static long deadlocks(HikariDataSource admin) throws SQLException {
+  private static long deadlocks(HikariDataSource admin, String database) throws SQLException {
     try (Connection c = admin.getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
-                "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")) {
-      assertTrue(rs.next());
-      return rs.getLong(1);
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT coalesce(sum(deadlocks), 0) FROM pg_stat_database WHERE datname = ?")) {
+      ps.setString(1, database);
+      try (ResultSet rs = ps.executeQuery()) {
+        assertTrue(rs.next());
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  private static void execute(HikariDataSource admin, String sql) throws SQLException {
+    try (Connection c = admin.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute(sql);
     }
   }
 }

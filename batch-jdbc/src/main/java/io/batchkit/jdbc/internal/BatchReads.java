@@ -38,11 +38,12 @@ import java.util.stream.Collectors;
  * limit and the counters exact across nodes. Claims lock the same way: see {@link Claims}. Job rows
  * are read under their batch's row lock and then updated. PostgreSQL's outcome statement ({@link
  * PostgresSteps#complete}) updates its job rows in no set order, after their batch rows: any other
- * step that waits for a job row holds its batch's row already, so it waits there first. Two steps
- * change jobs without the batch row, and never wait for a job row: PostgreSQL's fetch ahead ({@link
- * PostgresSteps#fetch}), which takes queued job rows with {@code SKIP LOCKED} and counts them apart
- * (see {@link BatchRow}), and the lease renewal ({@link Leases#heartbeat}), which on PostgreSQL
- * passes over rows others hold and renews those alone afterwards.
+ * step that waits for a job row holds its batch's row already, so it waits there first. On
+ * PostgreSQL two steps change jobs without the batch row: the fetch ahead ({@link
+ * PostgresSteps#fetch}), which takes queued job rows with {@code SKIP LOCKED}, never waiting, and
+ * counts them apart (see {@link BatchRow}); and the lease renewal ({@link Leases#heartbeat}), which
+ * passes over rows others hold and then waits for each of those alone, holding no other row
+ * (elsewhere it takes the rows in id order, as the other steps do).
  */
 final class BatchReads {
   private final Tables tables;

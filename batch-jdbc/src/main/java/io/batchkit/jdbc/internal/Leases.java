@@ -10,6 +10,7 @@ import io.batchkit.internal.util.AttemptRecords;
 import io.batchkit.internal.util.Ids;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.HeartbeatResult;
+import io.batchkit.spi.JobStoreException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -26,6 +27,8 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The leases on running jobs: a node renews the leases it still holds ({@link #heartbeat}), and
@@ -35,6 +38,8 @@ import java.util.function.UnaryOperator;
  * time, and about taking a job back from its node, is found in one place.
  */
 final class Leases {
+  private static final Logger LOG = LoggerFactory.getLogger(Leases.class);
+
   private final Tables tables;
   private final Dialect dialect;
   private final BatchReads reads;
@@ -80,9 +85,12 @@ final class Leases {
    * Renews the leases, and stores with each renewed job the progress it reported ({@code progress},
    * by job id), marked with its fencing token so that a later attempt does not show it: the SPI's
    * heartbeat, in one transaction. With {@link #skipHeldRows}, that transaction passes over the
-   * jobs whose rows another transaction holds (recording their outcomes, or taking them back); each
-   * of those is then renewed alone, in a transaction of its own that holds no other row while it
-   * waits for that one, so that the answer is the one waiting would have given.
+   * jobs whose rows another transaction holds (recording their outcomes, or taking them back).
+   * Then, in turn, one of those is renewed alone, in a transaction of its own that holds no other
+   * row while it waits for that one, and the rest in one more pass over, until none is left: the
+   * answer is the one waiting would have given, in about as many transactions as there were
+   * holders. If one of those later transactions fails, the jobs not yet renewed are left out of the
+   * answer (their leases stand as they were) instead of losing what the first one found.
    */
   HeartbeatResult heartbeat(
       String nodeId,
@@ -91,26 +99,43 @@ final class Leases {
       Map<JobId, JobProgress> progress) {
     Renewal renewal =
         tx.run("heartbeat", c -> renew(c, nodeId, leases, leaseUntil, progress, false));
-    if (renewal.passedOver().isEmpty()) {
-      return renewal.result();
-    }
     Set<JobId> lost = new HashSet<>(renewal.result().lost());
     Set<JobId> cancel = new HashSet<>(renewal.result().cancelRequested());
-    for (JobId id : renewal.passedOver()) {
-      Map<JobId, Long> one = Map.of(id, leases.get(id));
-      Map<JobId, JobProgress> report =
-          progress.containsKey(id) ? Map.of(id, progress.get(id)) : Map.of();
-      HeartbeatResult result =
-          tx.run("heartbeat", c -> renew(c, nodeId, one, leaseUntil, report, true)).result();
-      lost.addAll(result.lost());
-      cancel.addAll(result.cancelRequested());
+    Set<JobId> left = renewal.passedOver();
+    boolean alone = true;
+    while (!left.isEmpty()) {
+      Set<JobId> these = alone ? Set.of(left.iterator().next()) : left;
+      Map<JobId, Long> some = new HashMap<>();
+      Map<JobId, JobProgress> reports = new HashMap<>();
+      for (JobId id : these) {
+        some.put(id, leases.get(id));
+        if (progress.containsKey(id)) {
+          reports.put(id, progress.get(id));
+        }
+      }
+      boolean waits = alone;
+      Renewal next;
+      try {
+        next = tx.run("heartbeat", c -> renew(c, nodeId, some, leaseUntil, reports, waits));
+      } catch (JobStoreException e) {
+        LOG.debug("could not renew {} leases another transaction held; they stand", left.size(), e);
+        break;
+      }
+      lost.addAll(next.result().lost());
+      cancel.addAll(next.result().cancelRequested());
+      Set<JobId> rest = new HashSet<>(left);
+      rest.removeAll(these);
+      rest.addAll(next.passedOver());
+      left = rest;
+      alone = !alone;
     }
     return new HeartbeatResult(lost, cancel);
   }
 
   /**
-   * Renews the leases in the caller's transaction; with {@link #skipHeldRows}, unless {@code
-   * alone}, passes over the jobs whose rows another transaction holds, and says which.
+   * Renews the leases in the caller's transaction; with {@link #skipHeldRows}, unless {@code alone}
+   * (then it waits for the rows), passes over the jobs whose rows another transaction holds, and
+   * says which.
    */
   private Renewal renew(
       Connection c,
@@ -136,7 +161,7 @@ final class Leases {
     }
     String where = " WHERE id = ? AND fencing_token = ? AND owner = ? AND status = 'PROCESSING'";
     // with progress, one statement still renews every row, so that the rows are locked in id
-    // order; a flag says whether a row has a report
+    // order (on PostgreSQL they are held already); a flag says whether a row has a report
     String sql =
         progress.isEmpty()
             ? "UPDATE " + tables.jobs + " SET lease_until = ?" + where

@@ -276,6 +276,11 @@ final class PostgresSteps {
     return fetchSql;
   }
 
+  /** The statement of {@link #complete} (without a claim after it), for the test of its plan. */
+  String completeSql() {
+    return completeSql;
+  }
+
   /** The statement of {@link #claim} (not after locks), for the test of its plan. */
   String claimSql() {
     return claimSql;

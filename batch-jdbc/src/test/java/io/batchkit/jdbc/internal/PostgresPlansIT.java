@@ -10,10 +10,17 @@ import io.batchkit.JobStatus;
 import io.batchkit.jdbc.JdbcJobStore;
 import io.batchkit.jdbc.SqlDialect;
 import io.batchkit.jdbc.TestDatabases;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -166,6 +173,71 @@ class PostgresPlansIT {
     assertFalse(plan.contains("Seq Scan on " + prefix + "jobs"), plan);
   }
 
+  /**
+   * The outcome statement finds each job by its key, never reading the jobs table in seq order:
+   * planned once for any group (generic), and for a group of 1,000 outcomes (a plan made for those
+   * values, as the first runs of a prepared statement get).
+   */
+  @Test
+  void complete_findsJobsByKey_neverReadingTheJobsTableInSeqOrder() throws SQLException {
+    for (int n : new int[] {1, 1000}) {
+      List<String> ids = new ArrayList<>();
+      for (int g = 10_000; g < 10_000 + n; g++) {
+        ids.add(md5Uuid(g));
+      }
+      String now = "now()";
+      String[] args = {
+        "ARRAY['" + BATCH + "']::uuid[]",
+        "'{" + String.join(",", ids) + "}'::uuid[]",
+        array(n, "1") + "::bigint[]",
+        array(n, "SUCCEEDED") + "::text[]",
+        array(n, "NULL") + "::text[]",
+        array(n, "NULL") + "::text[]",
+        array(n, "NULL") + "::bigint[]",
+        array(n, "false") + "::boolean[]",
+        array(n, "NULL") + "::bigint[]",
+        array(n, "false") + "::boolean[]",
+        now,
+        now,
+        now,
+        now,
+        now
+      };
+      for (String mode : new String[] {"force_generic_plan", "force_custom_plan"}) {
+        String plan = plan(mode, steps.completeSql(), args);
+
+        assertFalse(plan.contains("Seq Scan on " + prefix + "jobs"), mode + ", " + n + "\n" + plan);
+        assertTrue(plan.contains(prefix + "jobs_pkey"), mode + ", " + n + "\n" + plan);
+      }
+    }
+  }
+
+  /** The id the table's filling gives job {@code g}: {@code md5(g::text)::uuid}. */
+  private static String md5Uuid(int g) {
+    try {
+      byte[] digest =
+          MessageDigest.getInstance("MD5")
+              .digest(Integer.toString(g).getBytes(StandardCharsets.US_ASCII));
+      String hex = HexFormat.of().formatHex(digest);
+      return hex.substring(0, 8)
+          + "-"
+          + hex.substring(8, 12)
+          + "-"
+          + hex.substring(12, 16)
+          + "-"
+          + hex.substring(16, 20)
+          + "-"
+          + hex.substring(20);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** An array literal of {@code n} copies of {@code element}. */
+  private static String array(int n, String element) {
+    return "'{" + String.join(",", Collections.nCopies(n, element)) + "}'";
+  }
+
   private static void assertReads(String plan, String index) {
     assertTrue(plan.contains(prefix + index), plan);
     assertFalse(plan.contains("Seq Scan"), plan);
@@ -176,6 +248,11 @@ class PostgresPlansIT {
    * become {@code $1}, {@code $2}, ..., and {@code args} are the SQL literals to execute it with.
    */
   private static String genericPlan(String sql, String... args) throws SQLException {
+    return plan("force_generic_plan", sql, args);
+  }
+
+  /** Returns the plan for {@code sql} as {@link #genericPlan}, made as {@code mode} says. */
+  private static String plan(String mode, String sql, String... args) throws SQLException {
     StringBuilder numbered = new StringBuilder();
     int n = 0;
     for (char ch : sql.toCharArray()) {
@@ -190,7 +267,7 @@ class PostgresPlansIT {
         Statement s = c.createStatement()) {
       boolean prepared = false;
       try {
-        s.execute("SET plan_cache_mode = force_generic_plan");
+        s.execute("SET plan_cache_mode = " + mode);
         s.execute("PREPARE planned AS " + numbered);
         prepared = true;
         try (ResultSet rs =
