@@ -45,11 +45,11 @@ import org.junit.jupiter.api.Test;
  * On PostgreSQL the outcome statement updates its job rows in whatever order its plan takes them,
  * while a lease renewal updates the same node's rows one by one in id order, holding none of their
  * batches' rows. Run at the same moment over the same jobs, again and again, the two must never
- * wait on each other in a cycle: the renewal passes over rows others hold, and renews each of those
- * alone afterwards. A deadlock would not fail a call (the store reruns the transaction), so the
- * race test reads the database's own count of deadlocks, after the pool's sessions have ended and
- * reported theirs. The other two tests hold a row by hand to show what a renewal passing over it
- * answers.
+ * wait on each other in a cycle: the renewal passes over rows others hold, and then renews those
+ * without holding any other row while it waits. A deadlock would not fail a call (the store reruns
+ * the transaction), so the race test reads the database's own count of deadlocks, after the pool's
+ * sessions have ended and reported theirs. The other two tests hold a row by hand to show what a
+ * renewal passing over it answers.
  */
 class RenewalRaceIT {
   private static final String TYPE = "race";
@@ -65,9 +65,11 @@ class RenewalRaceIT {
     try (HikariDataSource admin = TestDatabases.postgres(1)) {
       execute(admin, "CREATE DATABASE " + database);
       try {
+        String url =
+            admin.getJdbcUrl().replaceFirst("(jdbc:postgresql://[^/]+/)[^?]*", "$1" + database);
+        assertTrue(url.contains("/" + database), "the race must run in its own database: " + url);
         HikariDataSource pool = new HikariDataSource();
-        pool.setJdbcUrl(
-            admin.getJdbcUrl().replaceFirst("(jdbc:postgresql://[^/]+/)[^?]*", "$1" + database));
+        pool.setJdbcUrl(url);
         pool.setMaximumPoolSize(4);
         ExecutorService threads = Executors.newFixedThreadPool(2);
         try {
@@ -92,7 +94,7 @@ class RenewalRaceIT {
         }
         assertEquals(0, deadlocks, "deadlocks during the race");
       } finally {
-        execute(admin, "DROP DATABASE " + database);
+        dropDatabase(admin, database);
       }
     }
   }
@@ -280,6 +282,15 @@ class RenewalRaceIT {
         assertTrue(rs.next());
         return rs.getLong(1);
       }
+    }
+  }
+
+  /** Drops the race's database, ending any session left in it where the server can (13+). */
+  private static void dropDatabase(HikariDataSource admin, String database) throws SQLException {
+    try {
+      execute(admin, "DROP DATABASE " + database + " WITH (FORCE)");
+    } catch (SQLException olderServer) {
+      execute(admin, "DROP DATABASE " + database);
     }
   }
 

@@ -22,7 +22,8 @@ import java.util.concurrent.TimeUnit;
  * Batches of 100,000 no-op jobs through a {@link BatchService} on the in-memory store (8 slots,
  * settings at their defaults), each followed by the same tasks on a bare 8-thread pool, in one JVM;
  * it prints the medians of the last two thirds of the rounds (the process's CPU per job, the rates,
- * the {@code submit} call alone) and, over all rounds, each kind of thread's CPU per job.
+ * the {@code submit} call alone) and, over all rounds, each kind of live thread's CPU per job (the
+ * main thread's includes handing the pool its tasks).
  *
  * <pre>{@code
  * java -Xms2g -Xmx2g -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.CpuPerJobProbe [rounds]
@@ -92,8 +93,11 @@ public final class CpuPerJobProbe {
           median(poolRate),
           median(rate) / median(poolRate));
     } finally {
-      service.close();
-      pool.shutdown();
+      try {
+        service.close();
+      } finally {
+        pool.shutdown();
+      }
     }
   }
 

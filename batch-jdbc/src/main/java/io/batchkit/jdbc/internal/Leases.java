@@ -84,12 +84,13 @@ final class Leases {
   /**
    * Renews the leases, and stores with each renewed job the progress it reported ({@code progress},
    * by job id), marked with its fencing token so that a later attempt does not show it: the SPI's
-   * heartbeat, in one transaction. With {@link #skipHeldRows}, that transaction passes over the
-   * jobs whose rows another transaction holds (recording their outcomes, or taking them back).
-   * Then, in turn, one of those is renewed alone, in a transaction of its own that holds no other
-   * row while it waits for that one, and the rest in one more pass over, until none is left: the
-   * answer is the one waiting would have given, in about as many transactions as there were
-   * holders. If one of those later transactions fails, the jobs not yet renewed are left out of the
+   * heartbeat, in one transaction, unless {@link #skipHeldRows}. Then that transaction passes over
+   * the jobs whose rows another transaction holds (recording their outcomes, or taking them back)
+   * while the committed rows still show them as this node's. In turn, one of those is renewed
+   * alone, in a transaction of its own that holds no other row while it waits for that one, and the
+   * rest in one more pass over, until none is left: the answer is the one waiting would have given,
+   * in one more transaction per holder when the holders are few, and at most two per job passed
+   * over. If one of those later transactions fails, the jobs not yet renewed are left out of the
    * answer (their leases stand as they were) instead of losing what the first one found.
    */
   HeartbeatResult heartbeat(
@@ -118,7 +119,7 @@ final class Leases {
       try {
         next = tx.run("heartbeat", c -> renew(c, nodeId, some, leaseUntil, reports, waits));
       } catch (JobStoreException e) {
-        LOG.debug("could not renew {} leases another transaction held; they stand", left.size(), e);
+        LOG.warn("could not renew {} leases another transaction held; they stand", left.size(), e);
         break;
       }
       lost.addAll(next.result().lost());
@@ -224,10 +225,11 @@ final class Leases {
     Set<JobId> passedOver = new HashSet<>();
     for (UUID id : ids) {
       Boolean batchFinal = held.get(id);
-      if (!renewable.contains(id)) {
-        passedOver.add(new JobId(id));
-      } else if (batchFinal == null) {
+      if (batchFinal == null) {
+        // gone, or another claim's: no transaction can give this token back, held row or not
         lost.add(new JobId(id));
+      } else if (!renewable.contains(id)) {
+        passedOver.add(new JobId(id)); // still this node's, as far as committed rows tell
       } else if (batchFinal) {
         cancel.add(new JobId(id));
       }
