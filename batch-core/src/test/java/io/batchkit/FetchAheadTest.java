@@ -241,36 +241,41 @@ public class FetchAheadTest {
   /**
    * A worker whose store throws, even an {@link Error}, as it records a failure for the failure
    * policy still starts or ends the job fetched ahead that it holds: the failure goes to the
-   * dispatcher, and the batch finishes with every job counted.
+   * dispatcher, and the batch finishes with every job counted. The worker records the failure
+   * itself only if the jobs fetched ahead reached the node before the first job failed (the test
+   * waits for the store's count of them, which comes a moment sooner); that is nearly always, so up
+   * to five rounds make sure that the path is taken, each checked in full.
    */
   @Test
   void aFailureTheWorkerCannotRecordStillLetsTheFetchedJobsEnd() {
-    JobStore inner = newStore();
     AtomicInteger thrown = new AtomicInteger();
-    JobStore store =
-        (JobStore)
-            Proxy.newProxyInstance(
-                JobStore.class.getClassLoader(),
-                new Class<?>[] {JobStore.class},
-                (proxy, method, args) -> {
-                  if (method.getName().equals("complete")
-                      && Thread.currentThread().getName().contains("worker")
-                      && thrown.getAndIncrement() == 0) {
-                    throw new Error("injected: the store failed as a worker recorded a failure");
-                  }
-                  try {
-                    return method.invoke(inner, args);
-                  } catch (InvocationTargetException e) {
-                    throw e.getCause();
-                  }
-                });
+    for (int round = 0; round < 5 && thrown.get() == 0; round++) {
+      JobStore inner = newStore();
+      JobStore store =
+          (JobStore)
+              Proxy.newProxyInstance(
+                  JobStore.class.getClassLoader(),
+                  new Class<?>[] {JobStore.class},
+                  (proxy, method, args) -> {
+                    if (method.getName().equals("complete")
+                        && Thread.currentThread().getName().contains("worker")
+                        && thrown.getAndIncrement() == 0) {
+                      throw new Error("injected: the store failed as a worker recorded a failure");
+                    }
+                    try {
+                      return method.invoke(inner, args);
+                    } catch (InvocationTargetException e) {
+                      throw e.getCause();
+                    }
+                  });
 
-    Batch done = runFailingBatchFetchedAhead(store, new AtomicInteger());
+      Batch done = runFailingBatchFetchedAhead(store, new AtomicInteger());
 
-    assertEquals(BatchStatus.FAILED, done.status(), done.toString());
-    assertEquals(30, done.progress().failed() + done.progress().cancelled(), done.toString());
-    assertTrue(done.progress().failed() >= 3, done.toString());
-    assertTrue(thrown.get() > 0, "the store never threw");
+      assertEquals(BatchStatus.FAILED, done.status(), done.toString());
+      assertEquals(30, done.progress().failed() + done.progress().cancelled(), done.toString());
+      assertTrue(done.progress().failed() >= 3, done.toString());
+    }
+    assertTrue(thrown.get() > 0, "the store never threw, in five rounds");
   }
 
   /**
