@@ -27,8 +27,12 @@ public final class NewJobs extends AbstractList<NewJob> implements RandomAccess 
   private final long firstLow;
 
   /**
+   * Makes the view and draws its run of ids. The items are not checked here: the service passes a
+   * request's items, which {@code BatchRequest} has checked already.
+   *
    * @param payloads the request's items, a list with fast access by index that nobody changes and
    *     that holds no null
+   * @throws NullPointerException if {@code payloads} is null
    */
   public NewJobs(List<String> payloads) {
     this.payloads = payloads;
