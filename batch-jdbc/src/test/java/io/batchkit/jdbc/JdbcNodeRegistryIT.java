@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchkit.BatchId;
 import io.batchkit.Job;
+import io.batchkit.JobId;
 import io.batchkit.JobStatus;
 import io.batchkit.Node;
 import io.batchkit.Progress;
@@ -14,7 +15,9 @@ import io.batchkit.spi.JobStore;
 import io.batchkit.spi.NodeRegistryContractTest;
 import io.batchkit.testkit.Stores;
 import java.sql.SQLException;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -72,6 +75,11 @@ class JdbcNodeRegistryIT {
     }
 
     @Test
+    void twoNodesWhoseSessionsEnded_atOnce_bothGiveBackEveryJob() {
+      twoSessionsEnd(TestDatabases.postgres(3), TestDatabases.postgres(3));
+    }
+
+    @Test
     void nodeRunningWithoutSessionLiveness_isNeverTakenForDead_byNodesWithIt() {
       withoutLock();
     }
@@ -86,6 +94,11 @@ class JdbcNodeRegistryIT {
     @Test
     void nodeWhoseSessionEnded_isFoundDead_andItsJobsComeBackBeforeTheirLease() throws Exception {
       sessionEnds(TestDatabases.mariadb(3));
+    }
+
+    @Test
+    void twoNodesWhoseSessionsEnded_atOnce_bothGiveBackEveryJob() {
+      twoSessionsEnd(TestDatabases.mariadb(3), TestDatabases.mariadb(3));
     }
 
     @Test
@@ -148,6 +161,48 @@ class JdbcNodeRegistryIT {
               .orElseThrow();
       assertEquals(Node.Status.DEAD, b.status());
       assertEquals(Optional.of(at(3)), b.endedAt());
+    }
+
+    /**
+     * Two nodes, each registered through a store instance of its own, hold the jobs of two batches
+     * between them; both pools close at once (two processes killed together), so one reaping finds
+     * them dead together and takes back every job they held, each with its own holder in its error.
+     * The rows of both nodes' batches are locked in one pass before any job row.
+     */
+    void twoSessionsEnd(HikariDataSource poolB, HikariDataSource poolC) {
+      String nodeC = "node-c";
+      BatchId first;
+      BatchId second;
+      Map<JobId, String> holders = new HashMap<>();
+      try (poolB;
+          poolC) {
+        JdbcJobStore b = otherInstance(poolB);
+        JdbcJobStore other = otherInstance(poolC);
+        b.registerNode(Node.starting(NODE_B, "host-b", "1", 4, at(1)));
+        other.registerNode(Node.starting(nodeC, "host-c", "1", 4, at(1)));
+        first = insert(3, 3);
+        second = insert(3, 3);
+        claimOn(b, NODE_B, 3).forEach(job -> holders.put(job.id(), NODE_B));
+        claimOn(other, nodeC, 3).forEach(job -> holders.put(job.id(), nodeC));
+        assertEquals(6, holders.size(), "each node holds three jobs");
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (batchOf(first).progress().processing() + batchOf(second).progress().processing() > 0
+          && System.nanoTime() < deadline) {
+        store.reapDeadNodes(at(3), at(0), at(0));
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+      }
+      for (BatchId id : List.of(first, second)) {
+        assertEquals(new Progress(3, 3, 0, 0, 0, 0), batchOf(id).progress());
+        for (Job job : Stores.allJobs(store, id)) {
+          assertEquals(JobStatus.QUEUED, job.status());
+          String error = job.error().orElseThrow();
+          assertTrue(error.contains(holders.get(job.id()) + " died"), error);
+        }
+      }
+      for (Node node : store.listNodes()) {
+        assertEquals(Node.Status.DEAD, node.status(), node.toString());
+      }
     }
 
     /**

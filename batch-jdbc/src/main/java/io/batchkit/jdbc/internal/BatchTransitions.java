@@ -331,8 +331,9 @@ final class BatchTransitions {
                 tables.metadata,
                 tables.requests,
                 tables.slots,
-                tables.batchEvents,
+                // attempts before events, as purgeHistory deletes them: one order, no cycle
                 tables.jobAttempts,
+                tables.batchEvents,
                 tables.batchWebhooks));
     if (dialect.hasSingleStatementSteps()) {
       owned.add(tables.fetched); // (see BatchRow)

@@ -17,6 +17,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -268,43 +269,53 @@ final class Leases {
   }
 
   /**
-   * Takes back every job that {@code nodeId} still holds, in groups; {@code why} gives the error
-   * text from the node's id.
+   * Takes back every job that the nodes of {@code nodeIds} still hold, in groups, and their slots;
+   * {@code why} gives the error text from a node's id. Every batch row this takes, for any of the
+   * nodes, is locked first in one pass in id order, so that taking back from several nodes never
+   * locks a batch row after a job row (a cycle with an outcome statement covering two of their
+   * batches).
    */
-  CompletionResult takeBackFrom(Connection c, String nodeId, UnaryOperator<String> why, Instant now)
+  CompletionResult takeBackFrom(
+      Connection c, Collection<String> nodeIds, UnaryOperator<String> why, Instant now)
       throws SQLException {
     String find =
         "SELECT j.id, j.batch_id FROM "
             + tables.jobs
             + " j WHERE j.status = 'PROCESSING' AND j.owner = ? ORDER BY j.id LIMIT ?";
-    // every batch row this takes is locked first, in id order: those of the node's jobs and those
-    // of its slots
-    List<UUID> slotted = slots.batchesOf(c, nodeId);
-    Set<UUID> rows = new TreeSet<>(slotted);
+    Map<String, List<UUID>> slotted = new LinkedHashMap<>();
+    Set<UUID> rows = new TreeSet<>();
     try (PreparedStatement ps =
         c.prepareStatement(
             "SELECT DISTINCT batch_id FROM "
                 + tables.jobs
                 + " WHERE status = 'PROCESSING' AND owner = ?")) {
-      ps.setString(1, nodeId);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          rows.add(dialect.getUuid(rs, "batch_id"));
+      for (String nodeId : nodeIds) {
+        List<UUID> batches = slots.batchesOf(c, nodeId);
+        slotted.put(nodeId, batches);
+        rows.addAll(batches);
+        ps.setString(1, nodeId);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            rows.add(dialect.getUuid(rs, "batch_id"));
+          }
         }
       }
     }
     reads.lockBatches(c, rows);
     List<Batch> snapshots = new ArrayList<>();
-    Map<UUID, UUID> candidates;
-    while (!(candidates = find(c, find, List.of(nodeId), Tables.IN_LIST_LIMIT)).isEmpty()) {
-      CompletionResult taken =
-          takeBack(c, candidates, "status = 'PROCESSING' AND owner = ?", List.of(nodeId), why, now);
-      if (taken.batches().isEmpty()) {
-        break; // found but not taken (their batch is gone): the next pass would find them again
+    for (Map.Entry<String, List<UUID>> node : slotted.entrySet()) {
+      List<Object> owner = List.of(node.getKey());
+      Map<UUID, UUID> candidates;
+      while (!(candidates = find(c, find, owner, Tables.IN_LIST_LIMIT)).isEmpty()) {
+        CompletionResult taken =
+            takeBack(c, candidates, "status = 'PROCESSING' AND owner = ?", owner, why, now);
+        if (taken.batches().isEmpty()) {
+          break; // found but not taken (their batch is gone): the next pass would find them again
+        }
+        snapshots.addAll(taken.batches());
       }
-      snapshots.addAll(taken.batches());
+      slots.takeAllFrom(c, node.getKey(), node.getValue());
     }
-    slots.takeAllFrom(c, nodeId, slotted);
     return new CompletionResult(Set.of(), snapshots);
   }
 

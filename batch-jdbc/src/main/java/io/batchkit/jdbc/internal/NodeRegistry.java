@@ -113,7 +113,7 @@ final class NodeRegistry {
     }
     insert(c, node, key);
     return leases.takeBackFrom(
-        c, node.nodeId(), owner -> "node " + owner + " started again", node.startedAt());
+        c, List.of(node.nodeId()), owner -> "node " + owner + " started again", node.startedAt());
   }
 
   /** Updates a node's row from {@code node}; returns whether the row was live before. */
@@ -265,7 +265,12 @@ final class NodeRegistry {
     return dead;
   }
 
-  /** Marks the nodes dead whose lock is still free, and takes back the jobs each of them holds. */
+  /**
+   * Marks the nodes dead whose lock is still free, and takes back the jobs all of them hold. The
+   * node rows are marked in node id order (two store instances reaping the same nodes take their
+   * rows in one order), and the jobs taken back in one pass over every marked node, which locks all
+   * their batch rows before any job row.
+   */
   CompletionResult reap(Connection c, List<Dead> dead, Instant now) throws SQLException {
     String sql =
         "UPDATE "
@@ -273,24 +278,25 @@ final class NodeRegistry {
             + " SET status = 'DEAD', ended_at = ? WHERE node_id = ? AND lock_key = ?"
             + " AND status = 'LIVE' AND lock_key <> 0 AND NOT "
             + dialect.nodeLockHeld(tables.prefix, "lock_key");
-    List<Batch> snapshots = new ArrayList<>();
-    for (Dead node : dead) {
-      int marked;
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
+    List<Dead> inOrder = new ArrayList<>(dead);
+    inOrder.sort(Comparator.comparing(Dead::nodeId));
+    List<String> marked = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (Dead node : inOrder) {
         tables.bind(ps, List.of(now, node.nodeId(), node.key()));
-        marked = ps.executeUpdate();
-      }
-      if (marked == 1) {
-        snapshots.addAll(
-            leases
-                .takeBackFrom(c, node.nodeId(), owner -> "node " + owner + " died", now)
-                .batches());
+        if (ps.executeUpdate() == 1) {
+          marked.add(node.nodeId());
+        }
       }
     }
+    List<Batch> taken =
+        marked.isEmpty()
+            ? List.of()
+            : leases.takeBackFrom(c, marked, owner -> "node " + owner + " died", now).batches();
     synchronized (this) {
       dead.forEach(node -> suspects.remove(node.nodeId()));
     }
-    return new CompletionResult(Set.of(), snapshots);
+    return new CompletionResult(Set.of(), taken);
   }
 
   /** Whether stale rows are due to be marked and old ones removed; at most every 5 s. */
