@@ -145,8 +145,10 @@ public interface JobStore {
    * whose attempt ended before it and batch events ({@link #listBatchEvents}) that happened before
    * it, at most {@code maxRows} rows in all per call, so that one call stays short. The final
    * attempt of a finished job is part of the job and stays as long as the job. Webhook deliveries
-   * whose tries ran out go too, if they were written before {@code before}. Services call it now
-   * and then with their history retention. The default deletes nothing.
+   * whose tries ran out go too, if they were written before {@code before}. A store may pass over
+   * rows another transaction holds (a batch being deleted) rather than wait for them; a later call
+   * takes them. Services call it now and then with their history retention, on the dispatcher
+   * thread. The default deletes nothing.
    *
    * @return how many attempt records, events and deliveries it deleted: {@code maxRows} if more may
    *     be left

@@ -190,7 +190,10 @@ public final class Dialect {
    * condition}, the first by {@code order} (columns that order the rows completely, an indexed one
    * first; so that MySQL's statement-based binary log deletes the same rows on a replica): its
    * parameters are the condition's, then the number. PostgreSQL has no {@code DELETE ... LIMIT}: it
-   * picks the rows' physical ids first, which it then finds without a scan.
+   * picks the rows' physical ids first, which it then finds without a scan, and passes over the
+   * rows another transaction holds (a {@code deleteBatch} deleting the same batch's history in
+   * another order), so that a purge never waits for a row and cannot close a cycle with one: the
+   * rows it passes over are taken by the next purge, if they are still there.
    */
   String deleteSome(String table, String condition, String order) {
     return switch (kind) {
@@ -203,7 +206,7 @@ public final class Dialect {
               + condition
               + " ORDER BY "
               + order
-              + " LIMIT ?))";
+              + " LIMIT ? FOR UPDATE SKIP LOCKED))";
       case MYSQL ->
           "DELETE FROM " + table + " WHERE " + condition + " ORDER BY " + order + " LIMIT ?";
       case H2 -> "DELETE FROM " + table + " WHERE " + condition + " FETCH FIRST ? ROWS ONLY";
