@@ -86,7 +86,9 @@ class RenewalRaceIT {
           threads.shutdownNow();
           pool.close(); // its sessions end, and report the deadlocks they saw
         }
-        // a session reports its counts as it ends, which the server sees a moment later
+        // a session reports its counts as it ends, which the server sees a moment later: wait for
+        // every session of the database to have ended, then read for up to two more seconds
+        awaitNoSessions(admin, database);
         long deadlocks = deadlocks(admin, database);
         for (int i = 0; i < 20 && deadlocks == 0; i++) {
           TimeUnit.MILLISECONDS.sleep(100);
@@ -281,6 +283,25 @@ class RenewalRaceIT {
       try (ResultSet rs = ps.executeQuery()) {
         assertTrue(rs.next());
         return rs.getLong(1);
+      }
+    }
+  }
+
+  private static void awaitNoSessions(HikariDataSource admin, String database) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    try (Connection c = admin.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("SELECT count(*) FROM pg_stat_activity WHERE datname = ?")) {
+      ps.setString(1, database);
+      while (true) {
+        try (ResultSet rs = ps.executeQuery()) {
+          assertTrue(rs.next());
+          if (rs.getLong(1) == 0) {
+            return;
+          }
+        }
+        assertTrue(System.nanoTime() < deadline, "the race's sessions did not end");
+        TimeUnit.MILLISECONDS.sleep(50);
       }
     }
   }
