@@ -28,6 +28,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 
+// This file runs past 600 lines because it is the whole contract a store implements, one method per
+// atomic step; about 440 of its lines are the Javadoc that states each step's rules.
+
 /**
  * Where batches and jobs live: the storage contract that every store implements and that {@code
  * JobStoreContractTest} (in batch-core's test-jar) checks rule by rule.
