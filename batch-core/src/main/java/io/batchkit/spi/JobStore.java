@@ -154,7 +154,7 @@ public interface JobStore {
    * thread. The default deletes nothing.
    *
    * @return how many attempt records, events and deliveries it deleted: {@code maxRows} if more may
-   *     be left
+   *     be left; fewer when none was left that it could take (rows it passed over may remain)
    * @throws NullPointerException if {@code before} is null
    * @throws IllegalArgumentException if {@code maxRows} is not positive
    */

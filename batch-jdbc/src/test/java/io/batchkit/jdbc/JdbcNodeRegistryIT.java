@@ -16,9 +16,11 @@ import io.batchkit.spi.NodeRegistryContractTest;
 import io.batchkit.testkit.Stores;
 import java.sql.SQLException;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
@@ -165,9 +167,11 @@ class JdbcNodeRegistryIT {
 
     /**
      * Two nodes, each registered through a store instance of its own, hold the jobs of two batches
-     * between them; both pools close at once (two processes killed together), so one reaping finds
-     * them dead together and takes back every job they held, each with its own holder in its error.
-     * The rows of both nodes' batches are locked in one pass before any job row.
+     * between them, one batch's jobs on both nodes and one node's jobs in both batches; both pools
+     * close at once (two processes killed together), so a reaping usually finds them dead together,
+     * and every job they held comes back, each with its own holder in its error. (It shows the
+     * reaping's result; the lock cycle that taking back from both nodes in one pass avoids needs an
+     * outcome statement in between, which this test does not race.)
      */
     void twoSessionsEnd(HikariDataSource poolB, HikariDataSource poolC) {
       String nodeC = "node-c";
@@ -182,9 +186,26 @@ class JdbcNodeRegistryIT {
         other.registerNode(Node.starting(nodeC, "host-c", "1", 4, at(1)));
         first = insert(3, 3);
         second = insert(3, 3);
-        claimOn(b, NODE_B, 3).forEach(job -> holders.put(job.id(), NODE_B));
-        claimOn(other, nodeC, 3).forEach(job -> holders.put(job.id(), nodeC));
-        assertEquals(6, holders.size(), "each node holds three jobs");
+        // a claim takes from the batch served longest ago first: two, two, then one of each
+        Map<JobId, BatchId> batchOf = new HashMap<>();
+        for (int[] step : new int[][] {{0, 2}, {1, 2}, {0, 2}}) {
+          JdbcJobStore on = step[0] == 0 ? b : other;
+          String node = step[0] == 0 ? NODE_B : nodeC;
+          for (ClaimedJob job : claimOn(on, node, step[1])) {
+            holders.put(job.id(), node);
+            batchOf.put(job.id(), job.batchId());
+          }
+        }
+        assertEquals(6, holders.size(), "the nodes hold every job");
+        Map<String, Set<BatchId>> batchesOf = new HashMap<>();
+        Map<BatchId, Set<String>> nodesOf = new HashMap<>();
+        holders.forEach(
+            (job, node) -> {
+              batchesOf.computeIfAbsent(node, n -> new HashSet<>()).add(batchOf.get(job));
+              nodesOf.computeIfAbsent(batchOf.get(job), n -> new HashSet<>()).add(node);
+            });
+        assertTrue(batchesOf.values().stream().anyMatch(x -> x.size() == 2), batchesOf.toString());
+        assertTrue(nodesOf.values().stream().anyMatch(x -> x.size() == 2), nodesOf.toString());
       }
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (batchOf(first).progress().processing() + batchOf(second).progress().processing() > 0

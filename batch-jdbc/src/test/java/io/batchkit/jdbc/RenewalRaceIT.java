@@ -291,7 +291,9 @@ class RenewalRaceIT {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     try (Connection c = admin.getConnection();
         PreparedStatement ps =
-            c.prepareStatement("SELECT count(*) FROM pg_stat_activity WHERE datname = ?")) {
+            c.prepareStatement(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = ?"
+                    + " AND backend_type = 'client backend'")) {
       ps.setString(1, database);
       while (true) {
         try (ResultSet rs = ps.executeQuery()) {

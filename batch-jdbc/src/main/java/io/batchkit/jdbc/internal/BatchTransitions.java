@@ -331,7 +331,8 @@ final class BatchTransitions {
                 tables.metadata,
                 tables.requests,
                 tables.slots,
-                // attempts before events, as purgeHistory deletes them: one order, no cycle
+                // attempts before events, as purgeHistory deletes them, so that the two never wait
+                // on each other across these tables (within job_attempts, see Dialect.deleteSome)
                 tables.jobAttempts,
                 tables.batchEvents,
                 tables.batchWebhooks));
