@@ -4,17 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.zaxxer.hikari.HikariDataSource;
-import io.batchkit.Batch;
-import io.batchkit.BatchId;
-import io.batchkit.BatchStatus;
-import io.batchkit.FailurePolicy;
 import io.batchkit.JobId;
-import io.batchkit.Priority;
-import io.batchkit.Progress;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
 import io.batchkit.spi.JobOutcome;
-import io.batchkit.spi.NewJob;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -23,7 +16,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -52,7 +44,7 @@ class HistoryPurgeIT {
               .createSchema(true)
               .sessionLiveness(false)
               .build();
-      insertBatch(store, 2);
+      StartedBatches.insert(store, TYPE, 2, 3, T0);
       List<ClaimedJob> claimed =
           store.claim(
               new ClaimRequest(
@@ -112,32 +104,5 @@ class HistoryPurgeIT {
       rs.next();
       return rs.getLong(1);
     }
-  }
-
-  private static void insertBatch(JdbcJobStore store, int size) {
-    Batch batch =
-        new Batch(
-            BatchId.random(),
-            "purge",
-            TYPE,
-            Priority.NORMAL,
-            Map.of(),
-            size,
-            3,
-            Duration.ofMinutes(1),
-            FailurePolicy.never(),
-            Optional.empty(),
-            BatchStatus.PROCESSING,
-            Progress.allQueued(size),
-            T0,
-            Optional.of(T0),
-            T0,
-            Optional.empty(),
-            Optional.empty());
-    List<NewJob> jobs =
-        java.util.stream.IntStream.range(0, size)
-            .mapToObj(i -> new NewJob(JobId.random(), "payload " + i))
-            .toList();
-    assertTrue(store.insertBatch(batch, jobs).created());
   }
 }

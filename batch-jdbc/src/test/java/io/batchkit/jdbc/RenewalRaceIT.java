@@ -6,18 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchkit.Batch;
-import io.batchkit.BatchId;
 import io.batchkit.BatchStatus;
-import io.batchkit.FailurePolicy;
 import io.batchkit.JobId;
-import io.batchkit.Priority;
 import io.batchkit.Progress;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.HeartbeatResult;
 import io.batchkit.spi.JobOutcome;
-import io.batchkit.spi.NewJob;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -31,7 +27,6 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CyclicBarrier;
@@ -247,31 +242,7 @@ class RenewalRaceIT {
   }
 
   private static Batch insertBatch(JdbcJobStore store, int size) {
-    Batch batch =
-        new Batch(
-            BatchId.random(),
-            "race",
-            TYPE,
-            Priority.NORMAL,
-            Map.of(),
-            size,
-            1,
-            Duration.ofMinutes(1),
-            FailurePolicy.never(),
-            Optional.empty(),
-            BatchStatus.PROCESSING,
-            Progress.allQueued(size),
-            T0,
-            Optional.of(T0),
-            T0,
-            Optional.empty(),
-            Optional.empty());
-    List<NewJob> jobs = new ArrayList<>();
-    for (int i = 0; i < size; i++) {
-      jobs.add(new NewJob(JobId.random(), "payload " + i));
-    }
-    assertTrue(store.insertBatch(batch, jobs).created());
-    return batch;
+    return StartedBatches.insert(store, TYPE, size, 1, T0);
   }
 
   private static long deadlocks(HikariDataSource admin, String database) throws SQLException {
