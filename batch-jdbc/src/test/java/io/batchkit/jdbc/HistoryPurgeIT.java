@@ -3,7 +3,6 @@ package io.batchkit.jdbc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.zaxxer.hikari.HikariDataSource;
 import io.batchkit.JobId;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
@@ -20,6 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,16 +34,11 @@ class HistoryPurgeIT {
 
   @Test
   void aPurgePassesOverAttemptRecordsAnotherTransactionHolds_andTakesThemLater() throws Exception {
-    String prefix = TestDatabases.uniquePrefix();
-    HikariDataSource pool = TestDatabases.postgres(4);
     ExecutorService threads = Executors.newSingleThreadExecutor();
-    try {
-      JdbcJobStore store =
-          JdbcJobStore.builder(pool)
-              .tablePrefix(prefix)
-              .createSchema(true)
-              .sessionLiveness(false)
-              .build();
+    try (SharedTables tables = new SharedTables(() -> TestDatabases.postgres(4))) {
+      JdbcJobStore store = tables.emptyStore();
+      DataSource pool = tables.dataSource();
+      String prefix = tables.prefix();
       StartedBatches.insert(store, TYPE, 2, 3, T0);
       List<ClaimedJob> claimed =
           store.claim(
@@ -88,15 +83,10 @@ class HistoryPurgeIT {
       assertEquals(0, attemptRecords(pool, prefix));
     } finally {
       threads.shutdownNow();
-      try {
-        TestDatabases.drop(pool, prefix);
-      } finally {
-        pool.close();
-      }
     }
   }
 
-  private static long attemptRecords(HikariDataSource pool, String prefix) throws SQLException {
+  private static long attemptRecords(DataSource pool, String prefix) throws SQLException {
     try (Connection c = pool.getConnection();
         PreparedStatement ps =
             c.prepareStatement("SELECT count(*) FROM " + prefix + "job_attempts");

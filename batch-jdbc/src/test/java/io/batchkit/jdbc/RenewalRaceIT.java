@@ -34,6 +34,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -113,16 +114,11 @@ class RenewalRaceIT {
   }
 
   private static void renewBesideAHeldRow(boolean takeAway) throws Exception {
-    String prefix = TestDatabases.uniquePrefix();
-    HikariDataSource pool = TestDatabases.postgres(4);
     ExecutorService threads = Executors.newSingleThreadExecutor();
-    try {
-      JdbcJobStore store =
-          JdbcJobStore.builder(pool)
-              .tablePrefix(prefix)
-              .createSchema(true)
-              .sessionLiveness(false)
-              .build();
+    try (SharedTables tables = new SharedTables(() -> TestDatabases.postgres(4))) {
+      JdbcJobStore store = tables.emptyStore();
+      DataSource pool = tables.dataSource();
+      String prefix = tables.prefix();
       insertBatch(store, 2);
       List<ClaimedJob> claimed =
           store.claim(
@@ -177,16 +173,10 @@ class RenewalRaceIT {
       }
     } finally {
       threads.shutdownNow();
-      try {
-        TestDatabases.drop(pool, prefix);
-      } finally {
-        pool.close();
-      }
     }
   }
 
-  private static Instant leaseUntil(HikariDataSource pool, String prefix, JobId id)
-      throws SQLException {
+  private static Instant leaseUntil(DataSource pool, String prefix, JobId id) throws SQLException {
     try (Connection c = pool.getConnection();
         PreparedStatement ps =
             c.prepareStatement("SELECT lease_until FROM " + prefix + "jobs WHERE id = ?")) {

@@ -34,6 +34,16 @@ final class SharedTables implements AutoCloseable {
     }
   }
 
+  /** The tables' prefix, for a test's own statements on them. */
+  String prefix() {
+    return prefix;
+  }
+
+  /** The data source the tables are on; opened by the first {@link #emptyStore()}. */
+  DataSource dataSource() {
+    return dataSource;
+  }
+
   /** Drops the tables and closes the data source, if they were made. */
   @Override
   public void close() throws Exception {
