@@ -21,9 +21,10 @@ import java.util.concurrent.TimeUnit;
  * Where the in-memory path's CPU goes (not JMH: it reads CPU times, which JMH does not report).
  * Batches of 100,000 no-op jobs through a {@link BatchService} on the in-memory store (8 slots,
  * settings at their defaults), each followed by the same tasks on a bare 8-thread pool, in one JVM;
- * it prints the medians of the last two thirds of the rounds (the process's CPU per job, the rates,
- * the {@code submit} call alone) and, over all rounds, each kind of live thread's CPU per job (the
- * main thread's includes handing the pool its tasks).
+ * it prints the medians of the last two thirds of the rounds (the process's CPU per job, the bytes
+ * its live threads allocated per job, the rates, the {@code submit} call alone) and, over all
+ * rounds, each kind of live thread's CPU per job (the main thread's includes handing the pool its
+ * tasks). The allocated bytes move far less from run to run than the CPU times on a shared host.
  *
  * <pre>{@code
  * java -Xms2g -Xmx2g -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.CpuPerJobProbe [rounds]
@@ -49,8 +50,11 @@ public final class CpuPerJobProbe {
     List<Double> rate = new ArrayList<>();
     List<Double> poolRate = new ArrayList<>();
     List<Double> submit = new ArrayList<>();
+    List<Double> bytes = new ArrayList<>();
+    List<Double> poolBytes = new ArrayList<>();
     try {
       for (int round = 0; round < rounds; round++) {
+        long a0 = allocated();
         long c0 = os.getProcessCpuTime();
         long t0 = System.nanoTime();
         Batch batch =
@@ -60,8 +64,10 @@ public final class CpuPerJobProbe {
         Fixtures.requireCompleted(service.awaitCompletion(batch.id(), Fixtures.AWAIT), JOBS);
         long t2 = System.nanoTime();
         long c1 = os.getProcessCpuTime();
+        long a1 = allocated();
         service.deleteBatch(batch.id());
         CountDownLatch done = new CountDownLatch(JOBS);
+        long a2 = allocated();
         long c2 = os.getProcessCpuTime();
         long t3 = System.nanoTime();
         for (String item : items) {
@@ -74,7 +80,10 @@ public final class CpuPerJobProbe {
         done.await();
         long t4 = System.nanoTime();
         long c3 = os.getProcessCpuTime();
+        long a3 = allocated();
         if (round >= rounds / 3) {
+          bytes.add((a1 - a0) / (double) JOBS);
+          poolBytes.add((a3 - a2) / (double) JOBS);
           cpu.add((c1 - c0) / 1000.0 / JOBS);
           poolCpu.add((c3 - c2) / 1000.0 / JOBS);
           rate.add(JOBS * 1e9 / (t2 - t0));
@@ -84,12 +93,14 @@ public final class CpuPerJobProbe {
       }
       printThreads((long) JOBS * rounds);
       System.out.printf(
-          "batchkit: %.2f us CPU per job, %.0f jobs/s, submit %.1f ms;"
-              + " pool: %.2f us CPU per task, %.0f tasks/s; ratio %.3f%n",
+          "batchkit: %.2f us CPU and %.0f bytes per job, %.0f jobs/s, submit %.1f ms;"
+              + " pool: %.2f us CPU and %.0f bytes per task, %.0f tasks/s; ratio %.3f%n",
           median(cpu),
+          median(bytes),
           median(rate),
           median(submit),
           median(poolCpu),
+          median(poolBytes),
           median(poolRate),
           median(rate) / median(poolRate));
     } finally {
@@ -119,6 +130,20 @@ public final class CpuPerJobProbe {
             System.out.printf("  %s: %.2f us per job%n", kind, nanos / 1000.0 / jobs);
           }
         });
+  }
+
+  /**
+   * The bytes the live threads have allocated so far (a thread that ended takes its count with it:
+   * the service's workers and the pool's threads live through the run).
+   */
+  private static long allocated() {
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long sum = 0;
+    for (long bytes : threads.getThreadAllocatedBytes(threads.getAllThreadIds())) {
+      sum += Math.max(bytes, 0);
+    }
+    return sum;
   }
 
   private static double median(List<Double> values) {
