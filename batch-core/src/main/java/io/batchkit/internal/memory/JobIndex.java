@@ -23,10 +23,23 @@ final class JobIndex {
   /** The jobs of every other batch. */
   private final Map<JobId, JobState> others = new HashMap<>();
 
+  /**
+   * The run {@link #find} found last, or null: a busy store finds one batch's jobs in a row, and
+   * this spares each lookup boxing the high half for {@link #runs}.
+   */
+  private BatchState lastRun;
+
   /** Returns the job with {@code id}, or null. */
   JobState find(JobId id) {
     UUID value = id.value();
-    BatchState run = runs.isEmpty() ? null : runs.get(value.getMostSignificantBits());
+    long high = value.getMostSignificantBits();
+    BatchState run = lastRun;
+    if (run == null || run.ids.high() != high) {
+      run = runs.isEmpty() ? null : runs.get(high);
+      if (run != null) {
+        lastRun = run;
+      }
+    }
     if (run != null) {
       long seq = value.getLeastSignificantBits() - run.ids.firstLow();
       if (seq >= 0 && seq < run.ids.length()) {
@@ -107,6 +120,9 @@ final class JobIndex {
   void remove(BatchState state) {
     if (state.ids != null) {
       runs.remove(state.ids.high());
+      if (lastRun == state) {
+        lastRun = null;
+      }
     }
     for (JobState job : state.jobs) {
       if (job.ownId() != null) {

@@ -4,6 +4,7 @@ import io.batchkit.spi.ClaimedJob;
 import io.batchkit.spi.JobOutcome;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -54,21 +55,74 @@ final class AttemptOutcomes {
   /**
    * Ends the attempt of a job this thread claimed the report of: fires the listeners, counts it,
    * and returns the outcome to record (null if another node owns the job now), with when the
-   * attempt started ({@code nanos} ago) and whether it timed out, for its history.
+   * attempt started ({@code nanos} ago) and whether it timed out, for its history. The outcome
+   * gives the batch's slot back.
    */
   JobOutcome conclude(RunningJob job, Attempt attempt, long nanos) {
-    JobOutcome outcome = decide(job, attempt, nanos);
-    if (outcome == null || !job.isStarted()) {
-      return outcome; // a job fetched ahead that never ran has no start to record
-    }
-    if (job.stopReason() == RunningJob.Stop.TIMED_OUT
-        && (outcome.kind() == JobOutcome.Kind.FAILED || outcome.kind() == JobOutcome.Kind.RETRY)) {
-      outcome = outcome.asTimedOut();
-    }
-    if (job.waitedNanos() < START_TOLERANCE_NANOS && outcome.kind() != JobOutcome.Kind.RELEASED) {
-      return outcome; // started as it was claimed: the store's claim time is its start
-    }
-    return outcome.withStart(startedAgo(nanos));
+    return conclude(job, attempt, nanos, true);
+  }
+
+  /**
+   * {@link #conclude(RunningJob, Attempt, long)} with the outcome's {@code releasesSlot} given:
+   * false when the batch's slot passes to the next job on the worker. The outcome is made once,
+   * with all its parts, as every job on the hot path ends here.
+   */
+  JobOutcome conclude(RunningJob job, Attempt attempt, long nanos, boolean releasesSlot) {
+    return decide(job, attempt, nanos, releasesSlot);
+  }
+
+  /**
+   * Returns {@code outcome} giving the batch's slot back: for a worker that concluded its job
+   * expecting to pass the slot on and then found no job to pass it to.
+   */
+  static JobOutcome releasingSlot(JobOutcome outcome) {
+    return outcome.releasesSlot()
+        ? outcome
+        : new JobOutcome(
+            outcome.jobId(),
+            outcome.batchId(),
+            outcome.fencingToken(),
+            outcome.kind(),
+            outcome.result(),
+            outcome.error(),
+            outcome.retryAt(),
+            true,
+            outcome.startedAt(),
+            outcome.timedOut());
+  }
+
+  /**
+   * Makes an ended attempt's outcome. A job that started records whether it timed out and, unless
+   * it started as it was claimed (the store's claim time is then its start), when it started; a job
+   * fetched ahead that never ran has no start to record.
+   */
+  private JobOutcome outcome(
+      RunningJob job,
+      JobOutcome.Kind kind,
+      String result,
+      String error,
+      Instant retryAt,
+      boolean releasesSlot,
+      long nanos) {
+    boolean started = job.isStarted();
+    boolean timedOut =
+        started
+            && job.stopReason() == RunningJob.Stop.TIMED_OUT
+            && (kind == JobOutcome.Kind.FAILED || kind == JobOutcome.Kind.RETRY);
+    boolean ownStart =
+        started && (job.waitedNanos() >= START_TOLERANCE_NANOS || kind == JobOutcome.Kind.RELEASED);
+    ClaimedJob claim = job.claim;
+    return new JobOutcome(
+        claim.id(),
+        claim.batchId(),
+        claim.fencingToken(),
+        kind,
+        Optional.ofNullable(result),
+        Optional.ofNullable(error),
+        Optional.ofNullable(retryAt),
+        releasesSlot,
+        ownStart ? Optional.of(startedAgo(nanos)) : Optional.empty(),
+        timedOut);
   }
 
   /** The instant {@code nanos} before now, by the service's clock: when an attempt started. */
@@ -92,7 +146,7 @@ final class AttemptOutcomes {
   }
 
   /** The outcome of an ended attempt, with its listeners fired and its figures counted. */
-  private JobOutcome decide(RunningJob job, Attempt attempt, long nanos) {
+  private JobOutcome decide(RunningJob job, Attempt attempt, long nanos, boolean releasesSlot) {
     ClaimedJob claim = job.claim;
     RunningJob.Stop stop = job.stopReason();
     Throwable failure = attempt.failure();
@@ -105,7 +159,7 @@ final class AttemptOutcomes {
     if (stop == RunningJob.Stop.CANCELLED) {
       breakers.ended(type, claim.id());
       listeners.fire("jobCancelled", claim.id(), l -> l.jobCancelled(job));
-      return JobOutcome.cancelled(claim);
+      return outcome(job, JobOutcome.Kind.CANCELLED, null, null, null, releasesSlot, nanos);
     }
     if (failure == null) {
       breakers.succeeded(type, claim.id());
@@ -114,12 +168,12 @@ final class AttemptOutcomes {
       stats.ended(true, Math.floorDiv(millis, 60_000));
       String stored = attempt.result();
       listeners.fire("jobSucceeded", claim.id(), l -> l.jobSucceeded(job, stored));
-      return JobOutcome.succeeded(claim, stored);
+      return outcome(job, JobOutcome.Kind.SUCCEEDED, stored, null, null, releasesSlot, nanos);
     }
     if (stop == RunningJob.Stop.SHUTDOWN) {
       breakers.ended(type, claim.id());
       released(job);
-      return JobOutcome.released(claim);
+      return outcome(job, JobOutcome.Kind.RELEASED, null, null, null, releasesSlot, nanos);
     }
     breakers.failed(type, claim.id());
     long millis = config.clock().millis();
@@ -133,9 +187,10 @@ final class AttemptOutcomes {
     if (retry) {
       Duration delay =
           backoff.delayAfter(claim.attempt(), ThreadLocalRandom.current().nextDouble());
-      outcome = JobOutcome.retry(claim, error, config.clock().instant().plus(delay));
+      Instant at = config.clock().instant().plus(delay);
+      outcome = outcome(job, JobOutcome.Kind.RETRY, null, error, at, releasesSlot, nanos);
     } else {
-      outcome = JobOutcome.failed(claim, error);
+      outcome = outcome(job, JobOutcome.Kind.FAILED, null, error, null, releasesSlot, nanos);
     }
     LOG.debug("{} failed (retry: {}): {}", job, retry, error);
     listeners.fire("jobFailed", claim.id(), l -> l.jobFailed(job, failure, retry));

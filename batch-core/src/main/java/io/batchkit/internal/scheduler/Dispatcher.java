@@ -366,7 +366,9 @@ final class Dispatcher {
   /** Acts on what the store did with the outcomes in {@link #unsent}, which it has now. */
   private void recorded(CompletionResult result) {
     for (JobOutcome outcome : unsent) {
-      outcome.retryAt().ifPresent(this::noteRetry);
+      if (outcome.retryAt().isPresent()) { // not ifPresent(this::noteRetry): no object per job
+        noteRetry(outcome.retryAt().get());
+      }
     }
     unsent.clear();
     if (!result.rejected().isEmpty()) {

@@ -24,6 +24,7 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,6 +81,9 @@ final class JobRunner {
    */
   private final Cache<BatchId, Batch> settings;
 
+  /** Reads a batch's settings for {@link #settings}; made once, not per job. */
+  private final Function<BatchId, Batch> readSettings;
+
   /**
    * The job types a worker may claim for itself when it finishes a job, each with a limit of 1:
    * every type without a rate limit (rate-limited types are claimed by the dispatcher, which owns
@@ -124,6 +128,7 @@ final class JobRunner {
     this.ends = new AttemptOutcomes(config, listeners, backoff, stats, breakers);
     this.waiters = waiters;
     this.settings = Caffeine.newBuilder().maximumSize(10_000).build();
+    this.readSettings = id -> store.findBatch(id).orElse(null);
     Map<String, Integer> selfClaim = new HashMap<>();
     if (store instanceof InMemoryJobStore) {
       config.processors().keySet().stream()
@@ -173,7 +178,7 @@ final class JobRunner {
    *     which the store keeps as the job's start until the node reports its own
    */
   RunningJob track(ClaimedJob claim, long claimNanos) {
-    Batch batch = settings.get(claim.batchId(), id -> store.findBatch(id).orElse(null));
+    Batch batch = settings.get(claim.batchId(), readSettings);
     if (batch == null) {
       LOG.warn(
           "claimed job {} of batch {}, which no longer exists; giving it back",
@@ -204,7 +209,10 @@ final class JobRunner {
       }
       JobOutcome outcome;
       try {
-        outcome = ends.conclude(job, attempt, System.nanoTime() - started);
+        // made keeping the batch's slot when a job fetched ahead is likely to take it, so that the
+        // common case makes one outcome; next() corrects a wrong guess
+        boolean passesSlot = node.readyCount(job.claim.batchId()) > 0;
+        outcome = ends.conclude(job, attempt, System.nanoTime() - started, !passesSlot);
       } catch (RuntimeException | Error e) {
         // the last guard: the slot and the job must be handed on whatever happened
         LOG.error("could not conclude {}; giving the job back to the store", job, e);
@@ -221,7 +229,7 @@ final class JobRunner {
         // harmless, its token is spent once stored) and the slots back, or the service shrinks
         LOG.error("a worker failed while taking its next job; it gives its slot back", e);
         if (outcome != null) {
-          node.outcomes.add(outcome);
+          node.outcomes.add(AttemptOutcomes.releasingSlot(outcome));
         }
         node.releaseSlot(ended.claim.batchId());
         node.runningCount.decrementAndGet();
@@ -316,6 +324,9 @@ final class JobRunner {
       }
     } else if (next == null) {
       node.releaseSlot(batch); // and the outcome gives it back to the store
+      if (outcome != null) {
+        outcome = AttemptOutcomes.releasingSlot(outcome);
+      }
     }
     boolean selfServe = open && !node.inOutage && !workerClaimTypes.isEmpty();
     boolean mayClaim = selfServe && !giveSlot && next == null;
@@ -563,7 +574,7 @@ final class JobRunner {
     JobOutcome outcome = JobOutcome.released(job.claim);
     try {
       if (job.stopReason() != RunningJob.Stop.SHUTDOWN && job.stopReason() != null) {
-        outcome = ends.conclude(job, new AttemptOutcomes.Attempt(null, reason), 0);
+        outcome = ends.conclude(job, new AttemptOutcomes.Attempt(null, reason), 0, false);
       }
     } finally {
       if (outcome != null) {

@@ -173,8 +173,10 @@ final class NodeState {
    * Fetcher} if there is one, else the dispatcher), the one thread that adds.
    */
   void addReady(RunningJob job) {
-    Fetched of =
-        fetched.computeIfAbsent(job.claim.batchId(), id -> new Fetched(job.batch.jobType()));
+    Fetched of = fetched.get(job.claim.batchId()); // a lookup first: no lambda made per job
+    if (of == null) {
+      of = fetched.computeIfAbsent(job.claim.batchId(), id -> new Fetched(job.batch.jobType()));
+    }
     of.queue.add(job);
     of.count.incrementAndGet();
     fetchedCount.incrementAndGet();

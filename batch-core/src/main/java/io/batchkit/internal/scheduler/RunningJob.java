@@ -7,11 +7,12 @@ import io.batchkit.JobId;
 import io.batchkit.JobProgress;
 import io.batchkit.internal.util.Checks;
 import io.batchkit.spi.ClaimedJob;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One claimed job on this node: the {@link JobContext} its processor sees, and the signals other
@@ -20,11 +21,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Ownership: {@code claim} and {@code batch} are fixed. {@code startedNanos} is written once, by
  * the thread that gives the job to a worker. {@code stop} is written by whoever stops the job (a
  * cancellation, a lost lease, shutdown, the dispatcher's timeout watch) and read by the worker;
- * {@code thread} is written by the worker only; {@code reported} is an atomic so that exactly one
- * party ends the job and hands on its outcome: the worker; the dispatcher or {@code close()} giving
- * up on a worker that ignores its interrupt; or, for a job fetched ahead and never started, whoever
- * takes it out of the service's queue to cancel or release it. {@code progress} is written by the
- * processor's thread and read by the dispatcher, which alone owns {@code progressSent}.
+ * {@code thread} is written by the worker only; {@code reported} is set by compare-and-set so that
+ * exactly one party ends the job and hands on its outcome: the worker; the dispatcher or {@code
+ * close()} giving up on a worker that ignores its interrupt; or, for a job fetched ahead and never
+ * started, whoever takes it out of the service's queue to cancel or release it. {@code progress} is
+ * written by the processor's thread and read by the dispatcher, which alone owns {@code
+ * progressSent}.
  */
 final class RunningJob implements JobContext {
   /** Why a job was told to stop before it ended by itself. */
@@ -47,7 +49,19 @@ final class RunningJob implements JobContext {
   /** Guarded by this. */
   private Thread thread;
 
-  private final AtomicBoolean reported = new AtomicBoolean();
+  /** Whether a party claimed the report ({@link #claimReport}); set once, by {@link #REPORTED}. */
+  private volatile boolean reported;
+
+  /** Sets {@link #reported}: a field, not an {@code AtomicBoolean}, saves an object per job. */
+  private static final VarHandle REPORTED;
+
+  static {
+    try {
+      REPORTED = MethodHandles.lookup().findVarHandle(RunningJob.class, "reported", boolean.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   /**
    * When the job was given to a worker (System.nanoTime), or 0 while it waits, fetched ahead;
@@ -242,12 +256,12 @@ final class RunningJob implements JobContext {
 
   /** Returns whether a party has claimed the report: the attempt has ended. */
   boolean isReported() {
-    return reported.get();
+    return reported;
   }
 
   /** Returns true for the first caller only: it reports the outcome. */
   boolean claimReport() {
-    return reported.compareAndSet(false, true);
+    return REPORTED.compareAndSet(this, false, true);
   }
 
   @Override
