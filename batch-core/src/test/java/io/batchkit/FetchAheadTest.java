@@ -16,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -134,6 +136,44 @@ public class FetchAheadTest {
     assertEquals(new Progress(500, 0, 0, 500, 0, 0), done.progress(), done.toString());
     assertTrue(probe.peak() <= 2, "peak concurrency " + probe.peak());
     assertTrue(maxProcessing.get() > 2, "processing reached only " + maxProcessing.get());
+  }
+
+  /**
+   * A job fetched ahead behind a job that runs long goes back for a free slot. Node a (1 slot, 1
+   * fetched ahead) runs the first of two jobs that wait for each other and holds the second fetched
+   * ahead, where a's one slot will not free; node b (1 slot) starts only then and finds nothing
+   * queued. Once a gives the second back, b runs it and both end. Without that, the first would
+   * wait for the second until it gave up.
+   */
+  @Test
+  void aJobFetchedAheadBehindALongJobGoesBackForAFreeSlot() {
+    JobStore store = newStore();
+    CyclicBarrier both = new CyclicBarrier(2);
+    JobProcessor meet =
+        ctx -> {
+          both.await(WAIT.toSeconds(), TimeUnit.SECONDS);
+          return "ok";
+        };
+    BatchService a =
+        services.start(
+            BatchService.builder()
+                .store(store)
+                .nodeId("a")
+                .maxConcurrency(1)
+                .claimAhead(1)
+                .processor("t", meet));
+    Batch batch =
+        a.submit(
+            BatchRequest.builder("t").items(List.of("first", "second")).maxConcurrency(2).build());
+    Await.until(
+        "both jobs leased to a, one running and one fetched ahead",
+        () -> a.getBatch(batch.id()).progress().processing() == 2);
+    services.start(
+        BatchService.builder().store(store).nodeId("b").maxConcurrency(1).processor("t", meet));
+
+    Batch done = a.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(new Progress(2, 0, 0, 2, 0, 0), done.progress(), done.toString());
   }
 
   /**

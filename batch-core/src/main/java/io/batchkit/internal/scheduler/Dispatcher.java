@@ -97,6 +97,12 @@ final class Dispatcher {
    */
   private static final long PROGRESS_NANOS = TimeUnit.SECONDS.toNanos(1);
 
+  /**
+   * The least time a job fetched ahead waits for a slot here before it goes back ({@link
+   * #releaseStranded}).
+   */
+  private static final long STRANDED_NANOS = TimeUnit.SECONDS.toNanos(1);
+
   private final ServiceConfig config;
   private final JobStore store;
   private final NodeState node;
@@ -509,17 +515,37 @@ final class Dispatcher {
   }
 
   /**
-   * Gives back the jobs fetched ahead of batches this node holds no slot of any more (its last job
-   * of the batch ended as they arrived): no job of theirs could start here.
+   * Gives back jobs fetched ahead that no slot here may start soon: all those of batches this node
+   * holds no slot of any more (its last job of the batch ended as they arrived), and those that
+   * waited longer than {@link #strandedAfterNanos} behind the batch's jobs running here (whose
+   * workers pass their slots to them), for instance when those jobs are much longer than the type's
+   * measured length. Given back, they are queued again, and a free slot of their batch, here or on
+   * another node, takes them; this node fetches none of their type ahead until one of its jobs here
+   * ends ({@link FetchAhead#hold}).
    */
   private void releaseStranded() {
     for (BatchId id : node.batchesFetched()) {
+      RunningJob job;
       if (node.slotsOf(id) == 0) {
-        RunningJob job;
         while (node.slotsOf(id) == 0 && (job = node.pollReady(id)) != null) {
           runner.endUnstarted(job, new InterruptedException("its node runs no job of its batch"));
         }
       }
+      while ((job = node.peekReady(id)) != null
+          && job.nanosSinceClaim() > strandedAfterNanos(job.batch.jobType())
+          && node.removeReady(job)) {
+        runner.fetchAhead.hold(job.batch.jobType());
+        runner.endUnstarted(job, new InterruptedException("it waited too long for a slot here"));
+      }
     }
+  }
+
+  /**
+   * How long a job fetched ahead may wait for its batch's running jobs here to pass it a slot: a
+   * second ({@link #STRANDED_NANOS}), or twice the type's measured length if that is longer, so
+   * that a batch whose jobs are all long does not give back what it fetched as a matter of course.
+   */
+  private long strandedAfterNanos(String jobType) {
+    return Math.max(STRANDED_NANOS, 2 * runner.fetchAhead.meanNanos(jobType));
   }
 }

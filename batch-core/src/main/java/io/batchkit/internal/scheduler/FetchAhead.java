@@ -1,6 +1,7 @@
 package io.batchkit.internal.scheduler;
 
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -17,7 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Ownership: workers record each attempt's length ({@link #record}); whoever plans a fetch (the
  * dispatcher, or the {@link Fetcher}) reads ({@link #depth}), and workers read when to ask for more
  * ({@link #refillBelow}). The mean per type is an atomic value that each record moves one eighth of
- * the way to the new length.
+ * the way to the new length. The dispatcher holds a type ({@link #hold}); the next record of the
+ * type ends the hold.
  */
 final class FetchAhead {
   /** How much work a node holds fetched ahead, over the slots it holds. */
@@ -31,12 +33,39 @@ final class FetchAhead {
 
   private final Map<String, AtomicLong> meanNanos = new ConcurrentHashMap<>();
 
+  /** The types not fetched ahead for now ({@link #hold}): the dispatcher adds, workers remove. */
+  private final Set<String> held = ConcurrentHashMap.newKeySet();
+
   FetchAhead(int fixed) {
     this.fixed = fixed;
   }
 
-  /** Records how long an attempt of {@code jobType} took; for the worker that ran it. */
+  /**
+   * Returns the measured length of {@code jobType}'s attempts in nanoseconds, or 0 before one has
+   * ended.
+   */
+  long meanNanos(String jobType) {
+    AtomicLong mean = meanNanos.get(jobType);
+    return mean == null ? 0 : mean.get();
+  }
+
+  /**
+   * Stops fetching {@code jobType} ahead until one of its jobs here ends ({@link #record}): for the
+   * dispatcher when it gives back jobs of the type that waited too long behind the running ones, so
+   * that the next fetch does not take them straight back from the free slots they went back for.
+   */
+  void hold(String jobType) {
+    held.add(jobType);
+  }
+
+  /**
+   * Records how long an attempt of {@code jobType} took, and ends a {@link #hold} of the type; for
+   * the worker that ran it.
+   */
   void record(String jobType, long nanos) {
+    if (!held.isEmpty()) {
+      held.remove(jobType);
+    }
     long sample = Math.max(1, nanos);
     meanNanos
         .computeIfAbsent(jobType, t -> new AtomicLong())
@@ -45,6 +74,9 @@ final class FetchAhead {
 
   /** Returns how many jobs of {@code jobType} to hold fetched ahead for {@code slots} slots. */
   int depth(String jobType, int slots) {
+    if (!held.isEmpty() && held.contains(jobType)) {
+      return 0;
+    }
     if (fixed >= 0) {
       return fixed;
     }

@@ -75,7 +75,7 @@ final class NodeState {
    * {@link #running} too, so its lease is renewed, but holds no slot. Whoever fetches adds (the
    * {@link Fetcher} if there is one, else the dispatcher); a worker passing its slot on, a
    * cancellation, a lost lease, the dispatcher giving back jobs whose batch this node runs no job
-   * of, or shutdown removes (whoever removes a job owns it).
+   * of or that waited too long for a slot, or shutdown removes (whoever removes a job owns it).
    */
   private final Map<BatchId, Fetched> fetched = new ConcurrentHashMap<>();
 
@@ -194,6 +194,15 @@ final class NodeState {
       fetchedCount.decrementAndGet();
     }
     return job;
+  }
+
+  /**
+   * Returns the first job of {@code batchId} fetched ahead, without taking it, or null; the caller
+   * owns it only once it removes it ({@link #removeReady}).
+   */
+  RunningJob peekReady(BatchId batchId) {
+    Fetched of = fetched.get(batchId);
+    return of == null ? null : of.queue.peek();
   }
 
   /** Takes the first job fetched ahead of any batch, or returns null (for shutdown). */
