@@ -1,7 +1,6 @@
 package io.batchkit.web.internal;
 
 import io.batchkit.BatchRequest;
-import io.batchkit.BatchValidationException.Violation;
 import io.batchkit.Priority;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,6 +9,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -37,9 +37,12 @@ final class CreateRequest {
           "idempotencyKey",
           "autoStart");
 
-  private final List<Violation> violations = new ArrayList<>();
+  /** The body being read; every problem found is noted in it. */
+  private final BodyFields fields;
 
-  private CreateRequest() {}
+  private CreateRequest(BodyFields fields) {
+    this.fields = fields;
+  }
 
   /**
    * Returns the request {@code body} describes.
@@ -47,7 +50,7 @@ final class CreateRequest {
    * @throws ApiException 400 with every field that is missing, of the wrong type or refused
    */
   static BatchRequest parse(JsonNode body) {
-    return new CreateRequest().build(body);
+    return new CreateRequest(new BodyFields(body, FIELDS, "a batch request", false)).build();
   }
 
   /**
@@ -57,88 +60,67 @@ final class CreateRequest {
    * @throws ApiException 400 when the body is not that
    */
   static List<String> items(JsonNode body) {
-    CreateRequest parse = new CreateRequest();
-    if (body == null || !body.isObject()) {
-      throw ApiException.badField("body", "must be a JSON object");
-    }
-    for (String name : body.propertyNames()) {
-      if (!name.equals("items")) {
-        parse.violations.add(new Violation(name, "is not a field of an items request"));
-      }
-    }
-    List<String> items = parse.strings(body.get("items"));
-    if (!parse.violations.isEmpty()) {
-      throw new ApiException(400, "invalid items request", parse.violations);
-    }
+    CreateRequest parse =
+        new CreateRequest(new BodyFields(body, Set.of("items"), "an items request", false));
+    List<String> items = parse.strings();
+    parse.fields.done();
     return items;
   }
 
-  /** The strings of an {@code items} array; violations for what is missing or not a string. */
-  private List<String> strings(JsonNode items) {
+  /** The strings of the {@code items} array; problems noted for what is missing or not a string. */
+  private List<String> strings() {
     List<String> payloads = new ArrayList<>();
-    if (items == null || items.isNull()) {
-      violations.add(new Violation("items", "is required"));
+    JsonNode items = fields.get("items");
+    if (items == null) {
+      fields.add("items", "is required");
     } else if (!items.isArray()) {
-      violations.add(new Violation("items", "must be an array of strings"));
+      fields.add("items", "must be an array of strings");
     } else {
       int wrong = 0;
       for (int i = 0; i < items.size(); i++) {
         JsonNode item = items.get(i);
         if (!item.isString()) {
           if (++wrong <= 10) { // as the Java API reports payloads: ten, then a count
-            violations.add(new Violation("items[" + i + "]", "must be a string"));
+            fields.add("items[" + i + "]", "must be a string");
           }
         } else {
           payloads.add(item.stringValue());
         }
       }
       if (wrong > 10) {
-        violations.add(new Violation("items", (wrong - 10) + " more items are not strings"));
+        fields.add("items", (wrong - 10) + " more items are not strings");
       }
     }
     return payloads;
   }
 
-  private BatchRequest build(JsonNode body) {
-    if (body == null || !body.isObject()) {
-      throw ApiException.badField("body", "must be a JSON object");
-    }
-    for (String name : body.propertyNames()) {
-      if (!FIELDS.contains(name)) {
-        violations.add(new Violation(name, "is not a field of a batch request"));
-      }
-    }
+  private BatchRequest build() {
     BatchRequest.Builder builder = null;
-    JsonNode jobType = body.get("jobType");
-    if (jobType == null || jobType.isNull()) {
-      violations.add(new Violation("jobType", "is required"));
-    } else if (!jobType.isString()) {
-      violations.add(new Violation("jobType", "must be a string"));
-    } else {
+    String jobType = fields.text("jobType", true);
+    if (jobType != null) {
       try {
-        builder = BatchRequest.builder(jobType.stringValue());
+        builder = BatchRequest.builder(jobType);
       } catch (IllegalArgumentException | NullPointerException e) {
-        violations.add(new Violation("jobType", e.getMessage()));
+        fields.add("jobType", e.getMessage());
       }
     }
     BatchRequest.Builder b = builder != null ? builder : BatchRequest.builder("unchecked");
-    JsonNode items = body.get("items");
-    int before = violations.size();
-    List<String> payloads = strings(items);
-    if (violations.size() == before) {
+    int before = fields.problems();
+    List<String> payloads = strings();
+    if (fields.problems() == before) {
       apply("items", () -> b.items(payloads));
     }
-    string(body, "name", b::name);
-    string(body, "idempotencyKey", b::idempotencyKey);
-    JsonNode metadata = body.get("metadata");
-    if (metadata != null && !metadata.isNull()) {
+    string("name", b::name);
+    string("idempotencyKey", b::idempotencyKey);
+    JsonNode metadata = fields.get("metadata");
+    if (metadata != null) {
       if (!metadata.isObject()) {
-        violations.add(new Violation("metadata", "must be an object of strings"));
+        fields.add("metadata", "must be an object of strings");
       } else {
         for (Map.Entry<String, JsonNode> entry : metadata.properties()) {
           String field = "metadata." + entry.getKey();
           if (!entry.getValue().isString()) {
-            violations.add(new Violation(field, "must be a string"));
+            fields.add(field, "must be a string");
           } else {
             apply(field, () -> b.metadata(entry.getKey(), entry.getValue().stringValue()));
           }
@@ -146,7 +128,6 @@ final class CreateRequest {
       }
     }
     string(
-        body,
         "priority",
         text -> {
           Priority priority;
@@ -162,60 +143,45 @@ final class CreateRequest {
           }
           b.priority(priority);
         });
-    integer(body, "maxConcurrency", b::maxConcurrency);
-    integer(body, "maxAttempts", b::maxAttempts);
-    JsonNode timeout = body.get("jobTimeoutMs");
-    if (timeout != null && !timeout.isNull()) {
+    integer("maxConcurrency", b::maxConcurrency);
+    integer("maxAttempts", b::maxAttempts);
+    JsonNode timeout = fields.get("jobTimeoutMs");
+    if (timeout != null) {
       if (!timeout.isIntegralNumber() || !timeout.canConvertToLong()) {
-        violations.add(new Violation("jobTimeoutMs", "must be a whole number of milliseconds"));
+        fields.add("jobTimeoutMs", "must be a whole number of milliseconds");
       } else {
         apply("jobTimeoutMs", () -> b.jobTimeout(Duration.ofMillis(timeout.longValue())));
       }
     }
-    JsonNode autoStart = body.get("autoStart");
-    if (autoStart != null && !autoStart.isNull()) {
-      if (!autoStart.isBoolean()) {
-        violations.add(new Violation("autoStart", "must be true or false"));
-      } else if (autoStart.booleanValue()) {
-        b.autoStart();
-      }
+    if (fields.bool("autoStart", false)) {
+      b.autoStart();
     }
-    if (!violations.isEmpty()) {
-      throw new ApiException(400, "invalid batch request", violations);
-    }
+    fields.done();
     return b.build();
   }
 
-  private void string(JsonNode body, String field, Consumer<String> set) {
-    JsonNode value = body.get(field);
-    if (value == null || value.isNull()) {
-      return;
+  /** Hands the string {@code field} holds, if any, to a builder step. */
+  private void string(String field, Consumer<String> set) {
+    String value = fields.text(field, false);
+    if (value != null) {
+      apply(field, () -> set.accept(value));
     }
-    if (!value.isString()) {
-      violations.add(new Violation(field, "must be a string"));
-      return;
-    }
-    apply(field, () -> set.accept(value.stringValue()));
   }
 
-  private void integer(JsonNode body, String field, java.util.function.IntConsumer set) {
-    JsonNode value = body.get(field);
-    if (value == null || value.isNull()) {
-      return;
+  /** Hands the whole number {@code field} holds, if any, to a builder step. */
+  private void integer(String field, IntConsumer set) {
+    Integer value = fields.integer(field);
+    if (value != null) {
+      apply(field, () -> set.accept(value));
     }
-    if (!value.isIntegralNumber() || !value.canConvertToInt()) {
-      violations.add(new Violation(field, "must be a whole number"));
-      return;
-    }
-    apply(field, () -> set.accept(value.intValue()));
   }
 
-  /** Runs a builder step; its refusal becomes a violation of {@code field}. */
+  /** Runs a builder step; its refusal becomes a problem of {@code field}. */
   private void apply(String field, Runnable step) {
     try {
       step.run();
     } catch (IllegalArgumentException | NullPointerException e) {
-      violations.add(new Violation(field, e.getMessage()));
+      fields.add(field, e.getMessage());
     }
   }
 }

@@ -2,13 +2,11 @@ package io.batchkit.web.internal;
 
 import io.batchkit.BatchException;
 import io.batchkit.BatchService;
-import io.batchkit.BatchValidationException.Violation;
 import io.batchkit.LeaseState;
 import io.batchkit.LeasedJob;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Semaphore;
@@ -62,7 +60,7 @@ final class PullRoutes {
    */
   ObjectNode poll(String encodedJobType, JsonNode body) {
     String jobType = decode(encodedJobType);
-    Fields f = new Fields(body, POLL_FIELDS, "a poll request");
+    BodyFields f = new BodyFields(body, POLL_FIELDS, "a poll request", true);
     int max = f.integer("max", 1, 1, BatchService.MAX_POLL_JOBS);
     int lease =
         f.integer(
@@ -128,24 +126,24 @@ final class PullRoutes {
     ObjectNode answer = Json.MAPPER.createObjectNode();
     switch (action) {
       case "release" -> {
-        new Fields(body, Set.of(), "a release request").done();
+        new BodyFields(body, Set.of(), "a release request", true).done();
         recorded(tokenChecked(() -> service.release(token)));
       }
       case "complete" -> {
-        Fields f = new Fields(body, Set.of("result"), "a complete request");
+        BodyFields f = new BodyFields(body, Set.of("result"), "a complete request", true);
         String result = f.text("result", false);
         f.done();
         recorded(tokenChecked(() -> service.complete(token, result)));
       }
       case "fail" -> {
-        Fields f = new Fields(body, Set.of("error", "retryable"), "a fail request");
+        BodyFields f = new BodyFields(body, Set.of("error", "retryable"), "a fail request", true);
         String error = f.text("error", true);
         boolean retryable = f.bool("retryable", true);
         f.done();
         recorded(tokenChecked(() -> service.fail(token, error, retryable)));
       }
       case "extend" -> {
-        Fields f = new Fields(body, Set.of("seconds"), "an extend request");
+        BodyFields f = new BodyFields(body, Set.of("seconds"), "an extend request", true);
         int seconds =
             f.integer(
                 "seconds",
@@ -198,79 +196,6 @@ final class PullRoutes {
       // the service's messages start with the name of what they refuse: the token or the result
       String message = String.valueOf(e.getMessage());
       throw ApiException.badField(message.startsWith("result") ? "result" : "token", message);
-    }
-  }
-
-  /** A request body's fields: each read once and checked; unknown ones refused. */
-  private static final class Fields {
-    private final JsonNode body;
-    private final List<Violation> violations = new ArrayList<>();
-    private final String what;
-
-    Fields(JsonNode body, Set<String> allowed, String what) {
-      this.what = what;
-      if (body == null || body.isNull() || body.isMissingNode()) {
-        this.body = Json.MAPPER.createObjectNode(); // no body: every field takes its default
-        return;
-      }
-      if (!body.isObject()) {
-        throw ApiException.badField("body", "must be a JSON object");
-      }
-      this.body = body;
-      for (String name : body.propertyNames()) {
-        if (!allowed.contains(name)) {
-          violations.add(new Violation(name, "is not a field of " + what));
-        }
-      }
-    }
-
-    int integer(String field, int otherwise, int min, int max) {
-      JsonNode n = body.get(field);
-      if (n == null || n.isNull()) {
-        return otherwise;
-      }
-      if (!n.isIntegralNumber()
-          || !n.canConvertToInt()
-          || n.intValue() < min
-          || n.intValue() > max) {
-        violations.add(new Violation(field, "must be a whole number from " + min + " to " + max));
-        return otherwise;
-      }
-      return n.intValue();
-    }
-
-    String text(String field, boolean required) {
-      JsonNode n = body.get(field);
-      if (n == null || n.isNull()) {
-        if (required) {
-          violations.add(new Violation(field, "is required"));
-        }
-        return null;
-      }
-      if (!n.isString()) {
-        violations.add(new Violation(field, "must be a string"));
-        return null;
-      }
-      return n.stringValue();
-    }
-
-    boolean bool(String field, boolean otherwise) {
-      JsonNode n = body.get(field);
-      if (n == null || n.isNull()) {
-        return otherwise;
-      }
-      if (!n.isBoolean()) {
-        violations.add(new Violation(field, "must be true or false"));
-        return otherwise;
-      }
-      return n.booleanValue();
-    }
-
-    /** Throws 400 with every problem found, if any. */
-    void done() {
-      if (!violations.isEmpty()) {
-        throw new ApiException(400, "invalid " + what.substring(what.indexOf(' ') + 1), violations);
-      }
     }
   }
 }
