@@ -71,4 +71,25 @@ public record JobAttempt(
     Checks.notNull(outcome, "outcome");
     Checks.notNull(error, "error");
   }
+
+  /**
+   * Shows the job, attempt, node, times and outcome; never the error, which is the user's data (it
+   * may quote the payload) and which no log line should carry by accident, as {@link Job} does.
+   */
+  @Override
+  public String toString() {
+    return "JobAttempt[jobId="
+        + jobId
+        + ", attempt="
+        + attempt
+        + ", nodeId="
+        + nodeId
+        + ", startedAt="
+        + startedAt
+        + ", endedAt="
+        + endedAt
+        + ", outcome="
+        + outcome
+        + "]";
+  }
 }

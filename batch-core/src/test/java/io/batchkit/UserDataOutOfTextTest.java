@@ -46,6 +46,14 @@ class UserDataOutOfTextTest {
   }
 
   @Test
+  void attempt_showsItsNodeAndOutcome_notItsError() {
+    JobAttempt attempt =
+        new JobAttempt(jobId, 2, "node-a", NOW, NOW, JobAttempt.Outcome.FAILED, Optional.of(ERROR));
+
+    assertShowsNoData(attempt.toString(), "attempt=2", "nodeId=node-a", "outcome=FAILED");
+  }
+
+  @Test
   void claimedJob_showsItsIdsAndToken_notItsPayload() {
     ClaimedJob claim = new ClaimedJob(jobId, batchId, PAYLOAD, 1, 42);
 
