@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
 import io.batchkit.testkit.Await;
 import io.batchkit.testkit.ConcurrencyProbe;
@@ -174,6 +175,57 @@ public class FetchAheadTest {
     Batch done = a.awaitCompletion(batch.id(), WAIT);
 
     assertEquals(new Progress(2, 0, 0, 2, 0, 0), done.progress(), done.toString());
+  }
+
+  /**
+   * Jobs fetched ahead that are being started one after another are not stranded, however long the
+   * last of them waits. With 16 slots and a batch limited to 1, a node fetches about 100 ms of work
+   * for all 16 slots, which its one slot of the batch takes over a second to start; none of them
+   * may be given back (RELEASED) on the way.
+   */
+  @Test
+  void jobsFetchedAheadThatStartInTurnAreNotGivenBack() {
+    JobStore inner = newStore();
+    AtomicInteger released = new AtomicInteger();
+    JobStore store =
+        (JobStore)
+            Proxy.newProxyInstance(
+                JobStore.class.getClassLoader(),
+                new Class<?>[] {JobStore.class},
+                (proxy, method, args) -> {
+                  if (method.getName().startsWith("complete")) {
+                    for (Object outcome : (List<?>) args[0]) {
+                      if (((JobOutcome) outcome).kind() == JobOutcome.Kind.RELEASED) {
+                        released.incrementAndGet();
+                      }
+                    }
+                  }
+                  try {
+                    return method.invoke(inner, args);
+                  } catch (InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    BatchService service =
+        services.start(
+            BatchService.builder()
+                .store(store)
+                .maxConcurrency(16)
+                .processor(
+                    "t",
+                    ctx -> {
+                      Thread.sleep(5);
+                      return "ok";
+                    }));
+    int jobs = 300;
+    Batch batch =
+        service.submit(
+            BatchRequest.builder("t").items(TestServices.items(jobs)).maxConcurrency(1).build());
+
+    Batch done = service.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(new Progress(jobs, 0, 0, jobs, 0, 0), done.progress(), done.toString());
+    assertEquals(0, released.get(), "jobs given back");
   }
 
   /**

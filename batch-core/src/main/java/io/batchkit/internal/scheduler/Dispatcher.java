@@ -98,8 +98,8 @@ final class Dispatcher {
   private static final long PROGRESS_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   /**
-   * The least time a job fetched ahead waits for a slot here before it goes back ({@link
-   * #releaseStranded}).
+   * The least time a batch's jobs fetched ahead wait with none of them taken before they go back
+   * ({@link #releaseStranded}).
    */
   private static final long STRANDED_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -516,12 +516,13 @@ final class Dispatcher {
 
   /**
    * Gives back jobs fetched ahead that no slot here may start soon: all those of batches this node
-   * holds no slot of any more (its last job of the batch ended as they arrived), and those that
-   * waited longer than {@link #strandedAfterNanos} behind the batch's jobs running here (whose
-   * workers pass their slots to them), for instance when those jobs are much longer than the type's
-   * measured length. Given back, they are queued again, and a free slot of their batch, here or on
-   * another node, takes them; this node fetches none of their type ahead until one of its jobs here
-   * ends ({@link FetchAhead#hold}).
+   * holds no slot of any more (its last job of the batch ended as they arrived), and all those of a
+   * batch none of whose jobs fetched ahead was taken for longer than {@link #strandedAfterNanos}:
+   * the batch's jobs running here, whose workers pass their slots to them, all run long (for
+   * instance far longer than the type's measured length). A queue that its batch's workers keep
+   * taking from is left alone, however long its last job waits. Given back, the jobs are queued
+   * again, and a free slot of their batch, here or on another node, takes them; this node fetches
+   * none of their type ahead until one of its jobs here ends ({@link FetchAhead#hold}).
    */
   private void releaseStranded() {
     for (BatchId id : node.batchesFetched()) {
@@ -530,18 +531,21 @@ final class Dispatcher {
         while (node.slotsOf(id) == 0 && (job = node.pollReady(id)) != null) {
           runner.endUnstarted(job, new InterruptedException("its node runs no job of its batch"));
         }
+        continue;
       }
-      while ((job = node.peekReady(id)) != null
-          && job.nanosSinceClaim() > strandedAfterNanos(job.batch.jobType())
-          && node.removeReady(job)) {
-        runner.fetchAhead.hold(job.batch.jobType());
-        runner.endUnstarted(job, new InterruptedException("it waited too long for a slot here"));
+      RunningJob first = node.peekReady(id);
+      if (first != null && node.readyUntakenNanos(id) > strandedAfterNanos(first.batch.jobType())) {
+        // held first: a job of the type that ends meanwhile lifts the hold, as it should
+        runner.fetchAhead.hold(first.batch.jobType());
+        while ((job = node.pollReady(id)) != null) {
+          runner.endUnstarted(job, new InterruptedException("it waited too long for a slot here"));
+        }
       }
     }
   }
 
   /**
-   * How long a job fetched ahead may wait for its batch's running jobs here to pass it a slot: a
+   * How long a batch's jobs fetched ahead may wait with none of them taken before they go back: a
    * second ({@link #STRANDED_NANOS}), or twice the type's measured length if that is longer, so
    * that a batch whose jobs are all long does not give back what it fetched as a matter of course.
    */

@@ -94,6 +94,12 @@ final class NodeState {
     final AtomicInteger count = new AtomicInteger();
 
     /**
+     * Since when (System.nanoTime) the queue's jobs have waited with none of them taken: set when a
+     * job joins an empty queue and whenever one is taken ({@link #readyUntakenNanos}).
+     */
+    volatile long untakenSinceNanos;
+
+    /**
      * Set by a worker that asked for more; cleared by whoever fetches (the {@link Fetcher}, or the
      * dispatcher with its next claim) once its fetch is done ({@link #refillsDone}).
      */
@@ -178,7 +184,9 @@ final class NodeState {
       of = fetched.computeIfAbsent(job.claim.batchId(), id -> new Fetched(job.batch.jobType()));
     }
     of.queue.add(job);
-    of.count.incrementAndGet();
+    if (of.count.getAndIncrement() == 0) {
+      of.untakenSinceNanos = System.nanoTime(); // the first to wait: the wait starts now
+    }
     fetchedCount.incrementAndGet();
   }
 
@@ -190,6 +198,7 @@ final class NodeState {
     Fetched of = fetched.get(batchId);
     RunningJob job = of == null ? null : of.queue.poll();
     if (job != null) {
+      of.untakenSinceNanos = System.nanoTime();
       of.count.decrementAndGet();
       fetchedCount.decrementAndGet();
     }
@@ -228,6 +237,15 @@ final class NodeState {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Returns how long the jobs of {@code batchId} fetched ahead have waited with none of them taken
+   * (since one was last taken, or since the first joined the empty queue), or 0 if none waits.
+   */
+  long readyUntakenNanos(BatchId batchId) {
+    Fetched of = fetched.get(batchId);
+    return of == null || of.count.get() == 0 ? 0 : System.nanoTime() - of.untakenSinceNanos;
   }
 
   /** Returns how many jobs fetched ahead wait, over all batches. */

@@ -161,11 +161,6 @@ final class RunningJob implements JobContext {
     return stop;
   }
 
-  /** Returns how long ago it was claimed (System.nanoTime). */
-  long nanosSinceClaim() {
-    return System.nanoTime() - claimedNanos;
-  }
-
   /**
    * How long passed between the claim's time and the job's start (the claim's transaction, then any
    * wait in this node's queue); for a started job.
