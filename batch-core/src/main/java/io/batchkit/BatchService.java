@@ -608,9 +608,9 @@ public interface BatchService extends AutoCloseable {
      * node reaches them with the next lease renewal), and go back to the queue (their attempt not
      * counted) when the service closes, when its node runs no job of their batch any more, or when
      * none of their batch's jobs fetched ahead here has started for longer than a second and than
-     * twice their type's measured length (the batch's jobs running here all run long): a free slot
-     * of the batch, here or on another node, then takes them, and this service fetches no job of
-     * their type ahead until one of its jobs here ends.
+     * four times their type's measured length (the batch's jobs running here all run long): a free
+     * slot of the batch, here or on another node, then takes them, and this service fetches no job
+     * of their type ahead until one of its jobs here ends.
      *
      * @throws IllegalArgumentException if {@code n} is not between 0 and 10000
      */

@@ -546,10 +546,11 @@ final class Dispatcher {
 
   /**
    * How long a batch's jobs fetched ahead may wait with none of them taken before they go back: a
-   * second ({@link #STRANDED_NANOS}), or twice the type's measured length if that is longer, so
-   * that a batch whose jobs are all long does not give back what it fetched as a matter of course.
+   * second ({@link #STRANDED_NANOS}), or four times the type's measured length if that is longer,
+   * so that a batch whose jobs are long, and vary, does not give back what it fetched as a matter
+   * of course (a job four times the mean is rare: about 2 % of exponentially spread lengths).
    */
   private long strandedAfterNanos(String jobType) {
-    return Math.max(STRANDED_NANOS, 2 * runner.fetchAhead.meanNanos(jobType));
+    return Math.max(STRANDED_NANOS, 4 * runner.fetchAhead.meanNanos(jobType));
   }
 }

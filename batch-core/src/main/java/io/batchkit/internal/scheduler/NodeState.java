@@ -183,10 +183,13 @@ final class NodeState {
     if (of == null) {
       of = fetched.computeIfAbsent(job.claim.batchId(), id -> new Fetched(job.batch.jobType()));
     }
-    of.queue.add(job);
-    if (of.count.getAndIncrement() == 0) {
-      of.untakenSinceNanos = System.nanoTime(); // the first to wait: the wait starts now
+    if (of.count.get() == 0) {
+      // the first to wait: its wait starts now, written before anyone can see the job counted (a
+      // job taken meanwhile sets the time as well)
+      of.untakenSinceNanos = System.nanoTime();
     }
+    of.queue.add(job);
+    of.count.incrementAndGet();
     fetchedCount.incrementAndGet();
   }
 
