@@ -266,6 +266,11 @@ final class Dispatcher {
             idleNanos = Math.min(maxPollNanos, idleNanos * 2);
           }
           claimWaitNanos = Math.min(claimWaitNanos, claimPlan.rateLimitWaitNanos());
+          if (node.readyCount() > 0) {
+            // jobs fetched ahead wait: the idle backoff must not put off their release (a claim
+            // round gives back stranded ones, releaseStranded) by up to maxPollInterval
+            claimWaitNanos = Math.min(claimWaitNanos, STRANDED_NANOS / 2);
+          }
           claimDueNanos = System.nanoTime() + claimWaitNanos;
         }
         waitNanos = Math.min(claimDueNanos - System.nanoTime(), untilNextRetry());
