@@ -26,8 +26,10 @@ import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
@@ -158,19 +160,15 @@ class DashboardBrowserIT {
             By.id("batch-durations"), "job duration p50"));
     screenshot("dashboard-batch.png");
     // the fourth job failed: its attempt count opens its history
-    browser
-        .findElement(By.cssSelector("tr[data-job-id]:nth-child(4) button[data-action='history']"))
-        .click();
+    click(wait, By.cssSelector("tr[data-job-id]:nth-child(4) button[data-action='history']"));
     wait.until(
         ExpectedConditions.textToBePresentInElementLocated(
             By.cssSelector("#attempts tr[data-outcome='FAILED']"), "refused fail-3"));
-    browser.findElement(By.cssSelector("#attempts button.secondary")).click();
+    click(wait, By.cssSelector("#attempts button.secondary"));
     wait.until(ExpectedConditions.numberOfElementsToBe(By.id("attempts"), 0));
     // it fails again when retried: its batch runs, then ends PARTIAL again with two attempts
     JobId fourth = service.getJobs(partial.id(), JobQuery.all()).items().get(3).id();
-    browser
-        .findElement(By.cssSelector("tr[data-job-id]:nth-child(4) button[data-action='retry-job']"))
-        .click();
+    click(wait, By.cssSelector("tr[data-job-id]:nth-child(4) button[data-action='retry-job']"));
     wait.until(d -> service.getJobHistory(fourth).size() == 2);
     wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PARTIAL"));
     browser.manage().window().setSize(new Dimension(390, 844)); // a phone
@@ -183,11 +181,10 @@ class DashboardBrowserIT {
     wait.until(
         ExpectedConditions.textToBePresentInElementLocated(
             By.cssSelector("#failed-jobs tr[data-job-id='" + fourth + "']"), "refused fail-3"));
-    browser
-        .findElement(
-            By.cssSelector(
-                "#failed-jobs tr[data-job-id='" + fourth + "'] button[data-action='retry-job']"))
-        .click();
+    click(
+        wait,
+        By.cssSelector(
+            "#failed-jobs tr[data-job-id='" + fourth + "'] button[data-action='retry-job']"));
     wait.until(d -> service.getJobHistory(fourth).size() == 3);
     wait.until(d -> service.getBatch(partial.id()).isFinished());
 
@@ -196,9 +193,7 @@ class DashboardBrowserIT {
             BatchRequest.builder("hold").name("held").items(List.of("1", "2", "3")).build());
     browser.get(web.uri() + "#/batch/" + held.id());
     wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PROCESSING"));
-    wait.until(
-            ExpectedConditions.elementToBeClickable(By.cssSelector("button[data-action='cancel']")))
-        .click();
+    click(wait, By.cssSelector("button[data-action='cancel']"));
     wait.until(ExpectedConditions.alertIsPresent()).accept();
     wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "CANCELLED"));
     screenshot("dashboard-cancelled.png");
@@ -210,17 +205,33 @@ class DashboardBrowserIT {
     browser.get(web.uri() + "#/batch/" + waiting.id());
     wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "PENDING"));
     browser.findElement(By.id("new-added-items")).sendKeys("c\nd\ne");
-    browser.findElement(By.cssSelector("button[data-action='add-items']")).click();
+    click(wait, By.cssSelector("button[data-action='add-items']"));
     wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector("tr[data-job-id]"), 5));
     screenshot("dashboard-pending.png");
-    wait.until(
-            ExpectedConditions.elementToBeClickable(By.cssSelector("button[data-action='start']")))
-        .click();
+    click(wait, By.cssSelector("button[data-action='start']"));
     wait.until(ExpectedConditions.textToBe(By.id("batch-status"), "COMPLETED"));
     assertEquals(5, service.getBatch(waiting.id()).progress().succeeded());
 
     assertEquals(BatchStatus.CANCELLED, service.awaitCompletion(held.id(), WAIT).status());
     assertEquals(BatchStatus.PARTIAL, service.getBatch(partial.id()).status());
+  }
+
+  /**
+   * Clicks what {@code target} finds once it can be clicked. The page re-renders its tables as it
+   * polls, so an element found just before a re-render is stale by the click; the click is then
+   * tried again on what {@code target} finds now (a stale element takes no click).
+   */
+  private static void click(WebDriverWait wait, By target) {
+    wait.ignoring(StaleElementReferenceException.class)
+        .until(
+            d -> {
+              WebElement element = ExpectedConditions.elementToBeClickable(target).apply(d);
+              if (element == null) {
+                return false; // not there or not clickable yet: look again
+              }
+              element.click();
+              return true;
+            });
   }
 
   private void screenshot(String name) throws IOException {
