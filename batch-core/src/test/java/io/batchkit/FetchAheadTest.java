@@ -12,6 +12,7 @@ import io.batchkit.testkit.ConcurrencyProbe;
 import io.batchkit.testkit.Stores;
 import io.batchkit.testkit.TestServices;
 import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.util.List;
@@ -192,24 +193,17 @@ public class FetchAheadTest {
     assumeFalse(inner.fetchesAside(), "only a dispatcher that fetches sizes fetches by free slots");
     AtomicInteger released = new AtomicInteger();
     JobStore store =
-        (JobStore)
-            Proxy.newProxyInstance(
-                JobStore.class.getClassLoader(),
-                new Class<?>[] {JobStore.class},
-                (proxy, method, args) -> {
-                  if (method.getName().startsWith("complete")) {
-                    for (Object outcome : (List<?>) args[0]) {
-                      if (((JobOutcome) outcome).kind() == JobOutcome.Kind.RELEASED) {
-                        released.incrementAndGet();
-                      }
-                    }
+        watched(
+            inner,
+            (method, args) -> {
+              if (method.getName().startsWith("complete")) {
+                for (Object outcome : (List<?>) args[0]) {
+                  if (((JobOutcome) outcome).kind() == JobOutcome.Kind.RELEASED) {
+                    released.incrementAndGet();
                   }
-                  try {
-                    return method.invoke(inner, args);
-                  } catch (InvocationTargetException e) {
-                    throw e.getCause();
-                  }
-                });
+                }
+              }
+            });
     BatchService service =
         services.start(
             BatchService.builder()
@@ -218,6 +212,8 @@ public class FetchAheadTest {
                 .processor(
                     "t",
                     ctx -> {
+                      // the job's own work, not a wait for a condition: 300 of these take the
+                      // batch's one slot over a second, longer than a fetched job may wait alone
                       Thread.sleep(5);
                       return "ok";
                     }));
@@ -348,22 +344,15 @@ public class FetchAheadTest {
     for (int round = 0; round < 5 && thrown.get() == 0; round++) {
       JobStore inner = newStore();
       JobStore store =
-          (JobStore)
-              Proxy.newProxyInstance(
-                  JobStore.class.getClassLoader(),
-                  new Class<?>[] {JobStore.class},
-                  (proxy, method, args) -> {
-                    if (method.getName().equals("complete")
-                        && Thread.currentThread().getName().contains("worker")
-                        && thrown.getAndIncrement() == 0) {
-                      throw new Error("injected: the store failed as a worker recorded a failure");
-                    }
-                    try {
-                      return method.invoke(inner, args);
-                    } catch (InvocationTargetException e) {
-                      throw e.getCause();
-                    }
-                  });
+          watched(
+              inner,
+              (method, args) -> {
+                if (method.getName().equals("complete")
+                    && Thread.currentThread().getName().contains("worker")
+                    && thrown.getAndIncrement() == 0) {
+                  throw new Error("injected: the store failed as a worker recorded a failure");
+                }
+              });
 
       Batch done = runFailingBatchFetchedAhead(store, new AtomicInteger());
 
@@ -488,5 +477,26 @@ public class FetchAheadTest {
     Batch done = service.awaitCompletion(batch.id(), WAIT);
 
     assertEquals(new Progress(100, 0, 0, 100, 0, 0), done.progress(), done.toString());
+  }
+
+  /** Sees each call to a store before {@link #watched} passes it on; may throw in its place. */
+  private interface StoreCall {
+    void before(Method method, Object[] args);
+  }
+
+  /** {@code inner}, with each call shown to {@code call} first (which may throw instead). */
+  private static JobStore watched(JobStore inner, StoreCall call) {
+    return (JobStore)
+        Proxy.newProxyInstance(
+            JobStore.class.getClassLoader(),
+            new Class<?>[] {JobStore.class},
+            (proxy, method, args) -> {
+              call.before(method, args);
+              try {
+                return method.invoke(inner, args);
+              } catch (InvocationTargetException e) {
+                throw e.getCause();
+              }
+            });
   }
 }
