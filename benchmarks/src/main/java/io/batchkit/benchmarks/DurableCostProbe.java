@@ -19,7 +19,8 @@ import java.sql.Statement;
  * DurableEndToEndBenchmark} runs them), each followed by the same rows through {@link
  * PlainSqlQueue}, in one JVM. Per run alone (the rows are stored before it, untimed) it prints the
  * time, PostgreSQL's CPU per job (its server processes' times from {@code /proc}: run it on the
- * database's machine, Linux only), this JVM's CPU per job and the WAL written per job.
+ * database's machine, Linux only), this JVM's CPU per job, the WAL written per job and the
+ * transactions that wrote (took a transaction id) per 1,000 jobs.
  *
  * <pre>{@code
  * java -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.DurableCostProbe [rounds] [nodes]
@@ -60,10 +61,15 @@ public final class DurableCostProbe {
   }
 
   /** The counters at a run's start. */
-  private record Cost(long nanos, long serverMillis, long jvmNanos, long wal) {
+  private record Cost(long nanos, long serverMillis, long jvmNanos, long wal, long xid) {
     static Cost start(String url, com.sun.management.OperatingSystemMXBean os)
         throws IOException, SQLException {
-      return new Cost(System.nanoTime(), serverCpuMillis(), os.getProcessCpuTime(), walBytes(url));
+      return new Cost(
+          System.nanoTime(),
+          serverCpuMillis(),
+          os.getProcessCpuTime(),
+          walBytes(url),
+          transactionId(url));
     }
 
     String end(String url, com.sun.management.OperatingSystemMXBean os)
@@ -72,9 +78,15 @@ public final class DurableCostProbe {
       long server = serverCpuMillis() - serverMillis;
       long jvm = os.getProcessCpuTime() - jvmNanos;
       long written = walBytes(url) - wal;
+      long writes = transactionId(url) - xid - 1; // less the one that read the first id
       return String.format(
-          "%d ms, PostgreSQL %.1f us CPU/job, JVM %.1f us CPU/job, WAL %d bytes/job",
-          took / 1_000_000, server * 1000.0 / JOBS, jvm / 1000.0 / JOBS, written / JOBS);
+          "%d ms, PostgreSQL %.1f us CPU/job, JVM %.1f us CPU/job, WAL %d bytes/job,"
+              + " %.2f writing transactions per 1,000 jobs",
+          took / 1_000_000,
+          server * 1000.0 / JOBS,
+          jvm / 1000.0 / JOBS,
+          written / JOBS,
+          writes * 1000.0 / JOBS);
     }
   }
 
@@ -102,6 +114,19 @@ public final class DurableCostProbe {
       }
     }
     return ticks * 10;
+  }
+
+  /**
+   * A new transaction id: the ids between two of them count the transactions that wrote (a
+   * read-only transaction takes none).
+   */
+  private static long transactionId(String url) throws SQLException {
+    try (Connection c = DriverManager.getConnection(url);
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT txid_current()")) {
+      rs.next();
+      return rs.getLong(1);
+    }
   }
 
   private static long walBytes(String url) throws SQLException {
