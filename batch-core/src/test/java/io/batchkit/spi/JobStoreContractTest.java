@@ -2178,6 +2178,69 @@ public abstract class JobStoreContractTest {
   }
 
   /**
+   * Three nodes record outcomes that keep their slots (each job's slot passed on to a job fetched
+   * ahead), most of them retries due at once, while failures among them trip the batch's failure
+   * policy: once the batch has ended, none of its jobs is queued again, and the counters end exact.
+   * PostgreSQL records such outcomes without locking the batch row first, judged by the status its
+   * statement reads, and must catch a status that changed before it locked the row: else a retry
+   * judged by "processing" is queued in a batch that has just failed, never to run.
+   */
+  @Test
+  void outcomesRacingAFailurePolicyTrip_queueNoJobInTheEndedBatch() throws Exception {
+    long seed = Long.getLong("batchkit.seed", System.nanoTime());
+    Random random = new Random(seed);
+    for (int round = 0; round < 4 * concurrencyRounds(); round++) {
+      int jobs = 300;
+      int maxFailures = 5 + random.nextInt(20);
+      Stored stored =
+          insert(
+              batch(jobs)
+                  .maxConcurrency(10_000) // the slots are never given back here
+                  .maxAttempts(100)
+                  .failurePolicy(FailurePolicy.maxFailures(maxFailures)));
+      BatchId id = stored.id();
+      List<Callable<Integer>> nodes = new ArrayList<>();
+      for (String node : List.of(NODE_A, NODE_B, NODE_C)) {
+        Random rolls = new Random(random.nextLong());
+        nodes.add(
+            () -> {
+              for (int step = 0; step < 5_000; step++) {
+                List<ClaimedJob> got =
+                    store.claim(
+                        new ClaimRequest(
+                            node, 8, at(2), at(2).plus(LEASE), AGING_STEP, Map.of(JOB_TYPE, 8)));
+                if (got.isEmpty()) {
+                  if (batchOf(id).status().isFinal()) {
+                    return step;
+                  }
+                  Thread.yield(); // another node holds the last jobs
+                  continue;
+                }
+                List<JobOutcome> outcomes = new ArrayList<>();
+                for (ClaimedJob job : got) {
+                  int roll = rolls.nextInt(100);
+                  Kind kind = roll < 4 ? Kind.FAILED : roll < 70 ? Kind.RETRY : Kind.SUCCEEDED;
+                  outcomes.add(outcome(job, kind, at(2)).withoutSlot());
+                }
+                store.complete(outcomes, at(2));
+              }
+              return -1;
+            });
+      }
+      List<Integer> steps = runConcurrently(nodes, new CountDownLatch(0));
+
+      Batch done = batchOf(id);
+      String where =
+          "round " + round + " of seed " + seed + ", " + maxFailures + " failures allowed";
+      assertFalse(steps.contains(-1), where + ": a node never saw the batch end");
+      assertTrue(done.status().isFinal(), where + ": " + done.status());
+      assertEquals(countedProgress(id), done.progress(), where);
+      assertEquals(0, done.progress().pending(), where + ": " + done.progress());
+      assertTrue(done.isFinished(), where);
+    }
+  }
+
+  /**
    * Claims that draw on a rate bucket (their own steps, on every store) race fetches ahead with no
    * claim for slots on another node: no job is handed out twice, and the counters end exact.
    */

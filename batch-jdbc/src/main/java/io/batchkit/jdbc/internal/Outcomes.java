@@ -96,6 +96,30 @@ final class Outcomes {
   }
 
   /**
+   * Records outcomes as {@link io.batchkit.spi.JobStore#complete} says, as the only step of the
+   * open transaction, which it may roll back and begin again. On PostgreSQL, outcomes of one batch
+   * none of which gives a slot back (the common case on a busy node: each job's slot passes to a
+   * job fetched ahead) are first recorded without locking their batch row up front ({@link
+   * PostgresSteps#complete}), so that several nodes' outcome statements do not wait for each other;
+   * if the batch's status changed meanwhile, the transaction is rolled back and they are recorded
+   * again with the lock.
+   */
+  CompletionResult completeAlone(Connection c, List<JobOutcome> outcomes, Instant now)
+      throws SQLException {
+    if (steps != null
+        && PostgresSteps.mayBeOptimistic(outcomes, null)
+        && hasNoDuplicateJobs(outcomes)) {
+      PostgresSteps.Completed done =
+          steps.complete(c, dialect, outcomes, null, List.of(), now, true);
+      if (!done.stale()) {
+        return settleOneStatement(c, outcomes, done, now);
+      }
+      c.rollback(); // judged by a status that has changed: again, holding the batch rows first
+    }
+    return completeIn(c, outcomes, now, null, List.of());
+  }
+
+  /**
    * Records outcomes in the open transaction, as {@link io.batchkit.spi.JobStore#complete} says.
    *
    * @param claim the claim that follows in the same transaction, or null: on PostgreSQL its
@@ -107,7 +131,8 @@ final class Outcomes {
       Connection c, List<JobOutcome> outcomes, Instant now, ClaimRequest claim, List<String> types)
       throws SQLException {
     if (steps != null && hasNoDuplicateJobs(outcomes)) {
-      return completeInOneStatement(c, outcomes, now, claim, types);
+      return settleOneStatement(
+          c, outcomes, steps.complete(c, dialect, outcomes, claim, types, now, false), now);
     }
     Set<UUID> batchIds = new TreeSet<>();
     Set<UUID> jobIds = new TreeSet<>();
@@ -171,14 +196,13 @@ final class Outcomes {
   }
 
   /**
-   * The one-statement form: the statement moves the jobs and adds to the counters; the batch rules
-   * are applied here to the rows it returns, and only the rows whose status they change are written
-   * again.
+   * The one-statement form, once the statement ({@link PostgresSteps#complete}) moved the jobs and
+   * added to the counters: the batch rules are applied here to the rows it returns, and only the
+   * rows whose status they change are written again.
    */
-  private CompletionResult completeInOneStatement(
-      Connection c, List<JobOutcome> outcomes, Instant now, ClaimRequest claim, List<String> types)
+  private CompletionResult settleOneStatement(
+      Connection c, List<JobOutcome> outcomes, PostgresSteps.Completed done, Instant now)
       throws SQLException {
-    PostgresSteps.Completed done = steps.complete(c, dialect, outcomes, claim, types, now);
     Set<JobId> rejected = new HashSet<>();
     boolean requeued = false;
     for (JobOutcome o : outcomes) {

@@ -34,19 +34,25 @@ import java.util.UUID;
  * without locking them first in id order (measured: 0.90 of the time on 100,000 no-op jobs): every
  * other step that may wait for a job row holds that job's batch row first, so it queues on the
  * batch row instead, and the lease renewal, which holds no batch row, passes over job rows others
- * hold ({@link Leases}). The third, {@link #fetch}, locks no batch row: it takes queued job rows
- * with {@code SKIP LOCKED}, so it never waits, and counts them in its node's row of fetched jobs
- * (see {@link BatchRow}). Under READ COMMITTED a row locked with {@code FOR UPDATE} is re-read at
- * its newest version and its conditions checked again, so the counters and the free slots a claim
- * sees are current, whatever committed while it waited for the lock; jobs another claim took in the
- * meantime fail the {@code status = 'QUEUED'} re-check and are passed over, and {@code LIMIT} keeps
- * reading. The arguments travel as arrays, so that each statement has one text whatever its size
- * and stays prepared on the server.
+ * hold ({@link Leases}). One form of the outcome statement (optimistic, see {@link #complete})
+ * takes its one batch row last, to update the counters: then a step that holds that row and waits
+ * for one of the statement's job rows (taking back expired leases or a dead node's jobs, as that
+ * statement's outcomes arrive) closes a cycle, which PostgreSQL breaks after {@code
+ * deadlock_timeout} by rolling one of the two back, and {@link Transactions} runs it again. The
+ * third, {@link #fetch}, locks no batch row: it takes queued job rows with {@code SKIP LOCKED}, so
+ * it never waits, and counts them in its node's row of fetched jobs (see {@link BatchRow}). Under
+ * READ COMMITTED a row locked with {@code FOR UPDATE} is re-read at its newest version and its
+ * conditions checked again, so the counters and the free slots a claim sees are current, whatever
+ * committed while it waited for the lock; jobs another claim took in the meantime fail the {@code
+ * status = 'QUEUED'} re-check and are passed over, and {@code LIMIT} keeps reading. The arguments
+ * travel as arrays, so that each statement has one text whatever its size and stays prepared on the
+ * server.
  */
 final class PostgresSteps {
   private final String claimSql;
   private final String claimAfterLocksSql;
   private final String completeSql;
+  private final String completeOptimisticSql;
   private final String completeAndLockSql;
   private final String fetchSql;
 
@@ -153,7 +159,7 @@ final class PostgresSteps {
         """
         WITH lb AS MATERIALIZED (
           SELECT b.id, b.status, b.max_attempts FROM %1$s b WHERE b.id = ANY(?::uuid[])%4$s
-          ORDER BY b.id FOR UPDATE
+          ORDER BY b.id%8$s
         ), lj AS (
           SELECT j.id, j.batch_id, j.attempt AS job_attempt, o.token, o.kind, o.result, o.error,
                  o.retry_micros, o.slot, o.started_micros, o.timed_out
@@ -240,16 +246,26 @@ final class PostgresSteps {
             succeeded = b.succeeded + cnt.s, failed = b.failed + cnt.f,
             cancelled = b.cancelled + cnt.c, updated_at = ?,
             slots_held = b.slots_held - COALESCE(srb.dec, 0)
-          FROM cnt LEFT JOIN srb ON srb.batch_id = cnt.batch_id
+          FROM cnt JOIN lb jl ON jl.id = cnt.batch_id
+            LEFT JOIN srb ON srb.batch_id = cnt.batch_id
             LEFT JOIN fs ON fs.batch_id = cnt.batch_id
           WHERE b.id = cnt.batch_id
-          RETURNING %3$s, 0::bigint AS fetched_ahead, cnt.accepted
+          -- the status the outcomes were judged by, beside the newest (see completeOptimisticSql)
+          RETURNING %3$s, 0::bigint AS fetched_ahead, cnt.accepted, jl.status AS judged_status
         )
         SELECT bu.* FROM (SELECT count(*) AS n FROM lb) held LEFT JOIN bu ON true
         """;
     String columns = prefixed("b.", BatchRow.COLUMNS);
+    String lock = " FOR UPDATE";
     this.completeSql =
-        complete.formatted(batches, jobs, columns, "", slots, attempts, tables.fetched);
+        complete.formatted(batches, jobs, columns, "", slots, attempts, tables.fetched, lock);
+    // the same without locking the batch rows first: the outcomes are judged by the status the
+    // statement reads, and each batch row is locked only when its counters are updated, so that
+    // several nodes' outcome statements update their jobs side by side and queue only for that
+    // update; it returns the newest status beside the one it judged by, and the caller records the
+    // outcomes again with completeSql if they differ (see complete)
+    this.completeOptimisticSql =
+        complete.formatted(batches, jobs, columns, "", slots, attempts, tables.fetched, "");
     // the claim that follows in the same transaction locks its candidates: lock them now, in the
     // same id-ordered pass, so that two nodes' rounds never take the same rows in opposite orders
     this.completeAndLockSql =
@@ -268,7 +284,8 @@ final class PostgresSteps {
                 .formatted(batches, BatchRow.fetchedAhead(tables, "cb")),
             slots,
             attempts,
-            tables.fetched);
+            tables.fetched,
+            lock);
   }
 
   /** The statement of {@link #fetch}, for the test of its plan. */
@@ -279,6 +296,11 @@ final class PostgresSteps {
   /** The statement of {@link #complete} (without a claim after it), for the test of its plan. */
   String completeSql() {
     return completeSql;
+  }
+
+  /** The statement of {@link #complete} when it may be optimistic, for the test of its plan. */
+  String completeOptimisticSql() {
+    return completeOptimisticSql;
   }
 
   /** The statement of {@link #claim} (not after locks), for the test of its plan. */
@@ -390,8 +412,12 @@ final class PostgresSteps {
     return fetched;
   }
 
-  /** What {@link #complete} did: the rows of the batches whose jobs changed, after the change. */
-  record Completed(Map<UUID, BatchRow> rows, Set<UUID> accepted) {}
+  /**
+   * What {@link #complete} did: the rows of the batches whose jobs changed, after the change; or,
+   * if {@code stale}, outcomes judged by a batch status that changed before the statement locked
+   * the batch row, which the caller must roll back.
+   */
+  record Completed(Map<UUID, BatchRow> rows, Set<UUID> accepted, boolean stale) {}
 
   /**
    * Records outcomes in one statement: locks the batch rows (in id order), then moves, in the order
@@ -400,10 +426,25 @@ final class PostgresSteps {
    * It does not apply the batch rules (final status, failure policy); the caller does, for the rows
    * that need it.
    *
+   * <p>{@code optimistic} skips the first step: the jobs are judged by the batch status as the
+   * statement's snapshot shows it, and each batch row is locked only by the update of its counters
+   * (which then waits for a step that holds it, and adds to its newest version). If a batch's
+   * status changed in between, say a failure policy another node's outcomes tripped, the result is
+   * {@code stale}: the outcomes may have been judged wrongly (a retry queued in a batch that has
+   * ended), and the caller must roll the transaction back and record them again without {@code
+   * optimistic}. Once the counters' update holds the row, the status cannot change until the
+   * commit. Only for outcomes of one batch (the counters' update of several would lock their rows
+   * in its plan's order, not in id order) that give no slot back (the slot rows' arithmetic relies
+   * on the batch row's lock taken first).
+   *
    * @param outcomes at most one outcome per job
    * @param claim the claim that follows in the same transaction, whose candidate batches are locked
    *     in the same id-ordered pass; or null
    * @param types the job types {@code claim} may take, sorted
+   * @param optimistic whether to lock the batch row only to update its counters; only without a
+   *     claim, for outcomes of one batch none of which gives a slot back
+   * @throws IllegalArgumentException if {@code optimistic} and there is a claim, or outcomes of
+   *     several batches, or one that gives a slot back
    */
   Completed complete(
       Connection c,
@@ -411,8 +452,13 @@ final class PostgresSteps {
       Collection<JobOutcome> outcomes,
       ClaimRequest claim,
       List<String> types,
-      Instant now)
+      Instant now,
+      boolean optimistic)
       throws SQLException {
+    if (optimistic && !mayBeOptimistic(outcomes, claim)) {
+      throw new IllegalArgumentException(
+          "optimistic recording takes no claim, and outcomes of one batch that give no slot back");
+    }
     int n = outcomes.size();
     UUID[] ids = new UUID[n];
     Long[] tokens = new Long[n];
@@ -441,8 +487,10 @@ final class PostgresSteps {
     Map<UUID, BatchRow> rows = new LinkedHashMap<>();
     Set<UUID> accepted = new TreeSet<>();
     boolean lockCandidates = claim != null && !types.isEmpty();
-    try (PreparedStatement ps =
-        c.prepareStatement(lockCandidates ? completeAndLockSql : completeSql)) {
+    boolean stale = false;
+    String sql =
+        lockCandidates ? completeAndLockSql : optimistic ? completeOptimisticSql : completeSql;
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
       int p = 0;
       ps.setArray(++p, c.createArrayOf("uuid", batchIds.toArray(UUID[]::new)));
       if (lockCandidates) {
@@ -471,13 +519,31 @@ final class PostgresSteps {
           }
           BatchRow row = new BatchRow(rs, dialect);
           rows.put(row.id, row);
+          stale |= !row.status.name().equals(rs.getString("judged_status"));
           for (Object id : (Object[]) rs.getArray("accepted").getArray()) {
             accepted.add((UUID) id);
           }
         }
       }
     }
-    return new Completed(rows, accepted);
+    return new Completed(rows, accepted, stale);
+  }
+
+  /**
+   * Whether {@link #complete} may record {@code outcomes} optimistically: without a claim, for
+   * outcomes of one batch none of which gives a slot back.
+   */
+  static boolean mayBeOptimistic(Collection<JobOutcome> outcomes, ClaimRequest claim) {
+    if (claim != null || outcomes.isEmpty()) {
+      return false;
+    }
+    BatchId batch = outcomes.iterator().next().batchId();
+    for (JobOutcome o : outcomes) {
+      if (o.releasesSlot() || !o.batchId().equals(batch)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static long epochMicros(Instant instant) {

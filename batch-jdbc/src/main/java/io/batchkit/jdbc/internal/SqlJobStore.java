@@ -393,9 +393,7 @@ public final class SqlJobStore implements JdbcJobStore {
       return new CompletionResult(Set.of(), List.of());
     }
     return notifier.writeJobStep(
-        "complete",
-        c -> this.outcomes.completeIn(c, outcomes, now, null, List.of()),
-        asynchronousJobCommits);
+        "complete", c -> this.outcomes.completeAlone(c, outcomes, now), asynchronousJobCommits);
   }
 
   /**

@@ -174,9 +174,9 @@ class PostgresPlansIT {
   }
 
   /**
-   * The outcome statement finds each job by its key, never reading the jobs table in seq order:
-   * planned once for any group (generic), and for a group of 1,000 outcomes (a plan made for those
-   * values, as the first runs of a prepared statement get).
+   * The outcome statement, in both its forms, finds each job by its key, never reading the jobs
+   * table in seq order: planned once for any group (generic), and for a group of 1,000 outcomes (a
+   * plan made for those values, as the first runs of a prepared statement get).
    */
   @Test
   void complete_findsJobsByKey_neverReadingTheJobsTableInSeqOrder() throws SQLException {
@@ -203,11 +203,14 @@ class PostgresPlansIT {
         now,
         now
       };
-      for (String mode : new String[] {"force_generic_plan", "force_custom_plan"}) {
-        String plan = plan(mode, steps.completeSql(), args);
+      for (String sql : new String[] {steps.completeSql(), steps.completeOptimisticSql()}) {
+        for (String mode : new String[] {"force_generic_plan", "force_custom_plan"}) {
+          String plan = plan(mode, sql, args);
+          String where = mode + ", " + n + "\n" + plan;
 
-        assertFalse(plan.contains("Seq Scan on " + prefix + "jobs"), mode + ", " + n + "\n" + plan);
-        assertTrue(plan.contains(prefix + "jobs_pkey"), mode + ", " + n + "\n" + plan);
+          assertFalse(plan.contains("Seq Scan on " + prefix + "jobs"), where);
+          assertTrue(plan.contains(prefix + "jobs_pkey"), where);
+        }
       }
     }
   }
