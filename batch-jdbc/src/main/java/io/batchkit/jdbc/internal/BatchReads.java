@@ -38,12 +38,15 @@ import java.util.stream.Collectors;
  * limit and the counters exact across nodes. Claims lock the same way: see {@link Claims}. Job rows
  * are read under their batch's row lock and then updated. PostgreSQL's outcome statement ({@link
  * PostgresSteps#complete}) updates its job rows in no set order, after their batch rows: any other
- * step that waits for a job row holds its batch's row already, so it waits there first. On
- * PostgreSQL two steps change jobs without the batch row: the fetch ahead ({@link
- * PostgresSteps#fetch}), which takes queued job rows with {@code SKIP LOCKED}, never waiting, and
- * counts them apart (see {@link BatchRow}); and the lease renewal ({@link Leases#heartbeat}), which
- * passes over rows others hold and then waits for each of those alone, holding no other row
- * (elsewhere it takes the rows in id order, as the other steps do).
+ * step that waits for a job row holds its batch's row already, so it waits there first. Its
+ * optimistic form, for outcomes of one batch that give no slot back, locks the batch row last, when
+ * it updates the counters, and then checks the status it judged by: the rare cycles this allows
+ * PostgreSQL breaks, and the step runs again (see {@link PostgresSteps}). On PostgreSQL two steps
+ * change jobs without the batch row: the fetch ahead ({@link PostgresSteps#fetch}), which takes
+ * queued job rows with {@code SKIP LOCKED}, never waiting, and counts them apart (see {@link
+ * BatchRow}); and the lease renewal ({@link Leases#heartbeat}), which passes over rows others hold
+ * and then waits for each of those alone, holding no other row (elsewhere it takes the rows in id
+ * order, as the other steps do).
  */
 final class BatchReads {
   private final Tables tables;

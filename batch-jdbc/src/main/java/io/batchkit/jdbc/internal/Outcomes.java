@@ -97,12 +97,12 @@ final class Outcomes {
 
   /**
    * Records outcomes as {@link io.batchkit.spi.JobStore#complete} says, as the only step of the
-   * open transaction, which it may roll back and begin again. On PostgreSQL, outcomes of one batch
-   * none of which gives a slot back (the common case on a busy node: each job's slot passes to a
-   * job fetched ahead) are first recorded without locking their batch row up front ({@link
-   * PostgresSteps#complete}), so that several nodes' outcome statements do not wait for each other;
-   * if the batch's status changed meanwhile, the transaction is rolled back and they are recorded
-   * again with the lock.
+   * open transaction, which it may roll back and begin again: the caller must not have written
+   * anything in it, or that would be lost. On PostgreSQL, outcomes of one batch none of which gives
+   * a slot back (the common case on a busy node: each job's slot passes to a job fetched ahead) are
+   * first recorded without locking their batch row up front ({@link PostgresSteps#complete}), so
+   * that several nodes' outcome statements do not wait for each other; if the batch's status
+   * changed meanwhile, the transaction is rolled back and they are recorded again with the lock.
    */
   CompletionResult completeAlone(Connection c, List<JobOutcome> outcomes, Instant now)
       throws SQLException {

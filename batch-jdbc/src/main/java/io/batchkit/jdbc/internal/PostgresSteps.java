@@ -30,23 +30,30 @@ import java.util.UUID;
  * H2 locks every row its {@code LIMIT ... FOR UPDATE} reads.
  *
  * <p>Both statements keep the portable steps' rules and take batch rows first, in id order, then
- * job rows. The outcome statement takes its job rows in whatever order its plan visits them,
- * without locking them first in id order (measured: 0.90 of the time on 100,000 no-op jobs): every
- * other step that may wait for a job row holds that job's batch row first, so it queues on the
- * batch row instead, and the lease renewal, which holds no batch row, passes over job rows others
- * hold ({@link Leases}). One form of the outcome statement (optimistic, see {@link #complete})
- * takes its one batch row last, to update the counters: then a step that holds that row and waits
- * for one of the statement's job rows (taking back expired leases or a dead node's jobs, as that
- * statement's outcomes arrive) closes a cycle, which PostgreSQL breaks after {@code
- * deadlock_timeout} by rolling one of the two back, and {@link Transactions} runs it again. The
- * third, {@link #fetch}, locks no batch row: it takes queued job rows with {@code SKIP LOCKED}, so
- * it never waits, and counts them in its node's row of fetched jobs (see {@link BatchRow}). Under
- * READ COMMITTED a row locked with {@code FOR UPDATE} is re-read at its newest version and its
- * conditions checked again, so the counters and the free slots a claim sees are current, whatever
- * committed while it waited for the lock; jobs another claim took in the meantime fail the {@code
- * status = 'QUEUED'} re-check and are passed over, and {@code LIMIT} keeps reading. The arguments
- * travel as arrays, so that each statement has one text whatever its size and stays prepared on the
- * server.
+ * job rows, except the optimistic form of the outcome statement (below). The outcome statement
+ * takes its job rows in whatever order its plan visits them, without locking them first in id order
+ * (measured: 0.90 of the time on 100,000 no-op jobs): every other step that may wait for a job row
+ * holds that job's batch row first, so it queues on the batch row instead, and the lease renewal,
+ * which holds no batch row, passes over job rows others hold ({@link Leases}).
+ *
+ * <p>The optimistic form of the outcome statement (see {@link #complete}) takes its one batch row
+ * last, to update the counters. Two of them never wait on each other in a cycle (their job rows
+ * differ: a job has one current token), but a step that holds the batch row and then waits for one
+ * of the statement's job rows does close one: taking back expired leases or a dead node's jobs
+ * ({@link Leases}) as those jobs' outcomes arrive; {@code retryJobs} given the id of a running job
+ * (which it then refuses); a locking outcome statement that reports a job again with an older token
+ * after it was taken back and claimed anew. All are rare, and PostgreSQL breaks each after {@code
+ * deadlock_timeout} (a second by default) by rolling one of the two back, which {@link
+ * Transactions} runs again.
+ *
+ * <p>The third, {@link #fetch}, locks no batch row: it takes queued job rows with {@code SKIP
+ * LOCKED}, so it never waits, and counts them in its node's row of fetched jobs (see {@link
+ * BatchRow}). Under READ COMMITTED a row locked with {@code FOR UPDATE} is re-read at its newest
+ * version and its conditions checked again, so the counters and the free slots a claim sees are
+ * current, whatever committed while it waited for the lock; jobs another claim took in the meantime
+ * fail the {@code status = 'QUEUED'} re-check and are passed over, and {@code LIMIT} keeps reading.
+ * The arguments travel as arrays, so that each statement has one text whatever its size and stays
+ * prepared on the server.
  */
 final class PostgresSteps {
   private final String claimSql;

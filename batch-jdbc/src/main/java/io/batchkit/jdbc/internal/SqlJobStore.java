@@ -392,6 +392,7 @@ public final class SqlJobStore implements JdbcJobStore {
     if (outcomes.isEmpty()) {
       return new CompletionResult(Set.of(), List.of());
     }
+    // completeAlone may roll the transaction back and record again: nothing else may precede it
     return notifier.writeJobStep(
         "complete", c -> this.outcomes.completeAlone(c, outcomes, now), asynchronousJobCommits);
   }
