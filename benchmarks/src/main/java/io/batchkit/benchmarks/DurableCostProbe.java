@@ -121,18 +121,18 @@ public final class DurableCostProbe {
    * read-only transaction takes none).
    */
   private static long transactionId(String url) throws SQLException {
-    try (Connection c = DriverManager.getConnection(url);
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery("SELECT txid_current()")) {
-      rs.next();
-      return rs.getLong(1);
-    }
+    return number(url, "SELECT txid_current()");
   }
 
   private static long walBytes(String url) throws SQLException {
+    return number(url, "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn");
+  }
+
+  /** The one number {@code query} answers, on a connection of its own. */
+  private static long number(String url, String query) throws SQLException {
     try (Connection c = DriverManager.getConnection(url);
         Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")) {
+        ResultSet rs = s.executeQuery(query)) {
       rs.next();
       return rs.getLong(1);
     }
