@@ -2189,6 +2189,7 @@ public abstract class JobStoreContractTest {
   @Test
   void outcomesRacingAFailurePolicyTrip_queueNoJobInTheEndedBatch() throws Exception {
     long seed = Long.getLong("batchkit.seed", System.nanoTime());
+    LOG.info("failure policy race for {} with seed {}", getClass().getSimpleName(), seed);
     Random random = new Random(seed);
     for (int round = 0; round < 4 * concurrencyRounds(); round++) {
       int jobs = 300;
@@ -2205,7 +2206,8 @@ public abstract class JobStoreContractTest {
         Random rolls = new Random(random.nextLong());
         nodes.add(
             () -> {
-              long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+              // within runConcurrently's own wait, so that this says what went wrong
+              long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(45);
               for (int step = 0; System.nanoTime() - deadline < 0; step++) {
                 List<ClaimedJob> got =
                     store.claim(
@@ -2234,7 +2236,7 @@ public abstract class JobStoreContractTest {
       Batch done = batchOf(id);
       String where =
           "round " + round + " of seed " + seed + ", " + maxFailures + " failures allowed";
-      assertFalse(steps.contains(-1), where + ": a node did not see the batch end within a minute");
+      assertFalse(steps.contains(-1), where + ": a node did not see the batch end within 45 s");
       assertTrue(done.status().isFinal(), where + ": " + done.status());
       assertEquals(countedProgress(id), done.progress(), where);
       assertEquals(0, done.progress().pending(), where + ": " + done.progress());

@@ -45,62 +45,68 @@ class OptimisticOutcomeIT {
 
   @Test
   void aBatchEndedWhileTheOutcomeWaitsForItsRow_getsTheRetryCancelled() throws Exception {
-    ExecutorService threads = Executors.newSingleThreadExecutor();
     try (SharedTables tables = new SharedTables(() -> TestDatabases.postgres(4))) {
-      JdbcJobStore store = tables.emptyStore();
-      DataSource pool = tables.dataSource();
-      String prefix = tables.prefix();
-      Batch batch = StartedBatches.insert(store, TYPE, 1, 3, T0);
-      ClaimedJob job =
-          store
-              .claim(
-                  new ClaimRequest(
-                      NODE, 1, T0, T0.plusSeconds(60), Duration.ofMinutes(1), Map.of(TYPE, 1)))
-              .get(0);
-      // a first attempt of three that failed: judged by a running batch, it is queued again
-      JobOutcome retry = JobOutcome.retry(job, "again", T0.plusSeconds(1)).withoutSlot();
-      Future<CompletionResult> recorded;
-      try (Connection other = pool.getConnection()) {
-        other.setAutoCommit(false);
-        try (PreparedStatement lock =
-            other.prepareStatement(
-                "SELECT id FROM " + prefix + "batches WHERE id = ? FOR UPDATE")) {
-          lock.setObject(1, batch.id().value());
-          lock.executeQuery().close();
+      // the executor ends before the tables are dropped: a call still running would use them
+      ExecutorService threads = Executors.newSingleThreadExecutor();
+      try {
+        JdbcJobStore store = tables.emptyStore();
+        DataSource pool = tables.dataSource();
+        String prefix = tables.prefix();
+        Batch batch = StartedBatches.insert(store, TYPE, 1, 3, T0);
+        ClaimedJob job =
+            store
+                .claim(
+                    new ClaimRequest(
+                        NODE, 1, T0, T0.plusSeconds(60), Duration.ofMinutes(1), Map.of(TYPE, 1)))
+                .get(0);
+        // a first attempt of three that failed: judged by a running batch, it is queued again
+        JobOutcome retry = JobOutcome.retry(job, "again", T0.plusSeconds(1)).withoutSlot();
+        Future<CompletionResult> recorded;
+        try (Connection other = pool.getConnection()) {
+          other.setAutoCommit(false);
+          try (PreparedStatement lock =
+              other.prepareStatement(
+                  "SELECT id FROM " + prefix + "batches WHERE id = ? FOR UPDATE")) {
+            lock.setObject(1, batch.id().value());
+            lock.executeQuery().close();
+          }
+          recorded = threads.submit(() -> store.complete(List.of(retry), T0.plusSeconds(2)));
+          // the optimistic form updates the job row before it waits for the batch row; the form
+          // that
+          // locks the batch row first would wait without holding the job row
+          long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+          while (!rowHeld(pool, prefix, job.id())) {
+            assertTrue(
+                System.nanoTime() < deadline,
+                "the outcome statement did not hold the job row while it waited for the batch row");
+            TimeUnit.MILLISECONDS.sleep(20);
+          }
+          assertFalse(recorded.isDone(), "it waits for the batch row");
+          // what cancelling a batch whose one job runs does to its row
+          try (PreparedStatement cancel =
+              other.prepareStatement(
+                  "UPDATE "
+                      + prefix
+                      + "batches SET status = 'CANCELLED', updated_at = ? WHERE id = ?")) {
+            cancel.setObject(1, OffsetDateTime.ofInstant(T0.plusSeconds(1), ZoneOffset.UTC));
+            cancel.setObject(2, batch.id().value());
+            assertEquals(1, cancel.executeUpdate());
+          }
+          other.commit();
         }
-        recorded = threads.submit(() -> store.complete(List.of(retry), T0.plusSeconds(2)));
-        // the optimistic form updates the job row before it waits for the batch row; the form that
-        // locks the batch row first would wait without holding the job row
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!rowHeld(pool, prefix, job.id())) {
-          assertTrue(
-              System.nanoTime() < deadline,
-              "the outcome statement did not hold the job row while it waited for the batch row");
-          TimeUnit.MILLISECONDS.sleep(20);
-        }
-        assertFalse(recorded.isDone(), "it waits for the batch row");
-        // what cancelling a batch whose one job runs does to its row
-        try (PreparedStatement cancel =
-            other.prepareStatement(
-                "UPDATE "
-                    + prefix
-                    + "batches SET status = 'CANCELLED', updated_at = ? WHERE id = ?")) {
-          cancel.setObject(1, OffsetDateTime.ofInstant(T0.plusSeconds(1), ZoneOffset.UTC));
-          cancel.setObject(2, batch.id().value());
-          assertEquals(1, cancel.executeUpdate());
-        }
-        other.commit();
-      }
-      CompletionResult result = recorded.get(20, TimeUnit.SECONDS);
+        CompletionResult result = recorded.get(20, TimeUnit.SECONDS);
 
-      assertEquals(Set.of(), result.rejected());
-      assertEquals("CANCELLED", jobStatus(pool, prefix, job.id()), "not queued again");
-      Batch done = store.findBatch(batch.id()).orElseThrow();
-      assertEquals(BatchStatus.CANCELLED, done.status());
-      assertEquals(new Progress(1, 0, 0, 0, 0, 1), done.progress());
-      assertTrue(done.isFinished(), done.toString());
-    } finally {
-      threads.shutdownNow();
+        assertEquals(Set.of(), result.rejected());
+        assertEquals("CANCELLED", jobStatus(pool, prefix, job.id()), "not queued again");
+        Batch done = store.findBatch(batch.id()).orElseThrow();
+        assertEquals(BatchStatus.CANCELLED, done.status());
+        assertEquals(new Progress(1, 0, 0, 0, 0, 1), done.progress());
+        assertTrue(done.isFinished(), done.toString());
+      } finally {
+        // unchecked: an assertion here would hide the one that failed above
+        threads.shutdownNow();
+        threads.awaitTermination(30, TimeUnit.SECONDS);
+      }
     }
   }
 

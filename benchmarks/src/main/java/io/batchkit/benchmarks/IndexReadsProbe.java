@@ -15,10 +15,12 @@ import java.util.concurrent.TimeUnit;
  * Which of batchkit's PostgreSQL indexes a batch reads, and how much, per job (not JMH: it reads
  * {@code pg_stat_user_indexes}): rounds of 100,000 no-op jobs on {@link Nodes}, as {@code
  * DurableEndToEndBenchmark} runs them. For each index of the store's tables it prints the scans,
- * the entries read (each one a heap visit unless the entry is already known dead) and the rows
- * fetched, per job. The server publishes a session's counts up to ten seconds after it goes idle,
- * so each read of the counts waits 11 s first. Run it alone on the database: other sessions' reads
- * of tables named like the benchmarks' would count too.
+ * the entries they returned (each one a visit to its row in the table; entries already marked dead
+ * are passed over and not counted) and the rows fetched, per job. The server publishes a session's
+ * counts up to ten seconds after it goes idle, so each read of the counts waits 11 s first: the
+ * counts of a round therefore also hold what the idle nodes did in the 11 s after it (their sweeps
+ * for expired leases, every few seconds). Run it alone on the database: other sessions' reads of
+ * tables named like the benchmarks' would count too.
  *
  * <pre>{@code
  * java -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.IndexReadsProbe [rounds] [nodes]

@@ -450,8 +450,8 @@ final class PostgresSteps {
    * @param types the job types {@code claim} may take, sorted
    * @param optimistic whether to lock the batch row only to update its counters; only without a
    *     claim, for outcomes of one batch none of which gives a slot back
-   * @throws IllegalArgumentException if {@code optimistic} and there is a claim, or outcomes of
-   *     several batches, or one that gives a slot back
+   * @throws IllegalArgumentException if {@code optimistic} and there is a claim, no outcome,
+   *     outcomes of several batches, or one that gives a slot back
    */
   Completed complete(
       Connection c,
