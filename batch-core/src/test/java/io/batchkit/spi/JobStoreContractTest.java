@@ -2201,6 +2201,8 @@ public abstract class JobStoreContractTest {
                   .maxAttempts(100)
                   .failurePolicy(FailurePolicy.maxFailures(maxFailures)));
       BatchId id = stored.id();
+      // how many calls recorded outcomes; a node that found nothing to claim waits for the next
+      AtomicLong recorded = new AtomicLong();
       List<Callable<Integer>> nodes = new ArrayList<>();
       for (String node : List.of(NODE_A, NODE_B, NODE_C)) {
         Random rolls = new Random(random.nextLong());
@@ -2209,6 +2211,7 @@ public abstract class JobStoreContractTest {
               // within runConcurrently's own wait, so that this says what went wrong
               long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(45);
               for (int step = 0; System.nanoTime() - deadline < 0; step++) {
+                long seen = recorded.get();
                 List<ClaimedJob> got =
                     store.claim(
                         new ClaimRequest(
@@ -2217,7 +2220,13 @@ public abstract class JobStoreContractTest {
                   if (batchOf(id).status().isFinal()) {
                     return step;
                   }
-                  Thread.sleep(1); // another node holds the last jobs
+                  // another node holds the last jobs: wait until it records their outcomes
+                  synchronized (recorded) {
+                    long left;
+                    while (recorded.get() == seen && (left = deadline - System.nanoTime()) > 0) {
+                      TimeUnit.NANOSECONDS.timedWait(recorded, left);
+                    }
+                  }
                   continue;
                 }
                 List<JobOutcome> outcomes = new ArrayList<>();
@@ -2227,6 +2236,10 @@ public abstract class JobStoreContractTest {
                   outcomes.add(outcome(job, kind, at(2)).withoutSlot());
                 }
                 store.complete(outcomes, at(2));
+                synchronized (recorded) {
+                  recorded.incrementAndGet();
+                  recorded.notifyAll();
+                }
               }
               return -1;
             });
