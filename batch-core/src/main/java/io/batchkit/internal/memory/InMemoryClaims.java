@@ -26,10 +26,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * holds it.
  */
 final class InMemoryClaims {
+  /** The most {@link #take} makes room for at once: a request's limits may be far larger. */
+  private static final int MAX_PRESIZE = 4096;
+
   private final InMemoryState shared;
   private final ReentrantLock lock;
   private final Set<BatchState> runnable;
-  private final Set<JobState> processing;
+  private final ProcessingJobs processing;
 
   /** The token buckets of rate limits held for all nodes, by key (see {@link SharedRateLimit}). */
   private final Map<String, Bucket> buckets = new HashMap<>();
@@ -73,7 +76,7 @@ final class InMemoryClaims {
               .thenComparingLong(b -> b.servedSeq)
               .thenComparing(b -> b.batch.id()));
     }
-    List<ClaimedJob> claimed = new ArrayList<>(Math.min(request.maxJobs(), 64));
+    ArrayList<ClaimedJob> claimed = new ArrayList<>(Math.min(request.maxJobs(), 64));
     Map<String, Integer> takenPerType = new HashMap<>();
     for (BatchState state : order) {
       int room = request.maxJobs() - claimed.size();
@@ -140,7 +143,13 @@ final class InMemoryClaims {
    * marks the batch served if it gave any. Returns how many it leased.
    */
   private int take(
-      BatchState state, int want, boolean slot, ClaimRequest request, List<ClaimedJob> claimed) {
+      BatchState state,
+      int want,
+      boolean slot,
+      ClaimRequest request,
+      ArrayList<ClaimedJob> claimed) {
+    // room for what it may take at once, not grown step by step (a fetch ahead may bring hundreds)
+    claimed.ensureCapacity(claimed.size() + Math.min(want, MAX_PRESIZE));
     int got = 0;
     while (got < want) {
       JobState job = state.nextDue(request.now());

@@ -37,7 +37,7 @@ final class InMemoryLeases {
   private final ReentrantLock lock;
   private final Map<BatchId, BatchState> batches;
   private final JobIndex jobs;
-  private final Set<JobState> processing;
+  private final ProcessingJobs processing;
   private final Map<JobState, JobProgress> progress;
   private final InMemorySubscribers subscribers;
 

@@ -41,7 +41,7 @@ final class InMemoryOutcomes {
   private final ReentrantLock lock;
   private final JobIndex jobs;
   private final Set<BatchState> runnable;
-  private final Set<JobState> processing;
+  private final ProcessingJobs processing;
   private final InMemorySubscribers subscribers;
 
   InMemoryOutcomes(InMemoryState shared, InMemoryClaims claims) {

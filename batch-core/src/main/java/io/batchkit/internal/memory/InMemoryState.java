@@ -33,7 +33,7 @@ final class InMemoryState {
   final Set<BatchState> runnable = new LinkedHashSet<>();
 
   /** Every job in status PROCESSING, for lease expiry. */
-  final Set<JobState> processing = new LinkedHashSet<>();
+  final ProcessingJobs processing = new ProcessingJobs();
 
   /**
    * The progress the running jobs reported ({@code heartbeat}); a job's entry goes when its attempt

@@ -41,6 +41,9 @@ final class JobState {
   Instant finishedAt;
   Instant updatedAt;
 
+  /** Its place in {@link ProcessingJobs} while it is there, else -1. */
+  int processingAt = -1;
+
   /**
    * @param id the job's id, or null if it is the one at {@code seq} in the batch's run of ids
    */

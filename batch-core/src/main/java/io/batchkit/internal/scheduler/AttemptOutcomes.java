@@ -95,6 +95,8 @@ final class AttemptOutcomes {
    * Makes an ended attempt's outcome. A job that started records whether it timed out and, unless
    * it started as it was claimed (the store's claim time is then its start), when it started; a job
    * fetched ahead that never ran has no start to record.
+   *
+   * @param now the service clock's time as the attempt ended, if the caller read it; else null
    */
   private JobOutcome outcome(
       RunningJob job,
@@ -103,7 +105,8 @@ final class AttemptOutcomes {
       String error,
       Instant retryAt,
       boolean releasesSlot,
-      long nanos) {
+      long nanos,
+      Instant now) {
     boolean started = job.isStarted();
     boolean timedOut =
         started
@@ -121,7 +124,9 @@ final class AttemptOutcomes {
         Optional.ofNullable(error),
         Optional.ofNullable(retryAt),
         releasesSlot,
-        ownStart ? Optional.of(startedAgo(nanos)) : Optional.empty(),
+        ownStart
+            ? Optional.of(now != null ? now.minusNanos(nanos) : startedAgo(nanos))
+            : Optional.empty(),
         timedOut);
   }
 
@@ -159,24 +164,27 @@ final class AttemptOutcomes {
     if (stop == RunningJob.Stop.CANCELLED) {
       breakers.ended(type, claim.id());
       listeners.fire("jobCancelled", claim.id(), l -> l.jobCancelled(job));
-      return outcome(job, JobOutcome.Kind.CANCELLED, null, null, null, releasesSlot, nanos);
+      return outcome(job, JobOutcome.Kind.CANCELLED, null, null, null, releasesSlot, nanos, null);
     }
     if (failure == null) {
       breakers.succeeded(type, claim.id());
-      long millis = config.clock().millis();
+      // one read of the clock for the counts and the start (the hot path: every no-op job)
+      Instant now = config.clock().instant();
+      long millis = now.toEpochMilli();
       stats.record(true, nanos, Math.floorDiv(millis, 1000));
       stats.ended(true, Math.floorDiv(millis, 60_000));
       String stored = attempt.result();
       listeners.fire("jobSucceeded", claim.id(), l -> l.jobSucceeded(job, stored));
-      return outcome(job, JobOutcome.Kind.SUCCEEDED, stored, null, null, releasesSlot, nanos);
+      return outcome(job, JobOutcome.Kind.SUCCEEDED, stored, null, null, releasesSlot, nanos, now);
     }
     if (stop == RunningJob.Stop.SHUTDOWN) {
       breakers.ended(type, claim.id());
       released(job);
-      return outcome(job, JobOutcome.Kind.RELEASED, null, null, null, releasesSlot, nanos);
+      return outcome(job, JobOutcome.Kind.RELEASED, null, null, null, releasesSlot, nanos, null);
     }
     breakers.failed(type, claim.id());
-    long millis = config.clock().millis();
+    Instant now = config.clock().instant();
+    long millis = now.toEpochMilli();
     stats.record(false, nanos, Math.floorDiv(millis, 1000));
     String error = FailureText.describe(failure);
     boolean retry = claim.attempt() < job.batch.maxAttempts();
@@ -187,10 +195,10 @@ final class AttemptOutcomes {
     if (retry) {
       Duration delay =
           backoff.delayAfter(claim.attempt(), ThreadLocalRandom.current().nextDouble());
-      Instant at = config.clock().instant().plus(delay);
-      outcome = outcome(job, JobOutcome.Kind.RETRY, null, error, at, releasesSlot, nanos);
+      Instant at = now.plus(delay);
+      outcome = outcome(job, JobOutcome.Kind.RETRY, null, error, at, releasesSlot, nanos, now);
     } else {
-      outcome = outcome(job, JobOutcome.Kind.FAILED, null, error, null, releasesSlot, nanos);
+      outcome = outcome(job, JobOutcome.Kind.FAILED, null, error, null, releasesSlot, nanos, now);
     }
     LOG.debug("{} failed (retry: {}): {}", job, retry, error);
     listeners.fire("jobFailed", claim.id(), l -> l.jobFailed(job, failure, retry));

@@ -11,7 +11,6 @@ import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -483,12 +482,12 @@ final class Dispatcher {
     recorded(round.completion());
     List<ClaimedJob> claimed = round.claimed();
     Map<String, Integer> claimedPerType = new HashMap<>();
-    ArrayDeque<ClaimedJob> pending = new ArrayDeque<>(claimed);
+    int tracked = 0; // the claims before this one are tracked: no copy of the list per round
     try {
-      ClaimedJob claim;
-      while ((claim = pending.peek()) != null) {
+      while (tracked < claimed.size()) {
+        ClaimedJob claim = claimed.get(tracked);
         RunningJob job = runner.track(claim, claimNanos);
-        pending.poll();
+        tracked++;
         if (job == null) {
           continue;
         }
@@ -505,7 +504,7 @@ final class Dispatcher {
       }
     } finally {
       // a failure half-way (the batch settings could not be read) gives back what was not tracked
-      for (ClaimedJob c : pending) {
+      for (ClaimedJob c : claimed.subList(tracked, claimed.size())) {
         JobOutcome back = JobOutcome.released(c);
         node.outcomes.add(c.holdsSlot() ? back : back.withoutSlot());
       }

@@ -7,7 +7,6 @@ import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -151,13 +150,13 @@ final class Fetcher {
                 noSlots,
                 fetch,
                 config.sharedRateLimits()));
-    ArrayDeque<ClaimedJob> pending = new ArrayDeque<>(got);
+    int tracked = 0; // the claims before this one are tracked
     boolean stranded = false;
     try {
-      ClaimedJob claim;
-      while ((claim = pending.peek()) != null) {
+      while (tracked < got.size()) {
+        ClaimedJob claim = got.get(tracked);
         RunningJob job = runner.track(claim, claimNanos);
-        pending.poll();
+        tracked++;
         if (job != null) {
           breakers.claimed(job.batch.jobType(), claim.id());
           runner.queueFetched(job);
@@ -166,7 +165,7 @@ final class Fetcher {
       }
     } finally {
       // a failure half-way (the batch settings could not be read) gives back what was not tracked
-      for (ClaimedJob c : pending) {
+      for (ClaimedJob c : got.subList(tracked, got.size())) {
         node.outcomes.add(JobOutcome.released(c).withoutSlot());
       }
     }

@@ -81,6 +81,13 @@ final class JobRunner {
    */
   private final Cache<BatchId, Batch> settings;
 
+  /**
+   * The settings {@link #track} found last, as most claims in a row are of one batch: no cache
+   * lookup per job. Any thread that tracks writes it; a stale value is a batch's settings all the
+   * same, as they never change.
+   */
+  private volatile Batch lastSettings;
+
   /** Reads a batch's settings for {@link #settings}; made once, not per job. */
   private final Function<BatchId, Batch> readSettings;
 
@@ -178,7 +185,13 @@ final class JobRunner {
    *     which the store keeps as the job's start until the node reports its own
    */
   RunningJob track(ClaimedJob claim, long claimNanos) {
-    Batch batch = settings.get(claim.batchId(), readSettings);
+    Batch batch = lastSettings;
+    if (batch == null || !batch.id().equals(claim.batchId())) {
+      batch = settings.get(claim.batchId(), readSettings);
+      if (batch != null) {
+        lastSettings = batch;
+      }
+    }
     if (batch == null) {
       LOG.warn(
           "claimed job {} of batch {}, which no longer exists; giving it back",
@@ -202,17 +215,19 @@ final class JobRunner {
   private void work(RunningJob first) {
     RunningJob job = first;
     while (job != null) {
-      long started = System.nanoTime();
       AttemptOutcomes.Attempt attempt = attempt(job);
       if (!job.claimReport()) {
         return; // the dispatcher gave up on this job and its slot; this thread was abandoned
       }
+      // the attempt's length, from when the job was given to this worker: one read of the clock
+      // for its outcome, its type's measured length and the hand-off
+      long nanos = job.nanosSinceStart();
       JobOutcome outcome;
       try {
         // made keeping the batch's slot when a job fetched ahead is likely to take it, so that the
         // common case makes one outcome; next() corrects a wrong guess
         boolean passesSlot = node.readyCount(job.claim.batchId()) > 0;
-        outcome = ends.conclude(job, attempt, System.nanoTime() - started, !passesSlot);
+        outcome = ends.conclude(job, attempt, nanos, !passesSlot);
       } catch (RuntimeException | Error e) {
         // the last guard: the slot and the job must be handed on whatever happened
         LOG.error("could not conclude {}; giving the job back to the store", job, e);
@@ -220,10 +235,10 @@ final class JobRunner {
         ends.released(job);
       }
       node.running.remove(job.claim.id(), job);
-      fetchAhead.record(job.batch.jobType(), System.nanoTime() - started);
+      fetchAhead.record(job.batch.jobType(), nanos);
       RunningJob ended = job;
       try {
-        job = next(ended, outcome);
+        job = next(ended, outcome, nanos);
       } catch (RuntimeException | Error e) {
         // e.g. an Error from the store: hand the outcome to the dispatcher (sending it twice is
         // harmless, its token is spent once stored) and the slots back, or the service shrinks
@@ -290,10 +305,11 @@ final class JobRunner {
    * retries if the store fails); the outcome of a short job followed by a job fetched ahead waits
    * for the dispatcher's next round, so that outcomes are recorded in groups. Returns the next job,
    * or null after giving the slots back.
+   *
+   * @param jobNanos how long the ended job ran, from when it was given to this worker
    */
-  private RunningJob next(RunningJob ended, JobOutcome outcome) {
+  private RunningJob next(RunningJob ended, JobOutcome outcome, long jobNanos) {
     BatchId batch = ended.claim.batchId();
-    long jobNanos = ended.nanosSinceStart();
     boolean open = node.state.get() == NodeState.State.RUNNING;
     // the dispatcher has a rate-limit permit and no slot: then this slot goes back to it
     boolean giveSlot = open && node.slotWanted.get() && node.slotWanted.compareAndSet(true, false);
@@ -588,6 +604,10 @@ final class JobRunner {
   /** Forgets the settings of a deleted batch. */
   void forget(BatchId id) {
     settings.invalidate(id);
+    Batch last = lastSettings;
+    if (last != null && last.id().equals(id)) {
+      lastSettings = null;
+    }
   }
 
   /**

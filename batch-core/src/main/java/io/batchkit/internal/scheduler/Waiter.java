@@ -1,26 +1,35 @@
 package io.batchkit.internal.scheduler;
 
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * Where the dispatcher sleeps between rounds. {@link #wake()} ends the current or the next wait at
- * once, so a signal sent while the dispatcher was busy is not lost.
+ * Where one thread (the dispatcher, or the fetcher) sleeps between rounds. {@link #wake()} ends the
+ * current or the next wait at once, so a signal sent while the sleeper was busy is not lost.
+ *
+ * <p>Lock-free, because every worker may call {@link #wake()} once per job while the sleeper is
+ * awake: a lock there made eight workers queue (and park) on it on a busy node. A wake sets {@link
+ * #pending}, then unparks the thread named in {@link #sleeper}; a wait names itself there, then
+ * reads {@code pending} before it parks. Both are volatile, so either the wait sees the flag or the
+ * wake sees the sleeper, whose permit then ends its park (or the park it is about to begin).
+ *
+ * <p>Ownership: one thread at a time calls {@link #await}; any thread calls {@link #wake()}.
  */
 final class Waiter {
-  private final ReentrantLock lock = new ReentrantLock();
-  private final Condition signalled = lock.newCondition();
+  /** Set by a wake, cleared by the wait that returns. */
+  private final AtomicBoolean pending = new AtomicBoolean();
 
-  /** Guarded by lock. */
-  private boolean pending;
+  /** The thread in {@link #await}, or null. */
+  private volatile Thread sleeper;
 
   void wake() {
-    lock.lock();
-    try {
-      pending = true;
-      signalled.signal();
-    } finally {
-      lock.unlock();
+    // already pending: the sleeper has been or will be told; a read leaves the cache line shared
+    if (pending.get() || pending.getAndSet(true)) {
+      return;
+    }
+    Thread t = sleeper;
+    if (t != null) {
+      LockSupport.unpark(t);
     }
   }
 
@@ -29,20 +38,21 @@ final class Waiter {
    * whether it was woken (rather than timed out).
    */
   boolean await(long nanos) {
-    lock.lock();
+    Thread me = Thread.currentThread();
+    sleeper = me;
     try {
+      long deadline = System.nanoTime() + nanos;
       long left = nanos;
-      while (!pending && left > 0) {
-        left = signalled.awaitNanos(left);
+      while (!pending.get() && left > 0) {
+        LockSupport.parkNanos(this, left);
+        if (me.isInterrupted()) {
+          return false;
+        }
+        left = deadline - System.nanoTime();
       }
-      boolean woken = pending;
-      pending = false;
-      return woken;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
+      return pending.getAndSet(false);
     } finally {
-      lock.unlock();
+      sleeper = null;
     }
   }
 }

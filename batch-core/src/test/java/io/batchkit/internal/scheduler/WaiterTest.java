@@ -1,0 +1,89 @@
+package io.batchkit.internal.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * {@link Waiter} loses no wake: one sent before a wait ends it, and one racing the sleeper as it
+ * goes to sleep ends its sleep. A lost wake leaves a wait for its full length: a minute, or ten
+ * seconds in the race, whose waits each have their wake sent at once (a version that named the
+ * sleeper only after reading the flag failed it).
+ */
+class WaiterTest {
+  private static final long A_MINUTE = TimeUnit.MINUTES.toNanos(1);
+  private static final long TEN_SECONDS = TimeUnit.SECONDS.toNanos(10);
+
+  @Test
+  @Timeout(30)
+  void aWakeBeforeTheWait_endsIt_once() {
+    Waiter waiter = new Waiter();
+    waiter.wake();
+    waiter.wake(); // two before a wait are one
+    assertTrue(waiter.await(A_MINUTE));
+    assertFalse(waiter.await(TimeUnit.MILLISECONDS.toNanos(1)), "the wake was spent");
+  }
+
+  @Test
+  @Timeout(120)
+  void wakesRacingTheSleeper_areNeverLost() throws Exception {
+    Waiter waiter = new Waiter();
+    Semaphore woken = new Semaphore(0);
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    int rounds = 20_000;
+    Thread sleeper =
+        new Thread(
+            () -> {
+              try {
+                for (int i = 0; i < rounds; i++) {
+                  if (!waiter.await(TEN_SECONDS)) {
+                    throw new AssertionError("round " + i + ": a wait ended without its wake");
+                  }
+                  woken.release();
+                }
+              } catch (Throwable e) {
+                failure.set(e);
+                woken.release(rounds);
+              }
+            });
+    sleeper.start();
+    for (int i = 0; i < rounds; i++) {
+      waiter.wake(); // sent while the sleeper is anywhere between two waits
+      woken.acquire();
+    }
+    sleeper.join();
+    assertEquals(null, failure.get());
+  }
+
+  @Test
+  @Timeout(30)
+  void anInterruptedSleeper_returnsAtOnce_withItsFlagSet() throws Exception {
+    Waiter waiter = new Waiter();
+    AtomicReference<Boolean> result = new AtomicReference<>();
+    AtomicReference<Boolean> flag = new AtomicReference<>();
+    Thread sleeper =
+        new Thread(
+            () -> {
+              Thread.currentThread().interrupt();
+              result.set(waiter.await(A_MINUTE));
+              flag.set(Thread.currentThread().isInterrupted());
+            });
+    sleeper.start();
+    sleeper.join();
+    assertEquals(false, result.get());
+    assertEquals(true, flag.get());
+    waiter.wake();
+    assertTrue(waiter.await(A_MINUTE), "a wake sent later is still seen");
+  }
+
+  @Test
+  void aWaitWithoutWake_timesOut() {
+    assertFalse(new Waiter().await(TimeUnit.MILLISECONDS.toNanos(5)));
+  }
+}
