@@ -149,7 +149,8 @@ final class InMemoryClaims {
       ClaimRequest request,
       ArrayList<ClaimedJob> claimed) {
     // room for what it may take at once, not grown step by step (a fetch ahead may bring hundreds)
-    claimed.ensureCapacity(claimed.size() + Math.min(want, MAX_PRESIZE));
+    long queued = state.counts[JobStatus.QUEUED.ordinal()];
+    claimed.ensureCapacity(claimed.size() + (int) Math.min(Math.min(want, queued), MAX_PRESIZE));
     int got = 0;
     while (got < want) {
       JobState job = state.nextDue(request.now());

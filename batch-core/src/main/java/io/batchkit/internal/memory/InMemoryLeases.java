@@ -13,6 +13,7 @@ import io.batchkit.spi.HeartbeatResult;
 import io.batchkit.spi.JobStore;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -114,10 +115,12 @@ final class InMemoryLeases {
       for (JobState job : processing) {
         if (which.test(job)) {
           expired.add(job);
-          if (expired.size() == maxJobs) {
-            break;
-          }
         }
+      }
+      if (expired.size() > maxJobs) {
+        // the leases that ended first, as the SQL store takes them: the set keeps no order
+        expired.sort(Comparator.comparing((JobState j) -> j.due).thenComparingInt(j -> j.seq));
+        expired = expired.subList(0, maxJobs);
       }
       for (JobState job : expired) {
         processing.remove(job);

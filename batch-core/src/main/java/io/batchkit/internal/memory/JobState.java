@@ -41,7 +41,10 @@ final class JobState {
   Instant finishedAt;
   Instant updatedAt;
 
-  /** Its place in {@link ProcessingJobs} while it is there, else -1. */
+  /**
+   * Its place in {@link ProcessingJobs} while it is there, else -1: 8 bytes more on every job (72
+   * to 80), for no hashing and no object per claim and per outcome.
+   */
   int processingAt = -1;
 
   /**

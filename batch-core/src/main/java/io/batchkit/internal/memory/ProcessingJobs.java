@@ -1,6 +1,7 @@
 package io.batchkit.internal.memory;
 
 import java.util.Arrays;
+import java.util.ConcurrentModificationException;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 
@@ -16,6 +17,9 @@ final class ProcessingJobs implements Iterable<JobState> {
   private JobState[] jobs = new JobState[64];
   private int size;
 
+  /** Counts changes, so that an iteration the set changed under fails rather than skip a job. */
+  private int changes;
+
   /** Adds a job; nothing if it is in the set already. */
   void add(JobState job) {
     if (job.processingAt >= 0) {
@@ -26,6 +30,7 @@ final class ProcessingJobs implements Iterable<JobState> {
     }
     job.processingAt = size;
     jobs[size++] = job;
+    changes++;
   }
 
   /** Removes a job; nothing if it is not in the set. */
@@ -39,15 +44,21 @@ final class ProcessingJobs implements Iterable<JobState> {
     last.processingAt = at;
     jobs[size] = null;
     job.processingAt = -1;
+    changes++;
   }
 
   int size() {
     return size;
   }
 
-  /** Iterates the jobs; the set must not change while it does. */
+  /**
+   * Iterates the jobs; the set must not change while it does.
+   *
+   * @throws ConcurrentModificationException from the iterator, if the set changed
+   */
   @Override
   public Iterator<JobState> iterator() {
+    int expected = changes;
     return new Iterator<>() {
       private int next;
 
@@ -58,6 +69,9 @@ final class ProcessingJobs implements Iterable<JobState> {
 
       @Override
       public JobState next() {
+        if (changes != expected) {
+          throw new ConcurrentModificationException();
+        }
         if (next >= size) {
           throw new NoSuchElementException();
         }

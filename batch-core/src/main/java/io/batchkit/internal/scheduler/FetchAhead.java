@@ -18,8 +18,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Ownership: workers record each attempt's length ({@link #record}); whoever plans a fetch (the
  * dispatcher, or the {@link Fetcher}) reads ({@link #depth}), and workers read when to ask for more
  * ({@link #refillBelow}). The mean per type is an atomic value that each record moves one eighth of
- * the way to the new length (a record racing another may be lost). The dispatcher holds a type
- * ({@link #hold}); the next record of the type ends the hold.
+ * the way to the new length; a record racing others may overwrite their steps, and the mean stays
+ * among recent lengths all the same. The dispatcher holds a type ({@link #hold}); the next record
+ * of the type ends the hold.
  */
 final class FetchAhead {
   /** How much work a node holds fetched ahead, over the slots it holds. */
@@ -72,7 +73,7 @@ final class FetchAhead {
       mean = meanNanos.computeIfAbsent(jobType, t -> new AtomicLong());
     }
     // a read and a write, not a compare-and-set loop that eight workers retry against each other:
-    // a step lost to a racing record moves an estimate by an eighth at most, and the next corrects
+    // a racing record may overwrite others' steps, but the mean stays among recent lengths
     long old = mean.get();
     long moved = old == 0 ? sample : old + (sample - old) / 8;
     if (moved != old) {

@@ -10,6 +10,7 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.RandomAccess;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -150,6 +151,9 @@ final class Fetcher {
                 noSlots,
                 fetch,
                 config.sharedRateLimits()));
+    if (!(got instanceof RandomAccess)) {
+      got = List.copyOf(got); // a store's own list type: read by index below
+    }
     int tracked = 0; // the claims before this one are tracked
     boolean stranded = false;
     try {

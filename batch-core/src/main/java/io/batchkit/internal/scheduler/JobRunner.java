@@ -84,7 +84,8 @@ final class JobRunner {
   /**
    * The settings {@link #track} found last, as most claims in a row are of one batch: no cache
    * lookup per job. Any thread that tracks writes it; a stale value is a batch's settings all the
-   * same, as they never change.
+   * same, as they never change. A track racing {@link #forget} may leave a deleted batch's settings
+   * here: one object, until the next batch's, as no job of a deleted batch is claimed again.
    */
   private volatile Batch lastSettings;
 
@@ -219,8 +220,9 @@ final class JobRunner {
       if (!job.claimReport()) {
         return; // the dispatcher gave up on this job and its slot; this thread was abandoned
       }
-      // the attempt's length, from when the job was given to this worker: one read of the clock
-      // for its outcome, its type's measured length and the hand-off
+      // the attempt's length, from when the job was given to this worker (for a job launched on
+      // a worker of its own, that includes the hand-off to the thread): one read of the clock for
+      // its outcome and its type's measured length
       long nanos = job.nanosSinceStart();
       JobOutcome outcome;
       try {
@@ -238,7 +240,7 @@ final class JobRunner {
       fetchAhead.record(job.batch.jobType(), nanos);
       RunningJob ended = job;
       try {
-        job = next(ended, outcome, nanos);
+        job = next(ended, outcome);
       } catch (RuntimeException | Error e) {
         // e.g. an Error from the store: hand the outcome to the dispatcher (sending it twice is
         // harmless, its token is spent once stored) and the slots back, or the service shrinks
@@ -305,11 +307,10 @@ final class JobRunner {
    * retries if the store fails); the outcome of a short job followed by a job fetched ahead waits
    * for the dispatcher's next round, so that outcomes are recorded in groups. Returns the next job,
    * or null after giving the slots back.
-   *
-   * @param jobNanos how long the ended job ran, from when it was given to this worker
    */
-  private RunningJob next(RunningJob ended, JobOutcome outcome, long jobNanos) {
+  private RunningJob next(RunningJob ended, JobOutcome outcome) {
     BatchId batch = ended.claim.batchId();
+    long jobNanos = ended.nanosSinceStart(); // with its listeners: they held this worker too
     boolean open = node.state.get() == NodeState.State.RUNNING;
     // the dispatcher has a rate-limit permit and no slot: then this slot goes back to it
     boolean giveSlot = open && node.slotWanted.get() && node.slotWanted.compareAndSet(true, false);

@@ -13,6 +13,10 @@ import java.util.concurrent.locks.LockSupport;
  * reads {@code pending} before it parks. Both are volatile, so either the wait sees the flag or the
  * wake sees the sleeper, whose permit then ends its park (or the park it is about to begin).
  *
+ * <p>A wake that finds a wake pending writes nothing, so it publishes nothing to the sleeper: what
+ * a waker changed before waking must be in state that publishes itself (the concurrent queues,
+ * atomics and volatile fields the sleepers read), as it all is.
+ *
  * <p>Ownership: one thread at a time calls {@link #await}; any thread calls {@link #wake()}.
  */
 final class Waiter {
