@@ -1,7 +1,5 @@
 package io.batchkit.internal.scheduler;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import io.batchkit.Batch;
 import io.batchkit.BatchId;
 import io.batchkit.FailurePolicy;
@@ -24,7 +22,6 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * dispatcher asks for one ({@link NodeState#slotWanted}) for a rate-limited type. The fields of
  * this class are set once, in the constructor; the shared state they work on is in {@link
  * NodeState}, whose comment says who writes what. Methods other parts call ({@link #launch}, {@link
- * #track}, {@link #stop}, {@link #giveUp}, ...) run on the caller's thread. At about 600 lines it
+ * #track}, {@link #stop}, {@link #giveUp}, ...) run on the caller's thread. At about 620 lines it
  * passes 500 because a worker's hand-off from one job to the next ({@code next}) and the ways an
  * attempt ends must be read together: each path there gives back or passes on the same two slots.
  */
@@ -75,22 +72,8 @@ final class JobRunner {
 
   private final CompletionWaiters waiters;
 
-  /**
-   * The immutable settings of batches this node ran jobs of, so that a job needs no store call for
-   * them; invalidated on delete ({@link #forget}).
-   */
-  private final Cache<BatchId, Batch> settings;
-
-  /**
-   * The settings {@link #track} found last, as most claims in a row are of one batch: no cache
-   * lookup per job. Any thread that tracks writes it; a stale value is a batch's settings all the
-   * same, as they never change. A track racing {@link #forget} may leave a deleted batch's settings
-   * here: one object, until the next batch's, as no job of a deleted batch is claimed again.
-   */
-  private volatile Batch lastSettings;
-
-  /** Reads a batch's settings for {@link #settings}; made once, not per job. */
-  private final Function<BatchId, Batch> readSettings;
+  /** The settings of the batches this node ran jobs of. */
+  private final BatchSettings settings;
 
   /**
    * The job types a worker may claim for itself when it finishes a job, each with a limit of 1:
@@ -135,8 +118,7 @@ final class JobRunner {
     this.listeners = listeners;
     this.ends = new AttemptOutcomes(config, listeners, backoff, stats, breakers);
     this.waiters = waiters;
-    this.settings = Caffeine.newBuilder().maximumSize(10_000).build();
-    this.readSettings = id -> store.findBatch(id).orElse(null);
+    this.settings = new BatchSettings(store);
     Map<String, Integer> selfClaim = new HashMap<>();
     if (store instanceof InMemoryJobStore) {
       config.processors().keySet().stream()
@@ -186,13 +168,7 @@ final class JobRunner {
    *     which the store keeps as the job's start until the node reports its own
    */
   RunningJob track(ClaimedJob claim, long claimNanos) {
-    Batch batch = lastSettings;
-    if (batch == null || !batch.id().equals(claim.batchId())) {
-      batch = settings.get(claim.batchId(), readSettings);
-      if (batch != null) {
-        lastSettings = batch;
-      }
-    }
+    Batch batch = settings.get(claim.batchId());
     if (batch == null) {
       LOG.warn(
           "claimed job {} of batch {}, which no longer exists; giving it back",
@@ -604,11 +580,7 @@ final class JobRunner {
 
   /** Forgets the settings of a deleted batch. */
   void forget(BatchId id) {
-    settings.invalidate(id);
-    Batch last = lastSettings;
-    if (last != null && last.id().equals(id)) {
-      lastSettings = null;
-    }
+    settings.forget(id);
   }
 
   /**

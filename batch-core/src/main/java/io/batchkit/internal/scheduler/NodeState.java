@@ -25,8 +25,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <ul>
  *   <li>The <b>store</b> owns all job and batch state; the service keeps no copy that could
- *       disagree with it, except the immutable settings of batches in {@link JobRunner}'s cache and
- *       its memo of the last ones it read (both forgotten on delete).
+ *       disagree with it, except the immutable settings of batches ({@link BatchSettings},
+ *       forgotten on delete).
  *   <li>The <b>dispatcher thread</b> owns the fields of {@link Dispatcher}: outcomes it has not
  *       sent yet, the rate-limit permits it has banked ({@link ClaimPlan}), its timers, and the
  *       earliest retry time. It claims for free slots, fetches ahead ({@link FetchAhead}) unless a
