@@ -197,8 +197,7 @@ final class JobRunner {
         return; // the dispatcher gave up on this job and its slot; this thread was abandoned
       }
       // the attempt's length, from when the job was given to this worker (for a job launched on
-      // a worker of its own, that includes the hand-off to the thread): one read of the clock for
-      // its outcome and its type's measured length
+      // a worker of its own, that includes the hand-off to the thread)
       long nanos = job.nanosSinceStart();
       JobOutcome outcome;
       try {
@@ -213,7 +212,6 @@ final class JobRunner {
         ends.released(job);
       }
       node.running.remove(job.claim.id(), job);
-      fetchAhead.record(job.batch.jobType(), nanos);
       RunningJob ended = job;
       try {
         job = next(ended, outcome);
@@ -286,7 +284,10 @@ final class JobRunner {
    */
   private RunningJob next(RunningJob ended, JobOutcome outcome) {
     BatchId batch = ended.claim.batchId();
-    long jobNanos = ended.nanosSinceStart(); // with its listeners: they held this worker too
+    // with its listeners, which held this worker too: for its type's measured length, and for
+    // whether to wake the dispatcher
+    long jobNanos = ended.nanosSinceStart();
+    fetchAhead.record(ended.batch.jobType(), jobNanos);
     boolean open = node.state.get() == NodeState.State.RUNNING;
     // the dispatcher has a rate-limit permit and no slot: then this slot goes back to it
     boolean giveSlot = open && node.slotWanted.get() && node.slotWanted.compareAndSet(true, false);
