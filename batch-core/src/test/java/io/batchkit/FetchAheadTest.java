@@ -22,6 +22,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -477,6 +479,43 @@ public class FetchAheadTest {
     Batch done = service.awaitCompletion(batch.id(), WAIT);
 
     assertEquals(new Progress(100, 0, 0, 100, 0, 0), done.progress(), done.toString());
+  }
+
+  /**
+   * How many jobs are fetched ahead follows the type's measured length (about 100 ms of work for
+   * the slots held), and that length includes the job's listeners, which hold its worker too: no-op
+   * jobs whose success listener takes 20 ms keep about 5 fetched ahead of one slot, not the most
+   * (500, which would lease every job of the batch to this node at once).
+   */
+  @Test
+  void theMeasuredLengthThatSizesTheFetch_includesTheListeners() {
+    AtomicReference<BatchService> started = new AtomicReference<>();
+    AtomicLong mostLeased = new AtomicLong();
+    BatchListener slow =
+        new BatchListener() {
+          @Override
+          public void jobSucceeded(JobContext job, String result) {
+            try {
+              Thread.sleep(20); // the listener's own work, which holds the worker
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            long leased = started.get().getBatch(job.batchId()).progress().processing();
+            mostLeased.accumulateAndGet(leased, Math::max);
+          }
+        };
+    BatchService service =
+        services.start(builder().maxConcurrency(1).listener(slow).processor("t", ctx -> "ok"));
+    started.set(service);
+    Batch batch =
+        service.submit(
+            BatchRequest.builder("t").items(TestServices.items(40)).maxConcurrency(41).build());
+
+    Batch done = service.awaitCompletion(batch.id(), WAIT);
+
+    assertEquals(new Progress(40, 0, 0, 40, 0, 0), done.progress(), done.toString());
+    // the job running, about 5 fetched, and an outcome or two not yet recorded
+    assertTrue(mostLeased.get() <= 15, "at most " + mostLeased.get() + " leased at once");
   }
 
   /** Sees each call to a store before {@link #watched} passes it on; may throw in its place. */

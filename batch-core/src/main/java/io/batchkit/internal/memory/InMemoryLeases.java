@@ -13,7 +13,6 @@ import io.batchkit.spi.HeartbeatResult;
 import io.batchkit.spi.JobStore;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -119,7 +118,7 @@ final class InMemoryLeases {
       }
       if (expired.size() > maxJobs) {
         // the leases that ended first, as the SQL store takes them: the set keeps no order
-        expired.sort(Comparator.comparing((JobState j) -> j.due).thenComparingInt(j -> j.seq));
+        expired.sort(JobState.BY_DUE);
         expired = expired.subList(0, maxJobs);
       }
       for (JobState job : expired) {

@@ -64,6 +64,9 @@ final class ProcessingJobs implements Iterable<JobState> {
 
       @Override
       public boolean hasNext() {
+        if (changes != expected) {
+          throw new ConcurrentModificationException(); // a removal may have moved a job behind
+        }
         return next < size;
       }
 

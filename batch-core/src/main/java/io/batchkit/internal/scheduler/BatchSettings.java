@@ -8,9 +8,10 @@ import io.batchkit.spi.JobStore;
 import java.util.function.Function;
 
 /**
- * The immutable settings of the batches this node ran jobs of, so that a job needs no store call
- * for them: a cache of up to 10,000 batches, and a memo of the last one read, as most jobs tracked
- * in a row are of one batch (no cache lookup per job). Forgotten on delete ({@link #forget}).
+ * The immutable settings of the batches this node tracked jobs of, so that a job needs no store
+ * call for them: a cache of up to 10,000 batches, and a memo of the last one read, as most jobs
+ * tracked in a row are of one batch (no cache lookup per job). Forgotten on delete by the node that
+ * deletes ({@link #forget}); other nodes' copies age out of the cache.
  *
  * <p>Any thread that tracks a job reads and writes the memo; a stale value is a batch's settings
  * all the same, as they never change. A read racing {@link #forget} may leave a deleted batch's

@@ -64,7 +64,8 @@ import org.slf4j.LoggerFactory;
  *       and the rate limits' permits;
  *   <li>{@link JobRunner}: the worker threads, and every way a job's attempt ends; {@link
  *       AttemptOutcomes}: what an ended attempt comes to (success, retry, failure; {@link
- *       FailureText}: the error text it stores);
+ *       FailureText}: the error text it stores); {@link BatchSettings}: the settings of the batches
+ *       its jobs belong to;
  *   <li>{@link LeaseKeeper}: renewing leases and taking back expired ones;
  *   <li>{@link NodeWatch}: this node's row in the store's registry, and taking back the jobs of
  *       nodes that died;
@@ -82,10 +83,10 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>The store owns all job and batch state; the service keeps no copy that could disagree with it,
- * except the immutable settings of batches in {@link JobRunner}'s cache, invalidated on delete.
- * This class's own fields are set once, in the constructor; {@link NodeState#state} is written by
- * {@link #close} only. It is longer than the parts (about 575 lines) because it answers every
- * method of {@link BatchService}, each in a few lines of checks and a call to a part.
+ * except the immutable settings of batches ({@link BatchSettings}), forgotten on delete. This
+ * class's own fields are set once, in the constructor; {@link NodeState#state} is written by {@link
+ * #close} only. It is longer than the parts (about 575 lines) because it answers every method of
+ * {@link BatchService}, each in a few lines of checks and a call to a part.
  */
 public final class DefaultBatchService implements BatchService {
   private static final Logger LOG = LoggerFactory.getLogger(DefaultBatchService.class);

@@ -1,9 +1,12 @@
 package io.batchkit.internal.memory;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.ArrayList;
+import java.util.ConcurrentModificationException;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -42,6 +45,18 @@ class ProcessingJobsTest {
       assertEquals(0, set.size(), "seed " + seed);
       assertEquals(Set.of(), contents(set), "seed " + seed);
     }
+  }
+
+  @Test
+  void anIterationTheSetChangedUnder_failsRatherThanSkipAJob() {
+    ProcessingJobs set = new ProcessingJobs();
+    JobState first = new JobState(null, null, 0, "a");
+    set.add(first);
+    set.add(new JobState(null, null, 1, "b"));
+    Iterator<JobState> it = set.iterator();
+    it.next();
+    set.remove(first); // moves the second job into the first place, behind the iteration
+    assertThrows(ConcurrentModificationException.class, it::hasNext);
   }
 
   private static Set<JobState> contents(ProcessingJobs set) {

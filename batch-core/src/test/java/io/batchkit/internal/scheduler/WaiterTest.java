@@ -19,8 +19,11 @@ import org.junit.jupiter.api.Timeout;
 class WaiterTest {
   private static final long A_MINUTE = TimeUnit.MINUTES.toNanos(1);
 
+  /** The length of each wait of the race. */
+  private static final long WAIT_NANOS = TimeUnit.SECONDS.toNanos(10);
+
   /** How long a wait of the race may last: its wake is sent at once, so far more than enough. */
-  private static final long FIVE_SECONDS = TimeUnit.SECONDS.toNanos(5);
+  private static final long MAX_WAKE_NANOS = WAIT_NANOS / 2;
 
   @Test
   @Timeout(30)
@@ -45,9 +48,9 @@ class WaiterTest {
               try {
                 for (int i = 0; i < rounds; i++) {
                   long start = System.nanoTime();
-                  boolean woke = waiter.await(2 * FIVE_SECONDS);
+                  boolean woke = waiter.await(WAIT_NANOS);
                   long took = System.nanoTime() - start;
-                  if (!woke || took > FIVE_SECONDS) {
+                  if (!woke || took > MAX_WAKE_NANOS) {
                     throw new AssertionError(
                         "round " + i + ": the wait was not ended by its wake (" + took + " ns)");
                   }
