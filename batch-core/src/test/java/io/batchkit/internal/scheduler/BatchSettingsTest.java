@@ -5,29 +5,29 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.batchkit.Batch;
 import io.batchkit.BatchId;
-import io.batchkit.BatchStatus;
-import io.batchkit.FailurePolicy;
-import io.batchkit.JobId;
-import io.batchkit.Priority;
-import io.batchkit.Progress;
+import io.batchkit.BatchRequest;
+import io.batchkit.BatchService;
 import io.batchkit.spi.JobStore;
-import io.batchkit.spi.NewJob;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.List;
-import java.util.Map;
-import java.util.Optional;
+import io.batchkit.testkit.TestServices;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * {@link BatchSettings} reads a batch's settings from the store once, and forgets them on delete,
- * from the cache and from its memo of the last batch alike.
+ * from the cache and from its memo of the last batch alike. The batches are made and deleted
+ * through a service over the same store, which never starts them.
  */
 class BatchSettingsTest {
-  private static final Instant T0 = Instant.parse("2030-01-01T00:00:00Z");
-
+  private final TestServices services = new TestServices();
   private final JobStore store = JobStore.inMemory();
+  private final BatchService service =
+      services.start(BatchService.builder().store(store).processor("t", ctx -> "ok"));
   private final BatchSettings settings = new BatchSettings(store);
+
+  @AfterEach
+  void closeAll() {
+    services.closeAll();
+  }
 
   @Test
   void settingsAreReadOnce_andForgottenOnDelete_whetherMemoisedOrCached() {
@@ -53,32 +53,13 @@ class BatchSettingsTest {
     assertNull(settings.get(BatchId.random()));
   }
 
+  /** A pending batch of one job, stored and not started. */
   private Batch insert() {
-    Batch batch =
-        new Batch(
-            BatchId.random(),
-            "b",
-            "t",
-            Priority.NORMAL,
-            Map.of(),
-            1,
-            1,
-            Duration.ofMinutes(1),
-            FailurePolicy.never(),
-            Optional.empty(),
-            BatchStatus.PROCESSING,
-            Progress.allQueued(1),
-            T0,
-            Optional.of(T0),
-            T0,
-            Optional.empty(),
-            Optional.empty());
-    store.insertBatch(batch, List.of(new NewJob(JobId.random(), "p")));
-    return batch;
+    return service.createBatch(BatchRequest.builder("t").items(TestServices.items(1)).build());
   }
 
   private void delete(BatchId id) {
-    store.cancelBatch(id, T0.plusSeconds(1));
-    store.deleteBatch(id);
+    service.cancelBatch(id);
+    service.deleteBatch(id);
   }
 }
