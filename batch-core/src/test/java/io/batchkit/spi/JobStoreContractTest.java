@@ -1441,6 +1441,9 @@ public abstract class JobStoreContractTest {
     JobQuery succeeded = JobQuery.withStatus(JobStatus.SUCCEEDED);
     Page<Job> filteredFirst = store.listJobs(stored.id(), succeeded.page(0, 2));
     Page<Job> filteredLast = store.listJobs(stored.id(), succeeded.page(2, 2));
+    // two statuses, far into the matches: every one of jobs 0 to 4 matches, job 4 comes after
+    JobQuery ranOrRunning = JobQuery.withStatus(JobStatus.SUCCEEDED, JobStatus.PROCESSING);
+    Page<Job> mixedFourth = store.listJobs(stored.id(), ranOrRunning.page(3, 1));
 
     assertEquals(order.subList(0, 2), ids(first.items()));
     assertTrue(first.hasMore());
@@ -1456,6 +1459,8 @@ public abstract class JobStoreContractTest {
     assertTrue(filteredFirst.hasMore());
     assertEquals(List.of(order.get(4)), ids(filteredLast.items()));
     assertFalse(filteredLast.hasMore());
+    assertEquals(List.of(order.get(3)), ids(mixedFourth.items()));
+    assertTrue(mixedFourth.hasMore());
   }
 
   @Test

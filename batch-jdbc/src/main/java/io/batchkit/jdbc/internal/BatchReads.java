@@ -24,7 +24,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
-import java.util.stream.Collectors;
 
 /**
  * Reads batches and jobs for the API (find, list, count), and reads and locks batch rows for the
@@ -183,27 +182,52 @@ final class BatchReads {
   /** A statement's text with the arguments of its placeholders, in order. */
   record Statement(String sql, List<Object> args) {}
 
-  /** The statement of {@code listJobs} for one batch, with its arguments. */
+  /**
+   * The statement of {@code listJobs} for one batch, with its arguments: one branch per status it
+   * asks for (every status without a filter), each reading its status's index in seq order, merged
+   * in seq order. No index holds a batch's jobs of every status in seq order: PostgreSQL's indexes
+   * on status are partial (see its {@code V1__batchkit.sql}), and one more index on (batch, seq)
+   * would be one more entry written by every claim and every outcome. Each status is a literal, not
+   * a parameter, as a plan for any parameter value could not use a partial index.
+   */
   Statement listJobsStatement(BatchId id, JobQuery query) {
-    StringBuilder sql =
-        new StringBuilder(
-            "SELECT " + jobColumns("") + " FROM " + tables.jobs + " WHERE batch_id = ?");
+    boolean every = query.statuses().isEmpty();
+    List<JobStatus> statuses =
+        every
+            ? List.of(JobStatus.values())
+            : query.statuses().stream().sorted().toList(); // one text per set of statuses
     List<Object> args = new ArrayList<>();
-    args.add(id.value());
-    if (!query.statuses().isEmpty()) {
-      // the statuses as literals (enum names), not parameters: PostgreSQL's indexes on status are
-      // partial, and a plan made for any parameter values could not use them
-      sql.append(" AND status IN (").append(statusLiterals(query.statuses())).append(')');
-      sql.append(" ORDER BY seq LIMIT ? OFFSET ?");
-      args.add(query.limit() + 1);
+    List<String> branches = new ArrayList<>();
+    for (JobStatus status : statuses) {
+      StringBuilder branch =
+          new StringBuilder("(SELECT ")
+              .append(jobColumns(""))
+              .append(", seq FROM ")
+              .append(tables.jobs)
+              .append(" WHERE batch_id = ? AND status = '")
+              .append(status.name())
+              .append('\'');
+      args.add(id.value());
+      if (every) {
+        // a batch's seq runs 0, 1, 2, ... (its jobs' places, as inserted): with every status
+        // matching, the page starts at seq = offset, read from the indexes with no rows skipped,
+        // so reading a large batch page by page is linear, not quadratic
+        branch.append(" AND seq >= ?");
+        args.add(query.offset());
+        args.add(query.limit() + 1);
+      } else {
+        args.add((long) query.offset() + query.limit() + 1);
+      }
+      branches.add(branch.append(" ORDER BY seq LIMIT ?)").toString());
+    }
+    StringBuilder sql =
+        new StringBuilder("SELECT * FROM (")
+            .append(String.join(" UNION ALL ", branches))
+            .append(") j ORDER BY seq LIMIT ?");
+    args.add(query.limit() + 1);
+    if (!every) {
+      sql.append(" OFFSET ?");
       args.add(query.offset());
-    } else {
-      // a batch's seq runs 0, 1, 2, ... (its jobs' places, as inserted): with every status
-      // matching, the page starts at seq = offset, read from the index with no rows skipped, so
-      // reading a large batch page by page is linear, not quadratic
-      sql.append(" AND seq >= ? ORDER BY seq LIMIT ?");
-      args.add(query.offset());
-      args.add(query.limit() + 1);
     }
     return new Statement(sql.toString(), List.copyOf(args));
   }
@@ -319,14 +343,6 @@ final class BatchReads {
       List<Job> page = more ? found.subList(0, query.limit()) : found;
       return new Page<>(page, query.offset(), query.limit(), more);
     }
-  }
-
-  /** The statuses as a list of SQL string literals, sorted: enum names, so nothing to escape. */
-  private static String statusLiterals(Collection<JobStatus> statuses) {
-    return statuses.stream()
-        .map(status -> "'" + status.name() + "'")
-        .sorted()
-        .collect(Collectors.joining(", "));
   }
 
   /**

@@ -324,10 +324,15 @@ final class BatchTransitions {
   void deleteBatch(Connection c, BatchId id) throws SQLException {
     BatchRow row = reads.lockBatch(c, id);
     StoreChecks.canDelete(id, row.status, row.progress());
+    for (String sql : deleteJobsSql(tables)) {
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        dialect.setUuid(ps, 1, row.id);
+        ps.executeUpdate();
+      }
+    }
     List<String> owned =
         new ArrayList<>(
             List.of(
-                tables.jobs,
                 tables.metadata,
                 tables.requests,
                 tables.slots,
@@ -351,6 +356,17 @@ final class BatchTransitions {
       dialect.setUuid(ps, 1, row.id);
       ps.executeUpdate();
     }
+  }
+
+  /**
+   * The statements that delete a batch's jobs, whose one parameter is the batch's id: the jobs of
+   * each status are found by their status's index, as no index holds a batch's jobs of every status
+   * on PostgreSQL (its indexes on status are partial, see {@link BatchReads#listJobsStatement}).
+   */
+  static List<String> deleteJobsSql(Tables tables) {
+    String head = "DELETE FROM " + tables.jobs + " WHERE batch_id = ? AND status ";
+    return List.of(
+        head + "IN ('QUEUED', 'SUCCEEDED', 'FAILED', 'CANCELLED')", head + "= 'PROCESSING'");
   }
 
   /** The events of a batch, oldest first; a BatchNotFoundException if it does not exist. */

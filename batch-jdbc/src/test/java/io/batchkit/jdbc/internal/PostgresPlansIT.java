@@ -38,6 +38,7 @@ class PostgresPlansIT {
   private static final UUID BATCH = UUID.randomUUID();
   private static HikariDataSource pool;
   private static String prefix;
+  private static Tables tables;
   private static BatchReads reads;
   private static PostgresSteps steps;
 
@@ -46,7 +47,7 @@ class PostgresPlansIT {
     pool = TestDatabases.postgres(2);
     prefix = TestDatabases.uniquePrefix();
     JdbcJobStore.builder(pool).tablePrefix(prefix).createSchema(true).build();
-    Tables tables = new Tables(new Dialect(SqlDialect.POSTGRESQL), prefix);
+    tables = new Tables(new Dialect(SqlDialect.POSTGRESQL), prefix);
     reads = new BatchReads(tables);
     steps = new PostgresSteps(tables);
     try (Connection c = pool.getConnection();
@@ -96,12 +97,7 @@ class PostgresPlansIT {
       JobQuery.withStatus(JobStatus.SUCCEEDED)
     };
     for (JobQuery query : queries) {
-      String plan =
-          genericPlan(
-              reads.listJobsStatement(new BatchId(BATCH), query).sql(),
-              "'" + BATCH + "'",
-              "1001",
-              "0");
+      String plan = genericPlan(reads.listJobsStatement(new BatchId(BATCH), query.page(0, 1000)));
 
       assertReads(plan, "jobs_status");
     }
@@ -111,14 +107,42 @@ class PostgresPlansIT {
   void listJobsOfABatch_running_readsTheRunningIndex() throws SQLException {
     String plan =
         genericPlan(
-            reads
-                .listJobsStatement(new BatchId(BATCH), JobQuery.withStatus(JobStatus.PROCESSING))
-                .sql(),
-            "'" + BATCH + "'",
-            "1001",
-            "0");
+            reads.listJobsStatement(
+                new BatchId(BATCH), JobQuery.withStatus(JobStatus.PROCESSING).page(0, 1000)));
 
     assertReads(plan, "jobs_running");
+  }
+
+  /**
+   * No index holds a batch's jobs of every status: a listing of running jobs and others, or of all
+   * of them page by page, reads each status's index, never the whole table.
+   */
+  @Test
+  void listJobsOfABatch_runningAndOthers_orEveryStatus_readsBothIndexes() throws SQLException {
+    JobQuery[] queries = {
+      JobQuery.withStatus(JobStatus.QUEUED, JobStatus.PROCESSING).page(0, 1000),
+      JobQuery.all().page(50_000, 1000)
+    };
+    for (JobQuery query : queries) {
+      String plan = genericPlan(reads.listJobsStatement(new BatchId(BATCH), query));
+
+      assertReads(plan, "jobs_status");
+      assertReads(plan, "jobs_running");
+    }
+  }
+
+  /**
+   * Deleting a batch that is a small part of the table finds its jobs by the status indexes (the
+   * large batch here is the whole table, which is best read whole: another batch's plan is asked
+   * for, with its value).
+   */
+  @Test
+  void deleteBatch_ofASmallBatch_findsItsJobsByTheStatusIndexes() throws SQLException {
+    List<String> deletes = BatchTransitions.deleteJobsSql(tables);
+    String other = "'" + UUID.randomUUID() + "'";
+
+    assertReads(plan("force_custom_plan", deletes.get(0), other), "jobs_status");
+    assertReads(plan("force_custom_plan", deletes.get(1), other), "jobs_running");
   }
 
   /**
@@ -244,6 +268,15 @@ class PostgresPlansIT {
   private static void assertReads(String plan, String index) {
     assertTrue(plan.contains(prefix + index), plan);
     assertFalse(plan.contains("Seq Scan"), plan);
+  }
+
+  /** {@link #genericPlan(String, String...)} for a statement with its arguments. */
+  private static String genericPlan(BatchReads.Statement statement) throws SQLException {
+    List<String> literals = new ArrayList<>();
+    for (Object arg : statement.args()) {
+      literals.add(arg instanceof UUID ? "'" + arg + "'" : String.valueOf(arg));
+    }
+    return genericPlan(statement.sql(), literals.toArray(String[]::new));
   }
 
   /**

@@ -76,9 +76,10 @@ CREATE TABLE IF NOT EXISTS batchkit_jobs (
 );
 
 -- claim (queued jobs of a batch in order), cancel and retryFailed (jobs of a batch in one status),
--- listJobs with a status filter
+-- listJobs of a batch and deleteBatch (one status at a time, as on PostgreSQL)
 CREATE INDEX IF NOT EXISTS batchkit_jobs_batch_status ON batchkit_jobs (batch_id, status, seq);
--- listJobs without a filter, deleteBatch
+-- each place in a batch once; no statement reads it (PostgreSQL, where every update of a job row
+-- writes an entry in every index, has none)
 CREATE UNIQUE INDEX IF NOT EXISTS batchkit_jobs_batch_seq ON batchkit_jobs (batch_id, seq);
 -- requeueExpired: running jobs whose lease ran out
 CREATE INDEX IF NOT EXISTS batchkit_jobs_lease ON batchkit_jobs (status, lease_until);

@@ -78,9 +78,10 @@ CREATE TABLE IF NOT EXISTS batchkit_jobs (
   progress_at      DATETIME(6),
   progress_token   BIGINT,
   -- claim (queued jobs of a batch in order), cancel and retryFailed (jobs of a batch in one status),
-  -- listJobs with a status filter
+  -- listJobs of a batch and deleteBatch (one status at a time, as on PostgreSQL)
   KEY batchkit_jobs_batch_status (batch_id, status, seq),
-  -- listJobs without a filter, deleteBatch
+  -- each place in a batch once; no statement reads it (PostgreSQL, where every update of a job row
+  -- writes an entry in every index, has none)
   UNIQUE KEY batchkit_jobs_batch_seq (batch_id, seq),
   -- requeueExpired: running jobs whose lease ran out
   KEY batchkit_jobs_lease (status, lease_until)

@@ -78,21 +78,24 @@ CREATE TABLE IF NOT EXISTS batchkit_jobs (
 );
 
 -- Every claim and every outcome changes a job's status, so neither update of a job row is HOT: each
--- writes an entry in every index that holds the new row. The indexes on status are therefore
--- partial: running jobs are in jobs_running only, the others in jobs_status only, so a job's claim
--- and its outcome write three entries each (key, batch_seq, one of the two), where full indexes on
--- (batch, status, seq) and (status, lease_until) took four each; and a lease renewal, which changes
--- no indexed column, can be HOT. Statements name the status as a literal, never a parameter: a
--- plan made for any parameter value cannot use a partial index.
--- Schemas made by earlier snapshots had the full indexes:
+-- writes an entry in every index of the table that holds the new row. So the table has as few
+-- indexes as its statements need, and the indexes on status are partial: running jobs are in
+-- jobs_running only, the others in jobs_status only, so a job's claim and its outcome write two
+-- entries each (the key and one of the two), where full indexes on (batch, status, seq) and
+-- (status, lease_until) and a unique index on (batch, seq) took four each; and a lease renewal,
+-- which changes no indexed column, can be HOT. A batch's jobs of every status are found one status
+-- at a time, each from its index (deleteBatch; listJobs merges them in seq order); the seqs of a
+-- batch's jobs are unique without an index, as every insert numbers them holding the batch row.
+-- Statements name the status as a literal, never a parameter: a plan made for any parameter value
+-- cannot use a partial index.
+-- Schemas made by earlier snapshots had the full indexes, and the one on (batch, seq):
 DROP INDEX IF EXISTS batchkit_jobs_batch_status;
 DROP INDEX IF EXISTS batchkit_jobs_lease;
+DROP INDEX IF EXISTS batchkit_jobs_batch_seq;
 -- claim (queued jobs of a batch in order), cancel and retryFailed (jobs of a batch in one status),
--- listJobs of a batch with a status filter, jobDurations (the latest succeeded or failed jobs)
+-- listJobs of a batch, deleteBatch, jobDurations (the latest succeeded or failed jobs)
 CREATE INDEX IF NOT EXISTS batchkit_jobs_status ON batchkit_jobs (batch_id, status, seq)
   WHERE status IN ('QUEUED', 'SUCCEEDED', 'FAILED', 'CANCELLED');
--- listJobs without a filter, exports, deleteBatch
-CREATE UNIQUE INDEX IF NOT EXISTS batchkit_jobs_batch_seq ON batchkit_jobs (batch_id, seq);
 -- requeueExpired and the reaper (running jobs whose lease ran out, or of a node: all of them are
 -- few, the jobs in flight), the running jobs of a batch
 CREATE INDEX IF NOT EXISTS batchkit_jobs_running ON batchkit_jobs (batch_id, seq)
