@@ -3294,6 +3294,13 @@ public abstract class JobStoreContractTest {
             .lost());
     assertEquals(Optional.of(kept.batch()), store.findBatch(kept.id()));
     assertEquals(1, store.countQueuedJobs());
+    // each job row is gone, whatever its status (succeeded, failed, cancelled): a job's attempts
+    // are read from its own row, not through its batch
+    List<JobId> deleted = new ArrayList<>(ids(done.jobs()));
+    deleted.addAll(ids(cancelled.jobs()));
+    for (JobId job : deleted) {
+      assertThrows(JobNotFoundException.class, () -> store.listJobAttempts(job), job.toString());
+    }
   }
 
   @Test

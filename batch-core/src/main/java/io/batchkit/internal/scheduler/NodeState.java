@@ -334,11 +334,12 @@ final class NodeState {
    * refill is pending; returns null if none came.
    */
   RunningJob awaitReady(BatchId batchId, long maxNanos) throws InterruptedException {
+    RunningJob ready = pollReady(batchId);
     Fetched pending = fetched.get(batchId);
-    if (pending == null || !pending.refillPending.get()) {
-      // no refill to wait for: no lock and no clock (a worker with no job fetched ahead comes
-      // here after each job it ran)
-      return pollReady(batchId);
+    if (ready != null || pending == null || !pending.refillPending.get()) {
+      // none to wait for: no lock and no clock (a worker with no job fetched ahead comes here
+      // after each job it ran)
+      return ready;
     }
     long deadline = System.nanoTime() + maxNanos;
     refillLock.lock();

@@ -191,7 +191,8 @@ final class BatchReads {
    * a parameter, as a plan for any parameter value could not use a partial index.
    */
   Statement listJobsStatement(BatchId id, JobQuery query) {
-    boolean every = query.statuses().isEmpty();
+    boolean every =
+        query.statuses().isEmpty() || query.statuses().size() == JobStatus.values().length;
     List<JobStatus> statuses =
         every
             ? List.of(JobStatus.values())
@@ -209,16 +210,18 @@ final class BatchReads {
               .append('\'');
       args.add(id.value());
       if (every) {
-        // a batch's seq runs 0, 1, 2, ... (its jobs' places, as inserted): with every status
-        // matching, the page starts at seq = offset, read from the indexes with no rows skipped,
-        // so reading a large batch page by page is linear, not quadratic
-        branch.append(" AND seq >= ?");
-        args.add(query.offset());
-        args.add(query.limit() + 1);
+        // a batch's seqs run 0, 1, 2, ... (its jobs' places, as inserted, none ever removed):
+        // with every status matching, the page is the jobs of seq offset to offset + limit, read
+        // from the indexes with no row skipped and none read twice, so reading a large batch page
+        // by page is linear, not quadratic
+        branch.append(" AND seq >= ? AND seq < ?)");
+        args.add((long) query.offset());
+        args.add((long) query.offset() + query.limit() + 1);
       } else {
+        branch.append(" ORDER BY seq LIMIT ?)");
         args.add((long) query.offset() + query.limit() + 1);
       }
-      branches.add(branch.append(" ORDER BY seq LIMIT ?)").toString());
+      branches.add(branch.toString());
     }
     StringBuilder sql =
         new StringBuilder("SELECT * FROM (")

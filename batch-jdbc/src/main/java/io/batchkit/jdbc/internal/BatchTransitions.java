@@ -18,6 +18,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.stream.Collectors;
 
 /**
  * The steps a caller takes on a whole batch (start, cancel, retry the failed jobs, delete), and the
@@ -365,8 +367,12 @@ final class BatchTransitions {
    */
   static List<String> deleteJobsSql(Tables tables) {
     String head = "DELETE FROM " + tables.jobs + " WHERE batch_id = ? AND status ";
-    return List.of(
-        head + "IN ('QUEUED', 'SUCCEEDED', 'FAILED', 'CANCELLED')", head + "= 'PROCESSING'");
+    String others =
+        Arrays.stream(JobStatus.values())
+            .filter(status -> status != JobStatus.PROCESSING)
+            .map(status -> "'" + status.name() + "'")
+            .collect(Collectors.joining(", "));
+    return List.of(head + "IN (" + others + ")", head + "= 'PROCESSING'");
   }
 
   /** The events of a batch, oldest first; a BatchNotFoundException if it does not exist. */

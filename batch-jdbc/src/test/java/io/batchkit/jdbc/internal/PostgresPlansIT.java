@@ -132,6 +132,20 @@ class PostgresPlansIT {
   }
 
   /**
+   * A page of every status starts at its first seq in each index: the bounds on seq are conditions
+   * of the index scans, not filters applied to every row before them.
+   */
+  @Test
+  void listJobsOfABatch_everyStatus_boundsSeqInTheIndexScans() throws SQLException {
+    String plan =
+        genericPlan(reads.listJobsStatement(new BatchId(BATCH), JobQuery.all().page(50_000, 1000)));
+
+    List<String> bounded = plan.lines().filter(line -> line.contains("seq >=")).toList();
+    assertFalse(bounded.isEmpty(), plan);
+    assertTrue(bounded.stream().allMatch(line -> line.contains("Index Cond:")), plan);
+  }
+
+  /**
    * Deleting a batch that is a small part of the table finds its jobs by the status indexes (the
    * large batch here is the whole table, which is best read whole: another batch's plan is asked
    * for, with its value).
