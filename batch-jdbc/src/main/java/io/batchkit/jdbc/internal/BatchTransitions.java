@@ -238,8 +238,12 @@ final class BatchTransitions {
 
   /**
    * Queues failed jobs again, all or none (see {@code JobStore.retryJobs}): reads the jobs'
-   * batches, locks those rows in id order, then the job rows, checks every job before changing any,
-   * and reopens each batch as {@link #retryFailed} does.
+   * batches, locks those rows in id order, then reads the jobs' statuses, checks every job before
+   * changing any, and reopens each batch as {@link #retryFailed} does. The job rows are read
+   * without a lock: a failed job changes only in steps that hold its batch row first, as this one
+   * does, and a lock on a running job's row (a caller's mistake, refused below) would wait for its
+   * outcome, which on PostgreSQL may itself wait for the batch row held here (see {@link
+   * PostgresSteps}).
    */
   List<Batch> retryJobs(Connection c, Collection<JobId> ids, Instant now) throws SQLException {
     List<UUID> wanted =
@@ -264,7 +268,7 @@ final class BatchTransitions {
         c,
         sorted,
         "SELECT id, status FROM " + tables.jobs + " WHERE id IN (",
-        ") ORDER BY id FOR UPDATE",
+        ")",
         List.of(),
         rs -> status.put(dialect.getUuid(rs, "id"), rs.getString("status")));
     Map<UUID, List<UUID>> byBatch = new LinkedHashMap<>();

@@ -40,11 +40,11 @@ import java.util.UUID;
  * last, to update the counters. Two of them never wait on each other in a cycle (their job rows
  * differ: a job has one current token), but a step that holds the batch row and then waits for one
  * of the statement's job rows does close one: taking back expired leases or a dead node's jobs
- * ({@link Leases}) as those jobs' outcomes arrive; {@code retryJobs} given the id of a running job
- * (which it then refuses); a locking outcome statement that reports a job again with an older token
- * after it was taken back and claimed anew. All are rare, and PostgreSQL breaks each after {@code
- * deadlock_timeout} (a second by default) by rolling one of the two back, which {@link
- * Transactions} runs again.
+ * ({@link Leases}) as those jobs' outcomes arrive; a locking outcome statement that reports a job
+ * again with an older token after it was taken back and claimed anew. ({@code retryJobs} reads its
+ * jobs' rows without a lock, so a running job's id given to it closes none.) All are rare, and
+ * PostgreSQL breaks each after {@code deadlock_timeout} (a second by default) by rolling one of the
+ * two back, which {@link Transactions} runs again.
  *
  * <p>The third, {@link #fetch}, locks no batch row: it takes queued job rows with {@code SKIP
  * LOCKED}, so it never waits, and counts them in its node's row of fetched jobs (see {@link
