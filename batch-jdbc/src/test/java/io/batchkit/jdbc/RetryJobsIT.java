@@ -44,20 +44,28 @@ class RetryJobsIT {
       ClaimedJob running = claimed.get(0);
       try (Connection other = tables.dataSource().getConnection()) {
         other.setAutoCommit(false);
-        // as an outcome statement in flight holds it
-        try (PreparedStatement lock =
-            other.prepareStatement(
-                "SELECT id FROM " + tables.prefix() + "jobs WHERE id = ? FOR UPDATE")) {
-          lock.setObject(1, running.id().value());
-          assertTrue(lock.executeQuery().next());
-        }
-        Future<?> retried =
-            threads.submit(() -> store.retryJobs(List.of(running.id()), T0.plusSeconds(1)));
+        try {
+          // as an outcome statement in flight holds it
+          try (PreparedStatement lock =
+              other.prepareStatement(
+                  "SELECT id FROM " + tables.prefix() + "jobs WHERE id = ? FOR UPDATE")) {
+            lock.setObject(1, running.id().value());
+            assertTrue(lock.executeQuery().next());
+          }
+          Future<?> retried =
+              threads.submit(() -> store.retryJobs(List.of(running.id()), T0.plusSeconds(1)));
 
-        ExecutionException refused =
-            assertThrows(ExecutionException.class, () -> retried.get(20, TimeUnit.SECONDS));
-        assertInstanceOf(IllegalStateException.class, refused.getCause());
-        other.rollback();
+          ExecutionException refused =
+              assertThrows(ExecutionException.class, () -> retried.get(20, TimeUnit.SECONDS));
+          assertInstanceOf(IllegalStateException.class, refused.getCause());
+          assertTrue(
+              refused.getCause().getMessage().contains("it is PROCESSING"),
+              refused.getCause().getMessage());
+        } finally {
+          other.rollback(); // a call still waiting for the row goes on, before the tables go
+          threads.shutdown();
+          assertTrue(threads.awaitTermination(30, TimeUnit.SECONDS));
+        }
       }
     } finally {
       threads.shutdownNow();

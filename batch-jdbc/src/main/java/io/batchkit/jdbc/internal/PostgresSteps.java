@@ -41,10 +41,12 @@ import java.util.UUID;
  * differ: a job has one current token), but a step that holds the batch row and then waits for one
  * of the statement's job rows does close one: taking back expired leases or a dead node's jobs
  * ({@link Leases}) as those jobs' outcomes arrive; a locking outcome statement that reports a job
- * again with an older token after it was taken back and claimed anew. ({@code retryJobs} reads its
- * jobs' rows without a lock, so a running job's id given to it closes none.) All are rare, and
- * PostgreSQL breaks each after {@code deadlock_timeout} (a second by default) by rolling one of the
- * two back, which {@link Transactions} runs again.
+ * again with an older token after it was taken back and claimed anew; {@code retryFailed} or {@code
+ * retryJobs} queueing a job that a late outcome statement, racing the take-back that failed it,
+ * still holds (an update that finds its row changed locks the newest version before it rechecks its
+ * condition). ({@code retryJobs} reads its jobs' rows without a lock, so a running job's id given
+ * to it closes none.) All are rare, and PostgreSQL breaks each after {@code deadlock_timeout} (a
+ * second by default) by rolling one of the two back, which {@link Transactions} runs again.
  *
  * <p>The third, {@link #fetch}, locks no batch row: it takes queued job rows with {@code SKIP
  * LOCKED}, so it never waits, and counts them in its node's row of fetched jobs (see {@link
