@@ -243,7 +243,9 @@ final class BatchTransitions {
    * without a lock: a failed job changes only in steps that hold its batch row first, as this one
    * does, and a lock on a running job's row (a caller's mistake, refused below) would wait for its
    * outcome, which on PostgreSQL may itself wait for the batch row held here (see {@link
-   * PostgresSteps}).
+   * PostgresSteps}). The jobs are queued again by one statement per batch that takes only failed
+   * rows, and the call is refused (rolled back) unless it took every one: a check that holds as
+   * long as that rule does, and keeps the counters exact should it ever break.
    */
   List<Batch> retryJobs(Connection c, Collection<JobId> ids, Instant now) throws SQLException {
     List<UUID> wanted =
@@ -295,15 +297,18 @@ final class BatchTransitions {
           "UPDATE "
               + tables.jobs
               + " SET status = 'QUEUED', attempt = 0, finished_at = NULL, run_at = ?,"
-              + " updated_at = ? WHERE id = ?";
-      try (PreparedStatement ps = c.prepareStatement(requeue)) {
-        for (UUID job : jobs) {
-          dialect.setInstant(ps, 1, now);
-          dialect.setInstant(ps, 2, now);
-          dialect.setUuid(ps, 3, job);
-          ps.addBatch();
-        }
-        ps.executeBatch();
+              + " updated_at = ? WHERE status = 'FAILED' AND id IN (";
+      long queued = tables.updateIn(c, List.of(now, now), requeue, Tables.inStoreOrder(jobs), ")");
+      if (queued != jobs.size()) {
+        // every job read FAILED above, and a failed job changes only under its batch row, held
+        // here: should that rule ever break, the counters must not move for jobs that did not
+        throw new IllegalStateException(
+            (jobs.size() - queued)
+                + " of the "
+                + jobs.size()
+                + " jobs of batch "
+                + row.id
+                + " to retry stopped being FAILED meanwhile; none was retried");
       }
       row.move(JobStatus.FAILED, JobStatus.QUEUED, jobs.size());
       row.status = BatchStatus.PROCESSING;

@@ -146,6 +146,26 @@ final class Tables {
   }
 
   /**
+   * Runs the change {@code head + "?, ?, ..." + tail} for the ids, in chunks of at most {@value
+   * #IN_LIST_LIMIT} ids, with {@code leading} bound before the ids (the values of its {@code SET}
+   * clause), and returns how many rows it changed.
+   */
+  long updateIn(Connection c, List<Object> leading, String head, List<UUID> ids, String tail)
+      throws SQLException {
+    long changed = 0;
+    for (int from = 0; from < ids.size(); from += IN_LIST_LIMIT) {
+      List<Object> args = new ArrayList<>(leading);
+      args.addAll(ids.subList(from, Math.min(ids.size(), from + IN_LIST_LIMIT)));
+      try (PreparedStatement ps =
+          c.prepareStatement(head + params(args.size() - leading.size()) + tail)) {
+        bind(ps, args);
+        changed += ps.executeUpdate();
+      }
+    }
+    return changed;
+  }
+
+  /**
    * Reserves {@code n} consecutive stamps, each greater than every stamp returned before, for a
    * statement that hands out several at once; returns the first.
    */
