@@ -33,6 +33,10 @@ final class PgListener {
   private final DataSource dataSource;
   private final String workChannel;
   private final String finishedChannel;
+
+  /** Told of every announcement of work before the subscribers: the store's fetch hints. */
+  private final Runnable onAnyWork;
+
   private final List<Runnable> workSubscribers = new CopyOnWriteArrayList<>();
   private final List<Consumer<BatchId>> finishedSubscribers = new CopyOnWriteArrayList<>();
 
@@ -42,10 +46,16 @@ final class PgListener {
   /** Written under this, read by the listening thread. */
   private volatile boolean running;
 
-  PgListener(DataSource dataSource, String workChannel, String finishedChannel) {
+  /**
+   * @param onAnyWork run first whenever work is announced, for the store itself: it does not keep
+   *     the listener running, as the subscribers do
+   */
+  PgListener(
+      DataSource dataSource, String workChannel, String finishedChannel, Runnable onAnyWork) {
     this.dataSource = dataSource;
     this.workChannel = workChannel;
     this.finishedChannel = finishedChannel;
+    this.onAnyWork = onAnyWork;
   }
 
   synchronized void addWork(Runnable subscriber) {
@@ -174,6 +184,7 @@ final class PgListener {
       }
     }
     if (work) {
+      onAnyWork.run();
       for (Runnable subscriber : workSubscribers) {
         try {
           subscriber.run();

@@ -65,14 +65,19 @@ final class PostgresSteps {
   private final String completeAndLockSql;
   private final String fetchSql;
 
+  /** Where each node's next fetch of a batch begins. */
+  private final FetchHints hints;
+
   /**
    * @param tables the store's tables; among them the sequence the fencing tokens come from (a stamp
    *     reserved in this JVM before the statement waits for its locks could be overtaken by a newer
    *     claim's, so only a value drawn under the lock is unique and greater than the job's last
    *     token), the slots each node holds ({@link Slots}), the attempt history ({@link AttemptLog})
    *     and the jobs each node fetched ahead ({@link BatchRow})
+   * @param hints where each node's next fetch of a batch begins, kept by the store
    */
-  PostgresSteps(Tables tables) {
+  PostgresSteps(Tables tables, FetchHints hints) {
+    this.hints = hints;
     String batches = tables.batches;
     String jobs = tables.jobs;
     String tokens = tables.fencingTokens;
@@ -143,7 +148,8 @@ final class PostgresSteps {
         """
         WITH picked AS (
           SELECT j.id FROM %2$s j
-          WHERE j.batch_id = ? AND j.status = 'QUEUED' AND j.run_at <= ?
+          -- from where this node's last fetch began (see FetchHints), or 0
+          WHERE j.batch_id = ? AND j.status = 'QUEUED' AND j.run_at <= ? AND j.seq >= ?
           ORDER BY j.seq
           LIMIT ?
           FOR UPDATE SKIP LOCKED
@@ -161,7 +167,7 @@ final class PostgresSteps {
           SELECT ?, ?, c.n FROM (SELECT count(*) AS n FROM upd) c WHERE c.n > 0
           ON CONFLICT (batch_id, node_id) DO UPDATE SET fetched = f.fetched + EXCLUDED.fetched
         )
-        SELECT id, payload, attempt, fencing_token FROM upd ORDER BY seq
+        SELECT id, payload, attempt, fencing_token, seq FROM upd ORDER BY seq
         """
             .formatted(batches, jobs, tokens, tables.fetched);
     String complete =
@@ -388,16 +394,54 @@ final class PostgresSteps {
    * Fetches up to {@code want} due jobs of a batch ahead, without slots, in one statement: leases
    * them and adds their number to the node's row of fetched jobs, not to the batch row, whose lock
    * it neither needs nor takes (see {@link BatchRow}); it waits for no lock, as it passes over job
-   * rows another step holds.
+   * rows another step holds. It starts where the node's last fetch of the batch began while that is
+   * known to pass over no job ({@link FetchHints}); if it then finds fewer than {@code want}, it
+   * fetches the rest from the head of the queue in a second statement.
    */
   List<ClaimedJob> fetch(
       Connection c, Dialect dialect, ClaimRequest request, UUID batchId, int want)
       throws SQLException {
+    String node = request.nodeId();
+    long epoch = hints.epoch();
+    FetchHints.Hint hint = hints.current(node, batchId, request.now());
     List<ClaimedJob> fetched = new ArrayList<>();
+    long first =
+        fetchFrom(c, dialect, request, batchId, want, hint == null ? 0 : hint.seq(), fetched);
+    if (hint != null && fetched.size() < want) {
+      // jobs may wait before the hint (they came back, or fell due): from the head, before these
+      hints.forget(node, batchId);
+      List<ClaimedJob> head = new ArrayList<>();
+      fetchFrom(c, dialect, request, batchId, want - fetched.size(), 0, head);
+      head.addAll(fetched);
+      return head;
+    }
+    if (first < 0) {
+      hints.forget(node, batchId);
+    } else {
+      hints.record(node, batchId, first, epoch, hint == null ? request.now() : hint.scannedAt());
+    }
+    return fetched;
+  }
+
+  /**
+   * Runs the fetch statement from {@code fromSeq} on, adding the jobs it took to {@code into} in
+   * seq order; returns the seq of the first, or -1 if it took none.
+   */
+  private long fetchFrom(
+      Connection c,
+      Dialect dialect,
+      ClaimRequest request,
+      UUID batchId,
+      int want,
+      long fromSeq,
+      List<ClaimedJob> into)
+      throws SQLException {
+    long first = -1;
     try (PreparedStatement ps = c.prepareStatement(fetchSql)) {
       int i = 0;
       dialect.setUuid(ps, ++i, batchId);
       dialect.setInstant(ps, ++i, request.now());
+      ps.setLong(++i, fromSeq);
       ps.setInt(++i, want);
       ps.setString(++i, request.nodeId());
       dialect.setInstant(ps, ++i, request.leaseUntil());
@@ -407,7 +451,10 @@ final class PostgresSteps {
       ps.setString(++i, request.nodeId());
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          fetched.add(
+          if (first < 0) {
+            first = rs.getLong("seq");
+          }
+          into.add(
               new ClaimedJob(
                   new JobId(dialect.getUuid(rs, "id")),
                   new BatchId(batchId),
@@ -418,7 +465,7 @@ final class PostgresSteps {
         }
       }
     }
-    return fetched;
+    return first;
   }
 
   /**

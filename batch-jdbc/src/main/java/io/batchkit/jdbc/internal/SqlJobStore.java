@@ -99,13 +99,15 @@ public final class SqlJobStore implements JdbcJobStore {
     this.asynchronousJobCommits = asynchronousJobCommits;
     this.tx = new Transactions(dataSource, dialect);
     this.tables = new Tables(dialect, prefix);
-    this.notifier = new WorkNotifier(dataSource, dialect, tx, prefix);
+    FetchHints hints = new FetchHints();
+    this.notifier = new WorkNotifier(dataSource, dialect, tx, prefix, hints);
     this.inserts = new BatchInserts(tables, notifier);
     this.reads = new BatchReads(tables);
     this.batchTransitions = new BatchTransitions(tables, reads, notifier);
     this.attempts = new AttemptLog(tables);
     this.webhooks = new WebhookOutbox(tables);
-    PostgresSteps steps = dialect.hasSingleStatementSteps() ? new PostgresSteps(tables) : null;
+    PostgresSteps steps =
+        dialect.hasSingleStatementSteps() ? new PostgresSteps(tables, hints) : null;
     this.claims = new Claims(tables, reads, steps);
     this.slots = new Slots(tables, reads);
     this.outcomes = new Outcomes(tables, reads, batchTransitions, notifier, steps, slots);

@@ -63,16 +63,25 @@ final class WorkNotifier {
     }
   }
 
-  WorkNotifier(javax.sql.DataSource dataSource, Dialect dialect, Transactions tx, String prefix) {
+  /** Voided whenever work is announced, here or by other nodes: jobs may have come back. */
+  private final FetchHints hints;
+
+  WorkNotifier(
+      javax.sql.DataSource dataSource,
+      Dialect dialect,
+      Transactions tx,
+      String prefix,
+      FetchHints hints) {
     this.dialect = dialect;
     this.tx = tx;
+    this.hints = hints;
     // LISTEN takes the channel unquoted, which PostgreSQL folds to lower case, while pg_notify
     // takes it as given: a prefix with capitals would send where nobody listens
     this.workChannel = (prefix + "work").toLowerCase(Locale.ROOT);
     this.finishedChannel = (prefix + "finished").toLowerCase(Locale.ROOT);
     this.listener =
         dialect.kind() == SqlDialect.POSTGRESQL
-            ? new PgListener(dataSource, workChannel, finishedChannel)
+            ? new PgListener(dataSource, workChannel, finishedChannel, hints::invalidate)
             : null;
   }
 
@@ -115,11 +124,10 @@ final class WorkNotifier {
    * committed.
    */
   void notifyWork(Connection c) throws SQLException {
-    if (listener == null) {
-      pending.get().work = true;
-      return;
+    pending.get().work = true; // for the local subscribers and the fetch hints, after the commit
+    if (listener != null) {
+      notify(c, workChannel, "");
     }
-    notify(c, workChannel, "");
   }
 
   /**
@@ -184,6 +192,8 @@ final class WorkNotifier {
     List<UUID> finished = List.copyOf(announced.finished);
     announced.clear();
     if (newWork) {
+      // after the commit: a fetch that began before sees the jobs queued again, or loses its hint
+      hints.invalidate();
       for (Runnable subscriber : localWork) {
         try {
           subscriber.run();

@@ -49,7 +49,7 @@ class PostgresPlansIT {
     JdbcJobStore.builder(pool).tablePrefix(prefix).createSchema(true).build();
     tables = new Tables(new Dialect(SqlDialect.POSTGRESQL), prefix);
     reads = new BatchReads(tables);
-    steps = new PostgresSteps(tables);
+    steps = new PostgresSteps(tables, new FetchHints());
     try (Connection c = pool.getConnection();
         Statement s = c.createStatement()) {
       // early in a large batch's run: mostly queued, a tenth succeeded, a few of every other
@@ -161,7 +161,9 @@ class PostgresPlansIT {
 
   /**
    * A fetch ahead reads the batch's jobs by an index and leases them by key, never reading the
-   * table in seq order (its generic plan guesses {@code LIMIT ?} leaves a tenth of the batch).
+   * table in seq order (its generic plan guesses {@code LIMIT ?} leaves a tenth of the batch). It
+   * starts at its hint ({@link FetchHints}) inside the status index: the bound on seq is a
+   * condition of the index scan, so the entries before it are not read.
    */
   @Test
   void fetchAhead_leasesByKey_neverReadingTheJobsTableInSeqOrder() throws SQLException {
@@ -171,6 +173,7 @@ class PostgresPlansIT {
             steps.fetchSql(),
             "'" + BATCH + "'::uuid",
             now,
+            "1000",
             "200",
             "'node'",
             now,
@@ -181,6 +184,10 @@ class PostgresPlansIT {
 
     assertFalse(plan.contains("Seq Scan"), plan);
     assertTrue(plan.contains(prefix + "jobs_pkey"), plan);
+    assertReads(plan, "jobs_status");
+    List<String> bounded = plan.lines().filter(line -> line.contains("seq >=")).toList();
+    assertFalse(bounded.isEmpty(), plan);
+    assertTrue(bounded.stream().allMatch(line -> line.contains("Index Cond:")), plan);
   }
 
   /** A claim never reads the jobs table in seq order, whatever its estimates. */
