@@ -1,10 +1,9 @@
 package io.batchkit.jdbc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.batchkit.BatchId;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
 import io.batchkit.spi.JobOutcome;
@@ -64,26 +63,21 @@ class FetchHintsIT {
   @Test
   void aJobQueuedAgainThroughAnotherNodesStore_isFetchedFirstOnceTheNoticeArrives()
       throws Exception {
-    BlockingQueue<Object> heard = new LinkedBlockingQueue<>();
-    Subscription listening = store.subscribe(() -> heard.add(Boolean.TRUE));
+    BlockingQueue<BatchId> finished = new LinkedBlockingQueue<>();
+    Subscription listening = store.subscribeFinished(finished::add);
     try {
-      awaitListening(heard);
       StartedBatches.insert(store, TYPE, 40, 3, T0);
+      awaitNoticesDelivered(finished); // the insert's notice too: it can void no hint made after
       List<ClaimedJob> first = claimAndFetch(T0);
-      fetch(store, 3, T0);
+      fetch(store, 3, T0); // from the hint: 4-6
       JdbcJobStore other =
           JdbcJobStore.builder(tables.dataSource()).tablePrefix(tables.prefix()).build();
       ClaimedJob back = first.get(2);
 
       other.complete(List.of(JobOutcome.released(back).withoutSlot()), T0);
+      awaitNoticesDelivered(finished); // the other store's notice of work, sent before
 
-      // notices sent before this one may still arrive first: each is followed by one fetch
-      boolean fetchedFirst = false;
-      for (int i = 0; i < 8 && !fetchedFirst; i++) {
-        assertNotNull(heard.poll(20, TimeUnit.SECONDS), "no notice of the job queued again");
-        fetchedFirst = fetch(store, 1, T0).get(0).id().equals(back.id());
-      }
-      assertTrue(fetchedFirst, "the job queued again by the other node was passed over");
+      assertEquals(back.id(), fetch(store, 3, T0).get(0).id(), "passed over");
     } finally {
       listening.close();
     }
@@ -99,7 +93,7 @@ class FetchHintsIT {
     fetch(store, 3, T0.plusMillis(10)); // from the head, passing the retry: 4-6, the hint is 4
     fetch(store, 3, due.plusMillis(10)); // may start at the hint: the retry waits behind 7-9
 
-    Instant hintEnd = T0.plusMillis(10).plus(Duration.ofMillis(100));
+    Instant hintEnd = T0.plusMillis(10).plus(Duration.ofMillis(100)); // FetchHints.LIFETIME
     assertEquals(retried.id(), fetch(store, 3, hintEnd).get(0).id());
   }
 
@@ -118,20 +112,31 @@ class FetchHintsIT {
     assertEquals(retried.id(), rest.get(0).id());
   }
 
-  /** Sends notices on the store's work channel until its listener hears one. */
-  private void awaitListening(BlockingQueue<Object> heard) throws Exception {
-    String channel = (tables.prefix() + "work").toLowerCase(Locale.ROOT);
+  /**
+   * Waits until the store's listener has acted on every notice sent before: sends a marker of its
+   * own on the channel of finished batches until the store passes it on (a listener that is not
+   * listening yet misses some), as notices reach a listener in the order they were sent and the
+   * listener acts on a delivery's notices of work before it passes finished batches on.
+   */
+  private void awaitNoticesDelivered(BlockingQueue<BatchId> finished) throws Exception {
+    String channel = (tables.prefix() + "finished").toLowerCase(Locale.ROOT);
     try (Connection c = tables.dataSource().getConnection();
-        PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')")) {
-      notice.setString(1, channel);
+        PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, ?)")) {
       for (int i = 0; i < 200; i++) {
+        BatchId marker = BatchId.random();
+        notice.setString(1, channel);
+        notice.setString(2, marker.toString());
         notice.execute();
-        if (heard.poll(100, TimeUnit.MILLISECONDS) != null) {
-          return;
+        for (BatchId heard = finished.poll(100, TimeUnit.MILLISECONDS);
+            heard != null;
+            heard = finished.poll(100, TimeUnit.MILLISECONDS)) {
+          if (heard.equals(marker)) {
+            return;
+          }
         }
       }
     }
-    fail("the store's listener heard none of 200 notices");
+    fail("the store's listener passed on none of 200 notices");
   }
 
   /** Claims one job with a slot (seq 0), and fetches three more (seq 1 to 3) in that slot. */

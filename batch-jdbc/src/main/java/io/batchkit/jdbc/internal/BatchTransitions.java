@@ -243,9 +243,10 @@ final class BatchTransitions {
    * without a lock: a failed job changes only in steps that hold its batch row first, as this one
    * does, and a lock on a running job's row (a caller's mistake, refused below) would wait for its
    * outcome, which on PostgreSQL may itself wait for the batch row held here (see {@link
-   * PostgresSteps}). The jobs are queued again by one statement per batch that takes only failed
-   * rows, and the call is refused (rolled back) unless it took every one: a check that holds as
-   * long as that rule does, and keeps the counters exact should it ever break.
+   * PostgresSteps}). The jobs are queued again by one statement per batch (per {@value
+   * Tables#IN_LIST_LIMIT} ids) that takes only failed rows, and the call is refused (rolled back)
+   * unless it took every one: a check that holds as long as that rule does, and keeps the counters
+   * exact should it ever break.
    */
   List<Batch> retryJobs(Connection c, Collection<JobId> ids, Instant now) throws SQLException {
     List<UUID> wanted =

@@ -52,11 +52,15 @@ final class Claims {
   /** The one-statement claim, or null where the dialect has none. */
   private final PostgresSteps steps;
 
-  Claims(Tables tables, BatchReads reads, PostgresSteps steps) {
+  /** Where each node's next fetch of a batch begins, with {@link #steps}. */
+  private final FetchHints hints;
+
+  Claims(Tables tables, BatchReads reads, PostgresSteps steps, FetchHints hints) {
     this.tables = tables;
     this.dialect = tables.dialect;
     this.reads = reads;
     this.steps = steps;
+    this.hints = hints;
     this.buckets = new RateBuckets(tables);
   }
 
@@ -230,7 +234,7 @@ final class Claims {
       // without the batch row's lock: the fetch writes the node's own row (see BatchRow). A slot
       // the node gives back meanwhile leaves the jobs with no slot to start in: the node gives
       // them back; a cancellation meanwhile finds them running, and their outcomes are cancelled
-      return steps.fetch(c, dialect, request, batchId, request.fetchAheadFor(type));
+      return fetchFromHint(c, request, batchId, request.fetchAheadFor(type));
     }
     // this transaction may hold other batch rows already, not all of them before this one in id
     // order: so it takes this row only if no other transaction holds it, and else fetches nothing
@@ -319,5 +323,35 @@ final class Claims {
       ps.executeUpdate();
     }
     return group;
+  }
+
+  /**
+   * The one-statement fetch ({@link PostgresSteps#fetch}), from where the node's last fetch of the
+   * batch began while that is known to pass over no job ({@link FetchHints}); if it then finds
+   * fewer than {@code want}, the rest comes from the head of the queue in a second statement, and
+   * those jobs come first.
+   */
+  private List<ClaimedJob> fetchFromHint(Connection c, ClaimRequest request, UUID batchId, int want)
+      throws SQLException {
+    String node = request.nodeId();
+    long epoch = hints.epoch(); // before the statement's snapshot: see FetchHints
+    FetchHints.Hint hint = hints.current(node, batchId, request.now());
+    List<ClaimedJob> fetched = new ArrayList<>();
+    long fromSeq = hint == null ? 0 : hint.seq();
+    long first = steps.fetch(c, dialect, request, batchId, want, fromSeq, fetched);
+    if (hint != null && fetched.size() < want) {
+      // jobs may wait before the hint (they came back, or fell due)
+      hints.forget(node, batchId);
+      List<ClaimedJob> head = new ArrayList<>();
+      steps.fetch(c, dialect, request, batchId, want - fetched.size(), 0, head);
+      head.addAll(fetched);
+      return head;
+    }
+    if (first < 0) {
+      hints.forget(node, batchId);
+    } else {
+      hints.record(node, batchId, first, epoch, hint == null ? request.now() : hint.scannedAt());
+    }
+    return fetched;
   }
 }

@@ -3,6 +3,7 @@ package io.batchkit.jdbc.internal;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -28,13 +29,21 @@ import java.util.concurrent.atomic.AtomicLong;
  * <ul>
  *   <li>no work was announced since the hint's fetch began ({@link #invalidate}): every step that
  *       queues a job again announces work, this store's own after their commit and other nodes'
- *       through {@code NOTIFY}, which the store's listener passes on;
+ *       through {@code NOTIFY}, which the store's listener passes on while it listens (it runs
+ *       while a service is subscribed, and voids every hint when it listens again after a lost
+ *       connection);
  *   <li>the last fetch from the head of the queue, whose hint the later ones carry on, was less
  *       than {@link #LIFETIME} ago by the claims' clock: a retry that falls due, or a job that a
  *       step held and rolled back, waits at most that long behind jobs after it;
  *   <li>the fetch from the hint finds as many jobs as it wants: else the caller fetches the rest
  *       from the head at once, so that no job is passed over at a batch's end.
  * </ul>
+ *
+ * <p>The epoch is read before the fetch's statement and moved on after the announcing step
+ * committed, so a hint stays valid only if its fetch's snapshot saw the jobs queued again: that
+ * assumes each statement reads a snapshot of its own (READ COMMITTED, PostgreSQL's default). On a
+ * pool set to a stricter isolation, or with a clock that stands still, the lifetime does not bound
+ * the wait and only the other two rules void a hint.
  *
  * <p>Ownership: any thread; the hints are a concurrent map, and a hint is a value replaced whole.
  * Two fetches of one batch by one node racing each other each leave a hint true for its own fetch.
@@ -61,7 +70,14 @@ final class FetchHints {
    * @param epoch the {@link #epoch()} read before the fetch that made it began
    * @param scannedAt the claims' time of the last fetch from the head of the queue it descends from
    */
-  record Hint(long seq, long epoch, Instant scannedAt) {}
+  record Hint(long seq, long epoch, Instant scannedAt) {
+    Hint {
+      if (seq < 0) {
+        throw new IllegalArgumentException("seq must not be negative, was " + seq);
+      }
+      Objects.requireNonNull(scannedAt, "scannedAt");
+    }
+  }
 
   /** The epoch to give {@link #record}: read it before the fetch's statement. */
   long epoch() {

@@ -6,6 +6,7 @@ import java.lang.reflect.Method;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -34,7 +35,10 @@ final class PgListener {
   private final String workChannel;
   private final String finishedChannel;
 
-  /** Told of every announcement of work before the subscribers: the store's fetch hints. */
+  /**
+   * Told of every delivery that announces work before any subscriber runs, and whenever the
+   * listener starts listening (notices sent while it did not were lost): the store's fetch hints.
+   */
   private final Runnable onAnyWork;
 
   private final List<Runnable> workSubscribers = new CopyOnWriteArrayList<>();
@@ -47,8 +51,8 @@ final class PgListener {
   private volatile boolean running;
 
   /**
-   * @param onAnyWork run first whenever work is announced, for the store itself: it does not keep
-   *     the listener running, as the subscribers do
+   * @param onAnyWork run first whenever work is announced, and when the listener starts listening,
+   *     for the store itself: it does not keep the listener running, as the subscribers do
    */
   PgListener(
       DataSource dataSource, String workChannel, String finishedChannel, Runnable onAnyWork) {
@@ -122,6 +126,7 @@ final class PgListener {
           statement.execute("LISTEN " + finishedChannel);
           statement.execute("LISTEN " + workChannel);
         }
+        onAnyWork.run(); // whatever was announced while nobody listened
         Object pg = connection.unwrap(Class.forName("org.postgresql.PGConnection"));
         Method poll = pg.getClass().getMethod("getNotifications", int.class);
         poll.setAccessible(true);
@@ -157,27 +162,22 @@ final class PgListener {
     }
   }
 
-  /** Runs the work subscribers once for any number of work notifications, and the others each. */
+  /**
+   * Runs {@link #onAnyWork} and then the work subscribers once for any number of work
+   * notifications, before the finish subscribers are told of each finished batch.
+   */
   private void deliver(Object[] notifications) throws ReflectiveOperationException {
     boolean work = false;
+    List<BatchId> finished = new ArrayList<>();
     Class<?> type = Class.forName("org.postgresql.PGNotification");
     for (Object notification : notifications) {
       String channel = (String) type.getMethod("getName").invoke(notification);
       if (finishedChannel.equals(channel)) {
         String payload = (String) type.getMethod("getParameter").invoke(notification);
-        BatchId id;
         try {
-          id = new BatchId(UUID.fromString(payload));
+          finished.add(new BatchId(UUID.fromString(payload)));
         } catch (IllegalArgumentException e) {
           LOG.debug("ignored a notification on {} that is not a batch id", channel);
-          continue;
-        }
-        for (Consumer<BatchId> subscriber : finishedSubscribers) {
-          try {
-            subscriber.accept(id);
-          } catch (RuntimeException e) {
-            LOG.warn("a JobStore finish subscriber threw; ignored", e);
-          }
         }
       } else {
         work = true;
@@ -185,6 +185,17 @@ final class PgListener {
     }
     if (work) {
       onAnyWork.run();
+    }
+    for (BatchId id : finished) {
+      for (Consumer<BatchId> subscriber : finishedSubscribers) {
+        try {
+          subscriber.accept(id);
+        } catch (RuntimeException e) {
+          LOG.warn("a JobStore finish subscriber threw; ignored", e);
+        }
+      }
+    }
+    if (work) {
       for (Runnable subscriber : workSubscribers) {
         try {
           subscriber.run();

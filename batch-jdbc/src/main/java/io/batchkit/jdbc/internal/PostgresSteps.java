@@ -65,19 +65,14 @@ final class PostgresSteps {
   private final String completeAndLockSql;
   private final String fetchSql;
 
-  /** Where each node's next fetch of a batch begins. */
-  private final FetchHints hints;
-
   /**
    * @param tables the store's tables; among them the sequence the fencing tokens come from (a stamp
    *     reserved in this JVM before the statement waits for its locks could be overtaken by a newer
    *     claim's, so only a value drawn under the lock is unique and greater than the job's last
    *     token), the slots each node holds ({@link Slots}), the attempt history ({@link AttemptLog})
    *     and the jobs each node fetched ahead ({@link BatchRow})
-   * @param hints where each node's next fetch of a batch begins, kept by the store
    */
-  PostgresSteps(Tables tables, FetchHints hints) {
-    this.hints = hints;
+  PostgresSteps(Tables tables) {
     String batches = tables.batches;
     String jobs = tables.jobs;
     String tokens = tables.fencingTokens;
@@ -394,40 +389,11 @@ final class PostgresSteps {
    * Fetches up to {@code want} due jobs of a batch ahead, without slots, in one statement: leases
    * them and adds their number to the node's row of fetched jobs, not to the batch row, whose lock
    * it neither needs nor takes (see {@link BatchRow}); it waits for no lock, as it passes over job
-   * rows another step holds. It starts where the node's last fetch of the batch began while that is
-   * known to pass over no job ({@link FetchHints}); if it then finds fewer than {@code want}, it
-   * fetches the rest from the head of the queue in a second statement.
+   * rows another step holds. It reads the batch's queue from {@code fromSeq} on ({@link
+   * FetchHints}: the entries before it are not read), adds the jobs it took to {@code into} in seq
+   * order, and returns the seq of the first, or -1 if it took none.
    */
-  List<ClaimedJob> fetch(
-      Connection c, Dialect dialect, ClaimRequest request, UUID batchId, int want)
-      throws SQLException {
-    String node = request.nodeId();
-    long epoch = hints.epoch();
-    FetchHints.Hint hint = hints.current(node, batchId, request.now());
-    List<ClaimedJob> fetched = new ArrayList<>();
-    long first =
-        fetchFrom(c, dialect, request, batchId, want, hint == null ? 0 : hint.seq(), fetched);
-    if (hint != null && fetched.size() < want) {
-      // jobs may wait before the hint (they came back, or fell due): from the head, before these
-      hints.forget(node, batchId);
-      List<ClaimedJob> head = new ArrayList<>();
-      fetchFrom(c, dialect, request, batchId, want - fetched.size(), 0, head);
-      head.addAll(fetched);
-      return head;
-    }
-    if (first < 0) {
-      hints.forget(node, batchId);
-    } else {
-      hints.record(node, batchId, first, epoch, hint == null ? request.now() : hint.scannedAt());
-    }
-    return fetched;
-  }
-
-  /**
-   * Runs the fetch statement from {@code fromSeq} on, adding the jobs it took to {@code into} in
-   * seq order; returns the seq of the first, or -1 if it took none.
-   */
-  private long fetchFrom(
+  long fetch(
       Connection c,
       Dialect dialect,
       ClaimRequest request,

@@ -106,9 +106,8 @@ public final class SqlJobStore implements JdbcJobStore {
     this.batchTransitions = new BatchTransitions(tables, reads, notifier);
     this.attempts = new AttemptLog(tables);
     this.webhooks = new WebhookOutbox(tables);
-    PostgresSteps steps =
-        dialect.hasSingleStatementSteps() ? new PostgresSteps(tables, hints) : null;
-    this.claims = new Claims(tables, reads, steps);
+    PostgresSteps steps = dialect.hasSingleStatementSteps() ? new PostgresSteps(tables) : null;
+    this.claims = new Claims(tables, reads, steps, hints);
     this.slots = new Slots(tables, reads);
     this.outcomes = new Outcomes(tables, reads, batchTransitions, notifier, steps, slots);
     this.leases = new Leases(tables, tx, reads, outcomes, notifier, slots, steps != null);

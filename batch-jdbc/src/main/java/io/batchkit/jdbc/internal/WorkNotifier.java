@@ -192,7 +192,8 @@ final class WorkNotifier {
     List<UUID> finished = List.copyOf(announced.finished);
     announced.clear();
     if (newWork) {
-      // after the commit: a fetch that began before sees the jobs queued again, or loses its hint
+      // after the commit: a fetch that reads the epoch after this sees the jobs queued again, and
+      // one that read it before leaves a hint that is void
       hints.invalidate();
       for (Runnable subscriber : localWork) {
         try {

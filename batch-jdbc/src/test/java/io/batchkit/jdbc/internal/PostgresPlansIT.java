@@ -49,7 +49,7 @@ class PostgresPlansIT {
     JdbcJobStore.builder(pool).tablePrefix(prefix).createSchema(true).build();
     tables = new Tables(new Dialect(SqlDialect.POSTGRESQL), prefix);
     reads = new BatchReads(tables);
-    steps = new PostgresSteps(tables, new FetchHints());
+    steps = new PostgresSteps(tables);
     try (Connection c = pool.getConnection();
         Statement s = c.createStatement()) {
       // early in a large batch's run: mostly queued, a tenth succeeded, a few of every other
