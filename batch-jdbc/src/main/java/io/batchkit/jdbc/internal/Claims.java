@@ -329,7 +329,9 @@ final class Claims {
    * The one-statement fetch ({@link PostgresSteps#fetch}), from where the node's last fetch of the
    * batch began while that is known to pass over no job ({@link FetchHints}); if it then finds
    * fewer than {@code want}, the rest comes from the head of the queue in a second statement, and
-   * those jobs come first.
+   * those jobs come first (in seq order but for jobs the first statement passed over as held, at a
+   * batch's end). A hint is kept only from a fetch that found all it wanted: at a batch's end the
+   * next fetch reads from the head, in one statement.
    */
   private List<ClaimedJob> fetchFromHint(Connection c, ClaimRequest request, UUID batchId, int want)
       throws SQLException {
@@ -347,7 +349,7 @@ final class Claims {
       head.addAll(fetched);
       return head;
     }
-    if (first < 0) {
+    if (fetched.size() < want) {
       hints.forget(node, batchId);
     } else {
       hints.record(node, batchId, first, epoch, hint == null ? request.now() : hint.scannedAt());

@@ -17,14 +17,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * to any more, and on several busy nodes the statements of the last tens of milliseconds hold such
  * snapshots: every fetch from the head of the queue read the entries of every job fetched in that
  * time again (12 to 19 entries per job on 3 nodes, against 4 to 5 on 1; see {@code
- * benchmarks/RESULTS.md}, issue 10 step 13). So a node remembers, per batch, the seq of the first
- * job its last fetch took, and its next fetch starts there: every queued job before it was, as that
- * fetch saw the table, held by another step or not due yet.
+ * benchmarks/RESULTS.md}, issue 10 steps 12 and 13). So a node remembers, per batch, the seq of the
+ * first job its last fetch took, and its next fetch starts there: every queued job before it was,
+ * as that fetch saw the table, held by another step or not due yet.
  *
- * <p>Jobs that have not run still start in seq order. A job can come back before a hint (a retry, a
- * released job, a lease taken back, {@code retryFailed}, {@code retryJobs}) or fall due before it
- * (a retry whose time comes, a job a step held and then rolled back), so a hint is used only while
- * all of this holds:
+ * <p>Jobs start in seq order, except one that becomes runnable before a hint. A job can come back
+ * before a hint (a retry, a released job, a lease taken back, {@code retryFailed}, {@code
+ * retryJobs}) or fall due before it (a retry whose time comes, a job a step held and then rolled
+ * back), so a hint is used only while all of this holds:
  *
  * <ul>
  *   <li>no work was announced since the hint's fetch began ({@link #invalidate}): every step that
@@ -42,8 +42,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>The epoch is read before the fetch's statement and moved on after the announcing step
  * committed, so a hint stays valid only if its fetch's snapshot saw the jobs queued again: that
  * assumes each statement reads a snapshot of its own (READ COMMITTED, PostgreSQL's default). On a
- * pool set to a stricter isolation, or with a clock that stands still, the lifetime does not bound
- * the wait and only the other two rules void a hint.
+ * pool set to a stricter isolation an announcement may not void a hint that missed its jobs, and
+ * then the lifetime bounds the wait; with a clock that stands still the lifetime bounds nothing,
+ * and only the other two rules void a hint.
  *
  * <p>Ownership: any thread; the hints are a concurrent map, and a hint is a value replaced whole.
  * Two fetches of one batch by one node racing each other each leave a hint true for its own fetch.

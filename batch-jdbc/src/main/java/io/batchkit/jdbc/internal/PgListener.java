@@ -52,7 +52,8 @@ final class PgListener {
 
   /**
    * @param onAnyWork run first whenever work is announced, and when the listener starts listening,
-   *     for the store itself: it does not keep the listener running, as the subscribers do
+   *     for the store itself: it does not keep the listener running, as the subscribers do; it must
+   *     not throw (the listener would take it for a lost connection)
    */
   PgListener(
       DataSource dataSource, String workChannel, String finishedChannel, Runnable onAnyWork) {
@@ -163,8 +164,9 @@ final class PgListener {
   }
 
   /**
-   * Runs {@link #onAnyWork} and then the work subscribers once for any number of work
-   * notifications, before the finish subscribers are told of each finished batch.
+   * Runs {@link #onAnyWork} first if any notification announces work, then tells the finish
+   * subscribers of each finished batch, then runs the work subscribers once for any number of work
+   * notifications.
    */
   private void deliver(Object[] notifications) throws ReflectiveOperationException {
     boolean work = false;
