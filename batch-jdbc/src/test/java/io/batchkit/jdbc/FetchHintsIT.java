@@ -35,6 +35,12 @@ class FetchHintsIT {
   private static final String NODE = "node-a";
   private static final Instant T0 = Instant.parse("2030-01-01T00:00:00Z");
 
+  /** When the retry of {@link #retriedBehindAHint} falls due. */
+  private static final Instant DUE = T0.plusMillis(50);
+
+  /** When {@link #retriedBehindAHint} makes the hint, by a fetch from the head. */
+  private static final Instant HINTED = T0.plusMillis(10);
+
   private final SharedTables tables = new SharedTables(() -> TestDatabases.postgres(6));
   private JdbcJobStore store;
 
@@ -85,31 +91,33 @@ class FetchHintsIT {
 
   @Test
   void aRetryThatFallsDue_isFetchedFirstOnceTheHintsTimeIsUp() {
-    StartedBatches.insert(store, TYPE, 20, 3, T0);
-    List<ClaimedJob> first = claimAndFetch(T0);
-    ClaimedJob retried = first.get(1); // seq 1
-    Instant due = T0.plusMillis(50);
-    store.complete(List.of(JobOutcome.retry(retried, "again", due).withoutSlot()), T0);
-    fetch(store, 3, T0.plusMillis(10)); // from the head, passing the retry: 4-6, the hint is 4
-    fetch(store, 3, due.plusMillis(10)); // may start at the hint: the retry waits behind 7-9
+    ClaimedJob retried = retriedBehindAHint(20);
+    fetch(store, 3, DUE.plusMillis(10)); // may start at the hint: the retry waits behind 7-9
 
-    Instant hintEnd = T0.plusMillis(10).plus(Duration.ofMillis(100)); // FetchHints.LIFETIME
+    Instant hintEnd = HINTED.plus(Duration.ofMillis(100)); // FetchHints.LIFETIME
     assertEquals(retried.id(), fetch(store, 3, hintEnd).get(0).id());
   }
 
   @Test
   void aFetchFromTheHintThatComesUpShort_fetchesTheRestFromTheHead() {
-    StartedBatches.insert(store, TYPE, 8, 3, T0);
-    List<ClaimedJob> first = claimAndFetch(T0);
-    ClaimedJob retried = first.get(2); // seq 2
-    Instant due = T0.plusMillis(50);
-    store.complete(List.of(JobOutcome.retry(retried, "again", due).withoutSlot()), T0);
-    fetch(store, 3, T0.plusMillis(10)); // from the head: 4-6, the hint is 4
+    ClaimedJob retried = retriedBehindAHint(8);
 
-    List<ClaimedJob> rest = fetch(store, 3, due.plusMillis(10)); // from the hint: only 7
+    List<ClaimedJob> rest = fetch(store, 3, DUE.plusMillis(10)); // from the hint: only 7
 
     assertEquals(2, rest.size(), rest.toString());
     assertEquals(retried.id(), rest.get(0).id());
+  }
+
+  /**
+   * Stores a batch of {@code size} jobs, claims seq 0 and fetches 1-3, retries seq 2 at {@link
+   * #DUE}, and fetches 4-6 from the head at {@link #HINTED}, passing the retry: the hint is 4.
+   */
+  private ClaimedJob retriedBehindAHint(int size) {
+    StartedBatches.insert(store, TYPE, size, 3, T0);
+    ClaimedJob retried = claimAndFetch(T0).get(2);
+    store.complete(List.of(JobOutcome.retry(retried, "again", DUE).withoutSlot()), T0);
+    assertEquals(3, fetch(store, 3, HINTED).size());
+    return retried;
   }
 
   /**

@@ -23,7 +23,8 @@ import java.util.function.Consumer;
  * delivers the local announcements after the commit.
  *
  * <p>Because it sees what a transaction announced, it also decides how a transaction of claims and
- * outcomes commits ({@link #writeJobStep}): one that finished a batch waits for the log flush.
+ * outcomes commits ({@link #writeJobStep}): one that finished a batch waits for the log flush; and
+ * once one that announced work committed, it voids the fetch hints ({@link FetchHints}).
  *
  * <p>A {@code NOTIFY} makes PostgreSQL take a global lock at commit, so only rare steps send one:
  * those that create work (a batch started, jobs queued again) and the one step that finishes a
