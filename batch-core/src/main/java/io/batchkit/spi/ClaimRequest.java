@@ -37,7 +37,7 @@ import java.util.Map;
  * JobStore#fetchesAside}) checks both without the batch's lock: a slot the node gives back as the
  * fetch runs leaves it jobs no slot of its can start, which it gives back unstarted. Jobs are
  * fetched in their order, except that a job which comes back to the queue or falls due before where
- * the node's last fetch began may be fetched a little later (see {@link JobStore#claim}).
+ * the node's last fetch ended may be fetched a little later (see {@link JobStore#claim}).
  *
  * @param nodeId the claiming node, stored as the jobs' owner
  * @param maxJobs the most jobs to claim for free slots: each gets a slot of its batch; 0 when the

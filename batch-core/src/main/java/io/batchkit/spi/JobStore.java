@@ -282,7 +282,7 @@ public interface JobStore {
    * request does not name. Batches are served in dispatch-key order (see {@link ClaimRequest}),
    * jobs within a batch in their order, those with slots first; a batch given jobs for slots is
    * marked served now. A store may let a node's fetches ahead of a batch start where its last one
-   * began, as long as a job that comes back to the queue or falls due before that place is fetched
+   * ended, as long as a job that comes back to the queue or falls due before that place is fetched
    * soon after (the PostgreSQL store: as soon as it hears of a job queued again, else within a
    * tenth of a second).
    *

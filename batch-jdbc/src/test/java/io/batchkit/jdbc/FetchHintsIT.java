@@ -1,20 +1,25 @@
 package io.batchkit.jdbc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.batchkit.BatchId;
+import io.batchkit.JobId;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.Subscription;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -24,10 +29,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
 /**
- * On PostgreSQL a node's fetch of a batch starts where its last one began (see {@code FetchHints}),
+ * On PostgreSQL a node's fetch of a batch starts where its last one ended (see {@code FetchHints}),
  * and still takes a job that came back before that place first, or at the latest once the hint's
- * time is up: jobs queued again through this store, through another node's store, a retry that
- * falls due, and one found only when the fetch from the hint comes up short.
+ * time is up: jobs queued again through this store, through another node's store, a job another
+ * step held as the last fetch passed it, a retry that falls due, and one found only when the fetch
+ * from the hint comes up short.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class FetchHintsIT {
@@ -57,7 +63,7 @@ class FetchHintsIT {
   @Test
   void aJobQueuedAgainThroughThisStore_isFetchedFirst() {
     StartedBatches.insert(store, TYPE, 20, 3, T0);
-    List<ClaimedJob> first = claimAndFetch(T0); // seq 0 claimed, 1-3 fetched: the hint is 1
+    List<ClaimedJob> first = claimAndFetch(T0); // seq 0 claimed, 1-3 fetched: the hint is 4
     fetch(store, 3, T0); // from the hint: 4-6
     ClaimedJob back = first.get(2); // seq 2
 
@@ -90,6 +96,35 @@ class FetchHintsIT {
   }
 
   @Test
+  void aJobHeldWhileTheLastFetchPassedIt_isFetchedFirstOnceTheHintsTimeIsUp() throws Exception {
+    StartedBatches.insert(store, TYPE, 20, 3, T0);
+    JobId held;
+    try (Connection c = tables.dataSource().getConnection()) {
+      c.setAutoCommit(false);
+      try (PreparedStatement lock =
+              c.prepareStatement(
+                  "SELECT id FROM " + tables.prefix() + "jobs WHERE seq = 2 FOR UPDATE");
+          ResultSet rs = lock.executeQuery()) { // a step that holds seq 2, then rolls back
+        assertTrue(rs.next());
+        held = new JobId(rs.getObject(1, UUID.class));
+        List<ClaimedJob> first = claimAndFetch(T0); // seq 0 claimed, 1, 3 and 4 fetched
+        assertFalse(first.stream().anyMatch(j -> j.id().equals(held)), first.toString());
+      } finally {
+        c.rollback();
+      }
+    }
+
+    // the fetch from the hint starts past seq 4, the last job the first fetch took: seq 2, free
+    // again without a notice, waits behind 5-7
+    List<ClaimedJob> next = fetch(store, 3, T0.plusMillis(10));
+    assertEquals(3, next.size(), next.toString());
+    assertFalse(next.stream().anyMatch(j -> j.id().equals(held)), "read from before the hint");
+
+    Instant hintEnd = T0.plus(Duration.ofMillis(100)); // FetchHints.LIFETIME
+    assertEquals(held, fetch(store, 3, hintEnd).get(0).id());
+  }
+
+  @Test
   void aRetryThatFallsDue_isFetchedFirstOnceTheHintsTimeIsUp() {
     ClaimedJob retried = retriedBehindAHint(20);
     fetch(store, 3, DUE.plusMillis(10)); // may start at the hint: the retry waits behind 7-9
@@ -110,7 +145,7 @@ class FetchHintsIT {
 
   /**
    * Stores a batch of {@code size} jobs, claims seq 0 and fetches 1-3, retries seq 2 at {@link
-   * #DUE}, and fetches 4-6 from the head at {@link #HINTED}, passing the retry: the hint is 4.
+   * #DUE}, and fetches 4-6 from the head at {@link #HINTED}, passing the retry: the hint is 7.
    */
   private ClaimedJob retriedBehindAHint(int size) {
     StartedBatches.insert(store, TYPE, size, 3, T0);

@@ -327,7 +327,7 @@ final class Claims {
 
   /**
    * The one-statement fetch ({@link PostgresSteps#fetch}), from where the node's last fetch of the
-   * batch began while that is known to pass over no job ({@link FetchHints}); if it then finds
+   * batch ended while that is known to pass over no job ({@link FetchHints}); if it then finds
    * fewer than {@code want}, the rest comes from the head of the queue in a second statement, and
    * those jobs come first (in seq order but for jobs the first statement passed over as held, at a
    * batch's end). A hint is kept only from a fetch that found all it wanted: at a batch's end the
@@ -340,7 +340,7 @@ final class Claims {
     FetchHints.Hint hint = hints.current(node, batchId, request.now());
     List<ClaimedJob> fetched = new ArrayList<>();
     long fromSeq = hint == null ? 0 : hint.seq();
-    long first = steps.fetch(c, dialect, request, batchId, want, fromSeq, fetched);
+    long past = steps.fetch(c, dialect, request, batchId, want, fromSeq, fetched);
     if (hint != null && fetched.size() < want) {
       // jobs may wait before the hint (they came back, or fell due)
       hints.forget(node, batchId);
@@ -352,7 +352,7 @@ final class Claims {
     if (fetched.size() < want) {
       hints.forget(node, batchId);
     } else {
-      hints.record(node, batchId, first, epoch, hint == null ? request.now() : hint.scannedAt());
+      hints.record(node, batchId, past, epoch, hint == null ? request.now() : hint.scannedAt());
     }
     return fetched;
   }

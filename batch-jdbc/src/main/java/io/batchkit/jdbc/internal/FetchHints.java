@@ -17,9 +17,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * to any more, and on several busy nodes the statements of the last tens of milliseconds hold such
  * snapshots: every fetch from the head of the queue read the entries of every job fetched in that
  * time again (12 to 19 entries per job on 3 nodes, against 4 to 5 on 1; see {@code
- * benchmarks/RESULTS.md}, issue 10 steps 12 and 13). So a node remembers, per batch, the seq of the
- * first job its last fetch took, and its next fetch starts there: every queued job before it was,
- * as that fetch saw the table, held by another step or not due yet.
+ * benchmarks/RESULTS.md}, issue 10 steps 12 to 14). So a node remembers, per batch, the seq just
+ * past the last job its last fetch took, and its next fetch starts there: every queued job before
+ * it was, as that fetch saw the table, taken by it, held by another step or not due yet.
  *
  * <p>Jobs start in seq order, except one that becomes runnable before a hint. A job can come back
  * before a hint (a retry, a released job, a lease taken back, {@code retryFailed}, {@code
@@ -65,7 +65,7 @@ final class FetchHints {
 
   /**
    * Where a fetch may start: before {@code seq}, no job was due and free when the fetch that made
-   * it ran.
+   * it ran, but those it took.
    *
    * @param seq the seq to start from
    * @param epoch the {@link #epoch()} read before the fetch that made it began
@@ -98,17 +98,17 @@ final class FetchHints {
   }
 
   /**
-   * Records where {@code nodeId}'s next fetch of {@code batchId} may start: at {@code firstTaken},
-   * the seq of the first job a fetch that began at {@code epoch} took.
+   * Records where {@code nodeId}'s next fetch of {@code batchId} may start: at {@code pastTaken},
+   * the seq just past the last job a fetch that began at {@code epoch} took.
    *
    * @param scannedAt the claims' time of that fetch if it read from the head of the queue, else the
    *     {@link Hint#scannedAt} of the hint it started from
    */
-  void record(String nodeId, UUID batchId, long firstTaken, long epoch, Instant scannedAt) {
+  void record(String nodeId, UUID batchId, long pastTaken, long epoch, Instant scannedAt) {
     if (hints.size() >= MAX_HINTS) {
       hints.clear();
     }
-    hints.put(new Key(nodeId, batchId), new Hint(firstTaken, epoch, scannedAt));
+    hints.put(new Key(nodeId, batchId), new Hint(pastTaken, epoch, scannedAt));
   }
 
   /** Forgets the hint of {@code nodeId}'s fetches of {@code batchId}: the next reads the head. */

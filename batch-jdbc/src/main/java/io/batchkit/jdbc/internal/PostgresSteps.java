@@ -143,7 +143,7 @@ final class PostgresSteps {
         """
         WITH picked AS (
           SELECT j.id FROM %2$s j
-          -- from where this node's last fetch began (see FetchHints), or 0
+          -- from where this node's last fetch ended (see FetchHints), or 0
           WHERE j.batch_id = ? AND j.status = 'QUEUED' AND j.run_at <= ? AND j.seq >= ?
           ORDER BY j.seq
           LIMIT ?
@@ -391,7 +391,7 @@ final class PostgresSteps {
    * it neither needs nor takes (see {@link BatchRow}); it waits for no lock, as it passes over job
    * rows another step holds. It reads the batch's queue from {@code fromSeq} on ({@link
    * FetchHints}: the entries before it are not read), adds the jobs it took to {@code into} in seq
-   * order, and returns the seq of the first, or -1 if it took none.
+   * order, and returns the seq just past the last, or -1 if it took none.
    */
   long fetch(
       Connection c,
@@ -402,7 +402,7 @@ final class PostgresSteps {
       long fromSeq,
       List<ClaimedJob> into)
       throws SQLException {
-    long first = -1;
+    long past = -1;
     try (PreparedStatement ps = c.prepareStatement(fetchSql)) {
       int i = 0;
       dialect.setUuid(ps, ++i, batchId);
@@ -417,9 +417,7 @@ final class PostgresSteps {
       ps.setString(++i, request.nodeId());
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          if (first < 0) {
-            first = rs.getLong("seq");
-          }
+          past = rs.getLong("seq") + 1; // the rows come in seq order
           into.add(
               new ClaimedJob(
                   new JobId(dialect.getUuid(rs, "id")),
@@ -431,7 +429,7 @@ final class PostgresSteps {
         }
       }
     }
-    return first;
+    return past;
   }
 
   /**
