@@ -2,6 +2,8 @@ package io.batchkit.jdbc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -10,12 +12,18 @@ import io.batchkit.JobId;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
 import io.batchkit.spi.JobOutcome;
+import io.batchkit.spi.JobStoreException;
 import io.batchkit.spi.Subscription;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -23,6 +31,8 @@ import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,9 +41,9 @@ import org.junit.jupiter.api.TestInstance;
 /**
  * On PostgreSQL a node's fetch of a batch starts where its last one ended (see {@code FetchHints}),
  * and still takes a job that came back before that place first, or at the latest once the hint's
- * time is up: jobs queued again through this store, through another node's store, a job another
- * step held as the last fetch passed it, a retry that falls due, and one found only when the fetch
- * from the hint comes up short.
+ * time is up: jobs queued again through this store, through another node's store, or while the
+ * store's listener was away, a job another step held as the last fetch passed it, a retry that
+ * falls due, and one found only when the fetch from the hint comes up short.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class FetchHintsIT {
@@ -96,15 +106,87 @@ class FetchHintsIT {
   }
 
   @Test
-  void aJobHeldWhileTheLastFetchPassedIt_isFetchedFirstOnceTheHintsTimeIsUp() throws Exception {
-    StartedBatches.insert(store, TYPE, 20, 3, T0);
-    JobId held;
-    try (Connection c = tables.dataSource().getConnection()) {
-      c.setAutoCommit(false);
-      try (PreparedStatement lock =
+  void aJobQueuedAgainWhileTheListenerWasAway_isFetchedFirstOnceItListensAgain() throws Exception {
+    BlockingQueue<BatchId> finished = new LinkedBlockingQueue<>();
+    Subscription listening = store.subscribeFinished(finished::add);
+    try {
+      StartedBatches.insert(store, TYPE, 20, 3, T0);
+      awaitNoticesDelivered(finished);
+      List<ClaimedJob> first = claimAndFetch(T0);
+      fetch(store, 3, T0); // from the hint: 4-6
+      ClaimedJob back = first.get(2); // seq 2
+      try (Connection c = tables.dataSource().getConnection();
+          PreparedStatement requeue =
               c.prepareStatement(
-                  "SELECT id FROM " + tables.prefix() + "jobs WHERE seq = 2 FOR UPDATE");
-          ResultSet rs = lock.executeQuery()) { // a step that holds seq 2, then rolls back
+                  "UPDATE " + tables.prefix() + "jobs SET status = 'QUEUED' WHERE id = ?");
+          PreparedStatement cut =
+              c.prepareStatement(
+                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = ?")) {
+        // queued again with no notice, as one sent while nobody listened would be lost
+        requeue.setObject(1, back.id().value());
+        assertEquals(1, requeue.executeUpdate());
+        cut.setString(1, "LISTEN " + (tables.prefix() + "work").toLowerCase(Locale.ROOT));
+        try (ResultSet rs = cut.executeQuery()) {
+          assertTrue(rs.next(), "no listening session to cut");
+        }
+      }
+      awaitNoticesDelivered(finished); // listening again
+
+      // the claims' clock stands still: only the listener's new start voided the hint
+      assertEquals(back.id(), fetch(store, 3, T0).get(0).id(), "passed over");
+    } finally {
+      listening.close();
+    }
+  }
+
+  @Test
+  void aFetchRunAgainAfterItsCommitFailed_takesTheJobsTheFailedAttemptGaveBack()
+      throws SQLException {
+    AtomicReference<String> failNextCommit = new AtomicReference<>();
+    store = failingCommits(failNextCommit);
+    StartedBatches.insert(store, TYPE, 20, 3, T0);
+    claimAndFetch(T0); // seq 0 claimed, 1-3 fetched: the hint is 4
+
+    failNextCommit.set("40001"); // a serialization failure: the store runs the transaction again
+    List<ClaimedJob> again = fetch(store, 3, T0); // takes 4-6, fails to commit, runs again
+
+    assertNull(failNextCommit.get(), "no commit failed");
+    assertEquals(List.of(4L, 5L, 6L), seqsOf(again));
+  }
+
+  @Test
+  void aFetchAfterOneWhoseCommitFailed_takesTheJobsTheFailedOneGaveBack() throws SQLException {
+    AtomicReference<String> failNextCommit = new AtomicReference<>();
+    store = failingCommits(failNextCommit);
+    StartedBatches.insert(store, TYPE, 20, 3, T0);
+    claimAndFetch(T0); // seq 0 claimed, 1-3 fetched: the hint is 4
+
+    failNextCommit.set("08006"); // a lost connection: the call fails
+    assertThrows(JobStoreException.class, () -> fetch(store, 3, T0)); // took 4-6, rolled back
+
+    assertEquals(List.of(4L, 5L, 6L), seqsOf(fetch(store, 3, T0)));
+  }
+
+  /** A store on the shared tables whose next commit fails with the SQLState set in {@code next}. */
+  private JdbcJobStore failingCommits(AtomicReference<String> next) {
+    return JdbcJobStore.builder(failingCommit(tables.dataSource(), next))
+        .tablePrefix(tables.prefix())
+        .build();
+  }
+
+  @Test
+  void aJobHeldWhileTheLastFetchPassedIt_isFetchedFirstOnceTheHintsTimeIsUp() throws SQLException {
+    BatchId batch = StartedBatches.insert(store, TYPE, 20, 3, T0).id();
+    JobId held;
+    try (Connection c = tables.dataSource().getConnection();
+        PreparedStatement lock =
+            c.prepareStatement(
+                "SELECT id FROM "
+                    + tables.prefix()
+                    + "jobs WHERE batch_id = ? AND seq = 2 FOR UPDATE")) {
+      c.setAutoCommit(false);
+      lock.setObject(1, batch.value());
+      try (ResultSet rs = lock.executeQuery()) { // a step that holds seq 2, then rolls back
         assertTrue(rs.next());
         held = new JobId(rs.getObject(1, UUID.class));
         List<ClaimedJob> first = claimAndFetch(T0); // seq 0 claimed, 1, 3 and 4 fetched
@@ -180,6 +262,60 @@ class FetchHintsIT {
       }
     }
     fail("the store's listener passed on none of 200 notices");
+  }
+
+  /** The seqs of {@code jobs}, in order. */
+  private List<Long> seqsOf(List<ClaimedJob> jobs) throws SQLException {
+    List<Long> seqs = new ArrayList<>();
+    try (Connection c = tables.dataSource().getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("SELECT seq FROM " + tables.prefix() + "jobs WHERE id = ?")) {
+      for (ClaimedJob job : jobs) {
+        ps.setObject(1, job.id().value());
+        try (ResultSet rs = ps.executeQuery()) {
+          assertTrue(rs.next(), job.toString());
+          seqs.add(rs.getLong(1));
+        }
+      }
+    }
+    return seqs;
+  }
+
+  /**
+   * Wraps {@code ds} so that, while {@code failNext} holds an SQLState, a commit rolls back instead
+   * and fails with that state, clearing it.
+   */
+  private static DataSource failingCommit(DataSource ds, AtomicReference<String> failNext) {
+    return (DataSource)
+        Proxy.newProxyInstance(
+            DataSource.class.getClassLoader(),
+            new Class<?>[] {DataSource.class},
+            (proxy, method, args) -> {
+              Object result = invoke(method, ds, args);
+              if (!method.getName().equals("getConnection")) {
+                return result;
+              }
+              Connection real = (Connection) result;
+              return Proxy.newProxyInstance(
+                  Connection.class.getClassLoader(),
+                  new Class<?>[] {Connection.class},
+                  (p, m, a) -> {
+                    String state = m.getName().equals("commit") ? failNext.getAndSet(null) : null;
+                    if (state != null) {
+                      real.rollback();
+                      throw new SQLException("commit failed (test)", state);
+                    }
+                    return invoke(m, real, a);
+                  });
+            });
+  }
+
+  private static Object invoke(Method method, Object target, Object[] args) throws Throwable {
+    try {
+      return method.invoke(target, args);
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
   }
 
   /** Claims one job with a slot (seq 0), and fetches three more (seq 1 to 3) in that slot. */

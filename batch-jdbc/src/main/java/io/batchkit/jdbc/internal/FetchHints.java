@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * to any more, and on several busy nodes the statements of the last tens of milliseconds hold such
  * snapshots: every fetch from the head of the queue read the entries of every job fetched in that
  * time again (12 to 19 entries per job on 3 nodes, against 4 to 5 on 1; see {@code
- * benchmarks/RESULTS.md}, issue 10 steps 12 to 14). So a node remembers, per batch, the seq just
+ * benchmarks/RESULTS.md}, issue 10 steps 12 and 13). So a node remembers, per batch, the seq just
  * past the last job its last fetch took, and its next fetch starts there: every queued job before
  * it was, as that fetch saw the table, taken by it, held by another step or not due yet.
  *
@@ -31,7 +31,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       queues a job again announces work, this store's own after their commit and other nodes'
  *       through {@code NOTIFY}, which the store's listener passes on while it listens (it runs
  *       while a service is subscribed, and voids every hint when it listens again after a lost
- *       connection);
+ *       connection); and a transaction of this store that rolled back voids them too, as its fetch
+ *       may have left a hint past jobs it gave back;
  *   <li>the last fetch from the head of the queue, whose hint the later ones carry on, was less
  *       than {@link #LIFETIME} ago by the claims' clock: a retry that falls due, or a job that a
  *       step held and rolled back, waits at most that long behind jobs after it;

@@ -121,9 +121,8 @@ final class PgListener {
         connection.setAutoCommit(true);
         try (Statement statement = connection.createStatement()) {
           // the channels are the store's validated table prefix plus a word: identifiers, not
-          // input;
-          // the work channel last, so that a session whose last statement listens on it listens
-          // on both
+          // input; the work channel last, so that a session whose last statement listens on it
+          // listens on both
           statement.execute("LISTEN " + finishedChannel);
           statement.execute("LISTEN " + workChannel);
         }

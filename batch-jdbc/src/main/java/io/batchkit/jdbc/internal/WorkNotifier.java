@@ -24,7 +24,8 @@ import java.util.function.Consumer;
  *
  * <p>Because it sees what a transaction announced, it also decides how a transaction of claims and
  * outcomes commits ({@link #writeJobStep}): one that finished a batch waits for the log flush; and
- * once one that announced work committed, it voids the fetch hints ({@link FetchHints}).
+ * once one that announced work committed, or one rolled back, it voids the fetch hints ({@link
+ * FetchHints}).
  *
  * <p>A {@code NOTIFY} makes PostgreSQL take a global lock at commit, so only rare steps send one:
  * those that create work (a batch started, jobs queued again) and the one step that finishes a
@@ -56,6 +57,9 @@ final class WorkNotifier {
     boolean work;
     boolean finishedAny;
     final List<UUID> finished = new ArrayList<>();
+
+    /** The attempts of the current transaction begun so far (a conflict reruns it). */
+    int attempts;
 
     void clear() {
       work = false;
@@ -169,12 +173,18 @@ final class WorkNotifier {
 
   private <T> T write(String operation, Transactions.Work<T> work, boolean relaxCommit) {
     Pending announced = pending.get();
+    announced.attempts = 0;
     T result;
     try {
       result =
           tx.run(
               operation,
               c -> {
+                if (announced.attempts++ > 0) {
+                  // the attempt before rolled back: a hint its fetch left would pass over the
+                  // jobs it gave back
+                  hints.invalidate();
+                }
                 announced.clear(); // an attempt rerun after a conflict starts afresh
                 T done = work.run(c);
                 if (relaxCommit && !announced.finishedAny) {
@@ -187,6 +197,7 @@ final class WorkNotifier {
               });
     } catch (RuntimeException | Error e) {
       announced.clear(); // rolled back: nothing happened
+      hints.invalidate(); // but a hint a fetch in it left would pass over the jobs it gave back
       throw e;
     }
     boolean newWork = announced.work;
