@@ -1,13 +1,23 @@
 package io.batchkit.jdbc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchkit.Batch;
 import io.batchkit.BatchRequest;
 import io.batchkit.BatchService;
 import io.batchkit.BatchStatus;
+import io.batchkit.spi.Subscription;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -111,6 +121,45 @@ class NotifyIT {
       assertEquals(BatchStatus.COMPLETED, done.status(), done.toString());
       assertEquals(3, runs.get());
       assertEquals("sleepy", worker.nodeId());
+    }
+  }
+
+  /**
+   * The listener's connection comes from the store's pool: when the last subscription ends, it goes
+   * back without its LISTENs, or whoever borrows it next would go on collecting the channels'
+   * notices.
+   */
+  @Test
+  void theLastSubscriptionEnding_givesTheListenersConnectionBackNotListening() throws Exception {
+    JdbcJobStore store = JdbcJobStore.builder(db).tablePrefix(prefix).createSchema(true).build();
+    String channel = (prefix + "work").toLowerCase(Locale.ROOT);
+    BlockingQueue<Boolean> woken = new LinkedBlockingQueue<>();
+    try (Subscription ignored = store.subscribe(() -> woken.add(true));
+        Connection c = db.getConnection();
+        PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')")) {
+      notice.setString(1, channel);
+      boolean heard = false;
+      for (int i = 0; i < 200 && !heard; i++) { // the listener may not listen yet
+        notice.execute();
+        heard = woken.poll(100, TimeUnit.MILLISECONDS) != null;
+      }
+      assertTrue(heard, "the store's listener never heard a notice");
+      assertEquals(1, sessionsListeningLast(channel));
+    }
+
+    assertEquals(0, sessionsListeningLast(channel));
+  }
+
+  /** The sessions whose last statement was a LISTEN on {@code channel}. */
+  private int sessionsListeningLast(String channel) throws SQLException {
+    try (Connection c = db.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("SELECT count(*) FROM pg_stat_activity WHERE query = ?")) {
+      ps.setString(1, "LISTEN " + channel);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getInt(1);
+      }
     }
   }
 }

@@ -135,10 +135,16 @@ final class PgListener {
           failing = false;
         }
         backoffMillis = 100;
-        while (running) {
-          Object[] notifications = (Object[]) poll.invoke(pg, WAIT_MILLIS);
-          if (notifications != null && notifications.length > 0) {
-            deliver(notifications);
+        try {
+          while (running) {
+            Object[] notifications = (Object[]) poll.invoke(pg, WAIT_MILLIS);
+            if (notifications != null && notifications.length > 0) {
+              deliver(notifications);
+            }
+          }
+        } finally {
+          if (!running) {
+            unlisten(connection); // stopping: the connection goes back to the pool
           }
         }
       } catch (SQLException | ReflectiveOperationException | RuntimeException e) {
@@ -159,6 +165,18 @@ final class PgListener {
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoffMillis));
         backoffMillis = Math.min(backoffMillis * 2, 10_000);
       }
+    }
+  }
+
+  /**
+   * Ends the LISTENs of a connection that goes back to the pool, so that whoever borrows it next
+   * does not go on collecting the channels' notices; a failure is only logged.
+   */
+  private static void unlisten(Connection connection) {
+    try (Statement statement = connection.createStatement()) {
+      statement.execute("UNLISTEN *");
+    } catch (SQLException e) {
+      LOG.debug("could not end the LISTENs of a connection given back to the pool", e);
     }
   }
 
