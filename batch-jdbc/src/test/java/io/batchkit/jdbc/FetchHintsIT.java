@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.zaxxer.hikari.HikariDataSource;
 import io.batchkit.BatchId;
 import io.batchkit.JobId;
 import io.batchkit.spi.ClaimRequest;
@@ -42,8 +43,9 @@ import org.junit.jupiter.api.TestInstance;
  * On PostgreSQL a node's fetch of a batch starts where its last one ended (see {@code FetchHints}),
  * and still takes a job that came back before that place first, or at the latest once the hint's
  * time is up: jobs queued again through this store, through another node's store, or while the
- * store's listener was away, a job another step held as the last fetch passed it, a retry that
- * falls due, and one found only when the fetch from the hint comes up short.
+ * store's listener was away, jobs a fetch took and gave back as its commit failed, a job another
+ * step held as the last fetch passed it, a retry that falls due, and one found only when the fetch
+ * from the hint comes up short.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class FetchHintsIT {
@@ -121,15 +123,19 @@ class FetchHintsIT {
                   "UPDATE " + tables.prefix() + "jobs SET status = 'QUEUED' WHERE id = ?");
           PreparedStatement cut =
               c.prepareStatement(
-                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = ?")) {
+                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      + " WHERE query = ? AND pid <> pg_backend_pid()")) {
         // queued again with no notice, as one sent while nobody listened would be lost
         requeue.setObject(1, back.id().value());
         assertEquals(1, requeue.executeUpdate());
         cut.setString(1, "LISTEN " + (tables.prefix() + "work").toLowerCase(Locale.ROOT));
         try (ResultSet rs = cut.executeQuery()) {
-          assertTrue(rs.next(), "no listening session to cut");
+          assertTrue(rs.next() && rs.getBoolean(1), "no listening session to cut");
+          assertFalse(rs.next(), "more than one session listening");
         }
       }
+      // the cut session goes back to the pool as it was: the pool must not lend it again
+      ((HikariDataSource) tables.dataSource()).getHikariPoolMXBean().softEvictConnections();
       awaitNoticesDelivered(finished); // listening again
 
       // the claims' clock stands still: only the listener's new start voided the hint

@@ -58,9 +58,6 @@ final class WorkNotifier {
     boolean finishedAny;
     final List<UUID> finished = new ArrayList<>();
 
-    /** The attempts of the current transaction begun so far (a conflict reruns it). */
-    int attempts;
-
     void clear() {
       work = false;
       finishedAny = false;
@@ -68,7 +65,10 @@ final class WorkNotifier {
     }
   }
 
-  /** Voided whenever work is announced, here or by other nodes: jobs may have come back. */
+  /**
+   * Voided whenever work is announced, here or by other nodes (jobs may have come back), and when a
+   * transaction run here rolls back (a fetch in it may have left a hint past jobs it gave back).
+   */
   private final FetchHints hints;
 
   WorkNotifier(
@@ -173,14 +173,14 @@ final class WorkNotifier {
 
   private <T> T write(String operation, Transactions.Work<T> work, boolean relaxCommit) {
     Pending announced = pending.get();
-    announced.attempts = 0;
+    int[] attempts = {0}; // begun so far: a conflict runs the transaction again
     T result;
     try {
       result =
           tx.run(
               operation,
               c -> {
-                if (announced.attempts++ > 0) {
+                if (attempts[0]++ > 0) {
                   // the attempt before rolled back: a hint its fetch left would pass over the
                   // jobs it gave back
                   hints.invalidate();
