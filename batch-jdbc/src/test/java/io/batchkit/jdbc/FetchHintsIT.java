@@ -15,9 +15,6 @@ import io.batchkit.spi.ClaimedJob;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStoreException;
 import io.batchkit.spi.Subscription;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -292,36 +289,15 @@ class FetchHintsIT {
    * and fails with that state, clearing it.
    */
   private static DataSource failingCommit(DataSource ds, AtomicReference<String> failNext) {
-    return (DataSource)
-        Proxy.newProxyInstance(
-            DataSource.class.getClassLoader(),
-            new Class<?>[] {DataSource.class},
-            (proxy, method, args) -> {
-              Object result = invoke(method, ds, args);
-              if (!method.getName().equals("getConnection")) {
-                return result;
-              }
-              Connection real = (Connection) result;
-              return Proxy.newProxyInstance(
-                  Connection.class.getClassLoader(),
-                  new Class<?>[] {Connection.class},
-                  (p, m, a) -> {
-                    String state = m.getName().equals("commit") ? failNext.getAndSet(null) : null;
-                    if (state != null) {
-                      real.rollback();
-                      throw new SQLException("commit failed (test)", state);
-                    }
-                    return invoke(m, real, a);
-                  });
-            });
-  }
-
-  private static Object invoke(Method method, Object target, Object[] args) throws Throwable {
-    try {
-      return method.invoke(target, args);
-    } catch (InvocationTargetException e) {
-      throw e.getCause();
-    }
+    return InterceptedConnections.wrap(
+        ds,
+        (real, method, args) -> {
+          String state = method.getName().equals("commit") ? failNext.getAndSet(null) : null;
+          if (state != null) {
+            real.rollback();
+            throw new SQLException("commit failed (test)", state);
+          }
+        });
   }
 
   /** Claims one job with a slot (seq 0), and fetches three more (seq 1 to 3) in that slot. */

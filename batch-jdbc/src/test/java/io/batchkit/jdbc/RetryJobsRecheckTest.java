@@ -11,9 +11,6 @@ import io.batchkit.JobStatus;
 import io.batchkit.spi.ClaimRequest;
 import io.batchkit.spi.ClaimedJob;
 import io.batchkit.spi.JobOutcome;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
-import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.time.Instant;
@@ -74,42 +71,20 @@ class RetryJobsRecheckTest {
    */
   private static DataSource movingBeforeRequeue(
       DataSource ds, String prefix, AtomicReference<UUID> moveFirst) {
-    return (DataSource)
-        Proxy.newProxyInstance(
-            DataSource.class.getClassLoader(),
-            new Class<?>[] {DataSource.class},
-            (proxy, method, args) -> {
-              Object result = invoke(method, ds, args);
-              if (!method.getName().equals("getConnection")) {
-                return result;
-              }
-              Connection real = (Connection) result;
-              return Proxy.newProxyInstance(
-                  Connection.class.getClassLoader(),
-                  new Class<?>[] {Connection.class},
-                  (p, m, a) -> {
-                    UUID job = moveFirst.get();
-                    if (job != null
-                        && m.getName().equals("prepareStatement")
-                        && ((String) a[0]).contains("SET status = 'QUEUED', attempt = 0")) {
-                      try (PreparedStatement move =
-                          real.prepareStatement(
-                              "UPDATE " + prefix + "jobs SET status = 'SUCCEEDED' WHERE id = ?")) {
-                        move.setObject(1, job);
-                        assertEquals(1, move.executeUpdate());
-                      }
-                    }
-                    return invoke(m, real, a);
-                  });
-            });
-  }
-
-  private static Object invoke(java.lang.reflect.Method method, Object target, Object[] args)
-      throws Throwable {
-    try {
-      return method.invoke(target, args);
-    } catch (InvocationTargetException e) {
-      throw e.getCause();
-    }
+    return InterceptedConnections.wrap(
+        ds,
+        (real, method, args) -> {
+          UUID job = moveFirst.get();
+          if (job != null
+              && method.getName().equals("prepareStatement")
+              && ((String) args[0]).contains("SET status = 'QUEUED', attempt = 0")) {
+            try (PreparedStatement move =
+                real.prepareStatement(
+                    "UPDATE " + prefix + "jobs SET status = 'SUCCEEDED' WHERE id = ?")) {
+              move.setObject(1, job);
+              assertEquals(1, move.executeUpdate());
+            }
+          }
+        });
   }
 }
