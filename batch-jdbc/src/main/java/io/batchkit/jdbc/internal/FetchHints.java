@@ -31,9 +31,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *       queues a job again announces work, this store's own after their commit and other nodes'
  *       through {@code NOTIFY}, which the store's listener passes on while it listens (it runs
  *       while a service is subscribed, and voids every hint whenever it starts listening, after a
- *       lost connection too); and a claim or outcome transaction that rolled back, or that a
- *       conflict runs again, voids them as well (when it fails, or as its next attempt begins), as
- *       its fetch may have left a hint past jobs it gave back;
+ *       lost connection too); and every rollback of a transaction of this store voids them as well,
+ *       right after it ({@link Transactions}), as a fetch in it may have left a hint past jobs it
+ *       gave back;
  *   <li>the last fetch from the head of the queue, whose hint the later ones carry on, was less
  *       than {@link #LIFETIME} ago by the claims' clock: a retry that falls due, or a job that a
  *       step held and rolled back, waits at most that long behind jobs after it;

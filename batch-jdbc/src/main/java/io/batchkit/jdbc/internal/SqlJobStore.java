@@ -97,9 +97,9 @@ public final class SqlJobStore implements JdbcJobStore {
       boolean sessionLiveness) {
     this.dialect = dialect;
     this.asynchronousJobCommits = asynchronousJobCommits;
-    this.tx = new Transactions(dataSource, dialect);
-    this.tables = new Tables(dialect, prefix);
     FetchHints hints = new FetchHints();
+    this.tx = new Transactions(dataSource, dialect, hints::invalidate);
+    this.tables = new Tables(dialect, prefix);
     this.notifier = new WorkNotifier(dataSource, dialect, tx, prefix, hints);
     this.inserts = new BatchInserts(tables, notifier);
     this.reads = new BatchReads(tables);

@@ -14,7 +14,9 @@ import org.slf4j.LoggerFactory;
  * Runs a unit of work in one transaction: the connection is always returned, any failure rolls back
  * (a failed rollback is attached as suppressed), and a deadlock or serialization failure reruns the
  * whole unit a few times before it is reported. SQL failures become {@link JobStoreException}s that
- * say whether a retry may help; the store's own logic exceptions pass through unchanged.
+ * say whether a retry may help; the store's own logic exceptions pass through unchanged. After each
+ * rollback it runs the store's hook: the fetch hints are void then, as a fetch in the unit may have
+ * left a hint past jobs the rollback gave back ({@link FetchHints}).
  */
 final class Transactions {
   private static final Logger LOG = LoggerFactory.getLogger(Transactions.class);
@@ -28,9 +30,13 @@ final class Transactions {
   private final DataSource dataSource;
   private final Dialect dialect;
 
-  Transactions(DataSource dataSource, Dialect dialect) {
+  /** Run after every rollback of a unit, whether or not the rollback itself succeeded. */
+  private final Runnable afterRollback;
+
+  Transactions(DataSource dataSource, Dialect dialect, Runnable afterRollback) {
     this.dataSource = dataSource;
     this.dialect = dialect;
+    this.afterRollback = afterRollback;
   }
 
   <T> T run(String operation, Work<T> work) {
@@ -126,6 +132,8 @@ final class Transactions {
           connection.rollback();
         } catch (SQLException rollbackFailure) {
           e.addSuppressed(rollbackFailure);
+        } finally {
+          afterRollback.run();
         }
         throw e;
       } finally {

@@ -24,8 +24,8 @@ import java.util.function.Consumer;
  *
  * <p>Because it sees what a transaction announced, it also decides how a transaction of claims and
  * outcomes commits ({@link #writeJobStep}): one that finished a batch waits for the log flush; and
- * once one that announced work committed, or one rolled back, it voids the fetch hints ({@link
- * FetchHints}).
+ * once one that announced work committed, it voids the fetch hints ({@link FetchHints}); {@link
+ * Transactions} voids them after a rollback.
  *
  * <p>A {@code NOTIFY} makes PostgreSQL take a global lock at commit, so only rare steps send one:
  * those that create work (a batch started, jobs queued again) and the one step that finishes a
@@ -65,10 +65,7 @@ final class WorkNotifier {
     }
   }
 
-  /**
-   * Voided whenever work is announced, here or by other nodes (jobs may have come back), and when a
-   * transaction run here rolls back (a fetch in it may have left a hint past jobs it gave back).
-   */
+  /** Voided whenever work is announced, here or by other nodes: jobs may have come back. */
   private final FetchHints hints;
 
   WorkNotifier(
@@ -173,18 +170,12 @@ final class WorkNotifier {
 
   private <T> T write(String operation, Transactions.Work<T> work, boolean relaxCommit) {
     Pending announced = pending.get();
-    int[] attempts = {0}; // begun so far: a conflict runs the transaction again
     T result;
     try {
       result =
           tx.run(
               operation,
               c -> {
-                if (attempts[0]++ > 0) {
-                  // the attempt before rolled back: a hint its fetch left would pass over the
-                  // jobs it gave back
-                  hints.invalidate();
-                }
                 announced.clear(); // an attempt rerun after a conflict starts afresh
                 T done = work.run(c);
                 if (relaxCommit && !announced.finishedAny) {
@@ -197,7 +188,6 @@ final class WorkNotifier {
               });
     } catch (RuntimeException | Error e) {
       announced.clear(); // rolled back: nothing happened
-      hints.invalidate(); // but a hint a fetch in it left would pass over the jobs it gave back
       throw e;
     }
     boolean newWork = announced.work;
