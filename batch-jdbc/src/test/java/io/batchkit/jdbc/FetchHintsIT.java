@@ -170,13 +170,6 @@ class FetchHintsIT {
     assertEquals(List.of(4L, 5L, 6L), seqsOf(fetch(store, 3, T0)));
   }
 
-  /** A store on the shared tables whose next commit fails with the SQLState set in {@code next}. */
-  private JdbcJobStore failingCommits(AtomicReference<String> next) {
-    return JdbcJobStore.builder(failingCommit(tables.dataSource(), next))
-        .tablePrefix(tables.prefix())
-        .build();
-  }
-
   @Test
   void aJobHeldWhileTheLastFetchPassedIt_isFetchedFirstOnceTheHintsTimeIsUp() throws SQLException {
     BatchId batch = StartedBatches.insert(store, TYPE, 20, 3, T0).id();
@@ -282,6 +275,13 @@ class FetchHintsIT {
       }
     }
     return seqs;
+  }
+
+  /** A store on the shared tables whose next commit fails with the SQLState set in {@code next}. */
+  private JdbcJobStore failingCommits(AtomicReference<String> next) {
+    return JdbcJobStore.builder(failingCommit(tables.dataSource(), next))
+        .tablePrefix(tables.prefix())
+        .build();
   }
 
   /**
