@@ -341,19 +341,18 @@ final class Claims {
     List<ClaimedJob> fetched = new ArrayList<>();
     long fromSeq = hint == null ? 0 : hint.seq();
     long past = steps.fetch(c, dialect, request, batchId, want, fromSeq, fetched);
-    if (hint != null && fetched.size() < want) {
-      // jobs may wait before the hint (they came back, or fell due)
-      hints.forget(node, batchId);
-      List<ClaimedJob> head = new ArrayList<>();
-      steps.fetch(c, dialect, request, batchId, want - fetched.size(), 0, head);
-      head.addAll(fetched);
-      return head;
-    }
-    if (fetched.size() < want) {
-      hints.forget(node, batchId);
-    } else {
+    if (fetched.size() == want) {
       hints.record(node, batchId, past, epoch, hint == null ? request.now() : hint.scannedAt());
+      return fetched;
     }
-    return fetched;
+    hints.forget(node, batchId); // short: at a batch's end, or jobs wait before the hint
+    if (hint == null) {
+      return fetched;
+    }
+    // jobs may wait before the hint (they came back, or fell due): they come first
+    List<ClaimedJob> head = new ArrayList<>();
+    steps.fetch(c, dialect, request, batchId, want - fetched.size(), 0, head);
+    head.addAll(fetched);
+    return head;
   }
 }
