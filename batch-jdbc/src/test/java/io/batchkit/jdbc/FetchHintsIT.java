@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import com.zaxxer.hikari.HikariDataSource;
 import io.batchkit.BatchId;
 import io.batchkit.JobId;
 import io.batchkit.spi.ClaimRequest;
@@ -131,8 +130,6 @@ class FetchHintsIT {
           assertFalse(rs.next(), "more than one session listening");
         }
       }
-      // the cut session goes back to the pool as it was: the pool must not lend it again
-      ((HikariDataSource) tables.dataSource()).getHikariPoolMXBean().softEvictConnections();
       awaitNoticesDelivered(finished); // listening again
 
       // the claims' clock stands still: only the listener's new start voided the hint

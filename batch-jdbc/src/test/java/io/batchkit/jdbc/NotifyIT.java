@@ -19,6 +19,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -138,16 +139,66 @@ class NotifyIT {
         Connection c = db.getConnection();
         PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')")) {
       notice.setString(1, channel);
-      boolean heard = false;
-      for (int i = 0; i < 200 && !heard; i++) { // the listener may not listen yet
-        notice.execute();
-        heard = woken.poll(100, TimeUnit.MILLISECONDS) != null;
-      }
-      assertTrue(heard, "the store's listener never heard a notice");
+      // the listener may not listen yet
+      assertTrue(heardWithin(notice, woken), "the store's listener never heard a notice");
       assertEquals(1, sessionsListeningLast(channel));
     }
 
     assertEquals(0, sessionsListeningLast(channel));
+  }
+
+  /**
+   * The listener's session is cut while it listens: the listener must not give the dead connection
+   * back to the pool as if it were sound, where the next borrower (the listener itself, as the pool
+   * hands a thread back the connection it last returned, unchecked if that was within the pool's
+   * half second) would get it.
+   */
+  @Test
+  void aListenerWhoseSessionIsCut_doesNotLendItsDeadConnectionAgain() throws Exception {
+    AtomicInteger deadLent = new AtomicInteger();
+    DataSource watched =
+        InterceptedConnections.wrap(
+            db,
+            (real, method, args) -> {
+              // the first call on every lent connection, the listener's and the store's steps'
+              if (method.getName().equals("setAutoCommit") && !real.isValid(5)) {
+                deadLent.incrementAndGet();
+              }
+            });
+    JdbcJobStore store =
+        JdbcJobStore.builder(watched).tablePrefix(prefix).createSchema(true).build();
+    String channel = (prefix + "work").toLowerCase(Locale.ROOT);
+    BlockingQueue<Boolean> woken = new LinkedBlockingQueue<>();
+    try (Subscription ignored = store.subscribe(() -> woken.add(true));
+        Connection c = db.getConnection();
+        PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')");
+        PreparedStatement cut =
+            c.prepareStatement(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    + " WHERE query = ? AND pid <> pg_backend_pid()")) {
+      notice.setString(1, channel);
+      assertTrue(heardWithin(notice, woken), "the store's listener never heard a notice");
+      cut.setString(1, "LISTEN " + channel);
+      try (ResultSet rs = cut.executeQuery()) {
+        assertTrue(rs.next() && rs.getBoolean(1), "no listening session to cut");
+      }
+      woken.clear();
+
+      assertTrue(heardWithin(notice, woken), "the listener never listened again");
+    }
+    assertEquals(0, deadLent.get(), "connections lent dead");
+  }
+
+  /** Sends notices on {@code notice} until one wakes a subscriber, for up to 20 s. */
+  private static boolean heardWithin(PreparedStatement notice, BlockingQueue<Boolean> woken)
+      throws SQLException, InterruptedException {
+    for (int i = 0; i < 200; i++) {
+      notice.execute();
+      if (woken.poll(100, TimeUnit.MILLISECONDS) != null) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The sessions whose last statement was a LISTEN on {@code channel}. */

@@ -24,8 +24,8 @@ import org.slf4j.LoggerFactory;
  * that a node waiting for a batch hears at once that another node finished it. One daemon thread
  * per store, started with the first subscriber and stopped with the last. The PostgreSQL driver is
  * the user's dependency, not ours, so its {@code PGConnection} and {@code PGNotification} are
- * reached by reflection. A lost connection is logged once and reopened with a backoff; meanwhile
- * the services fall back on polling.
+ * reached by reflection. A lost connection is logged once, aborted rather than given back to the
+ * pool, and reopened with a backoff; meanwhile the services fall back on polling.
  */
 final class PgListener {
   private static final Logger LOG = LoggerFactory.getLogger(PgListener.class);
@@ -118,34 +118,41 @@ final class PgListener {
     boolean failing = false;
     while (running) {
       try (Connection connection = dataSource.getConnection()) {
-        connection.setAutoCommit(true);
-        try (Statement statement = connection.createStatement()) {
-          // the channels are the store's validated table prefix plus a word: identifiers, not
-          // input; the work channel last, so that a session whose last statement listens on it
-          // listens on both
-          statement.execute("LISTEN " + finishedChannel);
-          statement.execute("LISTEN " + workChannel);
-        }
-        onAnyWork.run(); // whatever was announced while nobody listened
-        Object pg = connection.unwrap(Class.forName("org.postgresql.PGConnection"));
-        Method poll = pg.getClass().getMethod("getNotifications", int.class);
-        poll.setAccessible(true);
-        if (failing) {
-          LOG.warn("listening for work on PostgreSQL channel {} again", workChannel);
-          failing = false;
-        }
-        backoffMillis = 100;
         try {
-          while (running) {
-            Object[] notifications = (Object[]) poll.invoke(pg, WAIT_MILLIS);
-            if (notifications != null && notifications.length > 0) {
-              deliver(notifications);
+          connection.setAutoCommit(true);
+          try (Statement statement = connection.createStatement()) {
+            // the channels are the store's validated table prefix plus a word: identifiers, not
+            // input; the work channel last, so that a session whose last statement listens on it
+            // listens on both
+            statement.execute("LISTEN " + finishedChannel);
+            statement.execute("LISTEN " + workChannel);
+          }
+          onAnyWork.run(); // whatever was announced while nobody listened
+          Object pg = connection.unwrap(Class.forName("org.postgresql.PGConnection"));
+          Method poll = pg.getClass().getMethod("getNotifications", int.class);
+          poll.setAccessible(true);
+          if (failing) {
+            LOG.warn("listening for work on PostgreSQL channel {} again", workChannel);
+            failing = false;
+          }
+          backoffMillis = 100;
+          try {
+            while (running) {
+              Object[] notifications = (Object[]) poll.invoke(pg, WAIT_MILLIS);
+              if (notifications != null && notifications.length > 0) {
+                deliver(notifications);
+              }
+            }
+          } finally {
+            if (!running) {
+              unlisten(connection); // stopping: the connection goes back to the pool
             }
           }
-        } finally {
-          if (!running) {
-            unlisten(connection); // stopping: the connection goes back to the pool
+        } catch (SQLException | ReflectiveOperationException | RuntimeException e) {
+          if (running) {
+            discard(connection);
           }
+          throw e;
         }
       } catch (SQLException | ReflectiveOperationException | RuntimeException e) {
         if (!running) {
@@ -165,6 +172,21 @@ final class PgListener {
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoffMillis));
         backoffMillis = Math.min(backoffMillis * 2, 10_000);
       }
+    }
+  }
+
+  /**
+   * Aborts a connection whose listening failed before it goes back to the pool. A lost session
+   * fails in the driver's own {@code getNotifications}, out of the pool's sight, so the pool would
+   * take the connection back as sound and lend it again, unchecked within its validation window
+   * (HikariCP: half a second), to the next borrower, most likely this thread; aborted, it is
+   * closed, and the pool drops it. A failure is only logged: the connection is given up either way.
+   */
+  private static void discard(Connection connection) {
+    try {
+      connection.abort(Runnable::run);
+    } catch (SQLException | RuntimeException e) {
+      LOG.debug("could not abort a LISTEN connection that failed", e);
     }
   }
 
