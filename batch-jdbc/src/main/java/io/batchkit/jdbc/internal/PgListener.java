@@ -24,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * that a node waiting for a batch hears at once that another node finished it. One daemon thread
  * per store, started with the first subscriber and stopped with the last. The PostgreSQL driver is
  * the user's dependency, not ours, so its {@code PGConnection} and {@code PGNotification} are
- * reached by reflection. A lost connection is logged once, aborted rather than given back to the
- * pool, and reopened with a backoff; meanwhile the services fall back on polling.
+ * reached by reflection. A failure is logged once and listening starts again with a backoff;
+ * meanwhile the services fall back on polling. A connection whose session was lost is aborted
+ * rather than given back to the pool as sound ({@link #giveUp}).
  */
 final class PgListener {
   private static final Logger LOG = LoggerFactory.getLogger(PgListener.class);
@@ -150,7 +151,7 @@ final class PgListener {
           }
         } catch (SQLException | ReflectiveOperationException | RuntimeException e) {
           if (running) {
-            discard(connection);
+            giveUp(connection);
           }
           throw e;
         }
@@ -176,13 +177,25 @@ final class PgListener {
   }
 
   /**
-   * Aborts a connection whose listening failed before it goes back to the pool. A lost session
+   * Readies a connection whose listening failed to go back to the pool: a sound one (the failure
+   * was a refused {@code LISTEN}, say) without its LISTENs; a dead one aborted. A lost session
    * fails in the driver's own {@code getNotifications}, out of the pool's sight, so the pool would
    * take the connection back as sound and lend it again, unchecked within its validation window
    * (HikariCP: half a second), to the next borrower, most likely this thread; aborted, it is
-   * closed, and the pool drops it. A failure is only logged: the connection is given up either way.
+   * closed, and the pool drops it (HikariCP logs that it was broken). A failure to abort is only
+   * logged: the connection is given up either way.
    */
-  private static void discard(Connection connection) {
+  private static void giveUp(Connection connection) {
+    boolean sound;
+    try {
+      sound = connection.isValid(1);
+    } catch (SQLException | RuntimeException e) {
+      sound = false;
+    }
+    if (sound) {
+      unlisten(connection);
+      return;
+    }
     try {
       connection.abort(Runnable::run);
     } catch (SQLException | RuntimeException e) {
