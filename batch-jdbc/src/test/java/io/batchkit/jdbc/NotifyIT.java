@@ -224,6 +224,42 @@ class NotifyIT {
     assertEquals(0, aborted.get(), "sound connections aborted");
   }
 
+  /**
+   * The listener stops, and its {@code UNLISTEN} fails: the connection must not go back to the pool
+   * still listening, so it is aborted.
+   */
+  @Test
+  void aListenerThatCannotEndItsListens_abortsItsConnectionAsItStops() throws Exception {
+    JdbcJobStore.builder(db).tablePrefix(prefix).createSchema(true).build();
+    AtomicInteger statements = new AtomicInteger();
+    AtomicInteger aborted = new AtomicInteger();
+    DataSource watched =
+        InterceptedConnections.wrap(
+            db,
+            (real, method, args) -> {
+              if (method.getName().equals("abort")) {
+                aborted.incrementAndGet();
+              }
+              // only the listener creates plain statements here: its LISTENs, then its UNLISTEN
+              if (method.getName().equals("createStatement") && statements.incrementAndGet() > 1) {
+                throw new SQLException("the UNLISTEN failed", "57014");
+              }
+            });
+    JdbcJobStore store = JdbcJobStore.builder(watched).tablePrefix(prefix).build();
+    String channel = (prefix + "work").toLowerCase(Locale.ROOT);
+    BlockingQueue<Boolean> woken = new LinkedBlockingQueue<>();
+    try (Subscription ignored = store.subscribe(() -> woken.add(true));
+        Connection c = db.getConnection();
+        PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')")) {
+      notice.setString(1, channel);
+      assertTrue(heardWithin(notice, woken), "the listener never listened");
+      assertEquals(0, aborted.get(), "aborted while listening");
+    }
+
+    assertEquals(2, statements.get(), "the listener's statements: its LISTENs and its UNLISTEN");
+    assertEquals(1, aborted.get(), "connections aborted");
+  }
+
   /** Sends notices on {@code notice} until one wakes a subscriber, for up to 20 s. */
   private static boolean heardWithin(PreparedStatement notice, BlockingQueue<Boolean> woken)
       throws SQLException, InterruptedException {

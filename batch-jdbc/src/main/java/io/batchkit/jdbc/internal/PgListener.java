@@ -145,8 +145,8 @@ final class PgListener {
               }
             }
           } finally {
-            if (!running) {
-              unlisten(connection); // stopping: the connection goes back to the pool
+            if (!running && !unlisten(connection)) {
+              abort(connection); // stopping: it goes back to the pool, and never still listening
             }
           }
         } catch (SQLException | ReflectiveOperationException | RuntimeException e) {
@@ -165,7 +165,7 @@ final class PgListener {
                   ? e.getCause()
                   : e;
           LOG.warn(
-              "lost the PostgreSQL LISTEN connection for {} ({}); services poll until it is back",
+              "cannot listen on PostgreSQL channel {} ({}); services poll until it listens again",
               workChannel,
               cause.toString());
           failing = true;
@@ -178,40 +178,46 @@ final class PgListener {
 
   /**
    * Readies a connection whose listening failed to go back to the pool: a sound one (the failure
-   * was a refused {@code LISTEN}, say) without its LISTENs; a dead one aborted. A lost session
-   * fails in the driver's own {@code getNotifications}, out of the pool's sight, so the pool would
-   * take the connection back as sound and lend it again, unchecked within its validation window
-   * (HikariCP: half a second), to the next borrower, most likely this thread; aborted, it is
-   * closed, and the pool drops it (HikariCP logs that it was broken). A failure to abort is only
-   * logged: the connection is given up either way.
+   * was a refused {@code LISTEN}, say) without its LISTENs; a dead one, or one whose LISTENs could
+   * not be ended, aborted. A lost session fails in the driver's own {@code getNotifications}, out
+   * of the pool's sight, so the pool would take the connection back as sound and lend it again,
+   * unchecked within its validation window (HikariCP: half a second), to the next borrower, most
+   * likely this thread; aborted, it is closed, and the pool drops it (HikariCP logs that it was
+   * broken).
    */
   private static void giveUp(Connection connection) {
     boolean sound;
     try {
-      sound = connection.isValid(1);
+      sound = connection.isValid(1); // bounded, where a statement on a hung network is not
     } catch (SQLException | RuntimeException e) {
       sound = false;
     }
-    if (sound) {
-      unlisten(connection);
-      return;
+    if (!sound || !unlisten(connection)) {
+      abort(connection);
     }
+  }
+
+  /** Closes a connection that must not go back to the pool as it is; a failure is only logged. */
+  private static void abort(Connection connection) {
     try {
       connection.abort(Runnable::run);
     } catch (SQLException | RuntimeException e) {
-      LOG.debug("could not abort a LISTEN connection that failed", e);
+      LOG.debug("could not abort a LISTEN connection", e);
     }
   }
 
   /**
    * Ends the LISTENs of a connection that goes back to the pool, so that whoever borrows it next
-   * does not go on collecting the channels' notices; a failure is only logged.
+   * does not go on collecting the channels' notices; returns false, after logging, if it could not
+   * (the caller then aborts the connection).
    */
-  private static void unlisten(Connection connection) {
+  private static boolean unlisten(Connection connection) {
     try (Statement statement = connection.createStatement()) {
       statement.execute("UNLISTEN *");
-    } catch (SQLException e) {
+      return true;
+    } catch (SQLException | RuntimeException e) {
       LOG.debug("could not end the LISTENs of a connection given back to the pool", e);
+      return false;
     }
   }
 
