@@ -134,15 +134,7 @@ class NotifyIT {
   void theLastSubscriptionEnding_givesTheListenersConnectionBackNotListening() throws Exception {
     JdbcJobStore store = JdbcJobStore.builder(db).tablePrefix(prefix).createSchema(true).build();
     String channel = (prefix + "work").toLowerCase(Locale.ROOT);
-    BlockingQueue<Boolean> woken = new LinkedBlockingQueue<>();
-    try (Subscription ignored = store.subscribe(() -> woken.add(true));
-        Connection c = db.getConnection();
-        PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')")) {
-      notice.setString(1, channel);
-      // the listener may not listen yet
-      assertTrue(heardWithin(notice, woken), "the store's listener never heard a notice");
-      assertEquals(1, sessionsListeningLast(channel));
-    }
+    whileListening(store, (c, notice, woken) -> assertEquals(1, sessionsListeningLast(channel)));
 
     assertEquals(0, sessionsListeningLast(channel));
   }
@@ -169,24 +161,22 @@ class NotifyIT {
     JdbcJobStore store =
         JdbcJobStore.builder(watched).tablePrefix(prefix).createSchema(true).build();
     String channel = (prefix + "work").toLowerCase(Locale.ROOT);
-    BlockingQueue<Boolean> woken = new LinkedBlockingQueue<>();
-    try (Subscription ignored = store.subscribe(() -> woken.add(true));
-        Connection c = db.getConnection();
-        PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')");
-        PreparedStatement cut =
-            c.prepareStatement(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    + " WHERE query = ? AND pid <> pg_backend_pid()")) {
-      notice.setString(1, channel);
-      assertTrue(heardWithin(notice, woken), "the store's listener never heard a notice");
-      cut.setString(1, "LISTEN " + channel);
-      try (ResultSet rs = cut.executeQuery()) {
-        assertTrue(rs.next() && rs.getBoolean(1), "no listening session to cut");
-      }
-      woken.clear();
+    whileListening(
+        store,
+        (c, notice, woken) -> {
+          try (PreparedStatement cut =
+              c.prepareStatement(
+                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      + " WHERE query = ? AND pid <> pg_backend_pid()")) {
+            cut.setString(1, "LISTEN " + channel);
+            try (ResultSet rs = cut.executeQuery()) {
+              assertTrue(rs.next() && rs.getBoolean(1), "no listening session to cut");
+            }
+          }
+          woken.clear();
 
-      assertTrue(heardWithin(notice, woken), "the listener never listened again");
-    }
+          assertTrue(heardWithin(notice, woken), "the listener never listened again");
+        });
     assertEquals(0, deadLent.get(), "connections lent dead");
   }
 
@@ -196,32 +186,16 @@ class NotifyIT {
    */
   @Test
   void aListenerWhoseListenIsRefused_givesItsSoundConnectionBackUnaborted() throws Exception {
-    JdbcJobStore.builder(db).tablePrefix(prefix).createSchema(true).build();
     AtomicInteger refusals = new AtomicInteger(1);
-    AtomicInteger aborted = new AtomicInteger();
-    DataSource watched =
-        InterceptedConnections.wrap(
-            db,
+    int aborted =
+        abortsListeningOnce(
             (real, method, args) -> {
-              if (method.getName().equals("abort")) {
-                aborted.incrementAndGet();
-              }
-              // only the listener creates plain statements here: the store's steps prepare theirs
               if (method.getName().equals("createStatement") && refusals.getAndDecrement() > 0) {
                 throw new SQLException("cannot execute LISTEN during recovery", "25006");
               }
             });
-    JdbcJobStore store = JdbcJobStore.builder(watched).tablePrefix(prefix).build();
-    String channel = (prefix + "work").toLowerCase(Locale.ROOT);
-    BlockingQueue<Boolean> woken = new LinkedBlockingQueue<>();
-    try (Subscription ignored = store.subscribe(() -> woken.add(true));
-        Connection c = db.getConnection();
-        PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')")) {
-      notice.setString(1, channel);
-      assertTrue(heardWithin(notice, woken), "the listener never listened");
-    }
     assertTrue(refusals.get() < 0, "the LISTEN was not refused once");
-    assertEquals(0, aborted.get(), "sound connections aborted");
+    assertEquals(0, aborted, "sound connections aborted");
   }
 
   /**
@@ -230,8 +204,27 @@ class NotifyIT {
    */
   @Test
   void aListenerThatCannotEndItsListens_abortsItsConnectionAsItStops() throws Exception {
-    JdbcJobStore.builder(db).tablePrefix(prefix).createSchema(true).build();
     AtomicInteger statements = new AtomicInteger();
+    int aborted =
+        abortsListeningOnce(
+            (real, method, args) -> {
+              if (method.getName().equals("createStatement") && statements.incrementAndGet() > 1) {
+                throw new SQLException("the UNLISTEN failed", "57014");
+              }
+            });
+    assertEquals(2, statements.get(), "the listener's statements: its LISTENs and its UNLISTEN");
+    assertEquals(1, aborted, "connections aborted");
+  }
+
+  /**
+   * Subscribes to the work notices of a store whose connections go through {@code hook} until its
+   * listener hears one, then ends the subscription, which stops the listener; returns how many
+   * connections were aborted. Only the listener creates plain statements through that store (its
+   * steps prepare theirs, and the schema is made by another store), so a hook on {@code
+   * createStatement} meets only the listener's LISTENs and UNLISTENs.
+   */
+  private int abortsListeningOnce(InterceptedConnections.Hook hook) throws Exception {
+    JdbcJobStore.builder(db).tablePrefix(prefix).createSchema(true).build();
     AtomicInteger aborted = new AtomicInteger();
     DataSource watched =
         InterceptedConnections.wrap(
@@ -240,24 +233,37 @@ class NotifyIT {
               if (method.getName().equals("abort")) {
                 aborted.incrementAndGet();
               }
-              // only the listener creates plain statements here: its LISTENs, then its UNLISTEN
-              if (method.getName().equals("createStatement") && statements.incrementAndGet() > 1) {
-                throw new SQLException("the UNLISTEN failed", "57014");
-              }
+              hook.before(real, method, args);
             });
-    JdbcJobStore store = JdbcJobStore.builder(watched).tablePrefix(prefix).build();
-    String channel = (prefix + "work").toLowerCase(Locale.ROOT);
+    whileListening(
+        JdbcJobStore.builder(watched).tablePrefix(prefix).build(), (c, notice, woken) -> {});
+    return aborted.get();
+  }
+
+  /** What a test does while a store's listener listens. */
+  @FunctionalInterface
+  private interface Listening {
+    /**
+     * @param c a connection of the test's own
+     * @param notice sends a notice of work on the store's channel
+     * @param woken where the store's work subscription adds one element per wake-up
+     */
+    void run(Connection c, PreparedStatement notice, BlockingQueue<Boolean> woken) throws Exception;
+  }
+
+  /**
+   * Subscribes to {@code store}'s work notices, sends notices until its listener hears one (it may
+   * not listen yet), runs {@code test}, then ends the subscription, which stops the listener.
+   */
+  private void whileListening(JdbcJobStore store, Listening test) throws Exception {
     BlockingQueue<Boolean> woken = new LinkedBlockingQueue<>();
     try (Subscription ignored = store.subscribe(() -> woken.add(true));
         Connection c = db.getConnection();
         PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')")) {
-      notice.setString(1, channel);
-      assertTrue(heardWithin(notice, woken), "the listener never listened");
-      assertEquals(0, aborted.get(), "aborted while listening");
+      notice.setString(1, (prefix + "work").toLowerCase(Locale.ROOT));
+      assertTrue(heardWithin(notice, woken), "the store's listener never heard a notice");
+      test.run(c, notice, woken);
     }
-
-    assertEquals(2, statements.get(), "the listener's statements: its LISTENs and its UNLISTEN");
-    assertEquals(1, aborted.get(), "connections aborted");
   }
 
   /** Sends notices on {@code notice} until one wakes a subscriber, for up to 20 s. */
