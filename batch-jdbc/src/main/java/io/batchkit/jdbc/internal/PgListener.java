@@ -137,18 +137,7 @@ final class PgListener {
             failing = false;
           }
           backoffMillis = 100;
-          try {
-            while (running) {
-              Object[] notifications = (Object[]) poll.invoke(pg, WAIT_MILLIS);
-              if (notifications != null && notifications.length > 0) {
-                deliver(notifications);
-              }
-            }
-          } finally {
-            if (!running && !unlisten(connection)) {
-              abort(connection); // stopping: it goes back to the pool, and never still listening
-            }
-          }
+          deliverUntilStopped(connection, pg, poll);
         } catch (SQLException | ReflectiveOperationException | RuntimeException e) {
           if (running) {
             giveUp(connection);
@@ -172,6 +161,28 @@ final class PgListener {
         }
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoffMillis));
         backoffMillis = Math.min(backoffMillis * 2, 10_000);
+      }
+    }
+  }
+
+  /**
+   * Delivers what arrives on the listening {@code connection} ({@code poll} is its driver's {@code
+   * getNotifications} on {@code pg}) until the listener stops; then ends its LISTENs, or aborts it
+   * if it cannot, as it goes back to the pool. A failure while the listener runs is thrown, and the
+   * caller readies the connection ({@link #giveUp}).
+   */
+  private void deliverUntilStopped(Connection connection, Object pg, Method poll)
+      throws ReflectiveOperationException {
+    try {
+      while (running) {
+        Object[] notifications = (Object[]) poll.invoke(pg, WAIT_MILLIS);
+        if (notifications != null && notifications.length > 0) {
+          deliver(notifications);
+        }
+      }
+    } finally {
+      if (!running && !unlisten(connection)) {
+        abort(connection);
       }
     }
   }
