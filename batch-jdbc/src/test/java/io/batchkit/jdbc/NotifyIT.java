@@ -140,6 +140,26 @@ class NotifyIT {
   }
 
   /**
+   * A subscription is in effect when it returns: one notice, sent at once after the first
+   * subscription started the listener, is heard (a batch this store finishes right after a service
+   * subscribed must be reported). Without the wait it fails whenever the notice beats the
+   * listener's LISTEN (one run in two here).
+   */
+  @Test
+  void aNoticeSentRightAfterTheFirstSubscriptionReturns_isHeard() throws Exception {
+    JdbcJobStore store = JdbcJobStore.builder(db).tablePrefix(prefix).createSchema(true).build();
+    BlockingQueue<Boolean> woken = new LinkedBlockingQueue<>();
+    try (Connection c = db.getConnection();
+        PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')")) {
+      notice.setString(1, (prefix + "work").toLowerCase(Locale.ROOT));
+      try (Subscription ignored = store.subscribe(() -> woken.add(true))) {
+        notice.execute();
+        assertTrue(woken.poll(10, TimeUnit.SECONDS) != null, "the notice was not heard");
+      }
+    }
+  }
+
+  /**
    * The listener's session is cut while it listens: the listener must not give the dead connection
    * back to the pool as if it were sound, where the next borrower (the listener itself, as the pool
    * hands a thread back the connection it last returned, unchecked if that was within the pool's

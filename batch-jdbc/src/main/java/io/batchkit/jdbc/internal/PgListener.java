@@ -6,10 +6,12 @@ import java.lang.reflect.Method;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -22,15 +24,19 @@ import org.slf4j.LoggerFactory;
  * runs the subscribers when a notification arrives: on the work channel, so that nodes wake at once
  * when another node creates work; on the finished channel, whose notifications carry a batch id, so
  * that a node waiting for a batch hears at once that another node finished it. One daemon thread
- * per store, started with the first subscriber and stopped with the last. The PostgreSQL driver is
- * the user's dependency, not ours, so its {@code PGConnection} and {@code PGNotification} are
- * reached by reflection. A failure is logged once and listening starts again with a backoff;
- * meanwhile the services fall back on polling. A connection whose session was lost is aborted
- * rather than given back to the pool as sound ({@link #giveUp}).
+ * per store, started with the first subscriber and stopped with the last; a subscription returns
+ * once the listener listens, so that what commits after it is heard. The PostgreSQL driver is the
+ * user's dependency, not ours, so its {@code PGConnection} and {@code PGNotification} are reached
+ * by reflection. A failure is logged once and listening starts again with a backoff; meanwhile the
+ * services fall back on polling. A connection whose session was lost is aborted rather than given
+ * back to the pool as sound ({@link #giveUp}).
  */
 final class PgListener {
   private static final Logger LOG = LoggerFactory.getLogger(PgListener.class);
   private static final int WAIT_MILLIS = 500;
+
+  /** The longest a new subscription waits for the listener to listen. */
+  private static final Duration START_WAIT = Duration.ofSeconds(1);
 
   private final DataSource dataSource;
   private final String workChannel;
@@ -48,6 +54,12 @@ final class PgListener {
   /** Guarded by this. */
   private Thread thread;
 
+  /**
+   * Counted down once the current listener thread first listens, or stops; a new one with each
+   * thread. Guarded by this.
+   */
+  private CountDownLatch listening = new CountDownLatch(0);
+
   /** Written under this, read by the listening thread. */
   private volatile boolean running;
 
@@ -64,14 +76,38 @@ final class PgListener {
     this.onAnyWork = onAnyWork;
   }
 
-  synchronized void addWork(Runnable subscriber) {
-    workSubscribers.add(subscriber);
-    startIfNeeded();
+  /** Adds a work subscriber; returns once the listener listens, or after {@link #START_WAIT}. */
+  void addWork(Runnable subscriber) {
+    CountDownLatch started;
+    synchronized (this) {
+      workSubscribers.add(subscriber);
+      started = startIfNeeded();
+    }
+    awaitListening(started);
   }
 
-  synchronized void addFinished(Consumer<BatchId> subscriber) {
-    finishedSubscribers.add(subscriber);
-    startIfNeeded();
+  /** Adds a finish subscriber; returns once the listener listens, or after {@link #START_WAIT}. */
+  void addFinished(Consumer<BatchId> subscriber) {
+    CountDownLatch started;
+    synchronized (this) {
+      finishedSubscribers.add(subscriber);
+      started = startIfNeeded();
+    }
+    awaitListening(started);
+  }
+
+  /**
+   * Waits until the listener thread that {@code started} belongs to listens (or stops), for at most
+   * {@link #START_WAIT}: a step that commits after a subscription returned is then heard, such as a
+   * batch this store finishes at once. A database that does not answer costs the subscriber that
+   * wait; the listener goes on trying, and the services poll meanwhile.
+   */
+  private static void awaitListening(CountDownLatch started) {
+    try {
+      started.await(START_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   void removeWork(Runnable subscriber) {
@@ -88,12 +124,18 @@ final class PgListener {
     stopIfUnused();
   }
 
-  private void startIfNeeded() {
+  /** Starts the listener thread if none runs; returns the latch its first LISTENs count down. */
+  private CountDownLatch startIfNeeded() {
     if (thread == null) {
       running = true;
-      thread = new DaemonThreadFactory("batchkit-pg-listen-" + workChannel).newThread(this::listen);
+      CountDownLatch started = new CountDownLatch(1);
+      listening = started;
+      thread =
+          new DaemonThreadFactory("batchkit-pg-listen-" + workChannel)
+              .newThread(() -> listen(started));
       thread.start();
     }
+    return listening;
   }
 
   private void stopIfUnused() {
@@ -105,6 +147,7 @@ final class PgListener {
       running = false;
       stopping = thread;
       thread = null;
+      listening.countDown(); // nobody waits for a listener that stops
     }
     stopping.interrupt();
     try {
@@ -114,7 +157,16 @@ final class PgListener {
     }
   }
 
-  private void listen() {
+  /** The listener thread's life; counts {@code started} down once it first listens, or ends. */
+  private void listen(CountDownLatch started) {
+    try {
+      listenUntilStopped(started);
+    } finally {
+      started.countDown();
+    }
+  }
+
+  private void listenUntilStopped(CountDownLatch started) {
     long backoffMillis = 100;
     boolean failing = false;
     while (running) {
@@ -129,6 +181,7 @@ final class PgListener {
             statement.execute("LISTEN " + workChannel);
           }
           onAnyWork.run(); // whatever was announced while nobody listened
+          started.countDown();
           Object pg = connection.unwrap(Class.forName("org.postgresql.PGConnection"));
           Method poll = pg.getClass().getMethod("getNotifications", int.class);
           poll.setAccessible(true);
