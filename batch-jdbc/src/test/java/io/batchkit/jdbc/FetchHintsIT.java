@@ -283,13 +283,18 @@ class FetchHintsIT {
 
   /**
    * Wraps {@code ds} so that, while {@code failNext} holds an SQLState, a commit rolls back instead
-   * and fails with that state, clearing it.
+   * and fails with that state, clearing it: the driver's {@code commit()}, or the statement that
+   * commits a PostgreSQL job step itself (it sends the commit with its setting, in one round trip).
    */
   private static DataSource failingCommit(DataSource ds, AtomicReference<String> failNext) {
     return InterceptedConnections.wrap(
         ds,
         (real, method, args) -> {
-          String state = method.getName().equals("commit") ? failNext.getAndSet(null) : null;
+          boolean commits =
+              method.getName().equals("commit")
+                  || (method.getName().equals("prepareStatement")
+                      && ((String) args[0]).endsWith("; COMMIT"));
+          String state = commits ? failNext.getAndSet(null) : null;
           if (state != null) {
             real.rollback();
             throw new SQLException("commit failed (test)", state);

@@ -4,6 +4,7 @@ import io.batchkit.jdbc.SqlDialect;
 import io.batchkit.spi.JobStoreException;
 import java.sql.BatchUpdateException;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import javax.sql.DataSource;
@@ -50,6 +51,22 @@ final class Transactions {
         }
         throw new JobStoreException(operation, dialect.isTransient(e), describe(e), e);
       }
+    }
+  }
+
+  /**
+   * Commits the open transaction on PostgreSQL without waiting for the write-ahead log to reach
+   * disk: {@code synchronous_commit} off for this transaction and the commit, sent together in one
+   * round trip. For the last step of a unit that {@link #run} runs: the commit {@code run} makes
+   * after the unit then finds no transaction open, and pgjdbc sends nothing (another driver may
+   * send a {@code COMMIT}, which the server answers with a warning). Sending the setting with the
+   * commit, rather than in a round trip of its own before it, spares the unit a round trip, and the
+   * rows its statements locked (a batch row that other nodes' outcomes queue for) are held across
+   * one client round trip fewer.
+   */
+  static void commitWithoutFlush(Connection c) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SET LOCAL synchronous_commit TO OFF; COMMIT")) {
+      ps.execute();
     }
   }
 
@@ -125,7 +142,7 @@ final class Transactions {
           connection.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
         }
         T result = work.run(connection);
-        connection.commit();
+        connection.commit(); // nothing left to commit if the unit ended with commitWithoutFlush
         return result;
       } catch (SQLException | RuntimeException | Error e) {
         try {

@@ -161,7 +161,8 @@ final class WorkNotifier {
   /**
    * Runs a transaction of claims and job outcomes like {@link #write}; with {@code relaxCommit},
    * unless it finished a batch, it commits without waiting for the write-ahead log to reach disk
-   * (PostgreSQL's {@code synchronous_commit} off, for this transaction only). See {@link
+   * (PostgreSQL's {@code synchronous_commit} off, for this transaction only, sent with the commit:
+   * {@link Transactions#commitWithoutFlush}). See {@link
    * io.batchkit.jdbc.JdbcJobStore.Builder#asynchronousJobCommits} for why that is safe.
    */
   <T> T writeJobStep(String operation, Transactions.Work<T> work, boolean relaxCommit) {
@@ -179,10 +180,7 @@ final class WorkNotifier {
                 announced.clear(); // an attempt rerun after a conflict starts afresh
                 T done = work.run(c);
                 if (relaxCommit && !announced.finishedAny) {
-                  try (PreparedStatement ps =
-                      c.prepareStatement("SET LOCAL synchronous_commit TO OFF")) {
-                    ps.execute();
-                  }
+                  Transactions.commitWithoutFlush(c); // the last step: the unit's commit is done
                 }
                 return done;
               });
