@@ -14,10 +14,12 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs a unit of work in one transaction: the connection is always returned, any failure rolls back
  * (a failed rollback is attached as suppressed), and a deadlock or serialization failure reruns the
- * whole unit a few times before it is reported. SQL failures become {@link JobStoreException}s that
- * say whether a retry may help; the store's own logic exceptions pass through unchanged. After each
- * rollback it runs the store's hook: the fetch hints are void then, as a fetch in the unit may have
- * left a hint past jobs the rollback gave back ({@link FetchHints}).
+ * whole unit a few times before it is reported. A unit may end by committing itself ({@link
+ * #commitWithoutFlush}, the PostgreSQL job steps); nothing may follow that call in the unit, as
+ * whatever did would run outside its transaction. SQL failures become {@link JobStoreException}s
+ * that say whether a retry may help; the store's own logic exceptions pass through unchanged. After
+ * each rollback it runs the store's hook: the fetch hints are void then, as a fetch in the unit may
+ * have left a hint past jobs the rollback gave back ({@link FetchHints}).
  */
 final class Transactions {
   private static final Logger LOG = LoggerFactory.getLogger(Transactions.class);
@@ -65,6 +67,7 @@ final class Transactions {
    * one client round trip fewer.
    */
   static void commitWithoutFlush(Connection c) throws SQLException {
+    // JobStepCommitIT and FetchHintsIT (its failing commits) know this text
     try (PreparedStatement ps = c.prepareStatement("SET LOCAL synchronous_commit TO OFF; COMMIT")) {
       ps.execute();
     }
