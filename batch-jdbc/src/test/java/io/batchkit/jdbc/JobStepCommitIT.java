@@ -1,6 +1,7 @@
 package io.batchkit.jdbc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.zaxxer.hikari.HikariDataSource;
@@ -140,7 +141,7 @@ class JobStepCommitIT {
   private void assertRelaxedLast(String step) {
     List<String> seen = List.copyOf(calls);
     List<String> statements = seen.stream().filter(s -> !s.startsWith("commit()")).toList();
-    assertTrue(!statements.isEmpty(), step + " ran no statement");
+    assertFalse(statements.isEmpty(), step + " ran no statement");
     assertEquals(RELAXED_COMMIT, statements.get(statements.size() - 1), step + ": " + seen);
     assertEquals(
         1,

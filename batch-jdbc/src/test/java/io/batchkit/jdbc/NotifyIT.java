@@ -133,7 +133,7 @@ class NotifyIT {
   @Test
   void theLastSubscriptionEnding_givesTheListenersConnectionBackNotListening() throws Exception {
     JdbcJobStore store = JdbcJobStore.builder(db).tablePrefix(prefix).createSchema(true).build();
-    String channel = (prefix + "work").toLowerCase(Locale.ROOT);
+    String channel = workChannel();
     whileListening(store, (c, notice, woken) -> assertEquals(1, sessionsListeningLast(channel)));
 
     assertEquals(0, sessionsListeningLast(channel));
@@ -151,7 +151,7 @@ class NotifyIT {
     BlockingQueue<Boolean> woken = new LinkedBlockingQueue<>();
     try (Connection c = db.getConnection();
         PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')")) {
-      notice.setString(1, (prefix + "work").toLowerCase(Locale.ROOT));
+      notice.setString(1, workChannel());
       try (Subscription ignored = store.subscribe(() -> woken.add(true))) {
         notice.execute();
         assertTrue(woken.poll(10, TimeUnit.SECONDS) != null, "the notice was not heard");
@@ -180,7 +180,7 @@ class NotifyIT {
             });
     JdbcJobStore store =
         JdbcJobStore.builder(watched).tablePrefix(prefix).createSchema(true).build();
-    String channel = (prefix + "work").toLowerCase(Locale.ROOT);
+    String channel = workChannel();
     whileListening(
         store,
         (c, notice, woken) -> {
@@ -272,15 +272,16 @@ class NotifyIT {
   }
 
   /**
-   * Subscribes to {@code store}'s work notices, sends notices until its listener hears one (it may
-   * not listen yet), runs {@code test}, then ends the subscription, which stops the listener.
+   * Subscribes to {@code store}'s work notices, sends notices until its listener hears one (a
+   * subscription waits at most a second for the listener to listen, and a test may make its first
+   * LISTEN fail), runs {@code test}, then ends the subscription, which stops the listener.
    */
   private void whileListening(JdbcJobStore store, Listening test) throws Exception {
     BlockingQueue<Boolean> woken = new LinkedBlockingQueue<>();
     try (Subscription ignored = store.subscribe(() -> woken.add(true));
         Connection c = db.getConnection();
         PreparedStatement notice = c.prepareStatement("SELECT pg_notify(?, '')")) {
-      notice.setString(1, (prefix + "work").toLowerCase(Locale.ROOT));
+      notice.setString(1, workChannel());
       assertTrue(heardWithin(notice, woken), "the store's listener never heard a notice");
       test.run(c, notice, woken);
     }
@@ -296,6 +297,11 @@ class NotifyIT {
       }
     }
     return false;
+  }
+
+  /** The store's work channel, as PostgreSQL names it (LISTEN folds the name to lower case). */
+  private String workChannel() {
+    return (prefix + "work").toLowerCase(Locale.ROOT);
   }
 
   /** The sessions whose last statement was a LISTEN on {@code channel}. */
