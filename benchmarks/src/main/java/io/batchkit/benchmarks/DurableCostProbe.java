@@ -12,18 +12,30 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.ToDoubleFunction;
 
 /**
  * What a batch costs PostgreSQL besides its time (not JMH: it reads CPU times and the write-ahead
- * log, which JMH does not report): rounds of 100,000 no-op jobs on {@link Nodes} (as {@code
- * DurableEndToEndBenchmark} runs them), each followed by the same rows through {@link
+ * log, which JMH does not report), and how node counts compare round by round: rounds of 100,000
+ * no-op jobs on one or more clusters of {@link Nodes} (as {@code DurableEndToEndBenchmark} runs
+ * them; each cluster on tables of its own), each round followed by the same rows through {@link
  * PlainSqlQueue}, in one JVM. Per run alone (the rows are stored before it, untimed) it prints the
  * time, PostgreSQL's CPU per job (its server processes' times from {@code /proc}: run it on the
  * database's machine, Linux only), this JVM's CPU per job, the WAL written per job and the
  * transactions that wrote (took a transaction id) per 1,000 jobs.
  *
+ * <p>With several node counts ({@code 1,3}), the clusters take turns within each round, in an order
+ * that alternates from round to round, and it ends with the medians over the rounds after the first
+ * third (the warm-up): each run's time, and the ratios of each round (plain SQL's time over the
+ * first cluster's, the first cluster's over each other's: throughput ratios, as issue 10's goals
+ * are read). Runs seconds apart see the same machine, so these ratios move less than those of JMH
+ * runs whose two node counts are a minute apart on a shared host.
+ *
  * <pre>{@code
- * java -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.DurableCostProbe [rounds] [nodes]
+ * java -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.DurableCostProbe [rounds] [nodes[,nodes...]]
  * }</pre>
  */
 public final class DurableCostProbe {
@@ -33,31 +45,85 @@ public final class DurableCostProbe {
 
   public static void main(String[] args) throws Exception {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
-    int nodes = args.length > 1 ? Integer.parseInt(args[1]) : 1;
+    int[] counts =
+        Arrays.stream((args.length > 1 ? args[1] : "1").split(","))
+            .mapToInt(Integer::parseInt)
+            .toArray();
     String url = Databases.url("postgres");
     com.sun.management.OperatingSystemMXBean os =
         (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-    try (Nodes cluster =
-        new Nodes(url, nodes, DurableEndToEndBenchmark.WORKERS, Fixtures.NOOP_PROCESSOR, true)) {
+    List<Nodes> clusters = new ArrayList<>();
+    // per round: each cluster's time, then plain SQL's, in ms
+    List<long[]> times = new ArrayList<>();
+    try {
+      for (int count : counts) {
+        clusters.add(
+            new Nodes(url, count, DurableEndToEndBenchmark.WORKERS, Fixtures.NOOP_PROCESSOR, true));
+      }
       PlainSqlQueue plain = new PlainSqlQueue(url, DurableEndToEndBenchmark.WORKERS, 0);
       try {
         for (int round = 0; round < rounds; round++) {
-          BatchId batch = cluster.insert(JOBS, BatchRequest.MAX_CONCURRENCY);
-          Cost run = Cost.start(url, os);
-          cluster.runToEnd(batch, JOBS);
-          String batchkit = run.end(url, os);
-          cluster.delete(batch);
+          long[] took = new long[counts.length + 1];
+          StringBuilder line = new StringBuilder("round " + round + ":");
+          for (int turn = 0; turn < counts.length; turn++) {
+            int i = round % 2 == 0 ? turn : counts.length - 1 - turn;
+            Nodes cluster = clusters.get(i);
+            BatchId batch = cluster.insert(JOBS, BatchRequest.MAX_CONCURRENCY);
+            Cost run = Cost.start(url, os);
+            cluster.runToEnd(batch, JOBS);
+            took[i] = run.millis();
+            line.append(String.format(" batchkit on %d node(s) %s;", counts[i], run.end(url, os)));
+            cluster.delete(batch);
+          }
           plain.insert(JOBS);
           Cost baseline = Cost.start(url, os);
           plain.runAll();
-          String plainSql = baseline.end(url, os);
+          took[counts.length] = baseline.millis();
+          line.append(" plain SQL ").append(baseline.end(url, os));
           plain.clear();
-          System.out.printf("round %d: batchkit %s; plain SQL %s%n", round, batchkit, plainSql);
+          times.add(took);
+          System.out.println(line);
         }
       } finally {
         plain.close();
       }
+    } finally {
+      for (Nodes cluster : clusters) {
+        cluster.close();
+      }
     }
+    summarize(counts, times.subList(rounds / 3, rounds));
+  }
+
+  /** Prints the medians of {@code times} (rounds of each cluster's time, then plain SQL's). */
+  private static void summarize(int[] counts, List<long[]> times) {
+    if (times.isEmpty()) {
+      return;
+    }
+    StringBuilder line = new StringBuilder("medians of " + times.size() + " rounds:");
+    for (int i = 0; i <= counts.length; i++) {
+      int column = i;
+      String name = i < counts.length ? counts[i] + " node(s)" : "plain SQL";
+      line.append(String.format(" %s %.0f ms;", name, median(times, t -> (double) t[column])));
+    }
+    line.append(
+        String.format(
+            " batchkit on %d node(s) / plain SQL %.2f",
+            counts[0], median(times, t -> (double) t[counts.length] / t[0])));
+    for (int i = 1; i < counts.length; i++) {
+      int column = i;
+      line.append(
+          String.format(
+              "; %d node(s) / %d node(s) %.2f",
+              counts[i], counts[0], median(times, t -> (double) t[0] / t[column])));
+    }
+    System.out.println(line);
+  }
+
+  private static double median(List<long[]> rows, ToDoubleFunction<long[]> value) {
+    double[] sorted = rows.stream().mapToDouble(value).sorted().toArray();
+    int mid = sorted.length / 2;
+    return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   }
 
   /** The counters at a run's start. */
@@ -70,6 +136,10 @@ public final class DurableCostProbe {
           os.getProcessCpuTime(),
           walBytes(url),
           transactionId(url));
+    }
+
+    long millis() {
+      return (System.nanoTime() - nanos) / 1_000_000;
     }
 
     String end(String url, com.sun.management.OperatingSystemMXBean os)
