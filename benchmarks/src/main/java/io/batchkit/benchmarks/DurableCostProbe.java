@@ -28,11 +28,16 @@ import java.util.function.ToDoubleFunction;
  * transactions that wrote (took a transaction id) per 1,000 jobs.
  *
  * <p>With several node counts ({@code 1,3}), the clusters take turns within each round, in an order
- * that alternates from round to round, and it ends with the medians over the rounds after the first
- * third (the warm-up): each run's time, and the ratios of each round (plain SQL's time over the
- * first cluster's, the first cluster's over each other's: throughput ratios, as issue 10's goals
- * are read). Runs seconds apart see the same machine, so these ratios move less than those of JMH
- * runs whose two node counts are a minute apart on a shared host.
+ * that alternates from round to round. While one runs, the others sit idle (they still poll, renew
+ * and sweep, and the server's CPU, WAL and transaction ids are counted over the whole database, so
+ * their idle work is in every run's figures). Turns seconds apart see the same machine, so the
+ * median of the rounds' ratios moves less than the ratio of JMH runs whose two node counts are a
+ * minute apart on a shared host; a single round's ratio moves as much.
+ *
+ * <p>It ends with the medians over the rounds after the first third (the warm-up; with fewer than 3
+ * rounds, over all of them): each run's time, plain SQL's time over the first cluster's, and the
+ * first cluster's over each other's (throughput ratios, as issue 10's goals are read). Rounds are
+ * numbered from 0.
  *
  * <pre>{@code
  * java -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.DurableCostProbe [rounds] [nodes[,nodes...]]
@@ -88,11 +93,28 @@ public final class DurableCostProbe {
         plain.close();
       }
     } finally {
-      for (Nodes cluster : clusters) {
-        cluster.close();
-      }
+      closeAll(clusters);
     }
     summarize(counts, times.subList(rounds / 3, rounds));
+  }
+
+  /** Closes every cluster, each even if closing one before it failed. */
+  private static void closeAll(List<Nodes> clusters) {
+    RuntimeException failed = null;
+    for (Nodes cluster : clusters) {
+      try {
+        cluster.close();
+      } catch (RuntimeException e) {
+        if (failed == null) {
+          failed = e;
+        } else {
+          failed.addSuppressed(e);
+        }
+      }
+    }
+    if (failed != null) {
+      throw failed;
+    }
   }
 
   /** Prints the medians of {@code times} (rounds of each cluster's time, then plain SQL's). */
@@ -130,12 +152,12 @@ public final class DurableCostProbe {
   private record Cost(long nanos, long serverMillis, long jvmNanos, long wal, long xid) {
     static Cost start(String url, com.sun.management.OperatingSystemMXBean os)
         throws IOException, SQLException {
-      return new Cost(
-          System.nanoTime(),
-          serverCpuMillis(),
-          os.getProcessCpuTime(),
-          walBytes(url),
-          transactionId(url));
+      long server = serverCpuMillis();
+      long jvm = os.getProcessCpuTime();
+      long wal = walBytes(url);
+      long xid = transactionId(url);
+      // the clock last, so that reading the counters is not timed
+      return new Cost(System.nanoTime(), server, jvm, wal, xid);
     }
 
     long millis() {
