@@ -8,7 +8,6 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
 import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -95,14 +94,14 @@ public final class CpuPerJobProbe {
       System.out.printf(
           "batchkit: %.2f us CPU and %.0f bytes per job, %.0f jobs/s, submit %.1f ms;"
               + " pool: %.2f us CPU and %.0f bytes per task, %.0f tasks/s; ratio %.3f%n",
-          median(cpu),
-          median(bytes),
-          median(rate),
-          median(submit),
-          median(poolCpu),
-          median(poolBytes),
-          median(poolRate),
-          median(rate) / median(poolRate));
+          Fixtures.median(cpu),
+          Fixtures.median(bytes),
+          Fixtures.median(rate),
+          Fixtures.median(submit),
+          Fixtures.median(poolCpu),
+          Fixtures.median(poolBytes),
+          Fixtures.median(poolRate),
+          Fixtures.median(rate) / Fixtures.median(poolRate));
     } finally {
       try {
         service.close();
@@ -144,11 +143,5 @@ public final class CpuPerJobProbe {
       sum += Math.max(bytes, 0);
     }
     return sum;
-  }
-
-  private static double median(List<Double> values) {
-    List<Double> sorted = new ArrayList<>(values);
-    Collections.sort(sorted);
-    return sorted.get(sorted.size() / 2);
   }
 }

@@ -77,14 +77,15 @@ public final class DurableCostProbe {
             Cost run = Cost.start(url, os);
             cluster.runToEnd(batch, JOBS);
             took[i] = run.millis();
-            line.append(String.format(" batchkit on %d node(s) %s;", counts[i], run.end(url, os)));
+            line.append(
+                String.format(" batchkit on %d node(s) %s;", counts[i], run.end(took[i], url, os)));
             cluster.delete(batch);
           }
           plain.insert(JOBS);
           Cost baseline = Cost.start(url, os);
           plain.runAll();
           took[counts.length] = baseline.millis();
-          line.append(" plain SQL ").append(baseline.end(url, os));
+          line.append(" plain SQL ").append(baseline.end(took[counts.length], url, os));
           plain.clear();
           times.add(took);
           System.out.println(line);
@@ -143,9 +144,7 @@ public final class DurableCostProbe {
   }
 
   private static double median(List<long[]> rows, ToDoubleFunction<long[]> value) {
-    double[] sorted = rows.stream().mapToDouble(value).sorted().toArray();
-    int mid = sorted.length / 2;
-    return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    return Fixtures.median(rows.stream().map(value::applyAsDouble).toList());
   }
 
   /** The counters at a run's start. */
@@ -164,9 +163,9 @@ public final class DurableCostProbe {
       return (System.nanoTime() - nanos) / 1_000_000;
     }
 
-    String end(String url, com.sun.management.OperatingSystemMXBean os)
+    /** The costs since the start, for a run that took {@code millis} ({@link #millis}). */
+    String end(long millis, String url, com.sun.management.OperatingSystemMXBean os)
         throws IOException, SQLException {
-      long took = System.nanoTime() - nanos;
       long server = serverCpuMillis() - serverMillis;
       long jvm = os.getProcessCpuTime() - jvmNanos;
       long written = walBytes(url) - wal;
@@ -174,7 +173,7 @@ public final class DurableCostProbe {
       return String.format(
           "%d ms, PostgreSQL %.1f us CPU/job, JVM %.1f us CPU/job, WAL %d bytes/job,"
               + " %.2f writing transactions per 1,000 jobs",
-          took / 1_000_000,
+          millis,
           server * 1000.0 / JOBS,
           jvm / 1000.0 / JOBS,
           written / JOBS,

@@ -15,6 +15,7 @@ import io.batchkit.spi.NewJob;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +37,16 @@ final class Fixtures {
   static final Duration AWAIT = Duration.ofMinutes(10);
 
   private Fixtures() {}
+
+  /** The median of {@code values} (of an even count, the mean of the middle two); NaN if none. */
+  static double median(Collection<Double> values) {
+    double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    if (sorted.length == 0) {
+      return Double.NaN;
+    }
+    int mid = sorted.length / 2;
+    return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  }
 
   /** {@code n} payloads, as a user hands them to {@code BatchRequest.Builder.items}. */
   static List<String> payloads(int n) {
