@@ -34,13 +34,18 @@ import java.util.function.ToDoubleFunction;
  * median of the rounds' ratios moves less than the ratio of JMH runs whose two node counts are a
  * minute apart on a shared host; a single round's ratio moves as much.
  *
+ * <p>With several scales of plain SQL ({@code 1,3}: the third argument, 1 if it is left out), plain
+ * SQL runs with that many times its 8 workers and its pool of 10 (scale 3: 24 workers over a pool
+ * of 30, the workers and connections of 3 nodes), also in turns after the clusters: how the
+ * hand-written baseline itself fares with more clients on the same server.
+ *
  * <p>It ends with the medians over the rounds after the first third (the warm-up; with fewer than 3
- * rounds, over all of them): each run's time, plain SQL's time over the first cluster's, and the
- * first cluster's over each other's (throughput ratios, as issue 10's goals are read). Rounds are
- * numbered from 0.
+ * rounds, over all of them): each run's time, the first plain SQL run's time over the first
+ * cluster's, the first cluster's over each other's, and the first plain SQL run's over each other
+ * plain SQL run's (throughput ratios, as issue 10's goals are read). Rounds are numbered from 0.
  *
  * <pre>{@code
- * java -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.DurableCostProbe [rounds] [nodes[,nodes...]]
+ * java -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.DurableCostProbe [rounds] [nodes[,nodes...]] [scales]
  * }</pre>
  */
 public final class DurableCostProbe {
@@ -50,95 +55,152 @@ public final class DurableCostProbe {
 
   public static void main(String[] args) throws Exception {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
-    int[] counts =
-        Arrays.stream((args.length > 1 ? args[1] : "1").split(","))
-            .mapToInt(Integer::parseInt)
-            .toArray();
+    int[] counts = numbers(args.length > 1 ? args[1] : "1");
+    int[] scales = numbers(args.length > 2 ? args[2] : "1");
     String url = Databases.url("postgres");
     com.sun.management.OperatingSystemMXBean os =
         (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-    List<Nodes> clusters = new ArrayList<>();
-    // per round: each cluster's time, then plain SQL's, in ms
+    List<AutoCloseable> opened = new ArrayList<>();
+    // per round: each cluster's time, then each plain SQL run's, in ms
     List<long[]> times = new ArrayList<>();
+    Exception failure = null;
     try {
+      List<Nodes> clusters = new ArrayList<>();
       for (int count : counts) {
-        clusters.add(
-            new Nodes(url, count, DurableEndToEndBenchmark.WORKERS, Fixtures.NOOP_PROCESSOR, true));
+        Nodes cluster =
+            new Nodes(url, count, DurableEndToEndBenchmark.WORKERS, Fixtures.NOOP_PROCESSOR, true);
+        opened.add(cluster);
+        clusters.add(cluster);
       }
-      PlainSqlQueue plain = new PlainSqlQueue(url, DurableEndToEndBenchmark.WORKERS, 0);
-      try {
-        for (int round = 0; round < rounds; round++) {
-          long[] took = new long[counts.length + 1];
-          StringBuilder line = new StringBuilder("round " + round + ":");
-          for (int turn = 0; turn < counts.length; turn++) {
-            int i = round % 2 == 0 ? turn : counts.length - 1 - turn;
-            Nodes cluster = clusters.get(i);
-            BatchId batch = cluster.insert(JOBS, BatchRequest.MAX_CONCURRENCY);
-            Cost run = Cost.start(url, os);
-            cluster.runToEnd(batch, JOBS);
-            took[i] = run.millis();
-            line.append(
-                String.format(" batchkit on %d node(s) %s;", counts[i], run.end(took[i], url, os)));
-            cluster.delete(batch);
-          }
+      List<PlainSqlQueue> plains = new ArrayList<>();
+      for (int scale : scales) {
+        PlainSqlQueue plain =
+            new PlainSqlQueue(
+                url,
+                scale * DurableEndToEndBenchmark.WORKERS,
+                0,
+                scale * DurableEndToEndBenchmark.POOL_SIZE);
+        opened.add(plain);
+        plains.add(plain);
+      }
+      for (int round = 0; round < rounds; round++) {
+        long[] took = new long[counts.length + scales.length];
+        StringBuilder line = new StringBuilder("round " + round + ":");
+        for (int turn = 0; turn < counts.length; turn++) {
+          int i = round % 2 == 0 ? turn : counts.length - 1 - turn;
+          Nodes cluster = clusters.get(i);
+          BatchId batch = cluster.insert(JOBS, BatchRequest.MAX_CONCURRENCY);
+          Cost run = Cost.start(url, os);
+          cluster.runToEnd(batch, JOBS);
+          took[i] = run.millis();
+          line.append(
+              String.format(" batchkit on %d node(s) %s;", counts[i], run.end(took[i], url, os)));
+          cluster.delete(batch);
+        }
+        for (int turn = 0; turn < scales.length; turn++) {
+          int i = round % 2 == 0 ? turn : scales.length - 1 - turn;
+          PlainSqlQueue plain = plains.get(i);
           plain.insert(JOBS);
-          Cost baseline = Cost.start(url, os);
+          Cost run = Cost.start(url, os);
           plain.runAll();
-          took[counts.length] = baseline.millis();
-          line.append(" plain SQL ").append(baseline.end(took[counts.length], url, os));
+          int column = counts.length + i;
+          took[column] = run.millis();
+          line.append(" ").append(plainName(scales[i])).append(" ");
+          line.append(run.end(took[column], url, os)).append(';');
           plain.clear();
-          times.add(took);
-          System.out.println(line);
         }
-      } finally {
-        plain.close();
+        line.setLength(line.length() - 1);
+        times.add(took);
+        System.out.println(line);
       }
+    } catch (Exception e) {
+      failure = e;
+      throw e;
     } finally {
-      closeAll(clusters);
+      closeAll(opened, failure);
     }
-    summarize(counts, times.subList(rounds / 3, rounds));
+    summarize(counts, scales, times.subList(rounds / 3, rounds));
   }
 
-  /** Closes every cluster, each even if closing one before it failed. */
-  private static void closeAll(List<Nodes> clusters) {
-    RuntimeException failed = null;
-    for (Nodes cluster : clusters) {
+  /** The numbers of a comma-separated list such as {@code 1,3}, each at least 1. */
+  private static int[] numbers(String list) {
+    int[] numbers = Arrays.stream(list.split(",")).mapToInt(Integer::parseInt).toArray();
+    for (int n : numbers) {
+      if (n < 1) {
+        throw new IllegalArgumentException("node counts and scales must be at least 1: " + list);
+      }
+    }
+    return numbers;
+  }
+
+  /** How a plain SQL run is named: "plain SQL" at scale 1, else with its worker count. */
+  private static String plainName(int scale) {
+    return scale == 1
+        ? "plain SQL"
+        : String.format(
+            "plain SQL x%d (%d workers)", scale, scale * DurableEndToEndBenchmark.WORKERS);
+  }
+
+  /**
+   * Closes every cluster and plain SQL queue, each even if closing one before it failed. A close's
+   * exception is added to {@code failure}, the run's own, if there is one; else the first is thrown
+   * with the others added to it.
+   */
+  private static void closeAll(List<AutoCloseable> opened, Exception failure) throws Exception {
+    Exception first = null;
+    for (AutoCloseable each : opened) {
       try {
-        cluster.close();
-      } catch (RuntimeException e) {
-        if (failed == null) {
-          failed = e;
+        each.close();
+      } catch (Exception e) {
+        if (failure != null) {
+          failure.addSuppressed(e);
+        } else if (first == null) {
+          first = e;
         } else {
-          failed.addSuppressed(e);
+          first.addSuppressed(e);
         }
       }
     }
-    if (failed != null) {
-      throw failed;
+    if (first != null) {
+      throw first;
     }
   }
 
-  /** Prints the medians of {@code times} (rounds of each cluster's time, then plain SQL's). */
-  private static void summarize(int[] counts, List<long[]> times) {
+  /**
+   * Prints the medians of {@code times} (rounds of each cluster's time, then each plain SQL run's):
+   * the times, the first cluster's throughput over the first plain SQL run's, each other cluster's
+   * over the first cluster's, and each other plain SQL run's over the first plain SQL run's.
+   */
+  private static void summarize(int[] counts, int[] scales, List<long[]> times) {
     if (times.isEmpty()) {
       return;
     }
+    int plain = counts.length;
     StringBuilder line = new StringBuilder("medians of " + times.size() + " rounds:");
-    for (int i = 0; i <= counts.length; i++) {
+    for (int i = 0; i < counts.length + scales.length; i++) {
       int column = i;
-      String name = i < counts.length ? counts[i] + " node(s)" : "plain SQL";
+      String name = i < plain ? counts[i] + " node(s)" : plainName(scales[i - plain]);
       line.append(String.format(" %s %.0f ms;", name, median(times, t -> (double) t[column])));
     }
     line.append(
         String.format(
-            " batchkit on %d node(s) / plain SQL %.2f",
-            counts[0], median(times, t -> (double) t[counts.length] / t[0])));
+            " batchkit on %d node(s) / %s %.2f",
+            counts[0], plainName(scales[0]), median(times, t -> (double) t[plain] / t[0])));
     for (int i = 1; i < counts.length; i++) {
       int column = i;
       line.append(
           String.format(
               "; %d node(s) / %d node(s) %.2f",
               counts[i], counts[0], median(times, t -> (double) t[0] / t[column])));
+    }
+    for (int i = 1; i < scales.length; i++) {
+      int column = plain + i;
+      line.append(
+          String.format(
+              "; %s / %s %.2f",
+              plainName(scales[i]),
+              plainName(scales[0]),
+              median(times, t -> (double) t[plain] / t[column])));
     }
     System.out.println(line);
   }

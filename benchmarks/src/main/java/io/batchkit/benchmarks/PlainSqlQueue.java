@@ -45,6 +45,19 @@ final class PlainSqlQueue implements AutoCloseable {
    * and times {@code DATETIME(6)}, as batchkit stores them. {@link #close} drops it all.
    */
   PlainSqlQueue(String url, int workers, long jobMillis) {
+    this(url, workers, jobMillis, DurableEndToEndBenchmark.POOL_SIZE);
+  }
+
+  /**
+   * The same on a pool of {@code poolSize} connections, which must be at least {@code workers}
+   * (each worker holds one connection while it runs): for the baseline of several nodes' worth of
+   * workers, whose pools together hold that many.
+   */
+  PlainSqlQueue(String url, int workers, long jobMillis, int poolSize) {
+    if (poolSize < workers) {
+      throw new IllegalArgumentException(
+          "poolSize must be at least workers (" + workers + "), was " + poolSize);
+    }
     this.url = url;
     this.mysql = Databases.isMysql(url);
     this.jobMillis = jobMillis;
@@ -56,7 +69,7 @@ final class PlainSqlQueue implements AutoCloseable {
             + " WHERE id IN ("
             + String.join(", ", Collections.nCopies(GROUP, "?"))
             + ")";
-    this.dataSource = Databases.pool(url, DurableEndToEndBenchmark.POOL_SIZE, "plain");
+    this.dataSource = Databases.pool(url, poolSize, "plain");
     this.executor = Executors.newFixedThreadPool(workers);
     create();
   }
