@@ -37,7 +37,10 @@ import java.util.function.ToDoubleFunction;
  * <p>With several scales of plain SQL ({@code 1,3}: the third argument, 1 if it is left out), plain
  * SQL runs with that many times its 8 workers and its pool of 10 (scale 3: 24 workers over a pool
  * of 30, the workers and connections of 3 nodes), also in turns after the clusters: how the
- * hand-written baseline itself fares with more clients on the same server.
+ * hand-written baseline itself fares with more clients on the same server. Every pool opens all its
+ * connections: a cluster of n nodes holds n times 10, a plain SQL run of scale s holds s times 10,
+ * so that {@code 1,3} with scales {@code 1,3} holds 80; keep the sum under the server's {@code
+ * max_connections} (100 by default).
  *
  * <p>It ends with the medians over the rounds after the first third (the warm-up; with fewer than 3
  * rounds, over all of them): each run's time, the first plain SQL run's time over the first
@@ -55,6 +58,9 @@ public final class DurableCostProbe {
 
   public static void main(String[] args) throws Exception {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+    if (rounds < 1) {
+      throw new IllegalArgumentException("rounds must be at least 1, was " + rounds);
+    }
     int[] counts = numbers(args.length > 1 ? args[1] : "1");
     int[] scales = numbers(args.length > 2 ? args[2] : "1");
     String url = Databases.url("postgres");
@@ -63,7 +69,7 @@ public final class DurableCostProbe {
     List<AutoCloseable> opened = new ArrayList<>();
     // per round: each cluster's time, then each plain SQL run's, in ms
     List<long[]> times = new ArrayList<>();
-    Exception failure = null;
+    Throwable failure = null;
     try {
       List<Nodes> clusters = new ArrayList<>();
       for (int count : counts) {
@@ -113,7 +119,7 @@ public final class DurableCostProbe {
         times.add(took);
         System.out.println(line);
       }
-    } catch (Exception e) {
+    } catch (Throwable e) {
       failure = e;
       throw e;
     } finally {
@@ -146,7 +152,7 @@ public final class DurableCostProbe {
    * exception is added to {@code failure}, the run's own, if there is one; else the first is thrown
    * with the others added to it.
    */
-  private static void closeAll(List<AutoCloseable> opened, Exception failure) throws Exception {
+  private static void closeAll(List<AutoCloseable> opened, Throwable failure) throws Exception {
     Exception first = null;
     for (AutoCloseable each : opened) {
       try {

@@ -71,7 +71,18 @@ final class PlainSqlQueue implements AutoCloseable {
             + ")";
     this.dataSource = Databases.pool(url, poolSize, "plain");
     this.executor = Executors.newFixedThreadPool(workers);
-    create();
+    try {
+      create();
+    } catch (RuntimeException e) {
+      try {
+        Databases.drop(dataSource, url, table); // a table made before the index failed
+      } catch (RuntimeException dropFailed) {
+        e.addSuppressed(dropFailed);
+      }
+      executor.shutdownNow();
+      dataSource.close();
+      throw e;
+    }
   }
 
   /** Creates the table and its claim index. */
