@@ -2,6 +2,10 @@ package io.batchkit.benchmarks;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -169,5 +173,32 @@ final class Databases {
       tables.add(prefix + "fetched"); // its count of the jobs each node fetched ahead
     }
     return tables.toArray(String[]::new);
+  }
+
+  /**
+   * The CPU time of every process named {@code postgres} on this machine, with that of its ended
+   * children, in ms, from {@code /proc} (Linux only; assumes 100 clock ticks a second, Linux's
+   * usual value): run on the database's machine, read before and after a run.
+   */
+  static long postgresCpuMillis() throws IOException {
+    long ticks = 0;
+    try (DirectoryStream<Path> processes = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+      for (Path process : processes) {
+        try {
+          if (!"postgres".equals(Files.readString(process.resolve("comm")).trim())) {
+            continue;
+          }
+          String stat = Files.readString(process.resolve("stat"));
+          String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          // after the name: utime, stime, cutime and cstime are fields 11 to 14
+          for (int i = 11; i <= 14; i++) {
+            ticks += Long.parseLong(fields[i]);
+          }
+        } catch (IOException e) {
+          // the process ended while it was read
+        }
+      }
+    }
+    return ticks * 10;
   }
 }

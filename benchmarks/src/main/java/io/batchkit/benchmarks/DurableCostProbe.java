@@ -4,9 +4,6 @@ import io.batchkit.BatchId;
 import io.batchkit.BatchRequest;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -123,7 +120,7 @@ public final class DurableCostProbe {
       failure = e;
       throw e;
     } finally {
-      closeAll(opened, failure);
+      Fixtures.closeAll(opened, failure);
     }
     summarize(counts, scales, times.subList(rounds / 3, rounds));
   }
@@ -145,31 +142,6 @@ public final class DurableCostProbe {
         ? "plain SQL"
         : String.format(
             "plain SQL x%d (%d workers)", scale, scale * DurableEndToEndBenchmark.WORKERS);
-  }
-
-  /**
-   * Closes every cluster and plain SQL queue, each even if closing one before it failed. A close's
-   * exception is added to {@code failure}, the run's own, if there is one; else the first is thrown
-   * with the others added to it.
-   */
-  private static void closeAll(List<AutoCloseable> opened, Throwable failure) throws Exception {
-    Exception first = null;
-    for (AutoCloseable each : opened) {
-      try {
-        each.close();
-      } catch (Exception e) {
-        if (failure != null) {
-          failure.addSuppressed(e);
-        } else if (first == null) {
-          first = e;
-        } else {
-          first.addSuppressed(e);
-        }
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
   }
 
   /**
@@ -219,7 +191,7 @@ public final class DurableCostProbe {
   private record Cost(long nanos, long serverMillis, long jvmNanos, long wal, long xid) {
     static Cost start(String url, com.sun.management.OperatingSystemMXBean os)
         throws IOException, SQLException {
-      long server = serverCpuMillis();
+      long server = Databases.postgresCpuMillis();
       long jvm = os.getProcessCpuTime();
       long wal = walBytes(url);
       long xid = transactionId(url);
@@ -234,7 +206,7 @@ public final class DurableCostProbe {
     /** The costs since the start, for a run that took {@code millis} ({@link #millis}). */
     String end(long millis, String url, com.sun.management.OperatingSystemMXBean os)
         throws IOException, SQLException {
-      long server = serverCpuMillis() - serverMillis;
+      long server = Databases.postgresCpuMillis() - serverMillis;
       long jvm = os.getProcessCpuTime() - jvmNanos;
       long written = walBytes(url) - wal;
       long writes = transactionId(url) - xid - 1; // less the one that read the first id
@@ -247,32 +219,6 @@ public final class DurableCostProbe {
           written / JOBS,
           writes * 1000.0 / JOBS);
     }
-  }
-
-  /**
-   * The CPU time of every process named {@code postgres}, with that of its ended children, in ms
-   * (assumes 100 clock ticks a second, Linux's usual value).
-   */
-  private static long serverCpuMillis() throws IOException {
-    long ticks = 0;
-    try (DirectoryStream<Path> processes = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
-      for (Path process : processes) {
-        try {
-          if (!"postgres".equals(Files.readString(process.resolve("comm")).trim())) {
-            continue;
-          }
-          String stat = Files.readString(process.resolve("stat"));
-          String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-          // after the name: utime, stime, cutime and cstime are fields 11 to 14
-          for (int i = 11; i <= 14; i++) {
-            ticks += Long.parseLong(fields[i]);
-          }
-        } catch (IOException e) {
-          // the process ended while it was read
-        }
-      }
-    }
-    return ticks * 10;
   }
 
   /**

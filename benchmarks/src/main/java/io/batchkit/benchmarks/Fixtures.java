@@ -48,6 +48,31 @@ final class Fixtures {
     return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   }
 
+  /**
+   * Closes each of {@code opened} (clusters, queues), each even if closing one before it failed. A
+   * close's exception is added to {@code failure}, the run's own, if there is one; else the first
+   * is thrown with the others added to it.
+   */
+  static void closeAll(List<? extends AutoCloseable> opened, Throwable failure) throws Exception {
+    Exception first = null;
+    for (AutoCloseable each : opened) {
+      try {
+        each.close();
+      } catch (Exception e) {
+        if (failure != null) {
+          failure.addSuppressed(e);
+        } else if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
   /** {@code n} payloads, as a user hands them to {@code BatchRequest.Builder.items}. */
   static List<String> payloads(int n) {
     return Collections.nCopies(n, PAYLOAD);
