@@ -19,7 +19,7 @@ import java.util.concurrent.Future;
  *       {@code scale} nodes taking from one queue, as batchkit's nodes take from one batch;
  *   <li><b>split</b>: {@code scale} queues of 8 workers over a pool of 10, each on a table of its
  *       own with its share of the jobs, run at once: as many clients, sharing no rows and no index
- *       (the most that scaling out could give on this server).
+ *       (what more clients give on this server when they share no rows).
  * </ul>
  *
  * <p>Per run (the rows are stored before it, untimed) it prints the time and PostgreSQL's CPU per
