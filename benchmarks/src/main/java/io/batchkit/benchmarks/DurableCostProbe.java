@@ -47,6 +47,10 @@ import java.util.function.ToDoubleFunction;
  * <pre>{@code
  * java -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.DurableCostProbe [rounds] [nodes[,nodes...]] [scales]
  * }</pre>
+ *
+ * <p>Bad arguments end it before anything is opened: a round count, node count or scale below 1
+ * with an {@link IllegalArgumentException}, one that is not a number with a {@link
+ * NumberFormatException}.
  */
 public final class DurableCostProbe {
   private static final int JOBS = 100_000;

@@ -32,6 +32,9 @@ import java.util.concurrent.Future;
  * <pre>{@code
  * java -cp benchmarks/target/benchmarks.jar io.batchkit.benchmarks.PlainSqlScaleProbe [rounds] [scale]
  * }</pre>
+ *
+ * <p>Bad arguments end it before anything is opened: fewer than 1 round or a scale below 2 with an
+ * {@link IllegalArgumentException}, one that is not a number with a {@link NumberFormatException}.
  */
 public final class PlainSqlScaleProbe {
   private static final int JOBS = 100_000;
