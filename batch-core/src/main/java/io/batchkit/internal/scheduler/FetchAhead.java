@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * jobs, at most {@link #MAX_DEPTH}, and none until one of the type's jobs has ended, so that a type
  * whose jobs are long (or not known yet) is never held back on one node while others wait idle, and
  * the jobs left to one node at a batch's end are about that much work. A fixed {@code claimAhead}
- * replaces the measure.
+ * replaces the measure; so does 0 on the in-memory store, where workers claim their next jobs
+ * themselves ({@link JobRunner}).
  *
  * <p>Ownership: workers record each attempt's length ({@link #record}); whoever plans a fetch (the
  * dispatcher, or the {@link Fetcher}) reads ({@link #depth}), and workers read when to ask for more
