@@ -98,14 +98,15 @@ public record Progress(
     return new Progress(total, c[0], c[1], c[2], c[3], c[4]);
   }
 
-  /** Returns the sum, or -1 when it overflows (so it never equals a valid total). */
-  private static long sumExact(long... parts) {
-    long sum = 0;
-    for (long part : parts) {
-      sum += part;
-      if (sum < 0) {
-        return -1;
-      }
+  /**
+   * Returns the sum of five counts that are not negative, or -1 when it overflows (so it never
+   * equals a valid total). Five parameters, not an array: a progress is made for every job recorded
+   * in memory.
+   */
+  private static long sumExact(long q, long p, long s, long f, long c) {
+    long sum = q + p;
+    if (sum < 0 || (sum += s) < 0 || (sum += f) < 0 || (sum += c) < 0) {
+      return -1;
     }
     return sum;
   }

@@ -80,10 +80,21 @@ public record ClaimRequest(
     Checks.notNull(leaseUntil, "leaseUntil");
     Checks.positive(agingStep, "agingStep");
     jobTypes = Map.copyOf(Checks.notNull(jobTypes, "jobTypes"));
-    jobTypes.forEach((type, limit) -> Checks.notNegative(limit, "jobTypes[" + type + "]"));
+    // each message is made only when it is thrown: a worker of the in-memory store makes a request
+    // per job
+    jobTypes.forEach(
+        (type, limit) -> {
+          if (limit < 0) {
+            Checks.notNegative(limit, "jobTypes[" + type + "]");
+          }
+        });
     fetchAhead = Map.copyOf(Checks.notNull(fetchAhead, "fetchAhead"));
     fetchAhead.forEach(
-        (type, most) -> Checks.between(most, 0, MAX_FETCH_AHEAD, "fetchAhead[" + type + "]"));
+        (type, most) -> {
+          if (most < 0 || most > MAX_FETCH_AHEAD) {
+            Checks.between(most, 0, MAX_FETCH_AHEAD, "fetchAhead[" + type + "]");
+          }
+        });
     sharedRateLimits = Map.copyOf(Checks.notNull(sharedRateLimits, "sharedRateLimits"));
   }
 

@@ -144,6 +144,11 @@ final class BatchState {
   }
 
   Batch snapshot() {
+    return snapshot(progress());
+  }
+
+  /** The batch as it is now, with {@code progress}, which must be its {@link #progress()}. */
+  Batch snapshot(Progress progress) {
     return new Batch(
         batch.id(),
         batch.name(),
@@ -156,7 +161,7 @@ final class BatchState {
         batch.failurePolicy(),
         batch.idempotencyKey(),
         status,
-        progress(),
+        progress,
         batch.createdAt(),
         Optional.ofNullable(startedAt),
         updatedAt,

@@ -68,53 +68,76 @@ final class InMemoryClaims {
     if (runnable.isEmpty()) {
       return List.of();
     }
-    List<BatchState> order = new ArrayList<>(runnable);
-    if (order.size() > 1) {
+    ArrayList<ClaimedJob> claimed = new ArrayList<>(Math.min(request.maxJobs(), 64));
+    if (runnable.size() == 1) {
+      // one batch to serve (a worker's claim of its next job, most often): no order to sort and no
+      // counts per type to keep
+      BatchState state = runnable.iterator().next();
+      if (request.maxJobs() > 0) {
+        serve(state, request.maxJobs(), request.limitFor(state.batch.jobType()), request, claimed);
+      }
+    } else {
+      List<BatchState> order = new ArrayList<>(runnable);
       order.sort(
           Comparator.<BatchState>comparingLong(
                   b -> request.dispatchKey(b.priority(), b.lastServedAt))
               .thenComparingLong(b -> b.servedSeq)
               .thenComparing(b -> b.batch.id()));
-    }
-    ArrayList<ClaimedJob> claimed = new ArrayList<>(Math.min(request.maxJobs(), 64));
-    Map<String, Integer> takenPerType = new HashMap<>();
-    for (BatchState state : order) {
-      int room = request.maxJobs() - claimed.size();
-      if (room == 0) {
-        break;
+      Map<String, Integer> takenPerType = new HashMap<>();
+      for (BatchState state : order) {
+        int room = request.maxJobs() - claimed.size();
+        if (room == 0) {
+          break;
+        }
+        String type = state.batch.jobType();
+        int typeRoom = request.limitFor(type) - takenPerType.getOrDefault(type, 0);
+        int got = serve(state, room, typeRoom, request, claimed);
+        takenPerType.merge(type, got, Integer::sum);
       }
-      String type = state.batch.jobType();
-      int typeRoom = request.limitFor(type) - takenPerType.getOrDefault(type, 0);
-      int batchRoom = state.batch.maxConcurrency() - state.slotsHeld;
-      int want = Math.min(room, Math.min(typeRoom, batchRoom));
-      SharedRateLimit limit = request.sharedRateLimits().get(type);
-      String key = null;
-      double tokens = 0;
-      if (limit != null && want > 0) {
-        key = limit.bucketKey(type, state.batch.metadata());
-        Bucket bucket = buckets.get(key);
-        tokens =
-            bucket == null
-                ? limit.refill(-1, 0)
-                : limit.refill(
-                    bucket.tokens(), Duration.between(bucket.at(), request.now()).toNanos());
-        want = Math.min(want, (int) Math.floor(tokens));
-      }
-      int got = take(state, want, true, request, claimed);
-      if (key != null) {
-        Bucket old = buckets.get(key);
-        // a stamp never moves back (see RateBuckets in batch-jdbc): skewed clocks add no refill
-        Instant at = old != null && old.at().isAfter(request.now()) ? old.at() : request.now();
-        buckets.put(key, new Bucket(tokens - got, at));
-      }
-      state.grantSlots(request.nodeId(), got);
-      takenPerType.merge(type, got, Integer::sum);
     }
     BatchState only = onlyCandidate(request);
     if (only != null && only.slotsOf(request.nodeId()) > 0) {
       take(only, request.fetchAheadFor(only.batch.jobType()), false, request, claimed);
     }
     return claimed;
+  }
+
+  /**
+   * Leases up to {@code room} due jobs of {@code state} for free slots, no more than {@code
+   * typeRoom}, the batch's free slots and its type's shared rate limit allow, and grants their
+   * slots. Returns how many it leased.
+   */
+  private int serve(
+      BatchState state,
+      int room,
+      int typeRoom,
+      ClaimRequest request,
+      ArrayList<ClaimedJob> claimed) {
+    String type = state.batch.jobType();
+    int batchRoom = state.batch.maxConcurrency() - state.slotsHeld;
+    int want = Math.min(room, Math.min(typeRoom, batchRoom));
+    SharedRateLimit limit = request.sharedRateLimits().get(type);
+    String key = null;
+    double tokens = 0;
+    if (limit != null && want > 0) {
+      key = limit.bucketKey(type, state.batch.metadata());
+      Bucket bucket = buckets.get(key);
+      tokens =
+          bucket == null
+              ? limit.refill(-1, 0)
+              : limit.refill(
+                  bucket.tokens(), Duration.between(bucket.at(), request.now()).toNanos());
+      want = Math.min(want, (int) Math.floor(tokens));
+    }
+    int got = take(state, want, true, request, claimed);
+    if (key != null) {
+      Bucket old = buckets.get(key);
+      // a stamp never moves back (see RateBuckets in batch-jdbc): skewed clocks add no refill
+      Instant at = old != null && old.at().isAfter(request.now()) ? old.at() : request.now();
+      buckets.put(key, new Bucket(tokens - got, at));
+    }
+    state.grantSlots(request.nodeId(), got);
+    return got;
   }
 
   /**

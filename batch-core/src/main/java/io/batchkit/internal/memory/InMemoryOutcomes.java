@@ -23,6 +23,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.RandomAccess;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -55,20 +56,18 @@ final class InMemoryOutcomes {
   }
 
   /** What {@link JobStore#complete} says; takes the lock. */
-  CompletionResult complete(List<JobOutcome> outcomes, Instant now) {
-    checkOutcomes(outcomes, now);
-    Set<JobId> rejected = new HashSet<>();
-    Map<BatchId, BatchState> touched = new LinkedHashMap<>();
-    boolean requeued;
+  CompletionResult complete(List<JobOutcome> given, Instant now) {
+    List<JobOutcome> outcomes = checkOutcomes(given, now);
+    Applied applied = new Applied();
     CompletionResult result;
     lock.lock();
     try {
-      requeued = applyLocked(outcomes, now, rejected, touched);
-      result = new CompletionResult(rejected, settle(touched.values(), now));
+      applyLocked(outcomes, now, applied);
+      result = new CompletionResult(applied.rejected, settle(applied, now));
     } finally {
       lock.unlock();
     }
-    if (requeued) {
+    if (applied.requeued) {
       subscribers.announceWork();
     }
     subscribers.announceFinished(result.batches());
@@ -80,69 +79,103 @@ final class InMemoryOutcomes {
    * calls this once per job.
    */
   CompleteAndClaimResult completeAndClaim(
-      List<JobOutcome> outcomes, Instant now, ClaimRequest request) {
-    checkOutcomes(outcomes, now);
+      List<JobOutcome> given, Instant now, ClaimRequest request) {
+    List<JobOutcome> outcomes = checkOutcomes(given, now);
     Checks.notNull(request, "request");
+    Applied applied = new Applied();
     CompletionResult completion;
     List<ClaimedJob> claimed;
-    boolean requeued;
     lock.lock();
     try {
-      Set<JobId> rejected = new HashSet<>();
-      Map<BatchId, BatchState> touched = new LinkedHashMap<>();
-      requeued = applyLocked(outcomes, now, rejected, touched);
-      completion = new CompletionResult(rejected, settle(touched.values(), now));
+      applyLocked(outcomes, now, applied);
+      completion = new CompletionResult(applied.rejected, settle(applied, now));
       claimed = claims.claimLocked(request);
     } finally {
       lock.unlock();
     }
-    if (requeued) {
+    if (applied.requeued) {
       subscribers.announceWork();
     }
     subscribers.announceFinished(completion.batches());
     return new CompleteAndClaimResult(completion, claimed);
   }
 
-  /** Checked before any outcome is applied, so that a null one leaves the step undone. */
-  private static void checkOutcomes(List<JobOutcome> outcomes, Instant now) {
+  /**
+   * Checked before any outcome is applied, so that a null one leaves the step undone. Returns the
+   * outcomes in a list that is cheap to index: read by index, not by an iterator, as a worker of
+   * the service calls once per job.
+   */
+  private static List<JobOutcome> checkOutcomes(List<JobOutcome> outcomes, Instant now) {
     Checks.notNull(outcomes, "outcomes");
     Checks.notNull(now, "now");
-    for (JobOutcome outcome : outcomes) {
-      Checks.notNull(outcome, "outcome");
+    List<JobOutcome> list = outcomes instanceof RandomAccess ? outcomes : new ArrayList<>(outcomes);
+    for (int i = 0; i < list.size(); i++) {
+      Checks.notNull(list.get(i), "outcome");
+    }
+    return list;
+  }
+
+  /**
+   * What applying a group of outcomes did: the outcomes rejected, the batches changed (in the order
+   * first changed) and whether a job went back to the queue of a running batch. Its collections are
+   * made only when needed: the service's workers call with one outcome per job. Confined to the
+   * calling thread.
+   */
+  private static final class Applied {
+    Set<JobId> rejected = Set.of();
+
+    /** The batch changed, while only one was; then null, and {@link #several} holds them. */
+    BatchState only;
+
+    Map<BatchId, BatchState> several;
+    boolean requeued;
+
+    void reject(JobId id) {
+      if (rejected.isEmpty()) {
+        rejected = new HashSet<>();
+      }
+      rejected.add(id);
+    }
+
+    void changed(BatchState state) {
+      if (several != null) {
+        several.putIfAbsent(state.batch.id(), state);
+      } else if (only == null) {
+        only = state;
+      } else if (only != state) {
+        several = new LinkedHashMap<>();
+        several.put(only.batch.id(), only);
+        several.put(state.batch.id(), state);
+        only = null;
+      }
     }
   }
 
   /**
-   * Applies the accepted outcomes, adding the rejected ones to {@code rejected} and the batches
-   * they changed to {@code touched}; returns whether a job went back to the queue of a running
-   * batch. Call under the lock.
+   * Applies the accepted outcomes, noting in {@code applied} the rejected ones, the batches they
+   * changed and whether a job went back to the queue of a running batch. Call under the lock.
    */
-  private boolean applyLocked(
-      List<JobOutcome> outcomes,
-      Instant now,
-      Set<JobId> rejected,
-      Map<BatchId, BatchState> touched) {
-    boolean requeued = false;
-    BatchState last = null; // outcomes come grouped by batch: one map entry per run of them
-    for (JobOutcome outcome : outcomes) {
+  private void applyLocked(List<JobOutcome> outcomes, Instant now, Applied applied) {
+    BatchState last = null; // outcomes come grouped by batch: one note per run of them
+    for (int i = 0; i < outcomes.size(); i++) { // a list cheap to index (checkOutcomes)
+      JobOutcome outcome = outcomes.get(i);
       JobState job = jobs.find(outcome.jobId());
       if (job == null
           || job.status != JobStatus.PROCESSING
           || job.token != outcome.fencingToken()) {
-        rejected.add(outcome.jobId());
+        applied.reject(outcome.jobId());
         continue;
       }
-      requeued |=
+      applied.requeued |=
           job.batch.status == BatchStatus.PROCESSING
               && (outcome.kind() == JobOutcome.Kind.RETRY
                   || outcome.kind() == JobOutcome.Kind.RELEASED);
       apply(job, outcome, now);
       if (job.batch != last) {
         last = job.batch;
-        touched.put(last.batch.id(), last);
+        applied.changed(last);
       }
     }
-    return requeued;
   }
 
   /** Applies one accepted outcome to a PROCESSING job. */
@@ -198,6 +231,14 @@ final class InMemoryOutcomes {
     }
   }
 
+  /** {@link #settle(Iterable, Instant)} for the batches {@code applied} changed. */
+  private List<Batch> settle(Applied applied, Instant now) {
+    if (applied.several != null) {
+      return settle(applied.several.values(), now);
+    }
+    return applied.only == null ? List.of() : List.of(settle(applied.only, now));
+  }
+
   /**
    * Applies the batch-level rules to batches whose jobs just changed: the failure policy, then the
    * final status once nothing is pending. Returns their snapshots.
@@ -205,30 +246,35 @@ final class InMemoryOutcomes {
   List<Batch> settle(Iterable<BatchState> touched, Instant now) {
     List<Batch> snapshots = new ArrayList<>();
     for (BatchState state : touched) {
-      state.updatedAt = now;
-      if (state.status == BatchStatus.PROCESSING) {
-        Progress progress = state.progress();
-        if (state.batch.failurePolicy().isTripped(progress)) {
-          shared.record(
-              state,
-              BatchEvents.policyTripped(
-                  state.batch.id(), now, progress, state.batch.failurePolicy()));
-          cancelQueued(state, now);
-          state.status = BatchStatusRule.finalStatus(progress, false, true);
-          state.completedAt = now;
-        } else if (progress.pending() == 0) {
-          state.status = BatchStatusRule.finalStatus(progress, false, false);
-          state.completedAt = now;
-        }
-      }
-      // a step that ends jobs touches only batches with jobs running, so each finishes here once
-      if (state.status.isFinal() && state.progress().pending() == 0) {
-        shared.record(
-            state, BatchEvents.finished(state.batch.id(), now, state.status, state.progress()));
-      }
-      snapshots.add(state.snapshot());
+      snapshots.add(settle(state, now));
     }
     return snapshots;
+  }
+
+  /** {@link #settle(Iterable, Instant)} for one batch; returns its snapshot. */
+  private Batch settle(BatchState state, Instant now) {
+    state.updatedAt = now;
+    Progress progress = state.progress(); // made again only when the counts change
+    if (state.status == BatchStatus.PROCESSING) {
+      if (state.batch.failurePolicy().isTripped(progress)) {
+        shared.record(
+            state,
+            BatchEvents.policyTripped(
+                state.batch.id(), now, progress, state.batch.failurePolicy()));
+        cancelQueued(state, now);
+        state.status = BatchStatusRule.finalStatus(progress, false, true);
+        state.completedAt = now;
+        progress = state.progress();
+      } else if (progress.pending() == 0) {
+        state.status = BatchStatusRule.finalStatus(progress, false, false);
+        state.completedAt = now;
+      }
+    }
+    // a step that ends jobs touches only batches with jobs running, so each finishes here once
+    if (state.status.isFinal() && progress.pending() == 0) {
+      shared.record(state, BatchEvents.finished(state.batch.id(), now, state.status, progress));
+    }
+    return state.snapshot(progress);
   }
 
   /** Cancels every queued job of a batch and takes the batch out of the claim order. */
