@@ -589,12 +589,13 @@ public interface BatchService extends AutoCloseable {
 
     /**
      * An expert override: sets how many jobs of each job type this service fetches ahead, beyond
-     * the jobs it runs. Without it the service chooses by itself: on a durable store about 100 ms
-     * of work at the measured length of the type's jobs (at most 500), and none for a type until
-     * one of its jobs has ended, for a rate-limited type or for a type whose circuit is not closed;
-     * on the in-memory store none, as there each worker records its job's outcome and claims its
-     * next job in one call, which costs less than a job fetched ahead and handed to it. {@code 0}
-     * fetches nothing ahead.
+     * the jobs it runs. Without it the service chooses by itself: on the store {@link
+     * JobStore#inMemory()} returns (not a wrapper of it) none, as there each worker records its
+     * job's outcome and claims its next job in one call, which costs less than a job fetched ahead
+     * and handed to it; on any other store about 100 ms of work at the measured length of the
+     * type's jobs (at most 500), and none for a type until one of its jobs has ended, for a
+     * rate-limited type or for a type whose circuit is not closed. {@code 0} fetches nothing ahead;
+     * a positive {@code n} fetches {@code n} ahead on every store, the in-memory one too.
      *
      * <p>Jobs fetched ahead are what lets a service record outcomes and claim in large groups, so
      * that a durable store sees far fewer transactions per job. They take none of their batch's

@@ -45,7 +45,11 @@ public class FetchAheadTest {
     services.closeAll();
   }
 
-  /** The store the tests run on: the in-memory one, which fetches ahead in the dispatch round. */
+  /**
+   * The store the tests run on: the in-memory one, which fetches ahead in the dispatch round when
+   * {@code claimAhead} says so (by itself it fetches nothing ahead; through {@link #watched} it
+   * fetches by measure, as a durable store does).
+   */
   protected JobStore newStore() {
     return JobStore.inMemory();
   }
@@ -187,7 +191,8 @@ public class FetchAheadTest {
    * fetches about 100 ms of work for all 16 slots, which its one slot of the batch takes over a
    * second to start; none of them may be given back (RELEASED) on the way. A store that fetches
    * aside sizes its fetch for the slots the node holds only, so the case does not arise there; and
-   * there a fetch may land after the batch's one slot went back, when giving it back is right.
+   * there a fetch may land after the batch's one slot went back, when giving it back is right. The
+   * store is watched, which also makes the in-memory one fetch ahead by measure.
    */
   @Test
   void jobsFetchedAheadThatStartInTurnAreNotGivenBack() {
@@ -485,7 +490,8 @@ public class FetchAheadTest {
    * How many jobs are fetched ahead follows the type's measured length (about 100 ms of work for
    * the slots held), and that length includes the job's listeners, which hold its worker too: no-op
    * jobs whose success listener takes 20 ms keep about 5 fetched ahead of one slot, not the most
-   * (500, which would lease every job of the batch to this node at once).
+   * (500, which would lease every job of the batch to this node at once). The store is watched, so
+   * that the in-memory one too fetches by measure.
    */
   @Test
   void theMeasuredLengthThatSizesTheFetch_includesTheListeners() {
@@ -505,7 +511,12 @@ public class FetchAheadTest {
           }
         };
     BatchService service =
-        services.start(builder().maxConcurrency(1).listener(slow).processor("t", ctx -> "ok"));
+        services.start(
+            BatchService.builder()
+                .store(watched(newStore(), (method, args) -> {}))
+                .maxConcurrency(1)
+                .listener(slow)
+                .processor("t", ctx -> "ok"));
     started.set(service);
     Batch batch =
         service.submit(
@@ -516,6 +527,7 @@ public class FetchAheadTest {
     assertEquals(new Progress(40, 0, 0, 40, 0, 0), done.progress(), done.toString());
     // the job running, about 5 fetched, and an outcome or two not yet recorded
     assertTrue(mostLeased.get() <= 15, "at most " + mostLeased.get() + " leased at once");
+    assertTrue(mostLeased.get() > 3, "nothing fetched ahead: at most " + mostLeased.get());
   }
 
   /** Sees each call to a store before {@link #watched} passes it on; may throw in its place. */

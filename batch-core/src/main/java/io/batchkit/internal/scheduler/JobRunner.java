@@ -116,7 +116,7 @@ final class JobRunner {
     boolean inMemory = store instanceof InMemoryJobStore;
     // on the in-memory store a worker records its job's outcome and claims its next job in one
     // call (workerClaimTypes), which costs a job far less than fetching it ahead and handing it
-    // between threads (no-op jobs: about 1.0 against 2.6 µs of CPU; RESULTS.md, issue 10 step 19):
+    // between threads (no-op jobs: RESULTS.md, issue 10 step 20):
     // there, unless claimAhead says otherwise, nothing is fetched ahead
     this.fetchAhead =
         new FetchAhead(config.claimAhead() >= 0 ? config.claimAhead() : inMemory ? 0 : -1);
@@ -172,7 +172,8 @@ final class JobRunner {
    * caller owns the slot.
    *
    * @param claimNanos System.nanoTime() taken with the claim's time ({@code ClaimRequest.now}),
-   *     which the store keeps as the job's start until the node reports its own
+   *     which the store keeps as the job's start until the node reports its own (a worker's own
+   *     claim may carry a time read up to a millisecond earlier: {@link WorkerClock})
    */
   RunningJob track(ClaimedJob claim, long claimNanos) {
     Batch batch = settings.get(claim.batchId());
@@ -310,6 +311,10 @@ final class JobRunner {
     if (next == null && takeNext) {
       next = awaitStartable(batch); // a refill is on its way: keep the slot for it
     }
+    if (next != null) {
+      // fetched by another thread: it may have started later than this worker's last reading
+      clock.forget();
+    }
     boolean wake =
         next != null
             && node.readyCount(batch)
@@ -387,11 +392,17 @@ final class JobRunner {
    * job's outcome and claiming its next job): the instant it last read, again while the clock is in
    * the same millisecond. A busy worker's jobs then share one {@code Instant} per millisecond: the
    * in-memory store keeps each finished job's times, and with an {@code Instant} per job a million
-   * no-op jobs kept a million of them (24 MB; RESULTS.md, issue 10 step 19). A time it gives is its
-   * first reading in that millisecond, so up to a millisecond early: a job it claims and ends
-   * within one millisecond starts and ends at the same instant, and a job of a batch made meanwhile
-   * may show a start up to a millisecond before the batch's creation (as a claim whose time was
-   * read just before a batch was made always could, by less). Confined to its worker's thread.
+   * no-op jobs kept a million of them (24 MB; RESULTS.md, issue 10 step 20).
+   *
+   * <p>A time it gives is its first reading in that millisecond, so up to a millisecond early. A
+   * job it claims starts at the time it gives, and ends at that time or a later one, so its times
+   * stay in order; a job claimed by another thread (fetched ahead) may have started later within
+   * the millisecond, so the worker {@link #forget}s its reading when it takes one. The time of a
+   * store step may still fall up to a millisecond before that of a step another thread made just
+   * before it: a job may show a start before its batch was made or started, a batch a last change
+   * or an end before its last job's end, by less than a millisecond (as the time of a step whose
+   * clock was read just before another thread's step always could, by less). Confined to its
+   * worker's thread.
    */
   private static final class WorkerClock {
     private final Clock clock;
@@ -408,6 +419,11 @@ final class JobRunner {
         last = read;
       }
       return read;
+    }
+
+    /** Makes the next {@link #now} read the clock. */
+    void forget() {
+      last = null;
     }
   }
 
