@@ -12,7 +12,6 @@ import io.batchkit.spi.CompleteAndClaimResult;
 import io.batchkit.spi.CompletionResult;
 import io.batchkit.spi.JobOutcome;
 import io.batchkit.spi.JobStore;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -44,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * dispatcher asks for one ({@link NodeState#slotWanted}) for a rate-limited type. The fields of
  * this class are set once, in the constructor; the shared state they work on is in {@link
  * NodeState}, whose comment says who writes what. Methods other parts call ({@link #launch}, {@link
- * #track}, {@link #stop}, {@link #giveUp}, ...) run on the caller's thread. At about 620 lines it
+ * #track}, {@link #stop}, {@link #giveUp}, ...) run on the caller's thread. At about 630 lines it
  * passes 500 because a worker's hand-off from one job to the next ({@code next}) and the ways an
  * attempt ends must be read together: each path there gives back or passes on the same two slots.
  */
@@ -116,8 +115,8 @@ final class JobRunner {
     boolean inMemory = store instanceof InMemoryJobStore;
     // on the in-memory store a worker records its job's outcome and claims its next job in one
     // call (workerClaimTypes), which costs a job far less than fetching it ahead and handing it
-    // between threads (no-op jobs: RESULTS.md, issue 10 step 20):
-    // there, unless claimAhead says otherwise, nothing is fetched ahead
+    // between threads (RESULTS.md, issue 10 step 20); so there, unless claimAhead says otherwise,
+    // nothing is fetched ahead
     this.fetchAhead =
         new FetchAhead(config.claimAhead() >= 0 ? config.claimAhead() : inMemory ? 0 : -1);
     this.fetcher = store.fetchesAside();
@@ -385,46 +384,6 @@ final class JobRunner {
     node.runningCount.decrementAndGet();
     node.waiter.wake();
     return null;
-  }
-
-  /**
-   * A worker's reading of the service clock for the store calls it makes itself (recording its
-   * job's outcome and claiming its next job): the instant it last read, again while the clock is in
-   * the same millisecond. A busy worker's jobs then share one {@code Instant} per millisecond: the
-   * in-memory store keeps each finished job's times, and with an {@code Instant} per job a million
-   * no-op jobs kept a million of them (24 MB; RESULTS.md, issue 10 step 20).
-   *
-   * <p>A time it gives is its first reading in that millisecond, so up to a millisecond early. A
-   * job it claims starts at the time it gives, and ends at that time or a later one, so its times
-   * stay in order; a job claimed by another thread (fetched ahead) may have started later within
-   * the millisecond, so the worker {@link #forget}s its reading when it takes one. The time of a
-   * store step may still fall up to a millisecond before that of a step another thread made just
-   * before it: a job may show a start before its batch was made or started, a batch a last change
-   * or an end before its last job's end, by less than a millisecond (as the time of a step whose
-   * clock was read just before another thread's step always could, by less). Confined to its
-   * worker's thread.
-   */
-  private static final class WorkerClock {
-    private final Clock clock;
-    private Instant last;
-
-    WorkerClock(Clock clock) {
-      this.clock = clock;
-    }
-
-    Instant now() {
-      Instant read = last;
-      if (read == null || clock.millis() != read.toEpochMilli()) {
-        read = clock.instant();
-        last = read;
-      }
-      return read;
-    }
-
-    /** Makes the next {@link #now} read the clock. */
-    void forget() {
-      last = null;
-    }
   }
 
   private static boolean mayTrip(Batch batch) {
