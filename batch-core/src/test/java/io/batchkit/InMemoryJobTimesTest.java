@@ -49,6 +49,8 @@ class InMemoryJobTimesTest {
             BatchService.builder(),
             200,
             ctx -> {
+              // the job's own work, not a wait for a condition: at least 2 ms of real time, as a
+              // job's start may be its own reading of the clock less the nanoseconds it waited
               Thread.sleep(2);
               return null;
             })) {
